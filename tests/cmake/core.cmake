@@ -1,0 +1,1 @@
+atas_c_test(NAME test_core SOURCES test_core.c)

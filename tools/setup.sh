@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything atas needs on Debian 12 (a no-op when present), then
+# configures and builds into build/. Usage: tools/setup.sh [extra cmake args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(build-essential cmake pkg-config git
+      openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
+      libconfig-dev libopenblas-dev libopenblas-openmp-dev libjansson-dev
+      libjpeg-dev libpng-dev
+      python3 python3-pip python3-numpy python3-h5py python3-torch python3-matplotlib
+      gnuplot-nox mate-backgrounds slurm-wlm munge)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The reference safetensors package (PyPI) for the interoperability tests,
+# kept inside build/ so the system Python stays untouched.
+PYDEPS=build/pydeps
+if ! PYTHONPATH=$PYDEPS /usr/bin/python3 -c "import safetensors" 2>/dev/null; then
+  mkdir -p $PYDEPS
+  /usr/bin/python3 -m pip install -q --disable-pip-version-check --target $PYDEPS "safetensors>=0.4,<0.6" \
+    || echo "setup: warning: could not install the safetensors Python package; its interop tests will skip"
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" >build-configure.log 2>&1 || { cat build-configure.log; exit 1; }
+cmake --build build -j"$(nproc)" 2>&1 | grep -E "error|warning: |Error" || true
+cmake --build build -j"$(nproc)" >/dev/null
+echo "setup: built into build/"
