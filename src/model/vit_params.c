@@ -1,0 +1,140 @@
+/* The parameter table: OpenCLIP names and shapes, in the order of the one buffer. */
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "atas/vit.h"
+
+static void set(atas_param_info *t, size_t *off, int decay, int ndim, const int *shape,
+                const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->name, sizeof t->name, fmt, ap);
+    va_end(ap);
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int i = 0; i < 4; i++) t->shape[i] = i < ndim ? shape[i] : 1;
+    for (int i = 0; i < ndim; i++) t->numel *= (size_t)shape[i];
+    t->decay = decay;
+    t->offset = *off;
+    *off += (t->numel + 15) & ~(size_t)15; /* 64-byte aligned tensors */
+}
+
+atas_status atas_vit_param_table(const atas_vit_config *c, atas_param_info **info, int *n,
+                                 size_t *nparams) {
+    CHECK(atas_vit_config_check(c, "model"));
+    int D = c->width, P = c->patch, G = c->grid, Hm = c->mlp, E = c->embed;
+    int count = ATAS_VIT_NHEAD + c->layers * ATAS_BLK_NTENSORS + ATAS_VIT_NTAIL;
+    atas_param_info *t;
+    CHECK(atas_host_calloc((void **)&t, sizeof *t * count, "parameter table"));
+    size_t off = 0;
+    set(&t[ATAS_VIT_CONV1], &off, 1, 4, (int[]){D, 3, P, P}, "visual.conv1.weight");
+    set(&t[ATAS_VIT_CLS], &off, 0, 1, (int[]){D}, "visual.class_embedding");
+    set(&t[ATAS_VIT_POS], &off, 0, 2, (int[]){G * G + 1, D}, "visual.positional_embedding");
+    set(&t[ATAS_VIT_LNPRE_W], &off, 0, 1, (int[]){D}, "visual.ln_pre.weight");
+    set(&t[ATAS_VIT_LNPRE_B], &off, 0, 1, (int[]){D}, "visual.ln_pre.bias");
+    for (int l = 0; l < c->layers; l++) {
+        const char *pre = "visual.transformer.resblocks";
+        set(&t[atas_vit_blk(l, ATAS_BLK_LN1_W)], &off, 0, 1, (int[]){D}, "%s.%d.ln_1.weight", pre, l);
+        set(&t[atas_vit_blk(l, ATAS_BLK_LN1_B)], &off, 0, 1, (int[]){D}, "%s.%d.ln_1.bias", pre, l);
+        set(&t[atas_vit_blk(l, ATAS_BLK_INPROJ_W)], &off, 1, 2, (int[]){3 * D, D}, "%s.%d.attn.in_proj_weight", pre, l);
+        set(&t[atas_vit_blk(l, ATAS_BLK_INPROJ_B)], &off, 0, 1, (int[]){3 * D}, "%s.%d.attn.in_proj_bias", pre, l);
+        set(&t[atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)], &off, 1, 2, (int[]){D, D}, "%s.%d.attn.out_proj.weight", pre, l);
+        set(&t[atas_vit_blk(l, ATAS_BLK_OUTPROJ_B)], &off, 0, 1, (int[]){D}, "%s.%d.attn.out_proj.bias", pre, l);
+        set(&t[atas_vit_blk(l, ATAS_BLK_LN2_W)], &off, 0, 1, (int[]){D}, "%s.%d.ln_2.weight", pre, l);
+        set(&t[atas_vit_blk(l, ATAS_BLK_LN2_B)], &off, 0, 1, (int[]){D}, "%s.%d.ln_2.bias", pre, l);
+        set(&t[atas_vit_blk(l, ATAS_BLK_FC_W)], &off, 1, 2, (int[]){Hm, D}, "%s.%d.mlp.c_fc.weight", pre, l);
+        set(&t[atas_vit_blk(l, ATAS_BLK_FC_B)], &off, 0, 1, (int[]){Hm}, "%s.%d.mlp.c_fc.bias", pre, l);
+        set(&t[atas_vit_blk(l, ATAS_BLK_CPROJ_W)], &off, 1, 2, (int[]){D, Hm}, "%s.%d.mlp.c_proj.weight", pre, l);
+        set(&t[atas_vit_blk(l, ATAS_BLK_CPROJ_B)], &off, 0, 1, (int[]){D}, "%s.%d.mlp.c_proj.bias", pre, l);
+    }
+    set(&t[atas_vit_tail(c->layers, ATAS_VIT_LNPOST_W)], &off, 0, 1, (int[]){D}, "visual.ln_post.weight");
+    set(&t[atas_vit_tail(c->layers, ATAS_VIT_LNPOST_B)], &off, 0, 1, (int[]){D}, "visual.ln_post.bias");
+    set(&t[atas_vit_tail(c->layers, ATAS_VIT_PROJ)], &off, 1, 2, (int[]){D, E}, "visual.proj");
+    *info = t;
+    *n = count;
+    *nparams = off;
+    return ATAS_OK;
+}
+
+atas_status atas_vit_create(atas_vit *m, const atas_vit_config *cfg, const atas_backend *be,
+                            int with_grads) {
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    m->be = be;
+    CHECK(atas_vit_param_table(cfg, &m->info, &m->ntensors, &m->nparams));
+    CHECK(atas_host_calloc((void **)&m->trainable, (size_t)m->ntensors, "trainable mask"));
+    CHECK(be->alloc((void **)&m->params, m->nparams * sizeof(float), "parameters"));
+    if (with_grads) CHECK(be->alloc((void **)&m->grads, m->nparams * sizeof(float), "gradients"));
+    atas_vit_set_trainable_all(m, with_grads);
+    return ATAS_OK;
+}
+
+void atas_vit_destroy(atas_vit *m) {
+    if (!m) return;
+    if (m->be) {
+        m->be->free(m->params);
+        m->be->free(m->grads);
+    }
+    atas_host_free(m->info);
+    atas_host_free(m->trainable);
+    memset(m, 0, sizeof *m);
+}
+
+int atas_vit_find(const atas_vit *m, const char *name) {
+    for (int i = 0; i < m->ntensors; i++)
+        if (strcmp(m->info[i].name, name) == 0) return i;
+    return -1;
+}
+
+void atas_vit_set_trainable_all(atas_vit *m, int on) {
+    for (int i = 0; i < m->ntensors; i++) m->trainable[i] = (unsigned char)(on && m->grads);
+}
+
+void atas_vit_set_trainable_blocks(atas_vit *m, int unlocked, int train_embeddings, int train_head) {
+    int L = m->cfg.layers;
+    if (unlocked <= 0 || unlocked > L) unlocked = L;
+    atas_vit_set_trainable_all(m, 0);
+    if (!m->grads) return;
+    for (int i = 0; i < ATAS_VIT_NHEAD; i++) m->trainable[i] = (unsigned char)train_embeddings;
+    for (int l = L - unlocked; l < L; l++)
+        for (int k = 0; k < ATAS_BLK_NTENSORS; k++) m->trainable[atas_vit_blk(l, k)] = 1;
+    for (int k = 0; k < ATAS_VIT_NTAIL; k++) m->trainable[atas_vit_tail(L, k)] = (unsigned char)train_head;
+}
+
+size_t atas_vit_trainable_params(const atas_vit *m) {
+    size_t n = 0;
+    for (int i = 0; i < m->ntensors; i++)
+        if (m->trainable[i]) n += m->info[i].numel;
+    return n;
+}
+
+atas_status atas_vit_zero_grads(atas_vit *m) {
+    if (m->grads) CHECK(m->be->zero(m->grads, m->nparams * sizeof(float)));
+    return ATAS_OK;
+}
+
+atas_status atas_vit_init_random(atas_vit *m, uint64_t seed) {
+    float *h;
+    CHECK(atas_host_calloc((void **)&h, m->nparams * sizeof(float), "init staging"));
+    int D = m->cfg.width;
+    for (int i = 0; i < m->ntensors; i++) {
+        const atas_param_info *t = &m->info[i];
+        atas_rng r = atas_rng_stream(seed, 0x494E4954ull, (uint64_t)i);
+        const char *nm = t->name;
+        size_t len = strlen(nm);
+        int is_ln_w = strstr(nm, "ln_") && len > 7 && strcmp(nm + len - 7, ".weight") == 0;
+        float std, mean = 0;
+        if (is_ln_w) { mean = 1.0f; std = 0.1f; }
+        else if (t->ndim == 1 && strstr(nm, "bias")) std = 0.02f;
+        else if (i == ATAS_VIT_CLS || i == ATAS_VIT_POS) std = 1.0f / sqrtf((float)D);
+        else std = 1.0f / sqrtf((float)t->shape[t->ndim - 1]); /* fan-in */
+        if (i == ATAS_VIT_PROJ + ATAS_VIT_NHEAD + m->cfg.layers * ATAS_BLK_NTENSORS)
+            std = 1.0f / sqrtf((float)D); /* proj is [D,E]: fan-in is D */
+        for (size_t k = 0; k < t->numel; k++) h[t->offset + k] = mean + std * atas_rng_normal(&r);
+    }
+    atas_status s = m->be->upload(m->params, h, m->nparams * sizeof(float));
+    atas_host_free(h);
+    CHECK(s);
+    return ATAS_OK;
+}
