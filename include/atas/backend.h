@@ -43,6 +43,12 @@ struct atas_backend {
     atas_status (*linear_bwd)(float *dx, float *dW, float *db, const float *dy, const float *x,
                               const float *W, int M, int K, int N);
 
+    /* ---- plain matmul, for weights stored [K,N] (CLIP's proj): y[M,N] = x[M,K] W[K,N];
+     * backward: dx[M,K] += dy W^T ; dW[K,N] += x^T dy */
+    atas_status (*matmul_fwd)(float *y, const float *x, const float *W, int M, int K, int N);
+    atas_status (*matmul_bwd)(float *dx, float *dW, const float *dy, const float *x,
+                              const float *W, int M, int K, int N);
+
     /* ---- LayerNorm over the last dim C; mean/rstd [M] saved when non-NULL */
     atas_status (*layernorm_fwd)(float *y, float *mean, float *rstd, const float *x,
                                  const float *w, const float *b, int M, int C, float eps);
