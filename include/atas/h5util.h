@@ -1,0 +1,39 @@
+/* io: small HDF5 helpers for float datasets and attributes, with errors that
+ * name the file and the dataset. Callers own the hid_t handles. */
+#ifndef ATAS_H5UTIL_H
+#define ATAS_H5UTIL_H
+
+#include <hdf5.h>
+
+#include "atas/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* create (truncate) / open read-only a plain (serial) HDF5 file */
+atas_status atas_h5_create(const char *path, hid_t *file);
+atas_status atas_h5_open_ro(const char *path, hid_t *file);
+/* "a/b/c": create missing intermediate groups */
+atas_status atas_h5_write_f32(hid_t loc, const char *name, const float *data, int ndim,
+                              const size_t *dims);
+atas_status atas_h5_write_i32(hid_t loc, const char *name, const int *data, int ndim,
+                              const size_t *dims);
+/* Read a float dataset whose element count must be n; `file` only names it in errors. */
+atas_status atas_h5_read_f32(hid_t loc, const char *name, float *data, size_t n, const char *file);
+atas_status atas_h5_read_i32(hid_t loc, const char *name, int *data, size_t n, const char *file);
+/* shape of a dataset (ndim <= 8) */
+atas_status atas_h5_shape(hid_t loc, const char *name, int *ndim, size_t *dims, const char *file);
+int atas_h5_exists(hid_t loc, const char *name);
+atas_status atas_h5_attr_write_int(hid_t loc, const char *name, long long v);
+atas_status atas_h5_attr_write_double(hid_t loc, const char *name, double v);
+atas_status atas_h5_attr_write_str(hid_t loc, const char *name, const char *v);
+atas_status atas_h5_attr_read_int(hid_t loc, const char *name, long long *v, const char *file);
+atas_status atas_h5_attr_read_double(hid_t loc, const char *name, double *v, const char *file);
+/* reads a fixed or variable length string attribute into buf (NUL-terminated) */
+atas_status atas_h5_attr_read_str(hid_t loc, const char *name, char *buf, size_t cap, const char *file);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

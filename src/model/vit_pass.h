@@ -1,0 +1,42 @@
+/* Private: the activation plan of one pass (shape, outputs, train/inference). */
+#ifndef ATAS_VIT_PASS_H
+#define ATAS_VIT_PASS_H
+
+#include "atas/vit.h"
+
+struct atas_vit_pass {
+    int B, H, W, gh, gw, Np, T;
+    int outputs, train;
+    int nblk; /* blocks run on the full sequence: L with a global output, else L-1 */
+    size_t bytes;
+    const atas_backend *be;
+
+    /* embedding */
+    float *patches; /* [B,Np,3PP] */
+    float *pe;      /* [B,Np,D] patch embeddings */
+    float *pos;     /* [T,D] positional embedding at this grid */
+    float *x0;      /* [B,T,D] ln_pre input */
+    float *lnpre_mean, *lnpre_rstd; /* [B*T] */
+
+    /* blocks: train = nblk slots each (one allocation per kind), inference = 1 slot.
+     * res holds nblk+1 slots in train (res[0] = ln_pre output) and 1 in inference
+     * (updated in place). */
+    float *res, *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *lse, *res2, *ln2, *ln2_mean, *ln2_rstd,
+        *fch;
+    float *fca;     /* [B,T,Hm] activation output (recomputed in the backward) */
+    float *tmp;     /* [B,T,D] inference: projection output before the residual add */
+    void *attn_ws;
+
+    /* global head */
+    float *g_x, *g_ln, *g_mean, *g_rstd, *glob; /* [B,D] [B,D] [B] [B] [B,E] */
+
+    /* dense value path on the Np patch tokens of every image (rows B*Np) */
+    float *d_x, *d_ln1, *d_ln1_mean, *d_ln1_rstd, *d_v, *d_x1, *d_ln2, *d_ln2_mean, *d_ln2_rstd,
+        *d_fch, *d_x2, *d_lnp, *d_lnp_mean, *d_lnp_rstd, *dense;
+
+    /* backward scratch (train only) */
+    float *g_dres, *g_dqkv, *g_datty, *g_dln, *g_dfch, *g_dfca, *g_dpos, *g_dpe, *g_dsmall,
+        *g_dsmall2;
+};
+
+#endif
