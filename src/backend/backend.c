@@ -1,0 +1,76 @@
+/* Backend selection and the CPU op table. The CUDA backend is chosen by name at
+ * run time; this build either lacks it or (for now) has no implementation. */
+#include <omp.h>
+#include <string.h>
+#include <cblas.h>
+
+#include "backend/cpu/cpu_internal.h"
+
+static const atas_backend g_cpu = {
+    .name = "cpu",
+    .host_addressable = 1,
+    .alloc = atas_cpu_alloc,
+    .free = atas_cpu_free,
+    .upload = atas_cpu_upload,
+    .download = atas_cpu_download,
+    .copy = atas_cpu_copy,
+    .zero = atas_cpu_zero,
+    .sync = atas_cpu_sync,
+    .linear_fwd = atas_cpu_linear_fwd,
+    .linear_bwd = atas_cpu_linear_bwd,
+    .layernorm_fwd = atas_cpu_layernorm_fwd,
+    .layernorm_bwd = atas_cpu_layernorm_bwd,
+    .attention_workspace_bytes = atas_cpu_attention_workspace_bytes,
+    .attention_fwd = atas_cpu_attention_fwd,
+    .attention_bwd = atas_cpu_attention_bwd,
+    .act_fwd = atas_cpu_act_fwd,
+    .act_bwd = atas_cpu_act_bwd,
+    .add = atas_cpu_add,
+    .axpy = atas_cpu_axpy,
+    .scale = atas_cpu_scale,
+    .resample_fwd = atas_cpu_resample_fwd,
+    .resample_bwd = atas_cpu_resample_bwd,
+    .l2norm_fwd = atas_cpu_l2norm_fwd,
+    .l2norm_bwd = atas_cpu_l2norm_bwd,
+    .patchify = atas_cpu_patchify,
+    .embed_fwd = atas_cpu_embed_fwd,
+    .embed_bwd = atas_cpu_embed_bwd,
+    .rows_gather = atas_cpu_rows_gather,
+    .rows_scatter_add = atas_cpu_rows_scatter_add,
+    .adamw = atas_cpu_adamw,
+    .ema = atas_cpu_ema,
+    .sumsq = atas_cpu_sumsq,
+    .count_nonfinite = atas_cpu_count_nonfinite,
+};
+
+const atas_backend *atas_backend_cpu(void) { return &g_cpu; }
+
+atas_status atas_backend_get(const char *name, const atas_backend **out) {
+    REQUIRE(out, "atas_backend_get: NULL output pointer");
+    *out = NULL;
+    REQUIRE(name, "atas_backend_get: NULL backend name (expected \"cpu\" or \"cuda\")");
+    if (strcmp(name, "cpu") == 0) {
+        *out = &g_cpu;
+        return ATAS_OK;
+    }
+    if (strcmp(name, "cuda") == 0) {
+#ifdef ATAS_WITH_CUDA
+        return ATAS_ERR(ATAS_ERR_UNSUPPORTED,
+                        "backend \"cuda\": CUDA backend not implemented yet (use \"cpu\")");
+#else
+        return ATAS_ERR(ATAS_ERR_UNSUPPORTED,
+                        "backend \"cuda\": this build has no CUDA backend "
+                        "(configure with -DATAS_WITH_CUDA=ON)");
+#endif
+    }
+    return ATAS_ERR(ATAS_ERR_INVALID, "unknown backend \"%s\" (expected \"cpu\" or \"cuda\")",
+                    name);
+}
+
+void atas_cpu_set_threads(int n) {
+    if (n <= 0) return;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+int atas_cpu_threads(void) { return omp_get_max_threads(); }

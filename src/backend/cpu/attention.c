@@ -1,0 +1,139 @@
+/* Multi-head self-attention, flash-style on the CPU: per (batch, head) and per
+ * block of query rows, the scores of that block against all keys live in a
+ * per-thread scratch of QBLK x T floats; no T x T matrix is ever stored. All
+ * products are OpenBLAS sgemm calls that read Q, K, V straight out of the packed
+ * qkv rows (leading dimension 3D). Inside the OpenMP region the OpenMP build of
+ * OpenBLAS runs each sgemm on the calling thread. */
+#include <math.h>
+#include <omp.h>
+#include <cblas.h>
+
+#include "backend/cpu/cpu_internal.h"
+
+#define QBLK 64
+
+/* floats of scratch one thread needs: P and dP/dS blocks, plus row sums */
+static size_t per_thread_floats(int T) {
+    size_t f = 2 * (size_t)QBLK * T + QBLK;
+    return (f + 15) & ~(size_t)15; /* keep every thread's slice 64-byte aligned */
+}
+
+size_t atas_cpu_attention_workspace_bytes(int B, int T, int H, int hd) {
+    if (T <= 0) return 0;
+    return sizeof(float) * per_thread_floats(T) * (size_t)omp_get_max_threads();
+}
+
+static atas_status check_args(const char *op, int B, int T, int H, int hd, const void *ws) {
+    REQUIRE(B >= 0 && T > 0 && H > 0 && hd > 0, "%s: bad shape B=%d T=%d H=%d hd=%d", op, B, T, H,
+            hd);
+    REQUIRE(ws, "%s: NULL workspace (size it with attention_workspace_bytes)", op);
+    return ATAS_OK;
+}
+
+/* P[m,T] <- softmax rows of S (in place); lse[i] = max + log(sum) of row i */
+static void softmax_rows(float *S, int m, int T, float *lse) {
+    for (int i = 0; i < m; i++) {
+        float *r = S + (size_t)i * T;
+        float mx = r[0];
+        for (int j = 1; j < T; j++) mx = r[j] > mx ? r[j] : mx;
+        float sum = 0.0f;
+        for (int j = 0; j < T; j++) {
+            float e = atas_fast_expf(r[j] - mx);
+            r[j] = e;
+            sum += e;
+        }
+        const float inv = 1.0f / sum;
+        for (int j = 0; j < T; j++) r[j] *= inv;
+        if (lse) lse[i] = mx + logf(sum);
+    }
+}
+
+atas_status atas_cpu_attention_fwd(float *out, float *lse, const float *qkv, int B, int T, int H,
+                                   int hd, void *workspace) {
+    CHECK(check_args("attention_fwd", B, T, H, hd, workspace));
+    REQUIRE(out && qkv, "attention_fwd: NULL out or qkv");
+    const int D = H * hd, ld = 3 * D;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const int nq = (T + QBLK - 1) / QBLK;
+    const long ntask = (long)B * H * nq;
+    float *ws = (float *)workspace;
+    const size_t ptf = per_thread_floats(T);
+    const int maxthr = omp_get_max_threads();
+    /* the forward has no reductions across query blocks: one task per block */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(maxthr) if (ntask > 1)
+    for (long task = 0; task < ntask; task++) {
+        const int blk = (int)(task % nq), h = (int)(task / nq % H), b = (int)(task / nq / H);
+        const int i0 = blk * QBLK, m = ATAS_MIN(QBLK, T - i0);
+        float *S = ws + ptf * (size_t)omp_get_thread_num();
+        const float *base = qkv + (size_t)b * T * ld + (size_t)h * hd;
+        const float *Q = base + (size_t)i0 * ld, *K = base + D, *V = base + 2 * D;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, T, hd, scale, Q, ld, K, ld, 0.0f,
+                    S, T);
+        softmax_rows(S, m, T, lse ? lse + ((size_t)b * H + h) * T + i0 : NULL);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, T, 1.0f, S, T, V, ld, 0.0f,
+                    out + ((size_t)b * T + i0) * D + (size_t)h * hd, D);
+    }
+    return ATAS_OK;
+}
+
+atas_status atas_cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv,
+                                   const float *out, const float *lse, int B, int T, int H, int hd,
+                                   void *workspace) {
+    CHECK(check_args("attention_bwd", B, T, H, hd, workspace));
+    if (!dqkv) return ATAS_OK;
+    REQUIRE(dout && qkv && out && lse, "attention_bwd: needs dout, qkv, out and the saved lse");
+    const int D = H * hd, ld = 3 * D;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const long ntask = (long)B * H;
+    float *ws = (float *)workspace;
+    const size_t ptf = per_thread_floats(T);
+    const int maxthr = omp_get_max_threads();
+    /* dK and dV gather over all query blocks: one thread owns a whole (b, h) */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(maxthr) if (ntask > 1)
+    for (long task = 0; task < ntask; task++) {
+        const int h = (int)(task % H), b = (int)(task / H);
+        float *P = ws + ptf * (size_t)omp_get_thread_num();
+        float *dS = P + (size_t)QBLK * T;
+        float *Di = dS + (size_t)QBLK * T;
+        const size_t boff = (size_t)b * T * ld + (size_t)h * hd;
+        const float *Qa = qkv + boff, *K = Qa + D, *V = Qa + 2 * D;
+        float *dQa = dqkv + boff, *dK = dQa + D, *dV = dQa + 2 * D;
+        const float *L = lse + ((size_t)b * H + h) * T;
+        for (int i0 = 0; i0 < T; i0 += QBLK) {
+            const int m = ATAS_MIN(QBLK, T - i0);
+            const float *Q = Qa + (size_t)i0 * ld;
+            const float *dO = dout + ((size_t)b * T + i0) * D + (size_t)h * hd;
+            const float *O = out + ((size_t)b * T + i0) * D + (size_t)h * hd;
+            /* P = exp(scale Q K^T - lse) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, T, hd, scale, Q, ld, K, ld,
+                        0.0f, P, T);
+            for (int i = 0; i < m; i++) {
+                float *r = P + (size_t)i * T;
+                const float l = L[i0 + i];
+                for (int j = 0; j < T; j++) r[j] = atas_fast_expf(r[j] - l);
+                /* Di = rowsum(dO * O) = rowsum(P * dP) */
+                float s = 0.0f;
+                for (int c = 0; c < hd; c++) s += dO[(size_t)i * D + c] * O[(size_t)i * D + c];
+                Di[i] = s;
+            }
+            /* dV += P^T dO */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, m, 1.0f, P, T, dO, D, 1.0f,
+                        dV, ld);
+            /* dP = dO V^T, then dS = P (dP - Di) in place */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, T, hd, 1.0f, dO, D, V, ld, 0.0f,
+                        dS, T);
+            for (int i = 0; i < m; i++) {
+                float *d = dS + (size_t)i * T;
+                const float *p = P + (size_t)i * T;
+                const float di = Di[i];
+                for (int j = 0; j < T; j++) d[j] = p[j] * (d[j] - di);
+            }
+            /* dQ += scale dS K ; dK += scale dS^T Q */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, T, scale, dS, T, K, ld,
+                        1.0f, dQa + (size_t)i0 * ld, ld);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, m, scale, dS, T, Q, ld, 1.0f,
+                        dK, ld);
+        }
+    }
+    return ATAS_OK;
+}

@@ -1,0 +1,37 @@
+/* CPU backend memory: backend memory is tracked host memory, so upload,
+ * download and copy are all memcpy. */
+#include "backend/cpu/cpu_internal.h"
+
+atas_status atas_cpu_alloc(void **p, size_t bytes, const char *what) {
+    REQUIRE(p, "alloc: output pointer is NULL (%s)", what ? what : "buffer");
+    CHECK(atas_host_calloc(p, bytes, what));
+    return ATAS_OK;
+}
+
+void atas_cpu_free(void *p) { atas_host_free(p); }
+
+static atas_status move(void *dst, const void *src, size_t bytes, const char *op) {
+    if (bytes == 0) return ATAS_OK;
+    REQUIRE(dst && src, "%s: NULL pointer for %zu bytes", op, bytes);
+    memmove(dst, src, bytes);
+    return ATAS_OK;
+}
+
+atas_status atas_cpu_upload(void *dst, const void *src, size_t bytes) {
+    return move(dst, src, bytes, "upload");
+}
+atas_status atas_cpu_download(void *dst, const void *src, size_t bytes) {
+    return move(dst, src, bytes, "download");
+}
+atas_status atas_cpu_copy(void *dst, const void *src, size_t bytes) {
+    return move(dst, src, bytes, "copy");
+}
+
+atas_status atas_cpu_zero(void *dst, size_t bytes) {
+    if (bytes == 0) return ATAS_OK;
+    REQUIRE(dst, "zero: NULL pointer for %zu bytes", bytes);
+    memset(dst, 0, bytes);
+    return ATAS_OK;
+}
+
+atas_status atas_cpu_sync(void) { return ATAS_OK; }
