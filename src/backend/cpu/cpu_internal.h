@@ -57,6 +57,10 @@ atas_status atas_cpu_copy(void *dst, const void *src, size_t bytes);
 atas_status atas_cpu_zero(void *dst, size_t bytes);
 atas_status atas_cpu_sync(void);
 
+/* cpu_matmul.c */
+atas_status atas_cpu_matmul_fwd(float *y, const float *x, const float *W, int M, int K, int N);
+atas_status atas_cpu_matmul_bwd(float *dx, float *dW, const float *dy, const float *x,
+                                const float *W, int M, int K, int N);
 /* linear.c */
 atas_status atas_cpu_linear_fwd(float *y, const float *x, const float *W, const float *b, int M,
                                 int K, int N);

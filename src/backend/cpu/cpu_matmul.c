@@ -1,11 +1,7 @@
 /* CPU matmul for [K,N]-stored weights (CLIP's proj): cblas_sgemm without transposes. */
 #include <cblas.h>
 
-#include "atas/backend.h"
-
-atas_status atas_cpu_matmul_fwd(float *y, const float *x, const float *W, int M, int K, int N);
-atas_status atas_cpu_matmul_bwd(float *dx, float *dW, const float *dy, const float *x,
-                                const float *W, int M, int K, int N);
+#include "backend/cpu/cpu_internal.h"
 
 atas_status atas_cpu_matmul_fwd(float *y, const float *x, const float *W, int M, int K, int N) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, x, K, W, N, 0.0f, y, N);
