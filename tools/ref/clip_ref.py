@@ -68,8 +68,8 @@ def value_path_block(x, p, l, cfg, act):
     return x + h
 
 
-def encode(p, cfg, images, want_dense=True):
-    """Returns (global [B,E], dense [B,gh,gw,E] or None)."""
+def encode(p, cfg, images, want_dense=True, want_global=True):
+    """Returns (global [B,E] or None, dense [B,gh,gw,E] or None)."""
     P, D, L = cfg["patch"], cfg["width"], cfg["layers"]
     act = act_fn(cfg["act"])
     eps = cfg["ln_eps"]
@@ -87,6 +87,8 @@ def encode(p, cfg, images, want_dense=True):
         xd = value_path_block(x, p, L - 1, cfg, act)[:, 1:]
         xd = F.layer_norm(xd, (D,), p["visual.ln_post.weight"], p["visual.ln_post.bias"], eps)
         dense = (xd @ p["visual.proj"]).reshape(B, gh, gw, -1)
+    if not want_global:
+        return None, dense
     xg = block(x, p, L - 1, cfg, act)[:, 0]
     xg = F.layer_norm(xg, (D,), p["visual.ln_post.weight"], p["visual.ln_post.bias"], eps)
     return xg @ p["visual.proj"], dense

@@ -1,0 +1,233 @@
+/* atas_bench: speed of the CPU engine, as fixed-width tables with '#' header lines.
+ * Every figure is set against something measured in the same run: the sgemm peak
+ * of this machine now, and PyTorch doing the same computation (tools/bench/). */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "atas/vit.h"
+
+typedef struct {
+    int threads, reps, torch;
+    int quick;
+    const char *python, *srcdir;
+} bench_opts;
+
+static double g_peak; /* GFLOP/s */
+
+static void reset_hwm(void) {
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f) { fputs("5", f); fclose(f); }
+}
+
+static float *buf(size_t n, uint64_t seed) {
+    float *x;
+    if (atas_host_alloc((void **)&x, n * sizeof(float), "bench") != ATAS_OK) { atas_error_print(NULL); exit(1); }
+    atas_rng r = atas_rng_stream(seed, 1, 2);
+    for (size_t i = 0; i < n; i++) x[i] = 0.5f * atas_rng_normal(&r);
+    return x;
+}
+
+static double measure_sgemm_peak(int reps) {
+    const int n = 2048;
+    float *a = buf((size_t)n * n, 1), *b = buf((size_t)n * n, 2), *c = buf((size_t)n * n, 3);
+    double best = 1e30;
+    for (int r = 0; r < reps + 1; r++) {
+        double t = atas_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        t = atas_now() - t;
+        if (r > 0 && t < best) best = t;
+    }
+    atas_host_free(a); atas_host_free(b); atas_host_free(c);
+    return 2.0 * n * n * (double)n / best / 1e9;
+}
+
+#define TIME_BEST(best, reps, stmt)                                      \
+    do {                                                                 \
+        best = 1e30;                                                     \
+        for (int _r = 0; _r < (reps) + 1; _r++) {                        \
+            double _t = atas_now();                                      \
+            stmt;                                                        \
+            _t = atas_now() - _t;                                        \
+            if (_r > 0 && _t < best) best = _t;                          \
+        }                                                                \
+    } while (0)
+
+static void op_row(const char *op, const char *shape, double sec, double flops) {
+    double gf = flops / sec / 1e9;
+    if (flops > 0)
+        printf("%-22s %-28s %10.3f %9.1f %6.1f\n", op, shape, sec * 1e3, gf, 100 * gf / g_peak);
+    else
+        printf("%-22s %-28s %10.3f %9s %6s\n", op, shape, sec * 1e3, "-", "-");
+}
+
+/* The ops of one ViT-B/16 block at batch B, 224 px (T = 197). */
+static void bench_ops(const bench_opts *o, int B, int T, int D, int H, int Hm) {
+    const atas_backend *be = atas_backend_cpu();
+    const int M = B * T, hd = D / H, reps = o->reps;
+    char shape[64];
+    const size_t big = ATAS_MAX((size_t)M * Hm, (size_t)28 * 28 * D);
+    float *x = buf(big, 10), *y = buf(big, 11), *W = buf((size_t)Hm * D, 12);
+    float *bias = buf(Hm, 13), *dx = buf(big, 14), *dW = buf((size_t)Hm * D, 15);
+    float *db = buf(Hm, 16), *qkv = buf((size_t)M * 3 * D, 17), *dqkv = buf((size_t)M * 3 * D, 18);
+    float *mean = buf(M, 19), *rstd = buf(M, 20), *lse = buf((size_t)B * H * T, 21);
+    void *ws = NULL;
+    size_t wsb = be->attention_workspace_bytes(B, T, H, hd);
+    if (wsb && be->alloc(&ws, wsb, "ws") != ATAS_OK) exit(1);
+    double t;
+    printf("#\n# ops of one transformer block (width %d, MLP %d), batch %d, T = %d tokens, fp32\n", D, Hm, B, T);
+    printf("# %-20s %-28s %10s %9s %6s\n", "op", "shape", "ms", "GFLOP/s", "%peak");
+    snprintf(shape, sizeof shape, "%dx%d -> %d", M, D, Hm);
+    TIME_BEST(t, reps, be->linear_fwd(y, x, W, bias, M, D, Hm));
+    op_row("linear_fwd", shape, t, 2.0 * M * D * Hm);
+    TIME_BEST(t, reps, be->linear_bwd(dx, dW, db, y, x, W, M, D, Hm));
+    op_row("linear_bwd", shape, t, 4.0 * M * D * Hm);
+    snprintf(shape, sizeof shape, "%dx%d", M, D);
+    TIME_BEST(t, reps, be->layernorm_fwd(y, mean, rstd, x, W, bias, M, D, 1e-5f));
+    op_row("layernorm_fwd", shape, t, 0);
+    TIME_BEST(t, reps, be->layernorm_bwd(dx, dW, db, y, x, W, mean, rstd, M, D));
+    op_row("layernorm_bwd", shape, t, 0);
+    snprintf(shape, sizeof shape, "B%d T%d H%d hd%d", B, T, H, hd);
+    double aflops = 4.0 * B * (double)T * T * D; /* QK^T and PV */
+    TIME_BEST(t, reps, be->attention_fwd(y, lse, qkv, B, T, H, hd, ws));
+    op_row("attention_fwd", shape, t, aflops);
+    TIME_BEST(t, reps, be->attention_bwd(dqkv, x, qkv, y, lse, B, T, H, hd, ws));
+    op_row("attention_bwd", shape, t, 2.5 * aflops); /* recompute S, dP, dS K, dS^T Q, P^T dO */
+    snprintf(shape, sizeof shape, "%d", M * Hm);
+    TIME_BEST(t, reps, be->act_fwd(y, x, (size_t)M * Hm, ATAS_ACT_QUICKGELU));
+    op_row("quickgelu_fwd", shape, t, 0);
+    TIME_BEST(t, reps, be->act_bwd(dx, y, x, (size_t)M * Hm, ATAS_ACT_QUICKGELU));
+    op_row("quickgelu_bwd", shape, t, 0);
+    TIME_BEST(t, reps, be->act_fwd(y, x, (size_t)M * Hm, ATAS_ACT_GELU));
+    op_row("gelu_fwd", shape, t, 0);
+    snprintf(shape, sizeof shape, "14x14 -> 28x28 x %d", D);
+    TIME_BEST(t, reps, be->resample_fwd(y, x, 14, 14, 28, 28, D, ATAS_RESAMPLE_BICUBIC));
+    op_row("bicubic_fwd", shape, t, 0);
+    TIME_BEST(t, reps, be->resample_bwd(dx, y, 14, 14, 28, 28, D, ATAS_RESAMPLE_BICUBIC));
+    op_row("bicubic_bwd", shape, t, 0);
+    be->free(ws);
+    float *bufs[] = {x, y, W, bias, dx, dW, db, qkv, dqkv, mean, rstd, lse};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) atas_host_free(bufs[i]);
+}
+
+typedef struct { double ms, mib; int ok; } torch_result;
+
+static torch_result run_torch(const bench_opts *o, const atas_vit_config *c, int res, int B, int dense) {
+    torch_result r = {0, 0, 0};
+    if (!o->torch) return r;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "OMP_NUM_THREADS=%d %s %s/tools/bench/torch_vit_bench.py --patch %d --width %d --layers %d "
+             "--heads %d --mlp %d --embed %d --grid %d --res %d --batch %d --reps %d --threads %d %s",
+             o->threads, o->python, o->srcdir, c->patch, c->width, c->layers, c->heads, c->mlp, c->embed,
+             c->grid, res, B, o->reps, o->threads, dense ? "--dense" : "");
+    FILE *f = popen(cmd, "r");
+    if (!f) return r;
+    char line[512];
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "{\"ms\": %lf, \"mib\": %lf}", &r.ms, &r.mib) == 2) r.ok = 1;
+    if (pclose(f) != 0) r.ok = 0;
+    return r;
+}
+
+/* Full forward+backward of the model (all tensors trainable), global or dense output. */
+static void bench_model(const bench_opts *o, const char *name, const atas_vit_config *c, int res,
+                        int B, int dense) {
+    const atas_backend *be = atas_backend_cpu();
+    reset_hwm();
+    size_t rss0 = atas_rss_now_bytes();
+    atas_vit m;
+    atas_vit_pass *p;
+    if (atas_vit_create(&m, c, be, 1) != ATAS_OK || atas_vit_init_random(&m, 3) != ATAS_OK ||
+        atas_vit_pass_create(&p, &m, B, res, res, dense ? ATAS_OUT_DENSE : ATAS_OUT_GLOBAL, 1) != ATAS_OK) {
+        atas_error_print(NULL);
+        exit(1);
+    }
+    const int g = res / c->patch;
+    size_t nout = dense ? (size_t)B * g * g * c->embed : (size_t)B * c->embed;
+    float *img = buf((size_t)B * 3 * res * res, 4), *dout = buf(nout, 5);
+    for (size_t i = 0; i < nout; i++) dout[i] = 1.0f; /* d(sum(out)), as the torch side */
+    double t;
+    TIME_BEST(t, o->reps, {
+        atas_vit_zero_grads(&m);
+        atas_vit_forward(p, &m, img);
+        atas_vit_backward(p, &m, dense ? NULL : dout, dense ? dout : NULL);
+    });
+    double mib = (double)(atas_rss_peak_bytes() - rss0) / 1048576.0;
+    double flops = 3.0 * B * atas_vit_flops_forward(c, res, res);
+    atas_vit_pass_destroy(p);
+    atas_vit_destroy(&m);
+    atas_host_free(img);
+    atas_host_free(dout);
+    torch_result tr = run_torch(o, c, res, B, dense);
+    double gf = flops / t / 1e9;
+    char tms[16] = "-", sp[16] = "-", tmib[16] = "-";
+    if (tr.ok) {
+        snprintf(tms, sizeof tms, "%.1f", tr.ms);
+        snprintf(sp, sizeof sp, "%.2fx", tr.ms / (t * 1e3));
+        snprintf(tmib, sizeof tmib, "%.0f", tr.mib);
+    }
+    printf("%-10s %4d %5d %-7s %9.1f %9s %8s %8.1f %6.1f %9.0f %9s\n", name, res, B,
+           dense ? "dense" : "global", t * 1e3, tms, sp, gf, 100 * gf / g_peak, mib, tmib);
+    fflush(stdout);
+}
+
+static void usage(void) {
+    printf("usage: atas_bench [--threads N] [--reps N] [--no-torch] [--quick]\n"
+           "  Prints the sgemm peak, per-op timings of a ViT-B/16 block and full\n"
+           "  forward+backward of ViT-B/16 at 224 (batch 8) and 448 (batch 2), each next\n"
+           "  to PyTorch doing the same computation in the same run.\n"
+           "  --quick   a tiny model only (a smoke run for tests)\n");
+}
+
+int main(int argc, char **argv) {
+    bench_opts o = {.threads = 0, .reps = 3, .torch = 1, .quick = 0};
+    o.python = getenv("ATAS_PYTHON") ? getenv("ATAS_PYTHON") : "/usr/bin/python3";
+    o.srcdir = getenv("ATAS_SOURCE_DIR") ? getenv("ATAS_SOURCE_DIR") : ATAS_SOURCE_DIR_DEFAULT;
+    static const struct option lo[] = {{"threads", required_argument, 0, 't'},
+                                       {"reps", required_argument, 0, 'r'},
+                                       {"no-torch", no_argument, 0, 'n'},
+                                       {"quick", no_argument, 0, 'q'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "t:r:nqh", lo, NULL)) != -1) {
+        switch (ch) {
+        case 't': o.threads = atoi(optarg); break;
+        case 'r': o.reps = atoi(optarg); break;
+        case 'n': o.torch = 0; break;
+        case 'q': o.quick = 1; break;
+        case 'h': usage(); return 0;
+        default: usage(); return 2;
+        }
+    }
+    if (o.reps < 1) { fprintf(stderr, "atas_bench: --reps must be >= 1\n"); return 2; }
+    atas_cpu_set_threads(o.threads);
+    o.threads = atas_cpu_threads();
+    g_peak = measure_sgemm_peak(o.quick ? 1 : 5);
+    printf("# atas_bench: backend cpu, %d threads (OpenMP + OpenBLAS %s)\n", o.threads,
+           "openmp build");
+    printf("# sgemm peak measured now (2048^3, best of runs): %.1f GFLOP/s\n", g_peak);
+    if (o.quick) {
+        atas_vit_config c = {8, 64, 2, 4, 128, 32, 4, ATAS_ACT_QUICKGELU, 1e-5f};
+        bench_ops(&o, 2, 17, 64, 4, 128);
+        printf("#\n# %-8s %4s %5s %-7s %9s %9s %8s %8s %6s %9s %9s\n", "model", "res", "batch", "output",
+               "atas_ms", "torch_ms", "speedup", "GFLOP/s", "%peak", "atas_MiB", "torch_MiB");
+        bench_model(&o, "tiny", &c, 32, 2, 0);
+        bench_model(&o, "tiny", &c, 48, 2, 1);
+        return 0;
+    }
+    bench_ops(&o, 8, 197, 768, 12, 3072);
+    atas_vit_config b16;
+    atas_vit_preset("ViT-B-16", &b16);
+    printf("#\n# ViT-B/16 forward+backward, every tensor trainable; FLOPs = 3 x forward "
+           "(ATAS-METHOD.md); memory = peak RSS growth from model creation\n");
+    printf("# %-8s %4s %5s %-7s %9s %9s %8s %8s %6s %9s %9s\n", "model", "res", "batch", "output",
+           "atas_ms", "torch_ms", "speedup", "GFLOP/s", "%peak", "atas_MiB", "torch_MiB");
+    bench_model(&o, "ViT-B/16", &b16, 224, 8, 0);
+    bench_model(&o, "ViT-B/16", &b16, 448, 2, 0);
+    bench_model(&o, "ViT-B/16", &b16, 448, 2, 1);
+    return 0;
+}
