@@ -90,6 +90,10 @@ typedef struct atas_vit {
     float *params;          /* backend memory, one allocation */
     float *grads;           /* backend memory, one allocation, or NULL (teacher) */
     unsigned char *trainable; /* host [ntensors]: frozen tensors get no weight gradient */
+    /* Optional: called during the backward whenever every gradient at offsets >=
+     * `from` is final for this pass (the trainer starts its allreduce buckets). */
+    atas_status (*grad_ready)(void *ctx, size_t from);
+    void *grad_ready_ctx;
 } atas_vit;
 
 atas_status atas_vit_create(atas_vit *m, const atas_vit_config *cfg, const atas_backend *be,

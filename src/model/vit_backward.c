@@ -7,6 +7,12 @@
 #define G(m, idx) atas_vit_g((m), (idx))
 #define PW(m, idx) atas_vit_p((m), (idx))
 
+/* tell the listener (gradient buckets) that offsets >= info[idx].offset are final */
+static atas_status ready(const atas_vit *m, int idx) {
+    if (m->grad_ready) CHECK(m->grad_ready(m->grad_ready_ctx, m->info[idx].offset));
+    return ATAS_OK;
+}
+
 /* Does anything below block l (blocks < l, embeddings, ln_pre) train? */
 static int trains_below(const atas_vit *m, int l) {
     for (int i = 0; i < atas_vit_blk(l, 0); i++)
@@ -150,13 +156,15 @@ atas_status atas_vit_backward(atas_vit_pass *p, const atas_vit *m, const float *
         CHECK(block_bwd(p, m, L - 1, dres, 1));
     }
     if (ddense) CHECK(dense_bwd(p, m, ddense, dres, trains_below(m, L - 1)));
+    CHECK(ready(m, atas_vit_blk(L - 1, 0)));
     /* shared blocks, top down, stopping where nothing below learns */
     for (int l = L - 2; l >= 0; l--) {
-        if (!trains_below(m, l + 1)) return ATAS_OK;
+        if (!trains_below(m, l + 1)) return ready(m, 0);
         CHECK(block_bwd(p, m, l, dres, trains_below(m, l)));
+        CHECK(ready(m, atas_vit_blk(l, 0)));
     }
     /* ln_pre, embeddings */
-    if (!trains_below(m, 0)) return ATAS_OK;
+    if (!trains_below(m, 0)) return ready(m, 0);
     float *dx0 = p->g_dln;
     CHECK(be->zero(dx0, BT * D * sizeof(float)));
     CHECK(be->layernorm_bwd(dx0, G(m, ATAS_VIT_LNPRE_W), G(m, ATAS_VIT_LNPRE_B), dres, p->x0,
@@ -177,5 +185,5 @@ atas_status atas_vit_backward(atas_vit_pass *p, const atas_vit *m, const float *
     if (gconv)
         CHECK(be->linear_bwd(NULL, gconv, NULL, p->g_dpe, p->patches, PW(m, ATAS_VIT_CONV1),
                              p->B * p->Np, 3 * P * P, D));
-    return ATAS_OK;
+    return ready(m, 0);
 }

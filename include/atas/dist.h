@@ -1,0 +1,70 @@
+/* dist: MPI bootstrap, local rank, bucketed gradient allreduce (overlapped with
+ * the backward), broadcasts, agreement checks and collective time-outs.
+ * The interface is transport-neutral so that NCCL slots in for the CUDA backend. */
+#ifndef ATAS_DIST_H
+#define ATAS_DIST_H
+
+#include <mpi.h>
+
+#include "atas/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    MPI_Comm comm;
+    int rank, world;
+    int local_rank, local_size; /* ranks on this node (MPI_Comm_split_type SHARED) */
+    double timeout_s;           /* a collective not done by then aborts every rank */
+    const char *phase;          /* named in time-out messages */
+    long long step;
+} atas_comm;
+
+/* MPI_Init_thread (MULTIPLE: the loader thread does MPI-IO) if needed, ranks, local rank, logging rank. */
+atas_status atas_comm_init(atas_comm *c, int *argc, char ***argv, double timeout_s);
+void atas_comm_finalize(atas_comm *c);
+/* Abort every rank (exit code), after printing the current error. */
+void atas_comm_abort(atas_comm *c, int code);
+
+/* Wait for requests; past the time-out every rank is aborted with a message that
+ * names the step and the phase (no silent hang). */
+atas_status atas_comm_wait(atas_comm *c, int n, MPI_Request *reqs);
+atas_status atas_comm_allreduce_sum_f64(atas_comm *c, double *x, int n);
+atas_status atas_comm_allreduce_max_i32(atas_comm *c, int *x, int n);
+atas_status atas_comm_bcast(atas_comm *c, void *buf, size_t bytes, int root);
+atas_status atas_comm_barrier(atas_comm *c);
+/* Every rank must hold the same bytes (e.g. a config): error naming the ranks that differ. */
+atas_status atas_comm_check_same(atas_comm *c, const void *buf, size_t bytes, const char *what);
+
+/* Gradient buckets over one float buffer [0, n): contiguous ranges of about
+ * bucket_bytes, reduced (average) as soon as the backward reports them complete. */
+typedef struct {
+    atas_comm *comm;
+    float *buf;
+    size_t n;
+    int nbuckets;
+    size_t *lo, *hi;          /* bucket ranges, in floats */
+    int *launched;
+    MPI_Request *reqs;
+    double t_busy;            /* seconds spent inside communication calls this step */
+    double t_launch_first;    /* when the first bucket was launched */
+    double t_backward_end;    /* set by the caller: when the backward finished */
+    double t_done;            /* when the last bucket completed */
+    size_t bytes;             /* bytes reduced this step */
+    int launched_during_backward;
+} atas_grad_buckets;
+
+atas_status atas_buckets_create(atas_grad_buckets *b, atas_comm *c, float *buf, size_t n,
+                                size_t bucket_bytes);
+void atas_buckets_destroy(atas_grad_buckets *b);
+void atas_buckets_begin(atas_grad_buckets *b);
+/* Everything at offsets >= ready_from is final: launch the buckets that lie there. */
+atas_status atas_buckets_ready(atas_grad_buckets *b, size_t ready_from);
+/* Launch the rest, wait for all, divide by the world size. */
+atas_status atas_buckets_finish(atas_grad_buckets *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

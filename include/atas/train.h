@@ -1,0 +1,75 @@
+/* train: schedules, checkpoints and the training loop that every run goes through,
+ * one rank or many. */
+#ifndef ATAS_TRAIN_H
+#define ATAS_TRAIN_H
+
+#include "atas/config.h"
+#include "atas/dist.h"
+#include "atas/vit.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Linear warmup from 0 over `warmup` steps, then cosine from peak to min_lr at `total`.
+ * step counts from 0 (the first update uses step 0). */
+double atas_lr_at(long long step, long long total, int warmup, double peak, double min_lr);
+/* Teacher momentum: start -> end along a cosine over `total` steps (or constant start). */
+double atas_momentum_at(long long step, long long total, double start, double end, int cosine);
+
+/* Exit codes atas_mpi uses (docs/training.md). */
+enum {
+    ATAS_EXIT_OK = 0,
+    ATAS_EXIT_ERROR = 1,
+    ATAS_EXIT_USAGE = 2,
+    ATAS_EXIT_REQUEUE = 3,   /* stopped by SIGUSR1/SIGTERM after a checkpoint: requeue me */
+    ATAS_EXIT_TIMEOUT = 4,   /* a collective timed out: a peer died */
+    ATAS_EXIT_NONFINITE = 5  /* too many non-finite steps in a row; last good state saved */
+};
+
+/* ---- checkpoints: one HDF5 file each (docs/checkpoint.md) */
+#define ATAS_CKPT_FORMAT "atas-checkpoint"
+#define ATAS_CKPT_VERSION 1
+
+typedef struct {
+    long long step;          /* optimizer steps completed */
+    long long epoch, step_in_epoch;
+    long long nonfinite_total, nonfinite_in_row;
+    long long seed;
+    int world;               /* ranks that wrote it (informational) */
+} atas_ckpt_state;
+
+/* Write student, teacher, AdamW moments and state to dir/ckpt-STEP.h5 via a
+ * temporary name, fsync, rename, then a .done marker. Rank 0 only. */
+atas_status atas_ckpt_write(const char *dir, const atas_vit *student, const atas_vit *teacher,
+                            const float *adam_m, const float *adam_v, const atas_ckpt_state *st,
+                            const char *resolved_config, const char *pretrained, char *out_path,
+                            size_t out_cap);
+/* Read into created models/moments of the same shape; shape or version mismatch ->
+ * ATAS_ERR_FORMAT naming the file and what differs. adam_m/v may be NULL. */
+atas_status atas_ckpt_read(const char *path, atas_vit *student, atas_vit *teacher, float *adam_m,
+                           float *adam_v, atas_ckpt_state *st);
+/* The newest complete checkpoint in dir that reads back; damaged newer ones are
+ * reported (warning) and skipped. path[0] = 0 when there is none. */
+atas_status atas_ckpt_find_latest(const char *dir, char *path, size_t cap);
+/* Keep the newest keep_last, plus every checkpoint whose step is a multiple of keep_every. */
+atas_status atas_ckpt_prune(const char *dir, int keep_last, int keep_every);
+
+/* ---- the loop */
+typedef struct {
+    const char *config_path;
+    char **sets;
+    int nsets;
+    const char *resume;      /* overrides checkpoint.resume when non-NULL */
+    long long dump_step;     /* -1: none */
+    const char *dump_dir;
+    long long stop_after;    /* > 0: stop (as if signalled) after this many steps of this run (tests) */
+} atas_train_args;
+
+/* Runs a whole training job on this rank; returns the process exit code. */
+int atas_train_main(atas_comm *comm, const atas_train_args *args);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

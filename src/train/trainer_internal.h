@@ -1,0 +1,52 @@
+/* Private state of one training run, shared by the loop, metrics and dump files. */
+#ifndef ATAS_TRAINER_INTERNAL_H
+#define ATAS_TRAINER_INTERNAL_H
+
+#include <stdio.h>
+
+#include "atas/loader.h"
+#include "atas/objective.h"
+#include "atas/train.h"
+
+enum { PH_DATA, PH_TEACHER, PH_STUDENT, PH_LOSS, PH_BACKWARD, PH_COMM, PH_OPTIM, PH_CKPT, PH_N };
+extern const char *const atas_phase_names[PH_N];
+
+typedef struct {
+    atas_comm *comm;
+    atas_run_config cfg;
+    atas_vit_config mcfg;
+    atas_loss_config loss;
+    const atas_backend *be;
+    char run_dir[1100], ckpt_dir[1200];
+    char *resolved;        /* the resolved config text */
+    atas_vit student, teacher;
+    float *adam_m, *adam_v;
+    atas_vit_pass *t_pass, *sg_pass, *sm_pass;
+    atas_loader *loader;
+    atas_grad_buckets buckets;
+    int G_r, n, m, R, C, E, hT, hC;
+    int need_t_dense, need_sg, need_sm;
+    float *t_glob, *t_dense, *s_glob, *s_dense, *ds_glob, *ds_dense; /* host */
+    float *d_ds_glob, *d_ds_dense, *d_views, *d_mosaics; /* backend copies (non-host backends) */
+    long long total_steps, steps_per_epoch;
+    atas_ckpt_state st;
+    double phase[PH_N], phase_total[PH_N];
+    FILE *metrics;
+    double t_start;
+    long long steps_this_run;
+} atas_trainer;
+
+/* metrics.c */
+atas_status atas_metrics_open(atas_trainer *t, int append);
+void atas_metrics_step(atas_trainer *t, long long step, const double *loss4, double lr, double gnorm,
+                       double mom, double img_s, int skipped, double step_s);
+void atas_progress_line(atas_trainer *t, long long step, const double *loss4, double lr, double img_s);
+void atas_phase_table(atas_trainer *t);
+
+/* dump.c */
+atas_status atas_dump_begin(atas_trainer *t, const char *dir, long long step, const atas_batch *b,
+                            float **student_copy);
+atas_status atas_dump_end(atas_trainer *t, const char *dir, long long step, const double *loss4,
+                          float *student_copy);
+
+#endif
