@@ -27,6 +27,7 @@ void atas_l2n_back(const double *y, double denom, const double *gy, int E, doubl
 }
 
 double atas_softmax_ce(const double *logits, int n, int target, double *p) {
+    const double lt = logits[target]; /* p may alias logits */
     double mx = logits[0];
     for (int j = 1; j < n; j++) if (logits[j] > mx) mx = logits[j];
     double sum = 0;
@@ -35,7 +36,7 @@ double atas_softmax_ce(const double *logits, int n, int target, double *p) {
         sum += p[j];
     }
     for (int j = 0; j < n; j++) p[j] /= sum;
-    return log(sum) + mx - logits[target];
+    return log(sum) + mx - lt;
 }
 
 void atas_cell_load(const atas_loss_ctx *c, const atas_cell *cell, atas_loss_scratch *s) {

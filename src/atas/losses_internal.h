@@ -50,7 +50,7 @@ static inline const float *atas_cell_token(const atas_loss_ctx *c, const atas_ce
 double atas_l2n(const double *x, int E, double *y);
 /* gx = d/dx of <gy, x/max(|x|,eps)>: (gy - y<y,gy>)/|x|, or gy/eps below eps. */
 void atas_l2n_back(const double *y, double denom, const double *gy, int E, double *gx);
-/* p = softmax(logits); returns -log p[target] (log-sum-exp, stable). */
+/* p = softmax(logits) (p may be logits); returns -log p[target] (log-sum-exp, stable). */
 double atas_softmax_ce(const double *logits, int n, int target, double *p);
 
 /* Normalise the cell's student tokens into s->dh / s->dn. */
