@@ -47,20 +47,27 @@ double atas_l2l_cell(const atas_loss_ctx *c, const atas_cell *cell, atas_loss_sc
         }
         loss = sum / K;
     } else {
-        /* S = D^ D^T, S_T = T' T'^T; loss = mean (S - S_T)^2; dD^ = 4/K^2 (S - S_T) D^ */
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, K, E, 1.0, s->dh, E, s->dh, E, 0.0,
-                    s->ss, K);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, K, E, 1.0, s->tp, E, s->tp, E, 0.0,
-                    s->st, K);
+        /* S = D^ D^T, S_T = T' T'^T (symmetric: lower triangles only);
+         * loss = mean (S - S_T)^2; dD^ = 4/K^2 (S - S_T) D^ */
+        cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, K, E, 1.0, s->dh, E, 0.0, s->ss, K);
+        cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, K, E, 1.0, s->tp, E, 0.0, s->st, K);
         double sum = 0;
-        for (size_t q = 0; q < (size_t)K * K; q++) {
-            double d = s->ss[q] - s->st[q];
-            s->ss[q] = d;
-            sum += d * d;
+        for (int p = 0; p < K; p++) {
+            double *sp = s->ss + (size_t)p * K;
+            const double *tq = s->st + (size_t)p * K;
+            double row = 0;
+            for (int q = 0; q < p; q++) {
+                double d = sp[q] - tq[q];
+                sp[q] = d;
+                row += d * d;
+            }
+            double dd = sp[p] - tq[p];
+            sp[p] = dd;
+            sum += 2 * row + dd * dd; /* off-diagonal entries appear twice */
         }
         loss = sum / ((double)K * K);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, E, K, 4.0 / ((double)K * K), s->ss,
-                    K, s->dh, E, 0.0, s->gh, E);
+        cblas_dsymm(CblasRowMajor, CblasLeft, CblasLower, K, E, 4.0 / ((double)K * K), s->ss, K, s->dh, E,
+                    0.0, s->gh, E);
     }
     double *gx = s->vec;
     for (int p = 0; p < K; p++) {
