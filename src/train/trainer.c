@@ -1,0 +1,467 @@
+/* The training loop every run goes through, one rank or many:
+ * data -> teacher forward -> student forward -> ATAS losses -> backward with
+ * bucketed allreduce -> clip -> AdamW -> teacher EMA -> metrics -> checkpoint. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "trainer_internal.h"
+
+static volatile sig_atomic_t g_stop_signal = 0;
+static void on_signal(int sig) { g_stop_signal = sig; }
+
+static atas_status mkdirs(const char *path) {
+    char buf[1200];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return ATAS_ERR(ATAS_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return ATAS_ERR(ATAS_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+    return ATAS_OK;
+}
+
+static atas_status to_loss_config(const atas_run_config *c, atas_loss_config *l) {
+    atas_loss_config_default(l);
+    l->w_g2l = c->loss.g2l.weight;
+    l->w_l2l = c->loss.l2l.weight;
+    l->w_g2g = c->loss.g2g.weight;
+    l->g2l_pool = c->loss.g2l.pool == ATAS_CFG_POOL_TEACHER_WEIGHTED ? ATAS_G2L_POOL_TEACHER_WEIGHTED
+                                                                     : ATAS_G2L_POOL_MEAN;
+    l->g2l_form = c->loss.g2l.form == ATAS_CFG_FORM_INFONCE ? ATAS_FORM_INFONCE : ATAS_FORM_COSINE;
+    l->g2g_form = c->loss.g2g.form == ATAS_CFG_FORM_INFONCE ? ATAS_FORM_INFONCE : ATAS_FORM_COSINE;
+    l->l2l_form = c->loss.l2l.form == ATAS_CFG_FORM_SIMILARITY ? ATAS_L2L_SIMILARITY : ATAS_L2L_COSINE;
+    l->pool_tau = c->loss.g2l.pool_tau;
+    l->g2l_tau = c->loss.g2l.tau;
+    l->g2g_tau = c->loss.g2g.tau;
+    CHECK(atas_loss_config_check(l));
+    return ATAS_OK;
+}
+
+static atas_status grads_ready_cb(void *ctx, size_t from) {
+    return atas_buckets_ready((atas_grad_buckets *)ctx, from);
+}
+
+/* config, model shape, backend: everything that can be wrong is found before allocation */
+static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
+    CHECK(atas_config_load(a->config_path, a->sets, a->nsets, &t->cfg));
+    if (a->resume) snprintf(t->cfg.checkpoint.resume, sizeof t->cfg.checkpoint.resume, "%s", a->resume);
+    CHECK(atas_config_check_world(&t->cfg, t->comm->world));
+    int complete = 0;
+    CHECK(atas_config_model(&t->cfg, &t->mcfg, &complete));
+    if (!complete)
+        return ATAS_ERR(ATAS_ERR_CONFIG, "%s: model dimensions are incomplete: give model.preset or every "
+                        "model.* dimension", a->config_path);
+    CHECK(atas_config_check_model(&t->cfg, &t->mcfg));
+    CHECK(to_loss_config(&t->cfg, &t->loss));
+    /* ranks must agree on the config (different files on different nodes) */
+    size_t len = 0;
+    FILE *f = open_memstream(&t->resolved, &len);
+    if (!f) return ATAS_ERR(ATAS_ERR_NOMEM, "cannot buffer the resolved config");
+    CHECK(atas_config_write_resolved_file(&t->cfg, f));
+    fclose(f);
+    t->comm->phase = "config agreement";
+    CHECK(atas_comm_check_same(t->comm, t->resolved, len + 1, "the resolved config"));
+    CHECK(atas_config_run_dir(&t->cfg, t->run_dir, sizeof t->run_dir));
+    snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/checkpoints", t->run_dir);
+    return ATAS_OK;
+}
+
+static atas_status setup_models(atas_trainer *t) {
+    const char *bname = atas_config_enum_name("run.backend", t->cfg.run.backend);
+    CHECK(atas_backend_get(bname ? bname : "cpu", &t->be));
+    if (t->cfg.run.threads > 0) atas_cpu_set_threads(t->cfg.run.threads);
+    else atas_cpu_set_threads(ATAS_MAX(1, atas_cpu_threads() / ATAS_MAX(1, t->comm->local_size)));
+    CHECK(atas_vit_create(&t->student, &t->mcfg, t->be, 1));
+    CHECK(atas_vit_create(&t->teacher, &t->mcfg, t->be, 0));
+    atas_vit_set_trainable_blocks(&t->student, t->cfg.model.unlocked_blocks, t->cfg.model.train_embeddings,
+                                  t->cfg.model.train_head);
+    size_t bytes = t->student.nparams * sizeof(float);
+    CHECK(t->be->alloc((void **)&t->adam_m, bytes, "AdamW m"));
+    CHECK(t->be->alloc((void **)&t->adam_v, bytes, "AdamW v"));
+    if (t->cfg.model.weights[0])
+        return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "model.weights = \"%s\": loading weights is not wired in yet",
+                        t->cfg.model.weights);
+    CHECK(atas_vit_init_random(&t->student, (uint64_t)t->cfg.run.seed));
+    /* rank 0's weights everywhere, teacher = student */
+    if (!t->be->host_addressable && t->comm->world > 1)
+        return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "multi-rank broadcast of device memory needs NCCL");
+    t->comm->phase = "initial broadcast";
+    CHECK(atas_comm_bcast(t->comm, t->student.params, bytes, 0));
+    CHECK(t->be->copy(t->teacher.params, t->student.params, bytes));
+    return ATAS_OK;
+}
+
+static atas_status setup_resume(atas_trainer *t) {
+    memset(&t->st, 0, sizeof t->st);
+    t->st.seed = t->cfg.run.seed;
+    const char *r = t->cfg.checkpoint.resume;
+    char path[1300] = "";
+    if (!r[0]) return ATAS_OK;
+    if (strcmp(r, "auto") == 0) {
+        if (t->comm->rank == 0) CHECK(atas_ckpt_find_latest(t->ckpt_dir, path, sizeof path));
+        CHECK(atas_comm_bcast(t->comm, path, sizeof path, 0));
+        if (!path[0]) { atas_info("resume auto: no checkpoint in %s, starting fresh", t->ckpt_dir); return ATAS_OK; }
+    } else {
+        snprintf(path, sizeof path, "%s", r);
+    }
+    CHECK(atas_ckpt_read(path, &t->student, &t->teacher, t->adam_m, t->adam_v, &t->st));
+    if (t->st.seed != t->cfg.run.seed)
+        atas_warn("%s was written with run.seed %lld, the config says %lld; continuing with the checkpoint's data order",
+                  path, t->st.seed, (long long)t->cfg.run.seed);
+    atas_info("resumed from %s at step %lld (written by %d rank(s), now %d)", path, t->st.step, t->st.world,
+              t->comm->world);
+    return ATAS_OK;
+}
+
+static atas_status setup_data(atas_trainer *t) {
+    const atas_run_config *c = &t->cfg;
+    atas_loader_config lc = {0};
+    lc.path = c->data.corpus;
+    lc.group_images = c->batch.group_images;
+    lc.groups = c->batch.groups;
+    t->need_sm = (c->loss.g2l.weight > 0 || c->loss.l2l.weight > 0) && c->mosaic.per_group > 0;
+    lc.mosaics = t->need_sm ? c->mosaic.per_group : 0;
+    lc.grids = c->mosaic.grids;
+    lc.ngrids = c->mosaic.ngrids;
+    lc.view_px = c->data.resolution;
+    lc.canvas_px = c->mosaic.canvas;
+    lc.seed = (uint64_t)c->run.seed;
+    lc.workers = c->data.workers;
+    lc.prefetch = c->data.prefetch;
+    lc.view_key = "data.resolution";
+    lc.canvas_key = "mosaic.canvas";
+    /* the step count decides the cursor; the loader checks it against the corpus */
+    CHECK(atas_loader_open(&t->loader, &lc, t->comm->comm));
+    t->steps_per_epoch = atas_loader_steps_per_epoch(t->loader);
+    atas_loader_close(t->loader);
+    t->loader = NULL;
+    lc.start_epoch = t->st.step / t->steps_per_epoch;
+    lc.start_step = t->st.step % t->steps_per_epoch;
+    CHECK(atas_loader_open(&t->loader, &lc, t->comm->comm));
+    t->total_steps = atas_config_total_steps(c, atas_loader_corpus_count(t->loader));
+    return ATAS_OK;
+}
+
+static atas_status setup_passes(atas_trainer *t) {
+    const atas_run_config *c = &t->cfg;
+    const atas_loss_config *l = &t->loss;
+    t->G_r = c->batch.groups / t->comm->world;
+    t->n = c->batch.group_images;
+    t->m = t->need_sm ? c->mosaic.per_group : 0;
+    t->R = c->data.resolution;
+    t->C = c->mosaic.canvas;
+    t->E = t->mcfg.embed;
+    t->hT = t->R / t->mcfg.patch;
+    t->hC = t->C / t->mcfg.patch;
+    t->need_t_dense = l->w_l2l > 0 && t->need_sm;
+    t->need_sg = l->w_g2g > 0;
+    const int Bv = t->G_r * t->n, Bm = t->G_r * t->m;
+    CHECK(atas_vit_pass_create(&t->t_pass, &t->teacher, Bv, t->R, t->R,
+                               ATAS_OUT_GLOBAL | (t->need_t_dense ? ATAS_OUT_DENSE : 0), 0));
+    if (t->need_sg) CHECK(atas_vit_pass_create(&t->sg_pass, &t->student, Bv, t->R, t->R, ATAS_OUT_GLOBAL, 1));
+    if (t->need_sm) CHECK(atas_vit_pass_create(&t->sm_pass, &t->student, Bm, t->C, t->C, ATAS_OUT_DENSE, 1));
+    const size_t E = t->E;
+    CHECK(atas_host_calloc((void **)&t->t_glob, sizeof(float) * Bv * E, "teacher global"));
+    CHECK(atas_host_calloc((void **)&t->s_glob, sizeof(float) * Bv * E, "student global"));
+    CHECK(atas_host_calloc((void **)&t->ds_glob, sizeof(float) * Bv * E, "grad student global"));
+    if (t->need_t_dense)
+        CHECK(atas_host_calloc((void **)&t->t_dense, sizeof(float) * Bv * t->hT * t->hT * E, "teacher dense"));
+    if (t->need_sm) {
+        size_t nd = (size_t)Bm * t->hC * t->hC * E;
+        CHECK(atas_host_calloc((void **)&t->s_dense, sizeof(float) * nd, "student dense"));
+        CHECK(atas_host_calloc((void **)&t->ds_dense, sizeof(float) * nd, "grad student dense"));
+    }
+    if (!t->be->host_addressable)
+        return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "the trainer's device staging for non-host backends is not built yet");
+    CHECK(atas_buckets_create(&t->buckets, t->comm, t->student.grads, t->student.nparams,
+                              (size_t)t->cfg.dist.bucket_mb << 20));
+    size_t mib = (2 * t->student.nparams * 4 + t->teacher.nparams * 4 + 2 * t->student.nparams * 4) >> 20;
+    atas_info("model %dx%d, %d layers, %zu params (%zu trainable); per rank: %d groups = %d views at %d px, %d mosaics at %d px",
+              t->mcfg.width, t->mcfg.patch, t->mcfg.layers, t->student.nparams,
+              atas_vit_trainable_params(&t->student), t->G_r, Bv, t->R, Bm, t->C);
+    atas_info("memory per rank: params+grads+teacher+AdamW %zu MiB, teacher pass %zu MiB, student passes %zu MiB",
+              mib, atas_vit_pass_bytes(t->t_pass) >> 20,
+              ((t->sg_pass ? atas_vit_pass_bytes(t->sg_pass) : 0) + (t->sm_pass ? atas_vit_pass_bytes(t->sm_pass) : 0)) >> 20);
+    return ATAS_OK;
+}
+
+static atas_status write_checkpoint(atas_trainer *t) {
+    double t0 = atas_now();
+    t->st.world = t->comm->world;
+    t->st.epoch = t->st.step / t->steps_per_epoch;
+    t->st.step_in_epoch = t->st.step % t->steps_per_epoch;
+    atas_status s = ATAS_OK;
+    if (t->comm->rank == 0) {
+        char path[1300];
+        s = atas_ckpt_write(t->ckpt_dir, &t->student, &t->teacher, t->adam_m, t->adam_v, &t->st,
+                            t->resolved, t->cfg.model.weights, path, sizeof path);
+        if (s == ATAS_OK) s = atas_ckpt_prune(t->ckpt_dir, t->cfg.checkpoint.keep_last, t->cfg.checkpoint.keep_every);
+        if (s == ATAS_OK) atas_info("checkpoint %s", path);
+    }
+    /* everyone learns whether rank 0 succeeded */
+    int bad = s != ATAS_OK;
+    if (bad) atas_error_print(stderr);
+    t->comm->phase = "checkpoint";
+    CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
+    if (bad) return s != ATAS_OK ? s : ATAS_ERR(ATAS_ERR_IO, "rank 0 failed to write a checkpoint");
+    t->phase[PH_CKPT] += atas_now() - t0;
+    return ATAS_OK;
+}
+
+/* losses of every group of this rank; fills ds_*; returns 1 when a loss was not finite */
+static int run_objective(atas_trainer *t, const atas_batch *b, double *loss4) {
+    const size_t E = t->E, nT = (size_t)t->hT * t->hT * E, nC = (size_t)t->hC * t->hC * E;
+    memset(loss4, 0, 4 * sizeof(double));
+    int bad = 0;
+    for (int j = 0; j < t->G_r; j++) {
+        atas_loss_values v;
+        atas_status s = atas_objective_group(
+            &t->loss, b->plans + (size_t)j * t->m, t->m, t->n, t->E, t->mcfg.patch,
+            t->t_glob + (size_t)j * t->n * E, t->t_dense ? t->t_dense + (size_t)j * t->n * nT : NULL,
+            t->hT, t->hT, t->s_glob + (size_t)j * t->n * E,
+            t->s_dense ? t->s_dense + (size_t)j * t->m * nC : NULL, t->hC, t->hC, 1.0f / (float)t->G_r,
+            t->need_sg ? t->ds_glob + (size_t)j * t->n * E : NULL,
+            t->ds_dense ? t->ds_dense + (size_t)j * t->m * nC : NULL, &v);
+        if (s == ATAS_ERR_NUMERIC) {
+            atas_warn("step %lld, group %lld: %s", t->st.step, (long long)b->group_index[j], atas_error_message());
+            atas_error_clear();
+            bad = 1;
+            v.g2l = v.l2l = v.g2g = v.total = NAN;
+        } else if (s != ATAS_OK) {
+            atas_error_print(stderr);
+            atas_comm_abort(t->comm, ATAS_EXIT_ERROR);
+        }
+        loss4[0] += v.g2l / t->G_r; loss4[1] += v.l2l / t->G_r;
+        loss4[2] += v.g2g / t->G_r; loss4[3] += v.total / t->G_r;
+    }
+    if (bad) { /* poison the gradients so every rank sees the step as non-finite */
+        size_t ng = (size_t)t->G_r * t->n * E, nd = (size_t)t->G_r * t->m * nC;
+        for (size_t i = 0; i < ng; i++) t->ds_glob[i] = NAN;
+        for (size_t i = 0; t->ds_dense && i < nd; i++) t->ds_dense[i] = NAN;
+    }
+    return bad;
+}
+
+static atas_status optimizer_step(atas_trainer *t, double lr, double mom, double *gnorm_out, int *finite) {
+    const atas_vit *s = &t->student;
+    double ss = 0;
+    for (int i = 0; i < s->ntensors; i++) {
+        if (!s->trainable[i]) continue;
+        double v;
+        CHECK(t->be->sumsq(&v, s->grads + s->info[i].offset, s->info[i].numel));
+        ss += v;
+    }
+    double gnorm = sqrt(ss);
+    *gnorm_out = gnorm;
+    *finite = isfinite(gnorm);
+    if (!*finite) return ATAS_OK;
+    const double clip = t->cfg.optim.clip_grad_norm;
+    if (clip > 0 && gnorm > clip) {
+        float sc = (float)(clip / (gnorm + 1e-6));
+        for (int i = 0; i < s->ntensors; i++)
+            if (s->trainable[i]) CHECK(t->be->scale(s->grads + s->info[i].offset, sc, s->info[i].numel));
+    }
+    const int step1 = (int)(t->st.step - t->st.nonfinite_total + 1); /* AdamW's t counts real updates */
+    for (int i = 0; i < s->ntensors; i++) {
+        if (!s->trainable[i]) continue;
+        size_t off = s->info[i].offset;
+        CHECK(t->be->adamw(s->params + off, s->grads + off, t->adam_m + off, t->adam_v + off, s->info[i].numel,
+                           (float)lr, (float)t->cfg.optim.betas[0], (float)t->cfg.optim.betas[1],
+                           (float)t->cfg.optim.eps, s->info[i].decay ? (float)t->cfg.optim.weight_decay : 0.0f,
+                           step1));
+        CHECK(t->be->ema(t->teacher.params + off, s->params + off, s->info[i].numel, (float)mom));
+    }
+    return ATAS_OK;
+}
+
+static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
+    atas_comm *comm = t->comm;
+    const atas_run_config *c = &t->cfg;
+    const double peak_lr = atas_config_peak_lr(c);
+    const int img_per_step = atas_config_images_per_step(c);
+    long long dump_step = a->dump_step >= 0 ? a->dump_step : c->run.dump_step;
+    char dump_dir[1300];
+    snprintf(dump_dir, sizeof dump_dir, "%s", a->dump_dir ? a->dump_dir : c->run.dump_dir[0] ? c->run.dump_dir : "");
+    if (!dump_dir[0]) snprintf(dump_dir, sizeof dump_dir, "%s/dump", t->run_dir);
+    t->t_start = atas_now();
+    double ema_rate = 0;
+    while (t->st.step < t->total_steps) {
+        const long long step = t->st.step;
+        comm->step = step;
+        double ts = atas_now(), t0;
+        memset(t->phase, 0, sizeof t->phase);
+        atas_batch *b;
+        comm->phase = "data";
+        CHECK(atas_loader_next(t->loader, &b));
+        t->phase[PH_DATA] = b->wait_s;
+        float *dump_copy = NULL;
+        if (step == dump_step) CHECK(atas_dump_begin(t, dump_dir, step, b, &dump_copy));
+
+        t0 = atas_now();
+        CHECK(atas_vit_forward(t->t_pass, &t->teacher, b->views));
+        const size_t Bv = (size_t)t->G_r * t->n, E = t->E;
+        memcpy(t->t_glob, atas_vit_global(t->t_pass), Bv * E * sizeof(float));
+        if (t->need_t_dense)
+            memcpy(t->t_dense, atas_vit_dense(t->t_pass), Bv * t->hT * t->hT * E * sizeof(float));
+        t->phase[PH_TEACHER] = atas_now() - t0;
+
+        t0 = atas_now();
+        if (t->need_sg) {
+            CHECK(atas_vit_forward(t->sg_pass, &t->student, b->views));
+            memcpy(t->s_glob, atas_vit_global(t->sg_pass), Bv * E * sizeof(float));
+        }
+        if (t->need_sm) {
+            CHECK(atas_vit_forward(t->sm_pass, &t->student, b->mosaics));
+            memcpy(t->s_dense, atas_vit_dense(t->sm_pass),
+                   (size_t)t->G_r * t->m * t->hC * t->hC * E * sizeof(float));
+        }
+        t->phase[PH_STUDENT] = atas_now() - t0;
+
+        t0 = atas_now();
+        double loss4[5];
+        int bad_loss = run_objective(t, b, loss4);
+        t->phase[PH_LOSS] = atas_now() - t0;
+
+        t0 = atas_now();
+        comm->phase = "backward";
+        CHECK(atas_vit_zero_grads(&t->student));
+        atas_buckets_begin(&t->buckets);
+        atas_vit_pass *last = t->need_sm ? t->sm_pass : t->sg_pass;
+        if (t->need_sg && t->need_sm) CHECK(atas_vit_backward(t->sg_pass, &t->student, t->ds_glob, NULL));
+        t->student.grad_ready = grads_ready_cb;
+        t->student.grad_ready_ctx = &t->buckets;
+        atas_status bs = atas_vit_backward(last, &t->student, last == t->sg_pass ? t->ds_glob : NULL,
+                                           last == t->sm_pass ? t->ds_dense : NULL);
+        t->student.grad_ready = NULL;
+        CHECK(bs);
+        double t_bwd_end = atas_now();
+        t->phase[PH_BACKWARD] = t_bwd_end - t0 - t->buckets.t_busy;
+        CHECK(atas_buckets_finish(&t->buckets));
+        t->phase[PH_COMM] = t->buckets.t_busy;
+
+        /* losses, the stop flag and non-finite flags: one small allreduce */
+        double red[7] = {loss4[0], loss4[1], loss4[2], loss4[3], (double)(g_stop_signal != 0),
+                         (double)bad_loss, 0};
+        comm->phase = "metrics";
+        CHECK(atas_comm_allreduce_sum_f64(comm, red, 7));
+        for (int k = 0; k < 4; k++) loss4[k] = red[k] / comm->world;
+        const int stop_req = red[4] > 0 || (a->stop_after > 0 && t->steps_this_run + 1 >= a->stop_after);
+
+        t0 = atas_now();
+        double lr = atas_lr_at(step, t->total_steps, c->optim.warmup_steps, peak_lr, c->optim.min_lr);
+        double mom = atas_momentum_at(step, t->total_steps, c->teacher.momentum_start, c->teacher.momentum_end,
+                                      c->teacher.momentum_schedule == ATAS_CFG_MOM_COSINE);
+        double gnorm = 0;
+        int finite = 0;
+        if (step == dump_step) CHECK(atas_dump_end(t, dump_dir, step, loss4, dump_copy));
+        CHECK(optimizer_step(t, lr, mom, &gnorm, &finite));
+        t->phase[PH_OPTIM] = atas_now() - t0;
+        atas_loader_release(t->loader, b);
+
+        if (!finite) {
+            t->st.nonfinite_total++;
+            t->st.nonfinite_in_row++;
+            atas_warn("step %lld: non-finite %s (g2l %g, l2l %g, g2g %g, grad norm %g): step skipped (%lld in a row)",
+                      step, red[5] > 0 ? "loss" : "gradient", loss4[0], loss4[1], loss4[2], gnorm,
+                      t->st.nonfinite_in_row);
+        } else {
+            t->st.nonfinite_in_row = 0;
+        }
+        t->st.step++;
+        t->steps_this_run++;
+        if (comm->world > 1 && c->teacher.sync_every > 0 && t->st.step % c->teacher.sync_every == 0) {
+            comm->phase = "teacher sync";
+            CHECK(atas_comm_bcast(comm, t->teacher.params, t->teacher.nparams * sizeof(float), 0));
+        }
+        if (comm->world > 1 && c->dist.check_every > 0 && t->st.step % c->dist.check_every == 0) {
+            comm->phase = "parameter agreement";
+            CHECK(atas_comm_check_same(comm, t->student.params, t->student.nparams * sizeof(float),
+                                       "the student parameters"));
+        }
+        double step_s = atas_now() - ts;
+        double img_s = img_per_step / step_s;
+        ema_rate = ema_rate > 0 ? 0.8 * ema_rate + 0.2 * img_s : img_s;
+        for (int k = 0; k < PH_N; k++) t->phase_total[k] += t->phase[k];
+        if (comm->rank == 0) {
+            atas_metrics_step(t, step, loss4, lr, gnorm, mom, img_s, !finite, step_s);
+            if (c->run.log_every > 0 && (t->st.step % c->run.log_every == 0 || t->st.step == t->total_steps || t->steps_this_run == 1))
+                atas_progress_line(t, t->st.step, loss4, lr, ema_rate);
+        }
+        if (t->st.nonfinite_in_row >= c->faults.max_nonfinite_in_row) {
+            /* parameters were not updated by the skipped steps: this is the last good state */
+            CHECK(write_checkpoint(t));
+            return ATAS_ERR(ATAS_ERR_NUMERIC, "step %lld: %lld non-finite steps in a row (faults.max_nonfinite_in_row); "
+                            "last good state checkpointed", step, t->st.nonfinite_in_row);
+        }
+        if (stop_req) {
+            CHECK(write_checkpoint(t));
+            atas_info("stopping at step %lld on request (%s); resume with --resume auto", t->st.step,
+                      g_stop_signal == SIGTERM ? "SIGTERM" : g_stop_signal == SIGUSR1 ? "SIGUSR1" : "signal or test limit");
+            return ATAS_ERR_INTERRUPTED;
+        }
+        if (c->checkpoint.every > 0 && t->st.step % c->checkpoint.every == 0 && t->st.step < t->total_steps)
+            CHECK(write_checkpoint(t));
+    }
+    CHECK(write_checkpoint(t));
+    return ATAS_OK;
+}
+
+static void teardown(atas_trainer *t) {
+    if (t->loader) atas_loader_close(t->loader);
+    atas_vit_pass_destroy(t->t_pass);
+    atas_vit_pass_destroy(t->sg_pass);
+    atas_vit_pass_destroy(t->sm_pass);
+    if (t->buckets.lo) atas_buckets_destroy(&t->buckets);
+    if (t->be) { t->be->free(t->adam_m); t->be->free(t->adam_v); }
+    atas_vit_destroy(&t->student);
+    atas_vit_destroy(&t->teacher);
+    float *bufs[] = {t->t_glob, t->t_dense, t->s_glob, t->s_dense, t->ds_glob, t->ds_dense};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) atas_host_free(bufs[i]);
+    if (t->metrics) fclose(t->metrics);
+    free(t->resolved);
+}
+
+static atas_status run(atas_trainer *t, const atas_train_args *a) {
+    CHECK(setup_config(t, a));
+    if (t->comm->rank == 0) {
+        CHECK(mkdirs(t->ckpt_dir));
+        char p[1300];
+        snprintf(p, sizeof p, "%s/config.cfg", t->run_dir);
+        CHECK(atas_config_write_resolved(&t->cfg, p));
+    }
+    CHECK(setup_models(t));
+    CHECK(setup_resume(t));
+    CHECK(setup_data(t));
+    CHECK(setup_passes(t));
+    if (t->comm->rank == 0) CHECK(atas_metrics_open(t, t->st.step > 0));
+    atas_info("training %lld steps (%lld per epoch, %d images per step on %d rank(s)); run directory %s",
+              t->total_steps, t->steps_per_epoch, atas_config_images_per_step(&t->cfg), t->comm->world, t->run_dir);
+    signal(SIGUSR1, on_signal);
+    signal(SIGTERM, on_signal);
+    atas_status s = train_loop(t, a);
+    if (t->comm->rank == 0 && t->steps_this_run > 0) atas_phase_table(t);
+    CHECK(s);
+    return ATAS_OK;
+}
+
+int atas_train_main(atas_comm *comm, const atas_train_args *a) {
+    atas_trainer *t = calloc(1, sizeof *t);
+    if (!t) return ATAS_EXIT_ERROR;
+    t->comm = comm;
+    atas_status s = run(t, a);
+    int code = ATAS_EXIT_OK;
+    if (s == ATAS_ERR_INTERRUPTED) code = ATAS_EXIT_REQUEUE;
+    else if (s == ATAS_ERR_NUMERIC) { atas_error_print(stderr); code = ATAS_EXIT_NONFINITE; }
+    else if (s != ATAS_OK) { atas_error_print(stderr); code = ATAS_EXIT_ERROR; }
+    teardown(t);
+    free(t);
+    return code;
+}
