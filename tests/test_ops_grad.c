@@ -308,6 +308,14 @@ static void test_bad_inputs(void) {
     T_ASSERT(be->resample_fwd(y, x, 2, 2, 0, 2, 1, ATAS_RESAMPLE_BILINEAR) == ATAS_ERR_INVALID,
              "empty resample accepted");
     atas_error_clear();
+    /* thread control: set, read back, and <= 0 keeps the current value */
+    int t0 = atas_cpu_threads();
+    atas_cpu_set_threads(1);
+    T_ASSERT(atas_cpu_threads() == 1, "atas_cpu_set_threads(1) gave %d", atas_cpu_threads());
+    atas_cpu_set_threads(0);
+    T_ASSERT(atas_cpu_threads() == 1, "atas_cpu_set_threads(0) changed the count");
+    atas_cpu_set_threads(t0);
+    T_ASSERT(atas_cpu_threads() == t0, "threads not restored to %d", t0);
 }
 
 int main(void) {
