@@ -35,13 +35,12 @@ static void softmax_rows(float *S, int m, int T, float *lse) {
     for (int i = 0; i < m; i++) {
         float *r = S + (size_t)i * T;
         float mx = r[0];
+#pragma omp simd reduction(max : mx)
         for (int j = 1; j < T; j++) mx = r[j] > mx ? r[j] : mx;
+        for (int j = 0; j < T; j++) r[j] = atas_fast_expf(r[j] - mx);
         float sum = 0.0f;
-        for (int j = 0; j < T; j++) {
-            float e = atas_fast_expf(r[j] - mx);
-            r[j] = e;
-            sum += e;
-        }
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < T; j++) sum += r[j];
         const float inv = 1.0f / sum;
         for (int j = 0; j < T; j++) r[j] *= inv;
         if (lse) lse[i] = mx + logf(sum);
@@ -113,6 +112,7 @@ atas_status atas_cpu_attention_bwd(float *dqkv, const float *dout, const float *
                 for (int j = 0; j < T; j++) r[j] = atas_fast_expf(r[j] - l);
                 /* Di = rowsum(dO * O) = rowsum(P * dP) */
                 float s = 0.0f;
+#pragma omp simd reduction(+ : s)
                 for (int c = 0; c < hd; c++) s += dO[(size_t)i * D + c] * O[(size_t)i * D + c];
                 Di[i] = s;
             }

@@ -4,6 +4,12 @@
 #ifndef ATAS_CPU_INTERNAL_H
 #define ATAS_CPU_INTERNAL_H
 
+/* FP exception flags are never read in atas; without this GCC refuses to
+ * if-convert the clamps in the exp/erf helpers and leaves their loops scalar. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 #include <stdint.h>
 #include <string.h>
 

@@ -15,9 +15,11 @@ atas_status atas_cpu_layernorm_fwd(float *y, float *mean, float *rstd, const flo
         const float *xr = x + (size_t)i * C;
         float *yr = y + (size_t)i * C;
         float s = 0.0f;
+#pragma omp simd reduction(+ : s)
         for (int c = 0; c < C; c++) s += xr[c];
         const float mu = s / (float)C;
         float v = 0.0f;
+#pragma omp simd reduction(+ : v)
         for (int c = 0; c < C; c++) {
             float d = xr[c] - mu;
             v += d * d;
@@ -50,6 +52,7 @@ atas_status atas_cpu_layernorm_bwd(float *dx, float *dw, float *db, const float 
             float *dxr = dx + (size_t)i * C;
             const float mu = mean[i], rs = rstd[i];
             float sg = 0.0f, sgx = 0.0f;
+#pragma omp simd reduction(+ : sg, sgx)
             for (int c = 0; c < C; c++) {
                 float g = gr[c] * (w ? w[c] : 1.0f);
                 sg += g;
