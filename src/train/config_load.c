@@ -15,7 +15,15 @@
 typedef struct {
     char where[128][WHERE_LEN];
     const char *file; /* the top-level config, for defaults and cross-key errors */
+    char dir[ATAS_CFG_PATH_LEN]; /* its directory: @include paths are relative to it */
 } cfg_origin;
+
+/* libconfig names an included file as the @include line wrote it; say where it is. */
+static void source_name(const cfg_origin *o, const char *file, char *buf, size_t n) {
+    if (!file || !strcmp(file, o->file)) snprintf(buf, n, "%s", o->file);
+    else if (file[0] == '/' || !strcmp(o->dir, ".")) snprintf(buf, n, "%s", file);
+    else if (snprintf(buf, n, "%s/%s", o->dir, file) >= (int)n) snprintf(buf, n, "%s", file);
+}
 
 static int key_index(const cfg_key *k) { return (int)(k - atas_cfg_keys); }
 
@@ -158,8 +166,9 @@ static atas_status walk(const config_setting_t *grp, const char *prefix, atas_ru
         const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
         char path[256], where[WHERE_LEN];
         snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", config_setting_name(s));
-        const char *file = config_setting_source_file(s) ? config_setting_source_file(s) : o->file;
-        snprintf(where, sizeof where, "%s:%u", file, config_setting_source_line(s));
+        char file[ATAS_CFG_PATH_LEN];
+        source_name(o, config_setting_source_file(s), file, sizeof file);
+        snprintf(where, sizeof where, "%.*s:%u", ATAS_CFG_PATH_LEN, file, config_setting_source_line(s));
         const cfg_key *k = atas_cfg_find(path);
         if (config_setting_is_group(s)) {
             if (k) {
@@ -189,18 +198,19 @@ static atas_status read_file(const char *path, atas_run_config *c, cfg_origin *o
     if (!f) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open the config file: %s", path, strerror(errno));
     fclose(f);
     /* @include paths are relative to the including config's directory */
-    char dir[ATAS_CFG_PATH_LEN];
-    snprintf(dir, sizeof dir, "%s", path);
+    char *dir = o->dir;
+    snprintf(dir, sizeof o->dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
+    else snprintf(dir, sizeof o->dir, ".");
 
     config_t cf;
     config_init(&cf);
     config_set_include_dir(&cf, dir);
     atas_status st = ATAS_OK;
     if (!config_read_file(&cf, path)) {
-        const char *ef = config_error_file(&cf) ? config_error_file(&cf) : path;
+        char ef[ATAS_CFG_PATH_LEN];
+        source_name(o, config_error_file(&cf), ef, sizeof ef);
         if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
             st = ATAS_ERR(ATAS_ERR_IO, "%s: cannot read the config file (%s)", ef, config_error_text(&cf));
         else
@@ -290,7 +300,8 @@ atas_status atas_config_model(const atas_run_config *c, atas_vit_config *out, in
 
 static atas_status check_model(const atas_run_config *c, const atas_vit_config *m, const cfg_origin *o) {
     atas_status st;
-    if ((st = atas_vit_config_check(m, "model")) != ATAS_OK) return located(st, origin_first(o, "model.heads", "model.width", "model.preset"));
+    if ((st = atas_vit_config_check(m, "model")) != ATAS_OK)
+        return located(st, origin_first(o, "model.heads", "model.width", "model.preset"));
     if ((st = atas_vit_check_resolution(m, c->data.resolution, c->data.resolution, "data.resolution")) != ATAS_OK)
         return located(st, origin_first(o, "data.resolution", "model.patch", "model.preset"));
     if ((st = atas_mosaic_check(c->mosaic.grids, c->mosaic.ngrids, c->mosaic.canvas, m->patch, "mosaic.grids")) !=
@@ -314,26 +325,27 @@ static atas_status check_all(const atas_run_config *c, const cfg_origin *o) {
                         AT("data.corpus"));
     if (c->run.steps == 0 && c->run.epochs == 0)
         return ATAS_ERR(ATAS_ERR_CONFIG, "%s: run.steps = 0: needs run.epochs > 0 to derive the number of steps",
-                        AT("run.steps"));
+                        origin_first(o, "run.steps", "run.epochs", NULL));
     if (c->run.steps > 0 && c->optim.warmup_steps > c->run.steps)
         return ATAS_ERR(ATAS_ERR_CONFIG, "%s: optim.warmup_steps = %d: must be <= run.steps = %d",
-                        AT("optim.warmup_steps"), c->optim.warmup_steps, c->run.steps);
+                        origin_first(o, "optim.warmup_steps", "run.steps", NULL), c->optim.warmup_steps, c->run.steps);
     if (c->optim.min_lr > c->optim.lr)
-        return ATAS_ERR(ATAS_ERR_CONFIG, "%s: optim.min_lr = %g: must be <= optim.lr = %g", AT("optim.min_lr"),
+        return ATAS_ERR(ATAS_ERR_CONFIG, "%s: optim.min_lr = %g: must be <= optim.lr = %g", origin_first(o, "optim.min_lr", "optim.lr", NULL),
                         c->optim.min_lr, c->optim.lr);
     if (!(c->loss.g2l.weight > 0 || c->loss.l2l.weight > 0 || c->loss.g2g.weight > 0))
         return ATAS_ERR(ATAS_ERR_CONFIG,
                         "%s: loss: at least one of loss.g2l.weight, loss.l2l.weight, loss.g2g.weight must be > 0",
-                        AT("loss.g2l.weight"));
+                        origin_first(o, "loss.g2l.weight", "loss.l2l.weight", "loss.g2g.weight"));
     if (c->teacher.momentum_schedule == ATAS_CFG_MOM_CONSTANT &&
         c->teacher.momentum_start != c->teacher.momentum_end)
         return ATAS_ERR(ATAS_ERR_CONFIG,
                         "%s: teacher.momentum_end = %g: must equal teacher.momentum_start = %g when "
                         "teacher.momentum_schedule = \"constant\"",
-                        AT("teacher.momentum_end"), c->teacher.momentum_end, c->teacher.momentum_start);
+                        origin_first(o, "teacher.momentum_end", "teacher.momentum_schedule", "teacher.momentum_start"),
+                        c->teacher.momentum_end, c->teacher.momentum_start);
     if (c->run.dump_step >= 0 && c->run.steps > 0 && c->run.dump_step >= c->run.steps)
         return ATAS_ERR(ATAS_ERR_CONFIG, "%s: run.dump_step = %d: must be < run.steps = %d (or -1 = never)",
-                        AT("run.dump_step"), c->run.dump_step, c->run.steps);
+                        origin_first(o, "run.dump_step", "run.steps", NULL), c->run.dump_step, c->run.steps);
     atas_vit_config m;
     int complete = 0;
     atas_status st = atas_config_model(c, &m, &complete);
