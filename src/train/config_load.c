@@ -55,8 +55,7 @@ void atas_config_defaults(atas_run_config *out) {
         /* the defaults pass through the same parser and checks as user values */
         if (atas_cfg_parse_text(k, k->def, &v, buf, sizeof buf, "default") != ATAS_OK ||
             atas_cfg_apply(out, k, &v, "default") != ATAS_OK) {
-            atas_error_print(stderr); /* a broken schema row: test_config fails on it */
-            atas_error_clear();
+            atas_error_clear(); /* a broken schema row: test_config's schema test names it */
         }
     }
 }
