@@ -1,0 +1,174 @@
+/* config: the run configuration of `atas_mpi CONFIG [--set key=value ...]`.
+ *
+ * A libconfig file is parsed into atas_run_config through ONE schema table
+ * (src/train/config_schema.c: key, type, default, range/enum, doc). The same
+ * table drives loading, `--set` overrides, writing the resolved config and the
+ * generated documentation (configs/README.md), so they cannot disagree.
+ *
+ * Every problem is an ATAS_ERR_CONFIG naming where it came from and the full
+ * dotted key, e.g. `configs/x.cfg:12: optim.lr = -1: must be > 0` or
+ * `--set: optim.lr = -1: must be > 0`. Unknown keys (anywhere, nested groups
+ * included) are errors with a "did you mean" suggestion. An integer is accepted
+ * where a float is expected; a float where an integer is expected is an error. */
+#ifndef ATAS_CONFIG_H
+#define ATAS_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "atas/core.h"
+#include "atas/mosaic.h"
+#include "atas/vit.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ATAS_CFG_NAME_LEN 128  /* run.name, model.preset */
+#define ATAS_CFG_PATH_LEN 1024 /* every path-valued key */
+
+typedef enum { ATAS_CFG_BACKEND_CPU = 0, ATAS_CFG_BACKEND_CUDA = 1 } atas_cfg_backend;
+typedef enum { ATAS_CFG_WEIGHTS_AUTO = 0, ATAS_CFG_WEIGHTS_OPENCLIP, ATAS_CFG_WEIGHTS_HF } atas_cfg_weights_format;
+typedef enum { ATAS_CFG_POOL_MEAN = 0, ATAS_CFG_POOL_TEACHER_WEIGHTED } atas_cfg_pool;
+/* loss forms: G2L and G2G take cosine | infonce, L2L takes cosine | similarity */
+typedef enum { ATAS_CFG_FORM_COSINE = 0, ATAS_CFG_FORM_INFONCE, ATAS_CFG_FORM_SIMILARITY } atas_cfg_form;
+typedef enum { ATAS_CFG_MOM_COSINE = 0, ATAS_CFG_MOM_CONSTANT } atas_cfg_mom_schedule;
+#define ATAS_CFG_ACT_UNSET (-1) /* model.act = "": from the preset or the weights */
+
+typedef struct {
+    struct {
+        char name[ATAS_CFG_NAME_LEN]; /* run directory is dir/name */
+        char dir[ATAS_CFG_PATH_LEN];
+        int64_t seed;
+        int steps;     /* total optimizer steps; 0 = derive from epochs */
+        int epochs;
+        int log_every;
+        int backend;   /* atas_cfg_backend */
+        int threads;   /* 0 = auto */
+        int dump_step; /* -1 = never */
+        char dump_dir[ATAS_CFG_PATH_LEN]; /* "" = <run dir>/dump */
+    } run;
+    struct {
+        char preset[ATAS_CFG_NAME_LEN]; /* "" or an atas_vit_preset name */
+        int patch, width, layers, heads, mlp, embed, grid; /* 0 = from preset / weights */
+        int act;       /* ATAS_CFG_ACT_UNSET or an atas_act */
+        double ln_eps;
+        char weights[ATAS_CFG_PATH_LEN]; /* "" = random init */
+        int weights_format; /* atas_cfg_weights_format */
+        int unlocked_blocks; /* 0 = every block trains */
+        int train_embeddings;
+        int train_head;
+    } model;
+    struct {
+        char corpus[ATAS_CFG_PATH_LEN];
+        int resolution; /* R: side of the global views */
+        int workers;
+        int prefetch;
+    } data;
+    struct {
+        int groups;       /* global groups per step */
+        int group_images; /* n images per group */
+    } batch;
+    struct {
+        int canvas; /* C */
+        int ngrids;
+        int grids[ATAS_MOSAIC_MAX_GRID];
+        int per_group; /* m mosaics per group */
+    } mosaic;
+    struct {
+        struct { double weight; int pool; double pool_tau; int form; double tau; } g2l;
+        struct { double weight; int form; } l2l;
+        struct { double weight; int form; double tau; } g2g;
+    } loss;
+    struct {
+        double lr;
+        double betas[2];
+        double eps;
+        double weight_decay;
+        int warmup_steps;
+        double min_lr;
+        double clip_grad_norm;      /* 0 = off */
+        double lr_scale_ref_images; /* 0 = off */
+    } optim;
+    struct {
+        double momentum_start;
+        double momentum_end;
+        int momentum_schedule; /* atas_cfg_mom_schedule */
+        int sync_every;
+    } teacher;
+    struct {
+        int every;
+        int keep_last;
+        int keep_every;
+        char resume[ATAS_CFG_PATH_LEN]; /* "", "auto" or a checkpoint path */
+    } checkpoint;
+    struct {
+        int bucket_mb;
+        int timeout_s;
+        int check_every;
+    } dist;
+    struct {
+        int max_nonfinite_in_row;
+    } faults;
+} atas_run_config;
+
+/* Defaults for every key (no required-key checks). */
+void atas_config_defaults(atas_run_config *out);
+
+/* Parse `path`, apply `sets` ("key=value", nsets of them, in order), then run
+ * every check that needs only the config (including the model/resolution/mosaic
+ * geometry when the model dims are known without reading weights).
+ * `@include "x.cfg"` resolves relative to the directory of `path`. */
+atas_status atas_config_load(const char *path, char **sets, int nsets, atas_run_config *out);
+
+/* One "key=value" override with the same checks as the file (no cross-key checks). */
+atas_status atas_config_set(atas_run_config *c, const char *assignment);
+
+/* The cross-key checks (atas_config_load runs them). */
+atas_status atas_config_check(const atas_run_config *c);
+
+/* batch.groups must be a multiple of the number of ranks. */
+atas_status atas_config_check_world(const atas_run_config *c, int world);
+
+/* Write every key with its resolved value (libconfig syntax, via a temporary
+ * file and rename); atas_config_load on it gives an identical struct. */
+atas_status atas_config_write_resolved(const atas_run_config *c, const char *path);
+atas_status atas_config_write_resolved_file(const atas_run_config *c, FILE *f);
+
+/* 1 when every key has the same value (the test of a round trip). */
+int atas_config_equal(const atas_run_config *a, const atas_run_config *b);
+
+/* Markdown documentation of every key (configs/README.md is this output). */
+void atas_config_print_docs(FILE *f);
+
+/* The model: preset (if any), then every non-zero override (patch..grid, act),
+ * ln_eps always from the config. Without preset and weights every dim is required
+ * (grid defaults to data.resolution / patch). With weights and no preset, dims
+ * the config does not give stay 0 (act ATAS_CFG_ACT_UNSET -> QuickGELU placeholder
+ * flagged by *complete = 0) for the caller to fill from the checkpoint.
+ * `complete` (may be NULL) says whether every dim is known. */
+atas_status atas_config_model(const atas_run_config *c, atas_vit_config *out, int *complete);
+
+/* Geometry checks of a complete model against the config: atas_vit_config_check,
+ * data.resolution a multiple of the patch, mosaic cells aligned to the token
+ * grid, unlocked_blocks <= layers. Call again after filling dims from weights. */
+atas_status atas_config_check_model(const atas_run_config *c, const atas_vit_config *m);
+
+/* Name of an enum value of a key ("run.backend", ATAS_CFG_BACKEND_CUDA) -> "cuda". */
+const char *atas_config_enum_name(const char *key, int value);
+
+/* Small derived quantities the trainer needs. */
+static inline int atas_config_images_per_step(const atas_run_config *c) {
+    return c->batch.groups * c->batch.group_images;
+}
+/* optim.lr, scaled linearly by images/step / lr_scale_ref_images when that is > 0 */
+double atas_config_peak_lr(const atas_run_config *c);
+/* run.steps, or ceil(epochs * corpus_images / images per step) when run.steps = 0 */
+int64_t atas_config_total_steps(const atas_run_config *c, int64_t corpus_images);
+/* "dir/name" into buf; ATAS_ERR_CONFIG when it does not fit */
+atas_status atas_config_run_dir(const atas_run_config *c, char *buf, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
