@@ -343,6 +343,7 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
         t->student.grad_ready = NULL;
         CHECK(bs);
         double t_bwd_end = atas_now();
+        t->buckets.t_backward_end = t_bwd_end;
         t->phase[PH_BACKWARD] = t_bwd_end - t0 - t->buckets.t_busy;
         CHECK(atas_buckets_finish(&t->buckets));
         t->phase[PH_COMM] = t->buckets.t_busy;

@@ -1,0 +1,65 @@
+/* atas_mpi CONFIG [--set key=value ...] [--resume auto|PATH] [--dump-step N DIR]
+ * Trains a CLIP vision encoder with ATAS on every rank of MPI_COMM_WORLD. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atas/train.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: atas_mpi CONFIG [--set key=value ...] [--resume auto|PATH] [--dump-step N DIR]\n"
+            "  CONFIG             libconfig file (configs/README.md lists every key)\n"
+            "  --set key=value    override any key, with the same checks (repeatable)\n"
+            "  --resume auto|PATH newest complete checkpoint of the run, or a given one\n"
+            "  --dump-step N DIR  write step N (weights, inputs, losses, gradients) to DIR as HDF5\n"
+            "  --stop-after N     stop as if signalled after N steps of this run (tests)\n"
+            "exit codes: 0 done, 1 error, 2 usage, 3 stopped by SIGUSR1/SIGTERM after a checkpoint\n"
+            "(requeue), 4 a collective timed out, 5 too many non-finite steps\n");
+}
+
+int main(int argc, char **argv) {
+    atas_comm comm;
+    if (atas_comm_init(&comm, &argc, &argv, 300) != ATAS_OK) {
+        atas_error_print(stderr);
+        return ATAS_EXIT_ERROR;
+    }
+    atas_train_args a = {.dump_step = -1};
+    char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    static const struct option lo[] = {{"set", required_argument, 0, 's'},
+                                       {"resume", required_argument, 0, 'r'},
+                                       {"dump-step", required_argument, 0, 'd'},
+                                       {"stop-after", required_argument, 0, 'x'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    int ch, bad = 0;
+    while ((ch = getopt_long(argc, argv, "s:r:h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 's': sets[a.nsets++] = optarg; break;
+        case 'r': a.resume = optarg; break;
+        case 'd':
+            a.dump_step = atoll(optarg);
+            if (optind < argc) a.dump_dir = argv[optind++];
+            else bad = 1;
+            break;
+        case 'x': a.stop_after = atoll(optarg); break;
+        case 'h': if (comm.rank == 0) usage(stdout); atas_comm_finalize(&comm); return 0;
+        default: bad = 1;
+        }
+    }
+    if (bad || optind != argc - 1) {
+        if (comm.rank == 0) usage(stderr);
+        atas_comm_finalize(&comm);
+        return ATAS_EXIT_USAGE;
+    }
+    a.config_path = argv[optind];
+    a.sets = sets;
+    int code = atas_train_main(&comm, &a);
+    free(sets);
+    if (code == ATAS_EXIT_ERROR && comm.world > 1) {
+        /* one rank failing alone must not leave the others waiting in a collective */
+        MPI_Abort(MPI_COMM_WORLD, code);
+    }
+    atas_comm_finalize(&comm);
+    return code;
+}

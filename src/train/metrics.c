@@ -1,0 +1,76 @@
+/* metrics.jsonl (one object per step), the progress line and the phase table:
+ * rank 0 alone calls these. */
+#include <math.h>
+#include <string.h>
+
+#include "trainer_internal.h"
+
+const char *const atas_phase_names[PH_N] = {"data_wait", "teacher_fwd", "student_fwd", "loss",
+                                            "backward", "comm", "optimizer", "checkpoint"};
+
+atas_status atas_metrics_open(atas_trainer *t, int append) {
+    char p[1300];
+    snprintf(p, sizeof p, "%s/metrics.jsonl", t->run_dir);
+    t->metrics = fopen(p, append ? "a" : "w");
+    if (!t->metrics) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open for writing", p);
+    return ATAS_OK;
+}
+
+/* JSON has no NaN/Inf: write null */
+static void num(FILE *f, const char *key, double v, int comma) {
+    if (isfinite(v)) fprintf(f, "\"%s\": %.9g%s", key, v, comma ? ", " : "");
+    else fprintf(f, "\"%s\": null%s", key, comma ? ", " : "");
+}
+
+void atas_metrics_step(atas_trainer *t, long long step, const double *l, double lr, double gnorm,
+                       double mom, double img_s, int skipped, double step_s) {
+    FILE *f = t->metrics;
+    if (!f) return;
+    fprintf(f, "{\"step\": %lld, ", step);
+    num(f, "g2l", l[0], 1); num(f, "l2l", l[1], 1); num(f, "g2g", l[2], 1); num(f, "total", l[3], 1);
+    num(f, "lr", lr, 1); num(f, "grad_norm", gnorm, 1); num(f, "teacher_momentum", mom, 1);
+    num(f, "images_per_s", img_s, 1);
+    fprintf(f, "\"skipped\": %s, \"ms\": {", skipped ? "true" : "false");
+    for (int k = 0; k < PH_N; k++) fprintf(f, "\"%s\": %.3f, ", atas_phase_names[k], t->phase[k] * 1e3);
+    fprintf(f, "\"step\": %.3f}, ", step_s * 1e3);
+    const atas_grad_buckets *b = &t->buckets;
+    double hidden = 0;
+    if (b->bytes && b->t_done > b->t_launch_first) {
+        double span = b->t_done - b->t_launch_first;
+        double after = b->t_done - (b->t_backward_end > 0 ? b->t_backward_end : b->t_done);
+        hidden = span > 0 ? fmax(0, 1 - after / span) : 0;
+    }
+    fprintf(f, "\"comm_bytes\": %zu, \"comm_buckets_in_backward\": %d, \"comm_hidden_frac\": %.3f}\n",
+            b->bytes, b->launched_during_backward, hidden);
+    fflush(f);
+}
+
+static void fmt_eta(double s, char *buf, size_t n) {
+    if (!isfinite(s) || s < 0) { snprintf(buf, n, "?"); return; }
+    long long x = (long long)(s + 0.5);
+    if (x >= 3600) snprintf(buf, n, "%lldh%02lldm", x / 3600, (x / 60) % 60);
+    else if (x >= 60) snprintf(buf, n, "%lldm%02llds", x / 60, x % 60);
+    else snprintf(buf, n, "%llds", x);
+}
+
+void atas_progress_line(atas_trainer *t, long long step, const double *l, double lr, double img_s) {
+    char eta[32];
+    double steps_per_s = img_s / atas_config_images_per_step(&t->cfg);
+    fmt_eta((double)(t->total_steps - step) / steps_per_s, eta, sizeof eta);
+    atas_info("step %6lld/%lld  g2l %.4f  l2l %.4f  g2g %.4f  total %.4f  lr %.2e  %7.1f img/s  ETA %s",
+              step, t->total_steps, l[0], l[1], l[2], l[3], lr, img_s, eta);
+}
+
+void atas_phase_table(atas_trainer *t) {
+    double total = 0;
+    for (int k = 0; k < PH_N; k++) total += t->phase_total[k];
+    if (total <= 0) return;
+    double wall = atas_now() - t->t_start;
+    printf("# phase times over %lld steps (rank 0)\n# %-14s %12s %10s %8s\n", t->steps_this_run, "phase",
+           "total_s", "ms/step", "share");
+    for (int k = 0; k < PH_N; k++)
+        printf("  %-14s %12.3f %10.2f %7.1f%%\n", atas_phase_names[k], t->phase_total[k],
+               1e3 * t->phase_total[k] / t->steps_this_run, 100 * t->phase_total[k] / total);
+    printf("  %-14s %12.3f %10.2f\n", "wall", wall, 1e3 * wall / t->steps_this_run);
+    fflush(stdout);
+}
