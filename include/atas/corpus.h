@@ -35,6 +35,9 @@ atas_status atas_image_decode(const char *path, atas_alpha_bg bg, atas_image *ou
                               size_t why_len);
 void atas_image_free(atas_image *im);
 
+/* Write 8-bit RGB HWC as a PNG file. */
+atas_status atas_png_write(const char *path, const uint8_t *rgb, int w, int h);
+
 /* ---------------------------------------------------------------- resize
  * The filter is PIL's BILINEAR resize (Pillow >= 7 Image.resize with a box):
  * a separable triangle filter whose support is scaled by the reduction factor
