@@ -28,9 +28,9 @@ static int read_str_attr(hid_t loc, const char *name, char *buf, size_t len) {
     int rc = -2;
     if (H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t)) {
         size_t n = H5Tget_size(t);
-        char *tmp = calloc(n + 1, 1);
+        char *tmp = calloc(n + 2, 1);
         hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, n);
+        H5Tset_size(mt, n + 1); /* room for the terminator of a NULLPAD string */
         if (tmp && H5Aread(a, mt, tmp) >= 0) {
             snprintf(buf, len, "%s", tmp);
             rc = 0;
