@@ -8,7 +8,7 @@ PKGS=(build-essential cmake pkg-config git
       openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
       libconfig-dev libopenblas-dev libopenblas-openmp-dev libjansson-dev
       libjpeg-dev libpng-dev
-      python3 python3-pip python3-numpy python3-h5py python3-torch python3-matplotlib
+      python3 python3-pip python3-numpy python3-h5py python3-torch python3-matplotlib python3-pil
       gnuplot-nox mate-backgrounds slurm-wlm munge)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,0 +1,23 @@
+# data: corpus format, packer, inspector, sampler, loader.
+add_executable(make_test_images ${CMAKE_CURRENT_SOURCE_DIR}/data/make_test_images.c)
+target_link_libraries(make_test_images PRIVATE PkgConfig::LIBPNG JPEG::JPEG)
+atas_c_test(NAME test_data_sampler SOURCES data/test_sampler.c TIMEOUT 60)
+add_executable(test_loader data/test_loader.c)
+target_link_libraries(test_loader PRIVATE atas)
+target_include_directories(test_loader PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/src)
+
+# Pipeline on synthetic images: generate -> pack (serial, 2 ranks) -> checks.
+set(_dt ${PROJECT_BINARY_DIR}/data_test)
+set(_mpirun ${MPIEXEC_EXECUTABLE} --oversubscribe -n 2)
+atas_script_test(NAME data_make_images COMMAND sh -c "rm -rf ${_dt} && mkdir -p ${_dt} && $<TARGET_FILE:make_test_images> ${_dt}/imgs 20" TIMEOUT 30)
+atas_script_test(NAME data_pack_serial COMMAND $<TARGET_FILE:atas_pack> -q --size 32 -o ${_dt}/s1.h5 ${_dt}/imgs TIMEOUT 60)
+atas_script_test(NAME data_pack_mpi COMMAND ${_mpirun} $<TARGET_FILE:atas_pack> -q --size 32 --round 3 -o ${_dt}/s2.h5 ${_dt}/imgs TIMEOUT 60)
+atas_script_test(NAME data_pack_check COMMAND ${ATAS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/data/check_pack.py ${_dt}/s1.h5 32 ${_dt}/s2.h5 TIMEOUT 60)
+atas_script_test(NAME data_corpus_errors COMMAND ${ATAS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/data/test_corpus_errors.py ${PROJECT_BINARY_DIR} ${_dt}/s1.h5 ${_dt}/imgs ${_dt}/errors TIMEOUT 60)
+atas_script_test(NAME data_loader_serial COMMAND sh -c "$<TARGET_FILE:test_loader> compare ${_dt}/s1.h5 ${_dt}/dump.h5 && ${ATAS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/data/check_loader.py ${_dt}/s1.h5 ${_dt}/dump.h5 3" TIMEOUT 60)
+atas_script_test(NAME data_loader_mpi COMMAND ${_mpirun} $<TARGET_FILE:test_loader> compare ${_dt}/s1.h5 TIMEOUT 60)
+set_tests_properties(data_make_images PROPERTIES FIXTURES_SETUP data_imgs)
+set_tests_properties(data_pack_serial PROPERTIES FIXTURES_REQUIRED data_imgs FIXTURES_SETUP data_corpus)
+set_tests_properties(data_pack_mpi PROPERTIES FIXTURES_REQUIRED data_imgs FIXTURES_SETUP data_corpus2)
+set_tests_properties(data_pack_check PROPERTIES FIXTURES_REQUIRED "data_corpus;data_corpus2")
+set_tests_properties(data_corpus_errors data_loader_serial data_loader_mpi PROPERTIES FIXTURES_REQUIRED "data_imgs;data_corpus")
