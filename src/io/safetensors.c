@@ -242,8 +242,8 @@ atas_status atas_st_parse(const unsigned char *buf, size_t size, const char *lab
         if (data_off + pos > size)
             st = ATAS_ERR(ATAS_ERR_FORMAT,
                           "%s: truncated: tensors need %zu bytes of data at offset %zu (%zu bytes "
-                          "in all) but the file has %zu%s%s", label, pos, data_off, data_off + pos,
-                          size, n ? "; last tensor " : "", n ? order[n - 1]->name : "");
+                          "in all) but the file has %zu; last tensor '%s'", label, pos, data_off,
+                          data_off + pos, size, n ? order[n - 1]->name : "");
         else
             st = ATAS_ERR(ATAS_ERR_FORMAT,
                           "%s: %zu trailing bytes after the last tensor (data ends at offset %zu, "
