@@ -220,7 +220,7 @@ static void test_model_roundtrip(void) {
         char p[512];
         path_in(p, sizeof p, layout ? "hfdir" : "oc.safetensors");
         T_OK(atas_weights_save(p, &m, (atas_layout)layout, NULL));
-        atas_vit_config ci;
+        atas_vit_config ci = {0};
         int have_act = -1;
         if (layout == ATAS_LAYOUT_OPENCLIP) {
             /* width 32: no preset and not a multiple of 64, so heads need a config */

@@ -44,7 +44,8 @@ atas_status atas_weights_detect_layout(const atas_st *st, atas_layout *l);
 const char *atas_weights_unwrap(const char *name);
 
 /* Infer the model dims from the tensor shapes of a safetensors file, index or
- * directory. heads come from config.json (HF num_attention_heads) or
+ * directory. c->heads > 0 on entry is kept (the caller states it); otherwise
+ * heads come from config.json (HF num_attention_heads) or
  * open_clip_config.json (width / head_width); otherwise from the preset with the
  * same width/layers/patch/mlp, else head_dim 64, with a message saying so.
  * The activation comes from those configs only: *have_act = 0 when neither
@@ -74,6 +75,9 @@ atas_status atas_weights_save_host(const char *path, const atas_vit_config *c,
                                    atas_layout layout, const atas_weights_extra *extra);
 atas_status atas_weights_save(const char *path, const atas_vit *m, atas_layout layout,
                               const atas_weights_extra *extra);
+
+/* w[i] = alpha*w[i] + (1-alpha)*pre[i], in double, rounded once, no FMA. */
+void atas_weights_ensemble(float *w, const float *pre, size_t n, double alpha);
 
 /* atas checkpoints (HDF5, format "atas-checkpoint" v1): the model config and
  * pretrained path from the root attributes, and one group's tensors. */

@@ -62,9 +62,7 @@ static atas_status from_checkpoint(const opts *o) {
     if (pre_path) {
         CHECK_GOTO(s, atas_host_calloc((void **)&p, np * sizeof(float), "pretrained weights"), done);
         CHECK_GOTO(s, atas_weights_read_host(pre_path, &c, info, n, p, &extra), done);
-        /* in double, then rounded once: the same as numpy's float64 ensembling */
-        for (size_t i = 0; i < np; i++)
-            w[i] = (float)(o->alpha * (double)w[i] + (1.0 - o->alpha) * (double)p[i]);
+        atas_weights_ensemble(w, p, np, o->alpha);
         atas_info("ensembled %s %s with %s at alpha %g", o->in, o->which, pre_path, o->alpha);
     }
     CHECK_GOTO(s, atas_weights_save_host(o->out, &c, info, n, w, o->to, extra), done);
@@ -83,10 +81,9 @@ static atas_status from_safetensors(const opts *o) {
         return ATAS_ERR(ATAS_ERR_INVALID, "%s: converting safetensors needs --to openclip|hf", o->in);
     if (o->alpha != 1.0 || o->pretrained)
         return ATAS_ERR(ATAS_ERR_INVALID, "--alpha/--pretrained apply to checkpoint input, not %s", o->in);
-    atas_vit_config c;
+    atas_vit_config c = {.heads = o->heads};
     int have_act = 0;
     CHECK(atas_weights_infer_config(o->in, &c, &have_act));
-    if (o->heads > 0) c.heads = o->heads;
     if (o->have_act) { c.act = o->act; have_act = 1; }
     CHECK(atas_vit_config_check(&c, "--heads"));
     if (o->to == ATAS_LAYOUT_HF && !have_act) CHECK(atas_weights_act_unknown(o->in));

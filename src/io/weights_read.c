@@ -228,13 +228,16 @@ atas_status atas_weights_infer_config(const char *path, atas_vit_config *c, int 
     atas_status s;
     atas_layout L;
     sidecfg sc = {0};
+    int stated_heads = c->heads > 0 ? c->heads : 0;
     memset(c, 0, sizeof *c);
     c->act = ATAS_ACT_QUICKGELU;
     c->ln_eps = 1e-5f;
     CHECK_GOTO(s, atas_weights_detect_layout(v.st, &L), done);
     CHECK_GOTO(s, infer_dims(&v, L, c), done);
     CHECK_GOTO(s, side_read(path, L, &sc), done);
-    if (sc.have_heads) {
+    if (stated_heads) {
+        c->heads = stated_heads;
+    } else if (sc.have_heads) {
         c->heads = sc.head_width ? c->width / sc.head_width : sc.heads;
         if (sc.head_width && c->width % sc.head_width) {
             s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: head_width %d does not divide width %d", sc.file,
