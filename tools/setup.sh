@@ -9,7 +9,8 @@ PKGS=(build-essential cmake pkg-config git
       libconfig-dev libopenblas-dev libopenblas-openmp-dev libjansson-dev
       libjpeg-dev libpng-dev
       python3 python3-pip python3-numpy python3-h5py python3-torch python3-matplotlib python3-pil
-      gnuplot-nox mate-backgrounds slurm-wlm munge)
+      gnuplot-nox mate-backgrounds slurm-wlm munge
+      clang libclang-rt-14-dev)  # clang + libFuzzer runtime: tests/fuzz_safetensors.sh
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

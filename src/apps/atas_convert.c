@@ -1,0 +1,173 @@
+/* atas_convert: an atas checkpoint -> safetensors (OpenCLIP or HF layout), with
+ * optional weight ensembling against the pretrained weights; or a safetensors
+ * model from one layout to the other. See docs/weights.md. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atas/weights.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: atas_convert CKPT.h5 -o OUT [--to openclip|hf] [--which student|teacher]\n"
+            "                    [--alpha A] [--pretrained FILE]\n"
+            "       atas_convert IN(.safetensors|index.json|dir) --to openclip|hf -o OUT\n"
+            "                    [--heads H] [--act quickgelu|gelu]\n"
+            "OUT is a .safetensors file or a directory (HF: model.safetensors + config.json).\n"
+            "--alpha A writes A*trained + (1-A)*pretrained (pretrained from --pretrained or the\n"
+            "checkpoint's \"pretrained\" attribute, whose non-vision tensors are carried too).\n");
+}
+
+static int is_hdf5(const char *path) {
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char b[8];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(b, 1, 8, f);
+    fclose(f);
+    return n == 8 && memcmp(b, sig, 8) == 0;
+}
+
+typedef struct {
+    const char *in, *out, *pretrained, *which;
+    atas_layout to;
+    int have_to, heads;
+    double alpha;
+    int have_act;
+    atas_act act;
+} opts;
+
+static atas_status from_checkpoint(const opts *o) {
+    atas_vit_config c;
+    char pre[4096];
+    CHECK(atas_ckpt_read_model(o->in, &c, pre, sizeof pre));
+    if (o->heads > 0 || o->have_act)
+        return ATAS_ERR(ATAS_ERR_INVALID, "--heads/--act apply to safetensors input; %s states its config",
+                        o->in);
+    atas_param_info *info = NULL;
+    int n = 0;
+    size_t np = 0;
+    float *w = NULL, *p = NULL;
+    atas_weights_extra *extra = NULL;
+    atas_status s;
+    const char *pre_path = o->pretrained ? o->pretrained : (pre[0] ? pre : NULL);
+    CHECK_GOTO(s, atas_vit_param_table(&c, &info, &n, &np), done);
+    CHECK_GOTO(s, atas_host_calloc((void **)&w, np * sizeof(float), "trained weights"), done);
+    CHECK_GOTO(s, atas_ckpt_read_params(o->in, o->which, info, n, w), done);
+    if (o->alpha != 1.0 && !pre_path) {
+        s = ATAS_ERR(ATAS_ERR_INVALID, "--alpha %g needs the pretrained weights: give --pretrained "
+                     "(%s has an empty \"pretrained\" attribute)", o->alpha, o->in);
+        goto done;
+    }
+    if (pre_path) {
+        CHECK_GOTO(s, atas_host_calloc((void **)&p, np * sizeof(float), "pretrained weights"), done);
+        CHECK_GOTO(s, atas_weights_read_host(pre_path, &c, info, n, p, &extra), done);
+        atas_weights_ensemble(w, p, np, o->alpha);
+        atas_info("ensembled %s %s with %s at alpha %g", o->in, o->which, pre_path, o->alpha);
+    }
+    CHECK_GOTO(s, atas_weights_save_host(o->out, &c, info, n, w, o->to, extra), done);
+    atas_info("wrote %s (%s layout%s)", o->out, atas_layout_name(o->to),
+              extra && extra->n ? ", with the pretrained non-vision tensors" : "");
+done:
+    atas_weights_extra_free(extra);
+    atas_host_free(w);
+    atas_host_free(p);
+    atas_host_free(info);
+    return s;
+}
+
+static atas_status from_safetensors(const opts *o) {
+    if (!o->have_to)
+        return ATAS_ERR(ATAS_ERR_INVALID, "%s: converting safetensors needs --to openclip|hf", o->in);
+    if (o->alpha != 1.0 || o->pretrained)
+        return ATAS_ERR(ATAS_ERR_INVALID, "--alpha/--pretrained apply to checkpoint input, not %s", o->in);
+    atas_vit_config c = {.heads = o->heads};
+    int have_act = 0;
+    CHECK(atas_weights_infer_config(o->in, &c, &have_act));
+    if (o->have_act) { c.act = o->act; have_act = 1; }
+    CHECK(atas_vit_config_check(&c, "--heads"));
+    if (o->to == ATAS_LAYOUT_HF && !have_act) CHECK(atas_weights_act_unknown(o->in));
+    atas_param_info *info = NULL;
+    int n = 0;
+    size_t np = 0;
+    float *w = NULL;
+    atas_weights_extra *extra = NULL;
+    atas_status s;
+    CHECK_GOTO(s, atas_vit_param_table(&c, &info, &n, &np), done);
+    CHECK_GOTO(s, atas_host_calloc((void **)&w, np * sizeof(float), "weights"), done);
+    CHECK_GOTO(s, atas_weights_read_host(o->in, &c, info, n, w, &extra), done);
+    CHECK_GOTO(s, atas_weights_save_host(o->out, &c, info, n, w, o->to, extra), done);
+    atas_info("wrote %s (%s layout; width %d, layers %d, heads %d, patch %d, grid %d, %d carried "
+              "tensors)", o->out, atas_layout_name(o->to), c.width, c.layers, c.heads, c.patch,
+              c.grid, extra ? extra->n : 0);
+done:
+    atas_weights_extra_free(extra);
+    atas_host_free(w);
+    atas_host_free(info);
+    return s;
+}
+
+int main(int argc, char **argv) {
+    opts o = {.which = "student", .alpha = 1.0, .to = ATAS_LAYOUT_OPENCLIP};
+    static const struct option lo[] = {
+        {"output", required_argument, 0, 'o'}, {"to", required_argument, 0, 't'},
+        {"which", required_argument, 0, 'w'},  {"alpha", required_argument, 0, 'a'},
+        {"pretrained", required_argument, 0, 'p'}, {"heads", required_argument, 0, 'H'},
+        {"act", required_argument, 0, 'A'},    {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "o:t:w:a:p:H:A:h", lo, NULL)) != -1) {
+        char *end = NULL;
+        switch (ch) {
+        case 'o': o.out = optarg; break;
+        case 't':
+            if (atas_layout_parse(optarg, &o.to) != ATAS_OK) { atas_error_print(NULL); return 2; }
+            o.have_to = 1;
+            break;
+        case 'w':
+            if (strcmp(optarg, "student") && strcmp(optarg, "teacher")) {
+                fprintf(stderr, "atas_convert: --which %s: expected student or teacher\n", optarg);
+                return 2;
+            }
+            o.which = optarg;
+            break;
+        case 'a':
+            o.alpha = strtod(optarg, &end);
+            if (!end || *end || !(o.alpha >= 0 && o.alpha <= 1)) {
+                fprintf(stderr, "atas_convert: --alpha %s: expected a number in [0, 1]\n", optarg);
+                return 2;
+            }
+            break;
+        case 'p': o.pretrained = optarg; break;
+        case 'H':
+            o.heads = (int)strtol(optarg, &end, 10);
+            if (!end || *end || o.heads <= 0) {
+                fprintf(stderr, "atas_convert: --heads %s: expected a positive integer\n", optarg);
+                return 2;
+            }
+            break;
+        case 'A':
+            if (strcmp(optarg, "quickgelu") == 0) o.act = ATAS_ACT_QUICKGELU;
+            else if (strcmp(optarg, "gelu") == 0) o.act = ATAS_ACT_GELU;
+            else {
+                fprintf(stderr, "atas_convert: --act %s: expected quickgelu or gelu\n", optarg);
+                return 2;
+            }
+            o.have_act = 1;
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1 || !o.out) {
+        usage(stderr);
+        return 2;
+    }
+    o.in = argv[optind];
+    atas_status s = is_hdf5(o.in) ? from_checkpoint(&o) : from_safetensors(&o);
+    if (s != ATAS_OK) {
+        atas_error_print(NULL);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,154 @@
+/* Reading the model part of an atas checkpoint (HDF5, "atas-checkpoint" v1):
+ * root attributes give the config, /student and /teacher one float32 dataset
+ * per tensor named by its OpenCLIP name. Used by atas_convert. */
+#include <hdf5.h>
+#include <string.h>
+
+#include "atas/weights.h"
+
+/* Silence HDF5's own error stack printing while we look: we raise our own. */
+typedef struct {
+    H5E_auto2_t fn;
+    void *data;
+} h5quiet;
+static void quiet_on(h5quiet *q) {
+    H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+static void quiet_off(const h5quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->fn, q->data); }
+
+static atas_status attr_string(hid_t f, const char *path, const char *name, char *out, size_t cap) {
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    if (a < 0) return ATAS_ERR(ATAS_ERR_FORMAT, "%s: root attribute '%s' missing", path, name);
+    hid_t ft = H5Aget_type(a);
+    atas_status s = ATAS_OK;
+    if (H5Tget_class(ft) != H5T_STRING) {
+        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: root attribute '%s' is not a string", path, name);
+    } else if (H5Tis_variable_str(ft) > 0) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(ft));
+        char *v = NULL;
+        if (H5Aread(a, mt, &v) < 0) s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: cannot read attribute '%s'", path, name);
+        else snprintf(out, cap, "%s", v ? v : "");
+        if (v) H5free_memory(v);
+        H5Tclose(mt);
+    } else {
+        size_t n = H5Tget_size(ft);
+        char buf[4096] = {0};
+        if (n >= sizeof buf) {
+            s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: attribute '%s' is longer than %zu bytes", path, name,
+                         sizeof buf - 1);
+        } else {
+            hid_t mt = H5Tcopy(ft);
+            if (H5Aread(a, mt, buf) < 0)
+                s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: cannot read attribute '%s'", path, name);
+            else snprintf(out, cap, "%.*s", (int)n, buf);
+            H5Tclose(mt);
+        }
+    }
+    H5Tclose(ft);
+    H5Aclose(a);
+    return s;
+}
+
+static atas_status attr_num(hid_t f, const char *path, const char *name, hid_t mtype, void *out) {
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    if (a < 0) return ATAS_ERR(ATAS_ERR_FORMAT, "%s: root attribute '%s' missing", path, name);
+    hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
+    H5T_class_t cl = H5Tget_class(ft);
+    hssize_t np = H5Sget_simple_extent_npoints(sp);
+    atas_status s = ATAS_OK;
+    if ((cl != H5T_INTEGER && cl != H5T_FLOAT) || np != 1 || H5Aread(a, mtype, out) < 0)
+        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: root attribute '%s' is not a number", path, name);
+    H5Sclose(sp);
+    H5Tclose(ft);
+    H5Aclose(a);
+    return s;
+}
+
+static atas_status open_ckpt(const char *path, hid_t *f) {
+    *f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (*f < 0) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open as HDF5", path);
+    char fmt[64];
+    atas_status s = attr_string(*f, path, "format", fmt, sizeof fmt);
+    if (s == ATAS_OK && strcmp(fmt, "atas-checkpoint") != 0)
+        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: attribute format = \"%s\", expected \"atas-checkpoint\"",
+                     path, fmt);
+    int ver = 0;
+    if (s == ATAS_OK) s = attr_num(*f, path, "format_version", H5T_NATIVE_INT, &ver);
+    if (s == ATAS_OK && ver != 1)
+        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: format_version = %d, this build reads 1", path, ver);
+    if (s != ATAS_OK) H5Fclose(*f);
+    return s;
+}
+
+atas_status atas_ckpt_read_model(const char *path, atas_vit_config *c, char *pretrained, size_t cap) {
+    h5quiet q;
+    quiet_on(&q);
+    hid_t f;
+    atas_status s = open_ckpt(path, &f);
+    if (s != ATAS_OK) { quiet_off(&q); CHECK(s); }
+    memset(c, 0, sizeof *c);
+    static const char *ints[] = {"patch", "width", "layers", "heads", "mlp", "embed", "grid"};
+    int *dst[] = {&c->patch, &c->width, &c->layers, &c->heads, &c->mlp, &c->embed, &c->grid};
+    for (int i = 0; i < 7 && s == ATAS_OK; i++) s = attr_num(f, path, ints[i], H5T_NATIVE_INT, dst[i]);
+    char act[32] = "";
+    double eps = 0;
+    if (s == ATAS_OK) s = attr_string(f, path, "act", act, sizeof act);
+    if (s == ATAS_OK) s = attr_num(f, path, "ln_eps", H5T_NATIVE_DOUBLE, &eps);
+    if (s == ATAS_OK) {
+        if (strcmp(act, "quickgelu") == 0) c->act = ATAS_ACT_QUICKGELU;
+        else if (strcmp(act, "gelu") == 0) c->act = ATAS_ACT_GELU;
+        else s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: attribute act = \"%s\", expected quickgelu or gelu", path, act);
+        c->ln_eps = (float)eps;
+    }
+    if (s == ATAS_OK && pretrained) {
+        pretrained[0] = 0;
+        if (H5Aexists(f, "pretrained") > 0) s = attr_string(f, path, "pretrained", pretrained, cap);
+    }
+    H5Fclose(f);
+    quiet_off(&q);
+    CHECK(s);
+    CHECK(atas_vit_config_check(c, path));
+    return ATAS_OK;
+}
+
+atas_status atas_ckpt_read_params(const char *path, const char *group, const atas_param_info *info,
+                                  int n, float *host) {
+    h5quiet q;
+    quiet_on(&q);
+    hid_t f;
+    atas_status s = open_ckpt(path, &f);
+    if (s != ATAS_OK) { quiet_off(&q); CHECK(s); }
+    hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
+    if (g < 0) s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: group /%s missing", path, group);
+    for (int i = 0; i < n && s == ATAS_OK; i++) {
+        const atas_param_info *t = &info[i];
+        hid_t d = H5Dopen2(g, t->name, H5P_DEFAULT);
+        if (d < 0) { s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: dataset /%s/%s missing", path, group, t->name); break; }
+        hid_t sp = H5Dget_space(d);
+        hsize_t dims[8] = {0};
+        int nd = H5Sget_simple_extent_ndims(sp);
+        int ok = nd == t->ndim && nd <= 8;
+        if (ok) H5Sget_simple_extent_dims(sp, dims, NULL);
+        for (int k = 0; ok && k < nd; k++) ok = dims[k] == (hsize_t)t->shape[k];
+        if (!ok) {
+            char e[96] = "", g2[96] = "";
+            size_t a = 0, b = 0;
+            for (int k = 0; k < t->ndim; k++) a += (size_t)snprintf(e + a, sizeof e - a, "%s%d", k ? "," : "", t->shape[k]);
+            for (int k = 0; k < nd && k < 8; k++) b += (size_t)snprintf(g2 + b, sizeof g2 - b, "%s%llu", k ? "," : "", (unsigned long long)dims[k]);
+            s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: dataset /%s/%s: expected shape [%s], found [%s]", path,
+                         group, t->name, e, g2);
+        } else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, host + t->offset) < 0) {
+            s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: cannot read dataset /%s/%s as float", path, group, t->name);
+        }
+        H5Sclose(sp);
+        H5Dclose(d);
+    }
+    if (g >= 0) H5Gclose(g);
+    H5Fclose(f);
+    quiet_off(&q);
+    CHECK(s);
+    return ATAS_OK;
+}

@@ -1,0 +1,30 @@
+/* Shared by the weights reader and writer (not public). */
+#ifndef ATAS_IO_WEIGHTS_INTERNAL_H
+#define ATAS_IO_WEIGHTS_INTERNAL_H
+
+#include "atas/weights.h"
+
+/* An opened model with names looked up after removing state_dict./module. */
+typedef struct {
+    atas_st *st;
+    int n;
+    void *u; /* sorted (unwrapped name, index) pairs */
+} wview;
+atas_status wv_open(wview *v, const char *path);
+void wv_close(wview *v);
+int wv_find(const wview *v, const char *name); /* index into st, -1 when absent */
+
+/* What a config beside the weights says (HF config.json, open_clip_config.json). */
+typedef struct {
+    char file[4096];
+    int have_heads, heads, head_width; /* head_width > 0: OpenCLIP, heads = width / head_width */
+    int have_act;
+    atas_act act;
+    int have_eps;
+    float ln_eps;
+    char *hf_text; /* config.json as read (HF) */
+} sidecfg;
+atas_status side_read(const char *path, atas_layout layout, sidecfg *s);
+void side_free(sidecfg *s);
+
+#endif
