@@ -11,6 +11,11 @@
 extern "C" {
 #endif
 
+/* HDF5 here is not thread-safe: every thread that calls it while another may
+ * (the loader's I/O thread vs checkpoint/dump writes) holds this recursive lock. */
+void atas_h5_lock(void);
+void atas_h5_unlock(void);
+
 /* create (truncate) / open read-only a plain (serial) HDF5 file */
 atas_status atas_h5_create(const char *path, hid_t *file);
 atas_status atas_h5_open_ro(const char *path, hid_t *file);

@@ -10,6 +10,7 @@
 
 #include "atas/corpus.h"
 #include "atas/loader.h"
+#include "atas/h5util.h"
 
 const float atas_clip_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 const float atas_clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
@@ -75,7 +76,10 @@ static atas_status read_step(atas_loader *ld, slot_t *s) {
     const size_t img = (size_t)ld->S * ld->S * 3;
     for (int i = 0; i < ld->groups * c->group_images; i++) {
         if (ld->stop) return ATAS_OK;
-        CHECK(atas_corpus_read(&ld->corpus, b->image_index[i], s->raw + img * i));
+        atas_h5_lock(); /* the main thread may be writing a checkpoint */
+        atas_status rs = atas_corpus_read(&ld->corpus, b->image_index[i], s->raw + img * i);
+        atas_h5_unlock();
+        CHECK(rs);
     }
     return ATAS_OK;
 }

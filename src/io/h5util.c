@@ -1,7 +1,13 @@
+#define _GNU_SOURCE /* PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP */
 /* HDF5 helpers: float/int datasets and scalar attributes with named errors. */
 #include "atas/h5util.h"
 
+#include <pthread.h>
 #include <string.h>
+
+static pthread_mutex_t g_h5_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+void atas_h5_lock(void) { pthread_mutex_lock(&g_h5_mutex); }
+void atas_h5_unlock(void) { pthread_mutex_unlock(&g_h5_mutex); }
 
 atas_status atas_h5_create(const char *path, hid_t *file) {
     *file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);

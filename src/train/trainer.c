@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "atas/h5util.h"
 #include "trainer_internal.h"
 
 static volatile sig_atomic_t g_stop_signal = 0;
@@ -201,8 +202,10 @@ static atas_status write_checkpoint(atas_trainer *t) {
     atas_status s = ATAS_OK;
     if (t->comm->rank == 0) {
         char path[1300];
+        atas_h5_lock(); /* the loader's I/O thread reads HDF5 concurrently */
         s = atas_ckpt_write(t->ckpt_dir, &t->student, &t->teacher, t->adam_m, t->adam_v, &t->st,
                             t->resolved, t->cfg.model.weights, path, sizeof path);
+        atas_h5_unlock();
         if (s == ATAS_OK) s = atas_ckpt_prune(t->ckpt_dir, t->cfg.checkpoint.keep_last, t->cfg.checkpoint.keep_every);
         if (s == ATAS_OK) atas_info("checkpoint %s", path);
     }
@@ -303,7 +306,12 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
         CHECK(atas_loader_next(t->loader, &b));
         t->phase[PH_DATA] = b->wait_s;
         float *dump_copy = NULL;
-        if (step == dump_step) CHECK(atas_dump_begin(t, dump_dir, step, b, &dump_copy));
+        if (step == dump_step) {
+            atas_h5_lock();
+            atas_status ds = atas_dump_begin(t, dump_dir, step, b, &dump_copy);
+            atas_h5_unlock();
+            CHECK(ds);
+        }
 
         t0 = atas_now();
         CHECK(atas_vit_forward(t->t_pass, &t->teacher, b->views));
@@ -362,7 +370,12 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
                                       c->teacher.momentum_schedule == ATAS_CFG_MOM_COSINE);
         double gnorm = 0;
         int finite = 0;
-        if (step == dump_step) CHECK(atas_dump_end(t, dump_dir, step, loss4, dump_copy));
+        if (step == dump_step) {
+            atas_h5_lock();
+            atas_status ds = atas_dump_end(t, dump_dir, step, loss4, dump_copy);
+            atas_h5_unlock();
+            CHECK(ds);
+        }
         CHECK(optimizer_step(t, lr, mom, &gnorm, &finite));
         t->phase[PH_OPTIM] = atas_now() - t0;
         atas_loader_release(t->loader, b);
