@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "atas/h5util.h"
+#include "atas/weights.h"
 #include "trainer_internal.h"
 
 static volatile sig_atomic_t g_stop_signal = 0;
@@ -57,6 +58,22 @@ static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
     CHECK(atas_config_check_world(&t->cfg, t->comm->world));
     int complete = 0;
     CHECK(atas_config_model(&t->cfg, &t->mcfg, &complete));
+    if (!complete && t->cfg.model.weights[0]) {
+        /* dims the config leaves open come from the weights' shapes */
+        atas_vit_config w = t->mcfg;
+        int have_act = 0;
+        CHECK(atas_weights_infer_config(t->cfg.model.weights, &w, &have_act));
+        int *dst[] = {&t->mcfg.patch, &t->mcfg.width, &t->mcfg.layers, &t->mcfg.heads,
+                      &t->mcfg.mlp, &t->mcfg.embed, &t->mcfg.grid};
+        const int src[] = {w.patch, w.width, w.layers, w.heads, w.mlp, w.embed, w.grid};
+        for (int i = 0; i < 7; i++)
+            if (*dst[i] <= 0) *dst[i] = src[i];
+        if (t->cfg.model.act == ATAS_CFG_ACT_UNSET) {
+            if (!have_act) CHECK(atas_weights_act_unknown(t->cfg.model.weights));
+            t->mcfg.act = w.act;
+        }
+        complete = 1;
+    }
     if (!complete)
         return ATAS_ERR(ATAS_ERR_CONFIG, "%s: model dimensions are incomplete: give model.preset or every "
                         "model.* dimension", a->config_path);
@@ -87,10 +104,11 @@ static atas_status setup_models(atas_trainer *t) {
     size_t bytes = t->student.nparams * sizeof(float);
     CHECK(t->be->alloc((void **)&t->adam_m, bytes, "AdamW m"));
     CHECK(t->be->alloc((void **)&t->adam_v, bytes, "AdamW v"));
-    if (t->cfg.model.weights[0])
-        return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "model.weights = \"%s\": loading weights is not wired in yet",
-                        t->cfg.model.weights);
-    CHECK(atas_vit_init_random(&t->student, (uint64_t)t->cfg.run.seed));
+    if (t->cfg.model.weights[0]) {
+        if (t->comm->rank == 0) CHECK(atas_weights_load(t->cfg.model.weights, &t->student, NULL));
+    } else {
+        CHECK(atas_vit_init_random(&t->student, (uint64_t)t->cfg.run.seed));
+    }
     /* rank 0's weights everywhere, teacher = student */
     if (!t->be->host_addressable && t->comm->world > 1)
         return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "multi-rank broadcast of device memory needs NCCL");
