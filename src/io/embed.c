@@ -157,7 +157,7 @@ static atas_status source_image(source *s, int64_t i, int R, float *out, uint8_t
         char why[256] = "";
         if (atas_image_decode(s->paths[i], ATAS_ALPHA_OVER_WHITE, &im, why, sizeof why) != ATAS_OK) {
             atas_error_clear();
-            return ATAS_ERR(ATAS_ERR_FORMAT, "%s: cannot read the image (line %lld of the list): %s",
+            return ATAS_ERR(ATAS_ERR_FORMAT, "%s: cannot read the image (image %lld of the list): %s",
                             s->paths[i], (long long)i + 1, why);
         }
         atas_status st = atas_image_square(u8, R, &im);
