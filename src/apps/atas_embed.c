@@ -1,0 +1,110 @@
+/* atas_embed: weights + a corpus or an image list -> HDF5 of global embeddings
+ * and dense maps (docs/embed.md). MPI-parallel over images. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atas/embed.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: atas_embed --weights PATH (--corpus FILE.h5 | --images LIST.txt) -o OUT.h5\n"
+            "                  [--resolution R] [--batch B] [--which student|teacher]\n"
+            "                  [--heads H] [--act quickgelu|gelu] [--no-dense] [--normalize] [-q]\n"
+            "  --weights PATH   safetensors file/index/dir (OpenCLIP or HF) or an atas checkpoint .h5\n"
+            "  --corpus FILE    an atas corpus (images resized S -> R, bilinear as the loader)\n"
+            "  --images LIST    one image path per line (short side to R, centre crop)\n"
+            "  --resolution R   input side, a multiple of the patch (default: grid * patch)\n"
+            "  --batch B        images per forward and rank (default 8)\n"
+            "  --which W        checkpoint group (default student)\n"
+            "  --heads/--act    when the safetensors carry no config that says\n"
+            "  --no-dense       write only /global\n"
+            "  --normalize      L2-normalise every global and dense vector\n"
+            "  -q, --quiet      no progress line\n");
+}
+
+static int parse_int(const char *opt, const char *v, int *out) {
+    char *end = NULL;
+    long x = strtol(v, &end, 10);
+    if (!end || *end || x <= 0 || x > 1 << 20) {
+        fprintf(stderr, "atas_embed: %s %s: expected a positive integer\n", opt, v);
+        return 0;
+    }
+    *out = (int)x;
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    int provided, rank, world;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    atas_log_set_rank(rank, world);
+    atas_embed_config e = {.dense = 1, .progress = 1};
+    static const struct option lo[] = {
+        {"weights", required_argument, 0, 'W'}, {"corpus", required_argument, 0, 'c'},
+        {"images", required_argument, 0, 'i'},  {"resolution", required_argument, 0, 'r'},
+        {"batch", required_argument, 0, 'b'},   {"which", required_argument, 0, 'w'},
+        {"heads", required_argument, 0, 'H'},   {"act", required_argument, 0, 'A'},
+        {"no-dense", no_argument, 0, 'D'},      {"normalize", no_argument, 0, 'n'},
+        {"output", required_argument, 0, 'o'},  {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    int ch, ok = 1;
+    while ((ch = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'W': e.weights = optarg; break;
+        case 'c': e.corpus = optarg; break;
+        case 'i': e.images_list = optarg; break;
+        case 'r': ok &= parse_int("--resolution", optarg, &e.resolution); break;
+        case 'b': ok &= parse_int("--batch", optarg, &e.batch); break;
+        case 'H': ok &= parse_int("--heads", optarg, &e.heads); break;
+        case 'w':
+            if (strcmp(optarg, "student") && strcmp(optarg, "teacher")) {
+                fprintf(stderr, "atas_embed: --which %s: expected student or teacher\n", optarg);
+                ok = 0;
+            }
+            e.which = optarg;
+            break;
+        case 'A':
+            if (!strcmp(optarg, "quickgelu")) e.act = ATAS_ACT_QUICKGELU;
+            else if (!strcmp(optarg, "gelu")) e.act = ATAS_ACT_GELU;
+            else {
+                fprintf(stderr, "atas_embed: --act %s: expected quickgelu or gelu\n", optarg);
+                ok = 0;
+            }
+            e.have_act = 1;
+            break;
+        case 'D': e.dense = 0; break;
+        case 'n': e.normalize = 1; break;
+        case 'o': e.out = optarg; break;
+        case 'q': e.progress = 0; break;
+        case 'h': if (rank == 0) usage(stdout); MPI_Finalize(); return 0;
+        default: ok = 0;
+        }
+    }
+    if (!ok || optind != argc || !e.weights || !e.out || !!e.corpus == !!e.images_list) {
+        if (rank == 0) {
+            if (!e.weights) fprintf(stderr, "atas_embed: --weights PATH is required\n");
+            if (!e.out) fprintf(stderr, "atas_embed: -o OUT.h5 is required\n");
+            if (!!e.corpus == !!e.images_list)
+                fprintf(stderr, "atas_embed: give exactly one of --corpus and --images\n");
+            usage(stderr);
+        }
+        MPI_Finalize();
+        return 2;
+    }
+    atas_embed_result res;
+    atas_status st = atas_embed_run(&e, MPI_COMM_WORLD, &res);
+    if (st != ATAS_OK) {
+        /* the rank that failed prints; the others only stopped because of it */
+        if (st != ATAS_ERR_INTERRUPTED || world == 1) atas_error_print(stderr);
+        MPI_Finalize();
+        return 1;
+    }
+    if (rank == 0)
+        printf("atas_embed: %s: %lld images at %dx%d (grid %d, embed %d) in %.1f s on %d rank(s)\n",
+               e.out, (long long)res.n, res.resolution, res.resolution, res.grid, res.embed,
+               res.seconds, world);
+    MPI_Finalize();
+    return 0;
+}
