@@ -63,6 +63,7 @@ typedef struct {
     int64_t N;
     int version;
     int parallel; /* opened through the MPI-IO driver */
+    int raw_fd;   /* the same file for direct chunk reads (-1: use H5Dread) */
 } atas_corpus;
 
 /* Open and validate a corpus. comm == MPI_COMM_NULL opens it with the serial

@@ -1,8 +1,11 @@
 /* Reading and validating a corpus (format version 1, docs/corpus.md). Every
  * HDF5 failure becomes one atas error naming the file (and image index). */
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "atas/corpus.h"
 
@@ -66,6 +69,7 @@ static atas_status fmt_err(atas_corpus *c, const char *what) {
 atas_status atas_corpus_open(atas_corpus *c, const char *path, MPI_Comm comm) {
     memset(c, 0, sizeof *c);
     c->hid_file = c->hid_images = c->hid_space = -1;
+    c->raw_fd = -1;
     snprintf(c->path, sizeof c->path, "%s", path);
     quiet_hdf5();
     FILE *f = fopen(path, "rb");
@@ -123,12 +127,86 @@ atas_status atas_corpus_open(atas_corpus *c, const char *path, MPI_Comm comm) {
     c->S = (int)S;
     c->N = N;
     c->version = (int)v;
+    c->raw_fd = open(path, O_RDONLY | O_CLOEXEC); /* -1: direct reads off, H5Dread serves */
     return ATAS_OK;
+}
+
+/* HDF5's Fletcher32 (H5Z fletcher32 filter): 16-bit big-endian words, sums
+ * folded every 360 words; stored little-endian after the chunk's data. */
+static uint32_t fletcher32(const uint8_t *d, size_t nbytes) {
+    uint32_t s1 = 0, s2 = 0;
+    size_t words = nbytes / 2;
+    while (words) {
+        const uint32_t t = words > 360 ? 360 : (uint32_t)words;
+        words -= t;
+        /* the block's 360 sequential updates in closed form (exact: HDF5 picked
+         * 360 so that none of these sums overflows 32 bits), vectorisable */
+        uint32_t a = 0, b = 0;
+        for (uint32_t i = 0; i < t; i++) {
+            uint32_t w = ((uint32_t)d[2 * i] << 8) | d[2 * i + 1];
+            a += w;
+            b += (t - i) * w;
+        }
+        d += 2 * (size_t)t;
+        uint64_t n2 = (uint64_t)s2 + (uint64_t)t * s1 + b;
+        s1 += a;
+        s2 = (uint32_t)n2;
+        s1 = (s1 & 0xffff) + (s1 >> 16);
+        s2 = (s2 & 0xffff) + (s2 >> 16);
+    }
+    if (nbytes & 1) {
+        s1 += (uint32_t)d[0] << 8;
+        s2 += s1;
+        s1 = (s1 & 0xffff) + (s1 >> 16);
+        s2 = (s2 & 0xffff) + (s2 >> 16);
+    }
+    s1 = (s1 & 0xffff) + (s1 >> 16);
+    s2 = (s2 & 0xffff) + (s2 >> 16);
+    return (s2 << 16) | s1;
+}
+
+static int read_full(int fd, void *buf, size_t n, off_t off) {
+    char *p = buf;
+    while (n) {
+        ssize_t r = pread(fd, p, n, off);
+        if (r <= 0) { if (r < 0 && errno == EINTR) continue; return -1; }
+        p += r; n -= (size_t)r; off += r;
+    }
+    return 0;
+}
+
+/* Direct chunk read: HDF5 says where image idx's chunk lies (its chunk index,
+ * read through the file's driver), the bytes come with one pread straight into
+ * dst and the checksum is verified here. Saves the filter pipeline's bounce
+ * buffer and copy: 1 pass over the data instead of 3. Returns 1 when it did the
+ * read, 0 to fall back to H5Dread, -1 on a checksum mismatch or short read. */
+static int read_direct(atas_corpus *c, int64_t idx, uint8_t *dst) {
+    if (c->raw_fd < 0) return 0;
+    hsize_t off[4] = {(hsize_t)idx, 0, 0, 0}, size = 0;
+    unsigned mask = 0;
+    haddr_t addr = 0;
+    const size_t n = (size_t)c->S * c->S * 3;
+    if (H5Dget_chunk_info_by_coord((hid_t)c->hid_images, off, &mask, &addr, &size) < 0) return 0;
+    if (mask != 0 || size != n + 4 || addr == HADDR_UNDEF) return 0; /* not the v1 layout */
+    uint8_t ck[4];
+    if (read_full(c->raw_fd, dst, n, (off_t)addr) != 0 || read_full(c->raw_fd, ck, 4, (off_t)(addr + n)) != 0)
+        return -1;
+    uint32_t stored = (uint32_t)ck[0] | (uint32_t)ck[1] << 8 | (uint32_t)ck[2] << 16 | (uint32_t)ck[3] << 24;
+    uint32_t f = fletcher32(dst, n);
+    /* HDF5 also accepts the byte-swapped sum written by releases before 1.6.3 */
+    uint32_t rev = ((f & 0x00ff00ffu) << 8) | ((f >> 8) & 0x00ff00ffu);
+    return stored == f || stored == rev ? 1 : -1;
 }
 
 atas_status atas_corpus_read(atas_corpus *c, int64_t idx, uint8_t *dst) {
     REQUIRE(idx >= 0 && idx < c->N, "corpus %s: image index %lld out of range [0, %lld)", c->path,
             (long long)idx, (long long)c->N);
+    int d = read_direct(c, idx, dst);
+    if (d == 1) return ATAS_OK;
+    if (d < 0)
+        return ATAS_ERR(ATAS_ERR_FORMAT,
+                        "corpus %s: image %lld cannot be read (Fletcher32 checksum failure or "
+                        "damaged chunk)", c->path, (long long)idx);
     hsize_t start[4] = {(hsize_t)idx, 0, 0, 0}, count[4] = {1, (hsize_t)c->S, (hsize_t)c->S, 3};
     hid_t fs = H5Scopy((hid_t)c->hid_space);
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
@@ -168,6 +246,8 @@ atas_status atas_corpus_name(atas_corpus *c, int64_t idx, char *buf, size_t len)
 }
 
 void atas_corpus_close(atas_corpus *c) {
+    if (c->raw_fd >= 0) close(c->raw_fd);
+    c->raw_fd = -1;
     if (c->hid_space >= 0) H5Sclose((hid_t)c->hid_space);
     if (c->hid_images >= 0) H5Dclose((hid_t)c->hid_images);
     if (c->hid_file >= 0) H5Fclose((hid_t)c->hid_file);
