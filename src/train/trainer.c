@@ -56,6 +56,8 @@ static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
     CHECK(atas_config_load(a->config_path, a->sets, a->nsets, &t->cfg));
     if (a->resume) snprintf(t->cfg.checkpoint.resume, sizeof t->cfg.checkpoint.resume, "%s", a->resume);
     CHECK(atas_config_check_world(&t->cfg, t->comm->world));
+    /* from here on every collective waits dist.timeout_s, not the start-up default */
+    t->comm->timeout_s = t->cfg.dist.timeout_s;
     int complete = 0;
     CHECK(atas_config_model(&t->cfg, &t->mcfg, &complete));
     if (!complete && t->cfg.model.weights[0]) {
@@ -220,11 +222,12 @@ static atas_status write_checkpoint(atas_trainer *t) {
     atas_status s = ATAS_OK;
     if (t->comm->rank == 0) {
         char path[1300];
-        atas_h5_lock(); /* the loader's I/O thread reads HDF5 concurrently */
+        atas_h5_lock(); /* the loader's I/O thread reads the corpus with HDF5 meanwhile */
         s = atas_ckpt_write(t->ckpt_dir, &t->student, &t->teacher, t->adam_m, t->adam_v, &t->st,
                             t->resolved, t->cfg.model.weights, path, sizeof path);
-        atas_h5_unlock();
+        /* pruning opens checkpoints with HDF5 too (usable()): still under the lock */
         if (s == ATAS_OK) s = atas_ckpt_prune(t->ckpt_dir, t->cfg.checkpoint.keep_last, t->cfg.checkpoint.keep_every);
+        atas_h5_unlock();
         if (s == ATAS_OK) atas_info("checkpoint %s", path);
     }
     /* everyone learns whether rank 0 succeeded */
