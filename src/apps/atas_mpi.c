@@ -60,6 +60,12 @@ int main(int argc, char **argv) {
         /* one rank failing alone must not leave the others waiting in a collective */
         MPI_Abort(MPI_COMM_WORLD, code);
     }
+    /* every rank reaches 0, 3 and 5 together: wait for rank 0's last lines before
+     * any rank exits non-zero and mpirun tears the job down */
+    if (comm.world > 1) {
+        comm.phase = "exit";
+        if (atas_comm_barrier(&comm) != ATAS_OK) atas_error_print(stderr);
+    }
     atas_comm_finalize(&comm);
     return code;
 }

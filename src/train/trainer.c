@@ -421,31 +421,33 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
             CHECK(atas_comm_check_same(comm, t->student.params, t->student.nparams * sizeof(float),
                                        "the student parameters"));
         }
+        /* checkpoints of this step come before its metrics line, so that ms.checkpoint and
+         * ms.step include them; a stop request on the last step is just the end */
+        const int nonfinite_stop = t->st.nonfinite_in_row >= c->faults.max_nonfinite_in_row;
+        const int done = t->st.step >= t->total_steps;
+        const int stop = stop_req && !done;
+        if (nonfinite_stop || stop || done ||
+            (c->checkpoint.every > 0 && t->st.step % c->checkpoint.every == 0))
+            CHECK(write_checkpoint(t)); /* skipped steps left the parameters alone: the last good state */
         double step_s = atas_now() - ts;
         double img_s = img_per_step / step_s;
         ema_rate = ema_rate > 0 ? 0.8 * ema_rate + 0.2 * img_s : img_s;
         for (int k = 0; k < PH_N; k++) t->phase_total[k] += t->phase[k];
         if (comm->rank == 0) {
             atas_metrics_step(t, step, loss4, lr, gnorm, mom, img_s, !finite, step_s);
-            if (c->run.log_every > 0 && (t->st.step % c->run.log_every == 0 || t->st.step == t->total_steps || t->steps_this_run == 1))
+            if (c->run.log_every > 0 && (t->st.step % c->run.log_every == 0 || done || t->steps_this_run == 1))
                 atas_progress_line(t, t->st.step, loss4, lr, ema_rate);
         }
-        if (t->st.nonfinite_in_row >= c->faults.max_nonfinite_in_row) {
-            /* parameters were not updated by the skipped steps: this is the last good state */
-            CHECK(write_checkpoint(t));
+        if (nonfinite_stop)
             return ATAS_ERR(ATAS_ERR_NUMERIC, "step %lld: %lld non-finite steps in a row (faults.max_nonfinite_in_row); "
                             "last good state checkpointed", step, t->st.nonfinite_in_row);
-        }
-        if (stop_req) {
-            CHECK(write_checkpoint(t));
+        if (stop) {
             atas_info("stopping at step %lld on request (%s); resume with --resume auto", t->st.step,
                       g_stop_signal == SIGTERM ? "SIGTERM" : g_stop_signal == SIGUSR1 ? "SIGUSR1" : "signal or test limit");
             return ATAS_ERR_INTERRUPTED;
         }
-        if (c->checkpoint.every > 0 && t->st.step % c->checkpoint.every == 0 && t->st.step < t->total_steps)
-            CHECK(write_checkpoint(t));
     }
-    CHECK(write_checkpoint(t));
+    if (t->steps_this_run == 0) CHECK(write_checkpoint(t)); /* resumed at the end: the final one again */
     return ATAS_OK;
 }
 

@@ -23,6 +23,7 @@ ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIR
            OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 
 FAILS = []
+WORKDIRS = []
 
 
 def check(cond, what):
@@ -37,6 +38,8 @@ def finish():
     if FAILS:
         print("%d check(s) failed:\n  %s" % (len(FAILS), "\n  ".join(FAILS)))
         sys.exit(1)
+    for d in WORKDIRS:  # kept on failure for inspection
+        shutil.rmtree(d, ignore_errors=True)
     print("all checks passed")
     sys.exit(0)
 
@@ -44,6 +47,8 @@ def finish():
 def workdir(name):
     """A fresh temporary directory for one test (kept on failure for inspection)."""
     d = tempfile.mkdtemp(prefix="atas_%s_" % name)
+    WORKDIRS.append(d)
+    print("work directory", d)
     return d
 
 
