@@ -7,14 +7,29 @@
 #include "atas/h5util.h"
 #include "trainer_internal.h"
 
-static atas_status write_params(hid_t f, const char *group, const atas_vit *m, const float *buf) {
-    for (int i = 0; i < m->ntensors; i++) {
+/* parameters (or gradients) of m from backend memory `src`, staged through the host
+ * when the backend's memory is not host-addressable; only_trainable for gradients */
+static atas_status write_params(hid_t f, const char *group, const atas_vit *m, const float *src,
+                                int only_trainable) {
+    const float *buf = src;
+    float *host = NULL;
+    if (!m->be->host_addressable) {
+        CHECK(atas_host_alloc((void **)&host, m->nparams * sizeof(float), "dump staging"));
+        atas_status s = m->be->download(host, src, m->nparams * sizeof(float));
+        if (s != ATAS_OK) { atas_host_free(host); CHECK(s); }
+        buf = host;
+    }
+    atas_status st = ATAS_OK;
+    for (int i = 0; i < m->ntensors && st == ATAS_OK; i++) {
+        if (only_trainable && !m->trainable[i]) continue;
         char name[192];
         size_t dims[4];
         for (int d = 0; d < m->info[i].ndim; d++) dims[d] = (size_t)m->info[i].shape[d];
         snprintf(name, sizeof name, "%s/%s", group, m->info[i].name);
-        CHECK(atas_h5_write_f32(f, name, buf + m->info[i].offset, m->info[i].ndim, dims));
+        st = atas_h5_write_f32(f, name, buf + m->info[i].offset, m->info[i].ndim, dims);
     }
+    atas_host_free(host);
+    CHECK(st);
     return ATAS_OK;
 }
 
@@ -61,8 +76,8 @@ atas_status atas_dump_begin(atas_trainer *t, const char *dir, long long step, co
     TRY(atas_h5_attr_write_str(f, "g2l_form", atas_loss_form_name(l->g2l_form)));
     TRY(atas_h5_attr_write_str(f, "l2l_form", atas_loss_l2l_name(l->l2l_form)));
     TRY(atas_h5_attr_write_str(f, "g2g_form", atas_loss_form_name(l->g2g_form)));
-    TRY(write_params(f, "student", &t->student, t->student.params));
-    TRY(write_params(f, "teacher", &t->teacher, t->teacher.params));
+    TRY(write_params(f, "student", &t->student, t->student.params, 0));
+    TRY(write_params(f, "teacher", &t->teacher, t->teacher.params, 0));
     const size_t Bv = (size_t)t->G_r * t->n, Bm = (size_t)t->G_r * t->m;
     TRY(atas_h5_write_f32(f, "inputs/views", b->views, 4, (size_t[]){Bv, 3, (size_t)t->R, (size_t)t->R}));
     if (Bm) {
@@ -118,15 +133,7 @@ atas_status atas_dump_end(atas_trainer *t, const char *dir, long long step, cons
     if (s == ATAS_OK) s = atas_h5_attr_write_double(f, "loss_l2l", l[1]);
     if (s == ATAS_OK) s = atas_h5_attr_write_double(f, "loss_g2g", l[2]);
     if (s == ATAS_OK) s = atas_h5_attr_write_double(f, "loss_total", l[3]);
-    const atas_vit *m = &t->student;
-    for (int i = 0; i < m->ntensors && s == ATAS_OK; i++) {
-        if (!m->trainable[i]) continue;
-        char name[192];
-        size_t dims[4];
-        for (int d = 0; d < m->info[i].ndim; d++) dims[d] = (size_t)m->info[i].shape[d];
-        snprintf(name, sizeof name, "grads/%s", m->info[i].name);
-        s = atas_h5_write_f32(f, name, m->grads + m->info[i].offset, m->info[i].ndim, dims);
-    }
+    if (s == ATAS_OK) s = write_params(f, "grads", &t->student, t->student.grads, 1);
     H5Fclose(f);
     CHECK(s);
     atas_info("dumped step %lld to %s", step, p);

@@ -51,6 +51,33 @@ static atas_status grads_ready_cb(void *ctx, size_t from) {
     return atas_buckets_ready((atas_grad_buckets *)ctx, from);
 }
 
+/* ---- staging for backends whose memory the CPU cannot read (CUDA): inputs go up,
+ * embeddings come down, MPI works on a host mirror. On the CPU backend these are
+ * plain pointers and memcpy. */
+static const float *stage_in(atas_trainer *t, float *dev, const float *host, size_t n, atas_status *st) {
+    if (t->be->host_addressable) return host;
+    *st = t->be->upload(dev, host, n * sizeof(float));
+    return dev;
+}
+
+static atas_status fetch(atas_trainer *t, float *host, const float *src, size_t n) {
+    return t->be->download(host, src, n * sizeof(float));
+}
+
+static atas_status bcast_params(atas_trainer *t, float *p, size_t n) {
+    if (t->be->host_addressable) return atas_comm_bcast(t->comm, p, n * sizeof(float), 0);
+    CHECK(fetch(t, t->h_stage, p, n));
+    CHECK(atas_comm_bcast(t->comm, t->h_stage, n * sizeof(float), 0));
+    CHECK(t->be->upload(p, t->h_stage, n * sizeof(float)));
+    return ATAS_OK;
+}
+
+static atas_status params_agree(atas_trainer *t, const float *p, size_t n, const char *what) {
+    if (t->be->host_addressable) return atas_comm_check_same(t->comm, p, n * sizeof(float), what);
+    CHECK(fetch(t, t->h_stage, p, n));
+    return atas_comm_check_same(t->comm, t->h_stage, n * sizeof(float), what);
+}
+
 /* config, model shape, backend: everything that can be wrong is found before allocation */
 static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
     CHECK(atas_config_load(a->config_path, a->sets, a->nsets, &t->cfg));
@@ -112,10 +139,10 @@ static atas_status setup_models(atas_trainer *t) {
         CHECK(atas_vit_init_random(&t->student, (uint64_t)t->cfg.run.seed));
     }
     /* rank 0's weights everywhere, teacher = student */
-    if (!t->be->host_addressable && t->comm->world > 1)
-        return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "multi-rank broadcast of device memory needs NCCL");
+    if (!t->be->host_addressable)
+        CHECK(atas_host_alloc((void **)&t->h_stage, bytes, "host staging of parameters"));
     t->comm->phase = "initial broadcast";
-    CHECK(atas_comm_bcast(t->comm, t->student.params, bytes, 0));
+    CHECK(bcast_params(t, t->student.params, t->student.nparams));
     CHECK(t->be->copy(t->teacher.params, t->student.params, bytes));
     return ATAS_OK;
 }
@@ -200,10 +227,19 @@ static atas_status setup_passes(atas_trainer *t) {
         CHECK(atas_host_calloc((void **)&t->s_dense, sizeof(float) * nd, "student dense"));
         CHECK(atas_host_calloc((void **)&t->ds_dense, sizeof(float) * nd, "grad student dense"));
     }
-    if (!t->be->host_addressable)
-        return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "the trainer's device staging for non-host backends is not built yet");
-    CHECK(atas_buckets_create(&t->buckets, t->comm, t->student.grads, t->student.nparams,
-                              (size_t)t->cfg.dist.bucket_mb << 20));
+    if (!t->be->host_addressable) {
+        const int R = t->R, C = t->C;
+        CHECK(t->be->alloc((void **)&t->d_views, sizeof(float) * Bv * 3 * R * R, "views on device"));
+        CHECK(t->be->alloc((void **)&t->d_ds_glob, sizeof(float) * Bv * E, "grad global on device"));
+        if (t->need_sm) {
+            CHECK(t->be->alloc((void **)&t->d_mosaics, sizeof(float) * Bm * 3 * C * C, "mosaics on device"));
+            CHECK(t->be->alloc((void **)&t->d_ds_dense, sizeof(float) * Bm * t->hC * t->hC * E,
+                               "grad dense on device"));
+        }
+    }
+    /* device gradients are reduced through the host mirror (NCCL is the CUDA issue's) */
+    CHECK(atas_buckets_create(&t->buckets, t->comm, t->be->host_addressable ? t->student.grads : t->h_stage,
+                              t->student.nparams, (size_t)t->cfg.dist.bucket_mb << 20));
     size_t mib = (2 * t->student.nparams * 4 + t->teacher.nparams * 4 + 2 * t->student.nparams * 4) >> 20;
     atas_info("model %dx%d, %d layers, %zu params (%zu trainable); per rank: %d groups = %d views at %d px, %d mosaics at %d px",
               t->mcfg.width, t->mcfg.patch, t->mcfg.layers, t->student.nparams,
@@ -335,22 +371,25 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
         }
 
         t0 = atas_now();
-        CHECK(atas_vit_forward(t->t_pass, &t->teacher, b->views));
-        const size_t Bv = (size_t)t->G_r * t->n, E = t->E;
-        memcpy(t->t_glob, atas_vit_global(t->t_pass), Bv * E * sizeof(float));
-        if (t->need_t_dense)
-            memcpy(t->t_dense, atas_vit_dense(t->t_pass), Bv * t->hT * t->hT * E * sizeof(float));
+        const size_t Bv = (size_t)t->G_r * t->n, Bm = (size_t)t->G_r * t->m, E = t->E;
+        const size_t nd = Bm * t->hC * t->hC * E;
+        atas_status up = ATAS_OK;
+        const float *views = stage_in(t, t->d_views, b->views, Bv * 3 * t->R * t->R, &up);
+        const float *mosaics = t->need_sm ? stage_in(t, t->d_mosaics, b->mosaics, Bm * 3 * t->C * t->C, &up) : NULL;
+        CHECK(up);
+        CHECK(atas_vit_forward(t->t_pass, &t->teacher, views));
+        CHECK(fetch(t, t->t_glob, atas_vit_global(t->t_pass), Bv * E));
+        if (t->need_t_dense) CHECK(fetch(t, t->t_dense, atas_vit_dense(t->t_pass), Bv * t->hT * t->hT * E));
         t->phase[PH_TEACHER] = atas_now() - t0;
 
         t0 = atas_now();
         if (t->need_sg) {
-            CHECK(atas_vit_forward(t->sg_pass, &t->student, b->views));
-            memcpy(t->s_glob, atas_vit_global(t->sg_pass), Bv * E * sizeof(float));
+            CHECK(atas_vit_forward(t->sg_pass, &t->student, views));
+            CHECK(fetch(t, t->s_glob, atas_vit_global(t->sg_pass), Bv * E));
         }
         if (t->need_sm) {
-            CHECK(atas_vit_forward(t->sm_pass, &t->student, b->mosaics));
-            memcpy(t->s_dense, atas_vit_dense(t->sm_pass),
-                   (size_t)t->G_r * t->m * t->hC * t->hC * E * sizeof(float));
+            CHECK(atas_vit_forward(t->sm_pass, &t->student, mosaics));
+            CHECK(fetch(t, t->s_dense, atas_vit_dense(t->sm_pass), nd));
         }
         t->phase[PH_STUDENT] = atas_now() - t0;
 
@@ -363,18 +402,32 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
         comm->phase = "backward";
         CHECK(atas_vit_zero_grads(&t->student));
         atas_buckets_begin(&t->buckets);
+        const float *ds_glob = stage_in(t, t->d_ds_glob, t->ds_glob, Bv * E, &up);
+        const float *ds_dense = t->need_sm ? stage_in(t, t->d_ds_dense, t->ds_dense, nd, &up) : NULL;
+        CHECK(up);
         atas_vit_pass *last = t->need_sm ? t->sm_pass : t->sg_pass;
-        if (t->need_sg && t->need_sm) CHECK(atas_vit_backward(t->sg_pass, &t->student, t->ds_glob, NULL));
-        t->student.grad_ready = grads_ready_cb;
-        t->student.grad_ready_ctx = &t->buckets;
-        atas_status bs = atas_vit_backward(last, &t->student, last == t->sg_pass ? t->ds_glob : NULL,
-                                           last == t->sm_pass ? t->ds_dense : NULL);
+        if (t->need_sg && t->need_sm) CHECK(atas_vit_backward(t->sg_pass, &t->student, ds_glob, NULL));
+        /* host gradients are reduced bucket by bucket while the backward goes on */
+        if (t->be->host_addressable) {
+            t->student.grad_ready = grads_ready_cb;
+            t->student.grad_ready_ctx = &t->buckets;
+        }
+        atas_status bs = atas_vit_backward(last, &t->student, last == t->sg_pass ? ds_glob : NULL,
+                                           last == t->sm_pass ? ds_dense : NULL);
         t->student.grad_ready = NULL;
         CHECK(bs);
         double t_bwd_end = atas_now();
         t->buckets.t_backward_end = t_bwd_end;
         t->phase[PH_BACKWARD] = t_bwd_end - t0 - t->buckets.t_busy;
-        CHECK(atas_buckets_finish(&t->buckets));
+        if (!t->be->host_addressable && comm->world > 1) {
+            double tc = atas_now();
+            CHECK(fetch(t, t->h_stage, t->student.grads, t->student.nparams));
+            CHECK(atas_buckets_finish(&t->buckets));
+            CHECK(t->be->upload(t->student.grads, t->h_stage, t->student.nparams * sizeof(float)));
+            t->buckets.t_busy = atas_now() - tc;
+        } else {
+            CHECK(atas_buckets_finish(&t->buckets));
+        }
         t->phase[PH_COMM] = t->buckets.t_busy;
 
         /* losses, the stop flag and non-finite flags: one small allreduce */
@@ -414,12 +467,11 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
         t->steps_this_run++;
         if (comm->world > 1 && c->teacher.sync_every > 0 && t->st.step % c->teacher.sync_every == 0) {
             comm->phase = "teacher sync";
-            CHECK(atas_comm_bcast(comm, t->teacher.params, t->teacher.nparams * sizeof(float), 0));
+            CHECK(bcast_params(t, t->teacher.params, t->teacher.nparams));
         }
         if (comm->world > 1 && c->dist.check_every > 0 && t->st.step % c->dist.check_every == 0) {
             comm->phase = "parameter agreement";
-            CHECK(atas_comm_check_same(comm, t->student.params, t->student.nparams * sizeof(float),
-                                       "the student parameters"));
+            CHECK(params_agree(t, t->student.params, t->student.nparams, "the student parameters"));
         }
         /* checkpoints of this step come before its metrics line, so that ms.checkpoint and
          * ms.step include them; a stop request on the last step is just the end */
@@ -457,7 +509,12 @@ static void teardown(atas_trainer *t) {
     atas_vit_pass_destroy(t->sg_pass);
     atas_vit_pass_destroy(t->sm_pass);
     if (t->buckets.lo) atas_buckets_destroy(&t->buckets);
-    if (t->be) { t->be->free(t->adam_m); t->be->free(t->adam_v); }
+    if (t->be) {
+        float *dev[] = {t->adam_m, t->adam_v, t->d_views, t->d_mosaics, t->d_ds_glob, t->d_ds_dense};
+        for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
+            if (dev[i]) t->be->free(dev[i]);
+    }
+    atas_host_free(t->h_stage);
     atas_vit_destroy(&t->student);
     atas_vit_destroy(&t->teacher);
     float *bufs[] = {t->t_glob, t->t_dense, t->s_glob, t->s_dense, t->ds_glob, t->ds_dense};
