@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "atas/h5util.h"
 #include "atas/weights.h"
@@ -124,8 +125,16 @@ static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
 static atas_status setup_models(atas_trainer *t) {
     const char *bname = atas_config_enum_name("run.backend", t->cfg.run.backend);
     CHECK(atas_backend_get(bname ? bname : "cpu", &t->be));
-    if (t->cfg.run.threads > 0) atas_cpu_set_threads(t->cfg.run.threads);
-    else atas_cpu_set_threads(ATAS_MAX(1, atas_cpu_threads() / ATAS_MAX(1, t->comm->local_size)));
+    /* CPU: the node's cores shared among its ranks unless run.threads says otherwise */
+    const int cores = (int)sysconf(_SC_NPROCESSORS_ONLN), local = ATAS_MAX(1, t->comm->local_size);
+    if (t->cfg.run.threads > 0) {
+        atas_cpu_set_threads(t->cfg.run.threads);
+        if (t->be->host_addressable && t->cfg.run.threads * local > cores)
+            atas_warn("run.threads = %d x %d ranks on this node > %d cores: the ranks will fight for cores "
+                      "(run.threads = 0 shares them)", t->cfg.run.threads, local, cores);
+    } else {
+        atas_cpu_set_threads(ATAS_MAX(1, cores / local));
+    }
     CHECK(atas_vit_create(&t->student, &t->mcfg, t->be, 1));
     CHECK(atas_vit_create(&t->teacher, &t->mcfg, t->be, 0));
     atas_vit_set_trainable_blocks(&t->student, t->cfg.model.unlocked_blocks, t->cfg.model.train_embeddings,
