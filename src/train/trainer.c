@@ -132,6 +132,8 @@ static atas_status setup_models(atas_trainer *t) {
         if (t->be->host_addressable && t->cfg.run.threads * local > cores)
             atas_warn("run.threads = %d x %d ranks on this node > %d cores: the ranks will fight for cores "
                       "(run.threads = 0 shares them)", t->cfg.run.threads, local, cores);
+    } else if (getenv("OMP_NUM_THREADS")) {
+        atas_cpu_set_threads(atoi(getenv("OMP_NUM_THREADS"))); /* the job script decided (Slurm) */
     } else {
         atas_cpu_set_threads(ATAS_MAX(1, cores / local));
     }
