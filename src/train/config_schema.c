@@ -79,7 +79,7 @@ const cfg_key atas_cfg_keys[] = {
           "Passes over the corpus, used only when `run.steps` = 0.", R_GE(0)),
     K_INT("run.log_every", run.log_every, "10", "Print and log metrics every this many steps.", R_GE(1)),
     K_ENUM("run.backend", run.backend, "cpu", e_backend, "Compute backend."),
-    K_INT("run.threads", run.threads, "0", "CPU threads per rank (OpenMP, OpenBLAS); 0 = automatic.", R_GE(0)),
+    K_INT("run.threads", run.threads, "0", "CPU threads per rank (OpenMP, OpenBLAS); 0 = OMP_NUM_THREADS when set, else the node's cores divided by its ranks.", R_GE(0)),
     K_INT("run.dump_step", run.dump_step, "-1",
           "Dump the inputs, outputs and gradients of this step for debugging; -1 = never.", R_GE(-1)),
     K_STR("run.dump_dir", run.dump_dir, "", "Where `run.dump_step` writes; \"\" = `<run dir>/dump`."),
