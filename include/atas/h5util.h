@@ -16,6 +16,9 @@ extern "C" {
 void atas_h5_lock(void);
 void atas_h5_unlock(void);
 
+/* 1 when path is an HDF5 file (any user-block offset), 0 otherwise; never prints */
+int atas_h5_is_file(const char *path);
+
 /* create (truncate) / open read-only a plain (serial) HDF5 file */
 atas_status atas_h5_create(const char *path, hid_t *file);
 atas_status atas_h5_open_ro(const char *path, hid_t *file);

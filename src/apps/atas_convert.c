@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atas/h5util.h"
 #include "atas/weights.h"
 
 static void usage(FILE *f) {
@@ -18,15 +19,6 @@ static void usage(FILE *f) {
             "checkpoint's \"pretrained\" attribute, whose non-vision tensors are carried too).\n");
 }
 
-static int is_hdf5(const char *path) {
-    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    unsigned char b[8];
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t n = fread(b, 1, 8, f);
-    fclose(f);
-    return n == 8 && memcmp(b, sig, 8) == 0;
-}
 
 typedef struct {
     const char *in, *out, *pretrained, *which;
@@ -164,7 +156,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     o.in = argv[optind];
-    atas_status s = is_hdf5(o.in) ? from_checkpoint(&o) : from_safetensors(&o);
+    atas_status s = atas_h5_is_file(o.in) ? from_checkpoint(&o) : from_safetensors(&o);
     if (s != ATAS_OK) {
         atas_error_print(NULL);
         return 1;

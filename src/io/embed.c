@@ -20,15 +20,6 @@
 
 #define EMBED_FORMAT "atas-embeddings"
 
-static int is_hdf5(const char *path) {
-    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    unsigned char b[8];
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t n = fread(b, 1, 8, f);
-    fclose(f);
-    return n == 8 && memcmp(b, sig, 8) == 0;
-}
 
 atas_status atas_embed_load_model(const atas_embed_config *e, atas_vit *m) {
     REQUIRE(e->weights && e->weights[0], "atas_embed: no weights given (--weights PATH)");
@@ -36,7 +27,7 @@ atas_status atas_embed_load_model(const atas_embed_config *e, atas_vit *m) {
         return ATAS_ERR(ATAS_ERR_IO, "%s: cannot read the weights: %s", e->weights, strerror(errno));
     atas_vit_config c = {0};
     const char *which = e->which ? e->which : "student";
-    if (is_hdf5(e->weights)) {
+    if (atas_h5_is_file(e->weights)) {
         char pre[4096];
         if (e->heads > 0 || e->have_act)
             return ATAS_ERR(ATAS_ERR_INVALID,
@@ -346,7 +337,7 @@ atas_status atas_embed_run(const atas_embed_config *e, MPI_Comm comm, atas_embed
     st = atas_h5_attr_write_str(o.file, "format", EMBED_FORMAT);
     if (st == ATAS_OK) st = atas_h5_attr_write_int(o.file, "version", 1);
     if (st == ATAS_OK) st = atas_h5_attr_write_str(o.file, "weights", e->weights);
-    if (st == ATAS_OK && is_hdf5(e->weights))
+    if (st == ATAS_OK && atas_h5_is_file(e->weights))
         st = atas_h5_attr_write_str(o.file, "which", e->which ? e->which : "student");
     if (st == ATAS_OK) st = atas_h5_attr_write_str(o.file, "source", e->corpus ? e->corpus : e->images_list);
     if (st == ATAS_OK) st = atas_h5_attr_write_int(o.file, "resolution", R);

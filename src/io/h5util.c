@@ -9,6 +9,16 @@ static pthread_mutex_t g_h5_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 void atas_h5_lock(void) { pthread_mutex_lock(&g_h5_mutex); }
 void atas_h5_unlock(void) { pthread_mutex_unlock(&g_h5_mutex); }
 
+int atas_h5_is_file(const char *path) {
+    H5E_auto2_t fn;
+    void *data;
+    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    htri_t r = H5Fis_hdf5(path);
+    H5Eset_auto2(H5E_DEFAULT, fn, data);
+    return r > 0;
+}
+
 atas_status atas_h5_create(const char *path, hid_t *file) {
     *file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (*file < 0) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot create HDF5 file", path);

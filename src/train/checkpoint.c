@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "atas/h5util.h"
+#include "model_h5.h"
 #include "atas/train.h"
 
 static atas_status fsync_path(const char *path) {
@@ -20,43 +21,11 @@ static atas_status fsync_path(const char *path) {
     return ATAS_OK;
 }
 
-static atas_status write_group(hid_t f, const char *group, const atas_vit *m, const float *buf,
-                               int only_trainable, const unsigned char *mask) {
-    float *host = NULL;
-    if (!m->be->host_addressable) {
-        CHECK(atas_host_alloc((void **)&host, m->nparams * sizeof(float), "checkpoint staging"));
-        atas_status s = m->be->download(host, buf, m->nparams * sizeof(float));
-        if (s != ATAS_OK) { atas_host_free(host); CHECK(s); }
-        buf = host;
-    }
-    atas_status st = ATAS_OK;
-    for (int i = 0; i < m->ntensors && st == ATAS_OK; i++) {
-        if (only_trainable && !mask[i]) continue;
-        char name[192];
-        size_t dims[4];
-        for (int d = 0; d < m->info[i].ndim; d++) dims[d] = (size_t)m->info[i].shape[d];
-        snprintf(name, sizeof name, "%s/%s", group, m->info[i].name);
-        st = atas_h5_write_f32(f, name, buf + m->info[i].offset, m->info[i].ndim, dims);
-    }
-    atas_host_free(host);
-    CHECK(st);
-    return ATAS_OK;
-}
-
 static atas_status write_attrs(hid_t f, const atas_vit *m, const atas_ckpt_state *st,
                                const char *config, const char *pretrained) {
-    const atas_vit_config *c = &m->cfg;
     CHECK(atas_h5_attr_write_str(f, "format", ATAS_CKPT_FORMAT));
     CHECK(atas_h5_attr_write_int(f, "format_version", ATAS_CKPT_VERSION));
-    CHECK(atas_h5_attr_write_int(f, "patch", c->patch));
-    CHECK(atas_h5_attr_write_int(f, "width", c->width));
-    CHECK(atas_h5_attr_write_int(f, "layers", c->layers));
-    CHECK(atas_h5_attr_write_int(f, "heads", c->heads));
-    CHECK(atas_h5_attr_write_int(f, "mlp", c->mlp));
-    CHECK(atas_h5_attr_write_int(f, "embed", c->embed));
-    CHECK(atas_h5_attr_write_int(f, "grid", c->grid));
-    CHECK(atas_h5_attr_write_str(f, "act", c->act == ATAS_ACT_GELU ? "gelu" : "quickgelu"));
-    CHECK(atas_h5_attr_write_double(f, "ln_eps", c->ln_eps));
+    CHECK(atas_model_h5_write_config(f, &m->cfg));
     CHECK(atas_h5_attr_write_int(f, "step", st->step));
     CHECK(atas_h5_attr_write_int(f, "epoch", st->epoch));
     CHECK(atas_h5_attr_write_int(f, "step_in_epoch", st->step_in_epoch));
@@ -82,10 +51,10 @@ atas_status atas_ckpt_write(const char *dir, const atas_vit *student, const atas
     hid_t f;
     CHECK(atas_h5_create(tmp, &f));
     atas_status s = write_attrs(f, student, st, resolved_config, pretrained);
-    if (s == ATAS_OK) s = write_group(f, "student", student, student->params, 0, NULL);
-    if (s == ATAS_OK) s = write_group(f, "teacher", teacher, teacher->params, 0, NULL);
-    if (s == ATAS_OK && adam_m) s = write_group(f, "adam_m", student, adam_m, 1, student->trainable);
-    if (s == ATAS_OK && adam_v) s = write_group(f, "adam_v", student, adam_v, 1, student->trainable);
+    if (s == ATAS_OK) s = atas_model_h5_write_tensors(f, "student", student, student->params, 0);
+    if (s == ATAS_OK) s = atas_model_h5_write_tensors(f, "teacher", teacher, teacher->params, 0);
+    if (s == ATAS_OK && adam_m) s = atas_model_h5_write_tensors(f, "adam_m", student, adam_m, 1);
+    if (s == ATAS_OK && adam_v) s = atas_model_h5_write_tensors(f, "adam_v", student, adam_v, 1);
     if (H5Fclose(f) < 0 && s == ATAS_OK) s = ATAS_ERR(ATAS_ERR_IO, "%s: closing failed", tmp);
     if (s == ATAS_OK) s = fsync_path(tmp);
     if (s == ATAS_OK && rename(tmp, path) != 0)

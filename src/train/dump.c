@@ -5,33 +5,8 @@
 #include <sys/stat.h>
 
 #include "atas/h5util.h"
+#include "model_h5.h"
 #include "trainer_internal.h"
-
-/* parameters (or gradients) of m from backend memory `src`, staged through the host
- * when the backend's memory is not host-addressable; only_trainable for gradients */
-static atas_status write_params(hid_t f, const char *group, const atas_vit *m, const float *src,
-                                int only_trainable) {
-    const float *buf = src;
-    float *host = NULL;
-    if (!m->be->host_addressable) {
-        CHECK(atas_host_alloc((void **)&host, m->nparams * sizeof(float), "dump staging"));
-        atas_status s = m->be->download(host, src, m->nparams * sizeof(float));
-        if (s != ATAS_OK) { atas_host_free(host); CHECK(s); }
-        buf = host;
-    }
-    atas_status st = ATAS_OK;
-    for (int i = 0; i < m->ntensors && st == ATAS_OK; i++) {
-        if (only_trainable && !m->trainable[i]) continue;
-        char name[192];
-        size_t dims[4];
-        for (int d = 0; d < m->info[i].ndim; d++) dims[d] = (size_t)m->info[i].shape[d];
-        snprintf(name, sizeof name, "%s/%s", group, m->info[i].name);
-        st = atas_h5_write_f32(f, name, buf + m->info[i].offset, m->info[i].ndim, dims);
-    }
-    atas_host_free(host);
-    CHECK(st);
-    return ATAS_OK;
-}
 
 static void dump_path(const char *dir, long long step, char *p, size_t n) {
     snprintf(p, n, "%s/step-%08lld.h5", dir, step);
@@ -56,15 +31,7 @@ atas_status atas_dump_begin(atas_trainer *t, const char *dir, long long step, co
     TRY(atas_h5_attr_write_int(f, "groups", t->G_r));
     TRY(atas_h5_attr_write_int(f, "group_images", t->n));
     TRY(atas_h5_attr_write_int(f, "mosaics_per_group", t->m));
-    TRY(atas_h5_attr_write_int(f, "patch", c->patch));
-    TRY(atas_h5_attr_write_int(f, "width", c->width));
-    TRY(atas_h5_attr_write_int(f, "layers", c->layers));
-    TRY(atas_h5_attr_write_int(f, "heads", c->heads));
-    TRY(atas_h5_attr_write_int(f, "mlp", c->mlp));
-    TRY(atas_h5_attr_write_int(f, "embed", c->embed));
-    TRY(atas_h5_attr_write_int(f, "grid", c->grid));
-    TRY(atas_h5_attr_write_str(f, "act", c->act == ATAS_ACT_GELU ? "gelu" : "quickgelu"));
-    TRY(atas_h5_attr_write_double(f, "ln_eps", c->ln_eps));
+    TRY(atas_model_h5_write_config(f, c));
     TRY(atas_h5_attr_write_double(f, "w_g2l", l->w_g2l));
     TRY(atas_h5_attr_write_double(f, "w_l2l", l->w_l2l));
     TRY(atas_h5_attr_write_double(f, "w_g2g", l->w_g2g));
@@ -76,8 +43,8 @@ atas_status atas_dump_begin(atas_trainer *t, const char *dir, long long step, co
     TRY(atas_h5_attr_write_str(f, "g2l_form", atas_loss_form_name(l->g2l_form)));
     TRY(atas_h5_attr_write_str(f, "l2l_form", atas_loss_l2l_name(l->l2l_form)));
     TRY(atas_h5_attr_write_str(f, "g2g_form", atas_loss_form_name(l->g2g_form)));
-    TRY(write_params(f, "student", &t->student, t->student.params, 0));
-    TRY(write_params(f, "teacher", &t->teacher, t->teacher.params, 0));
+    TRY(atas_model_h5_write_tensors(f, "student", &t->student, t->student.params, 0));
+    TRY(atas_model_h5_write_tensors(f, "teacher", &t->teacher, t->teacher.params, 0));
     const size_t Bv = (size_t)t->G_r * t->n, Bm = (size_t)t->G_r * t->m;
     TRY(atas_h5_write_f32(f, "inputs/views", b->views, 4, (size_t[]){Bv, 3, (size_t)t->R, (size_t)t->R}));
     if (Bm) {
@@ -133,7 +100,7 @@ atas_status atas_dump_end(atas_trainer *t, const char *dir, long long step, cons
     if (s == ATAS_OK) s = atas_h5_attr_write_double(f, "loss_l2l", l[1]);
     if (s == ATAS_OK) s = atas_h5_attr_write_double(f, "loss_g2g", l[2]);
     if (s == ATAS_OK) s = atas_h5_attr_write_double(f, "loss_total", l[3]);
-    if (s == ATAS_OK) s = write_params(f, "grads", &t->student, t->student.grads, 1);
+    if (s == ATAS_OK) s = atas_model_h5_write_tensors(f, "grads", &t->student, t->student.grads, 1);
     H5Fclose(f);
     CHECK(s);
     atas_info("dumped step %lld to %s", step, p);

@@ -1,0 +1,41 @@
+/* A model's tensors and shape as HDF5 (checkpoints, debug dumps). */
+#include "model_h5.h"
+
+#include <stdio.h>
+
+atas_status atas_model_h5_write_tensors(hid_t f, const char *group, const atas_vit *m,
+                                        const float *src, int only_trainable) {
+    const float *buf = src;
+    float *host = NULL;
+    if (!m->be->host_addressable) {
+        CHECK(atas_host_alloc((void **)&host, m->nparams * sizeof(float), "HDF5 staging"));
+        atas_status s = m->be->download(host, src, m->nparams * sizeof(float));
+        if (s != ATAS_OK) { atas_host_free(host); CHECK(s); }
+        buf = host;
+    }
+    atas_status st = ATAS_OK;
+    for (int i = 0; i < m->ntensors && st == ATAS_OK; i++) {
+        if (only_trainable && !m->trainable[i]) continue;
+        char name[192];
+        size_t dims[4];
+        for (int d = 0; d < m->info[i].ndim; d++) dims[d] = (size_t)m->info[i].shape[d];
+        snprintf(name, sizeof name, "%s/%s", group, m->info[i].name);
+        st = atas_h5_write_f32(f, name, buf + m->info[i].offset, m->info[i].ndim, dims);
+    }
+    atas_host_free(host);
+    CHECK(st);
+    return ATAS_OK;
+}
+
+atas_status atas_model_h5_write_config(hid_t f, const atas_vit_config *c) {
+    CHECK(atas_h5_attr_write_int(f, "patch", c->patch));
+    CHECK(atas_h5_attr_write_int(f, "width", c->width));
+    CHECK(atas_h5_attr_write_int(f, "layers", c->layers));
+    CHECK(atas_h5_attr_write_int(f, "heads", c->heads));
+    CHECK(atas_h5_attr_write_int(f, "mlp", c->mlp));
+    CHECK(atas_h5_attr_write_int(f, "embed", c->embed));
+    CHECK(atas_h5_attr_write_int(f, "grid", c->grid));
+    CHECK(atas_h5_attr_write_str(f, "act", c->act == ATAS_ACT_GELU ? "gelu" : "quickgelu"));
+    CHECK(atas_h5_attr_write_double(f, "ln_eps", c->ln_eps));
+    return ATAS_OK;
+}
