@@ -1,7 +1,8 @@
 /* Device and cuBLAS set-up, once per process. The current device is used (a
  * multi-GPU launcher selects it with cudaSetDevice before asking for "cuda").
- * cuBLAS keeps full fp32 arithmetic: CUBLAS_DEFAULT_MATH never uses TF32 for
- * cublasSgemm unless NVIDIA_TF32_OVERRIDE asks for it, so parity stays tight. */
+ * cuBLAS keeps full fp32 arithmetic: under CUBLAS_DEFAULT_MATH cublasSgemm does
+ * not use TF32 tensor cores (that takes CUBLAS_TF32_TENSOR_OP_MATH), so parity
+ * with the CPU stays tight. */
 #include "backend/cuda/cuda_common.cuh"
 
 cublasHandle_t atas_cuda_blas = NULL;
