@@ -1,6 +1,8 @@
-/* atas_bench: speed of the CPU engine, as fixed-width tables with '#' header lines.
- * Every figure is set against something measured in the same run: the sgemm peak
- * of this machine now, and PyTorch doing the same computation (tools/bench/). */
+/* atas_bench: speed of the engine on one backend (cpu or cuda), as fixed-width
+ * tables with '#' header lines. Every figure is set against something measured in
+ * the same run: the sgemm peak of this machine now (OpenBLAS 2048^3 on the CPU,
+ * cublasSgemm 8192^3 through the backend's matmul on CUDA), and on the CPU PyTorch
+ * doing the same computation (tools/bench/). */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +14,17 @@
 typedef struct {
     int threads, reps, torch;
     int quick;
-    const char *python, *srcdir;
+    const char *python, *srcdir, *backend;
 } bench_opts;
 
 static double g_peak; /* GFLOP/s */
+static const atas_backend *g_be;
+
+/* ops return a status; the bench stops at the first failure */
+#define OK(expr)                                                         \
+    do {                                                                 \
+        if ((expr) != ATAS_OK) { atas_error_print(NULL); exit(1); }      \
+    } while (0)
 
 static void reset_hwm(void) {
     FILE *f = fopen("/proc/self/clear_refs", "w");
@@ -28,6 +37,15 @@ static float *buf(size_t n, uint64_t seed) {
     atas_rng r = atas_rng_stream(seed, 1, 2);
     for (size_t i = 0; i < n; i++) x[i] = 0.5f * atas_rng_normal(&r);
     return x;
+}
+
+/* n floats of backend memory holding 0.5 N(0,1) values */
+static float *bbuf(size_t n, uint64_t seed) {
+    float *h = buf(n, seed), *d;
+    OK(g_be->alloc((void **)&d, n * sizeof(float), "bench"));
+    OK(g_be->upload(d, h, n * sizeof(float)));
+    atas_host_free(h);
+    return d;
 }
 
 static double measure_sgemm_peak(int reps) {
@@ -44,12 +62,33 @@ static double measure_sgemm_peak(int reps) {
     return 2.0 * n * n * (double)n / best / 1e9;
 }
 
+/* the device's fp32 GEMM rate: matmul_fwd is one cublasSgemm on CUDA */
+static double measure_backend_peak(int reps) {
+    const int n = 8192;
+    const size_t nn = (size_t)n * n;
+    float *a = bbuf(nn, 7), *c; /* random data: zeros would flatter the GEMM (power) */
+    OK(g_be->alloc((void **)&c, nn * sizeof(float), "peak c"));
+    double best = 1e30;
+    for (int r = 0; r < reps + 1; r++) {
+        OK(g_be->sync());
+        double t = atas_now();
+        OK(g_be->matmul_fwd(c, a, a, n, n, n));
+        OK(g_be->sync());
+        t = atas_now() - t;
+        if (r > 0 && t < best) best = t;
+    }
+    g_be->free(a); g_be->free(c);
+    return 2.0 * n * n * (double)n / best / 1e9;
+}
+
 #define TIME_BEST(best, reps, stmt)                                      \
     do {                                                                 \
         best = 1e30;                                                     \
         for (int _r = 0; _r < (reps) + 1; _r++) {                        \
+            OK(g_be->sync());                                            \
             double _t = atas_now();                                      \
             stmt;                                                        \
+            OK(g_be->sync());                                            \
             _t = atas_now() - _t;                                        \
             if (_r > 0 && _t < best) best = _t;                          \
         }                                                                \
@@ -65,58 +104,58 @@ static void op_row(const char *op, const char *shape, double sec, double flops) 
 
 /* The ops of one ViT-B/16 block at batch B, 224 px (T = 197). */
 static void bench_ops(const bench_opts *o, int B, int T, int D, int H, int Hm) {
-    const atas_backend *be = atas_backend_cpu();
+    const atas_backend *be = g_be;
     const int M = B * T, hd = D / H, reps = o->reps;
     char shape[64];
     const size_t big = ATAS_MAX((size_t)M * Hm, (size_t)28 * 28 * D);
-    float *x = buf(big, 10), *y = buf(big, 11), *W = buf((size_t)Hm * D, 12);
-    float *bias = buf(Hm, 13), *dx = buf(big, 14), *dW = buf((size_t)Hm * D, 15);
-    float *db = buf(Hm, 16), *qkv = buf((size_t)M * 3 * D, 17), *dqkv = buf((size_t)M * 3 * D, 18);
-    float *mean = buf(M, 19), *rstd = buf(M, 20), *lse = buf((size_t)B * H * T, 21);
+    float *x = bbuf(big, 10), *y = bbuf(big, 11), *W = bbuf((size_t)Hm * D, 12);
+    float *bias = bbuf(Hm, 13), *dx = bbuf(big, 14), *dW = bbuf((size_t)Hm * D, 15);
+    float *db = bbuf(Hm, 16), *qkv = bbuf((size_t)M * 3 * D, 17), *dqkv = bbuf((size_t)M * 3 * D, 18);
+    float *mean = bbuf(M, 19), *rstd = bbuf(M, 20), *lse = bbuf((size_t)B * H * T, 21);
     void *ws = NULL;
     size_t wsb = be->attention_workspace_bytes(B, T, H, hd);
-    if (wsb && be->alloc(&ws, wsb, "ws") != ATAS_OK) exit(1);
+    if (wsb) OK(be->alloc(&ws, wsb, "ws"));
     double t;
     printf("#\n# ops of one transformer block (width %d, MLP %d), batch %d, T = %d tokens, fp32\n", D, Hm, B, T);
     printf("# %-20s %-28s %10s %9s %6s\n", "op", "shape", "ms", "GFLOP/s", "%peak");
     snprintf(shape, sizeof shape, "%dx%d -> %d", M, D, Hm);
-    TIME_BEST(t, reps, be->linear_fwd(y, x, W, bias, M, D, Hm));
+    TIME_BEST(t, reps, OK(be->linear_fwd(y, x, W, bias, M, D, Hm)));
     op_row("linear_fwd", shape, t, 2.0 * M * D * Hm);
-    TIME_BEST(t, reps, be->linear_bwd(dx, dW, db, y, x, W, M, D, Hm));
+    TIME_BEST(t, reps, OK(be->linear_bwd(dx, dW, db, y, x, W, M, D, Hm)));
     op_row("linear_bwd", shape, t, 4.0 * M * D * Hm);
     snprintf(shape, sizeof shape, "%dx%d", M, D);
-    TIME_BEST(t, reps, be->layernorm_fwd(y, mean, rstd, x, W, bias, M, D, 1e-5f));
+    TIME_BEST(t, reps, OK(be->layernorm_fwd(y, mean, rstd, x, W, bias, M, D, 1e-5f)));
     op_row("layernorm_fwd", shape, t, 0);
-    TIME_BEST(t, reps, be->layernorm_bwd(dx, dW, db, y, x, W, mean, rstd, M, D));
+    TIME_BEST(t, reps, OK(be->layernorm_bwd(dx, dW, db, y, x, W, mean, rstd, M, D)));
     op_row("layernorm_bwd", shape, t, 0);
     snprintf(shape, sizeof shape, "B%d T%d H%d hd%d", B, T, H, hd);
     double aflops = 4.0 * B * (double)T * T * D; /* QK^T and PV */
-    TIME_BEST(t, reps, be->attention_fwd(y, lse, qkv, B, T, H, hd, ws));
+    TIME_BEST(t, reps, OK(be->attention_fwd(y, lse, qkv, B, T, H, hd, ws)));
     op_row("attention_fwd", shape, t, aflops);
-    TIME_BEST(t, reps, be->attention_bwd(dqkv, x, qkv, y, lse, B, T, H, hd, ws));
+    TIME_BEST(t, reps, OK(be->attention_bwd(dqkv, x, qkv, y, lse, B, T, H, hd, ws)));
     op_row("attention_bwd", shape, t, 2.5 * aflops); /* recompute S, dP, dS K, dS^T Q, P^T dO */
     snprintf(shape, sizeof shape, "%d", M * Hm);
-    TIME_BEST(t, reps, be->act_fwd(y, x, (size_t)M * Hm, ATAS_ACT_QUICKGELU));
+    TIME_BEST(t, reps, OK(be->act_fwd(y, x, (size_t)M * Hm, ATAS_ACT_QUICKGELU)));
     op_row("quickgelu_fwd", shape, t, 0);
-    TIME_BEST(t, reps, be->act_bwd(dx, y, x, (size_t)M * Hm, ATAS_ACT_QUICKGELU));
+    TIME_BEST(t, reps, OK(be->act_bwd(dx, y, x, (size_t)M * Hm, ATAS_ACT_QUICKGELU)));
     op_row("quickgelu_bwd", shape, t, 0);
-    TIME_BEST(t, reps, be->act_fwd(y, x, (size_t)M * Hm, ATAS_ACT_GELU));
+    TIME_BEST(t, reps, OK(be->act_fwd(y, x, (size_t)M * Hm, ATAS_ACT_GELU)));
     op_row("gelu_fwd", shape, t, 0);
     snprintf(shape, sizeof shape, "14x14 -> 28x28 x %d", D);
-    TIME_BEST(t, reps, be->resample_fwd(y, x, 14, 14, 28, 28, D, ATAS_RESAMPLE_BICUBIC));
+    TIME_BEST(t, reps, OK(be->resample_fwd(y, x, 14, 14, 28, 28, D, ATAS_RESAMPLE_BICUBIC)));
     op_row("bicubic_fwd", shape, t, 0);
-    TIME_BEST(t, reps, be->resample_bwd(dx, y, 14, 14, 28, 28, D, ATAS_RESAMPLE_BICUBIC));
+    TIME_BEST(t, reps, OK(be->resample_bwd(dx, y, 14, 14, 28, 28, D, ATAS_RESAMPLE_BICUBIC)));
     op_row("bicubic_bwd", shape, t, 0);
     be->free(ws);
     float *bufs[] = {x, y, W, bias, dx, dW, db, qkv, dqkv, mean, rstd, lse};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) atas_host_free(bufs[i]);
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) be->free(bufs[i]);
 }
 
 typedef struct { double ms, mib; int ok; } torch_result;
 
 static torch_result run_torch(const bench_opts *o, const atas_vit_config *c, int res, int B, int dense) {
     torch_result r = {0, 0, 0};
-    if (!o->torch) return r;
+    if (!o->torch || g_be->host_addressable == 0) return r; /* the torch side is a CPU run */
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "OMP_NUM_THREADS=%d %s %s/tools/bench/torch_vit_bench.py --patch %d --width %d --layers %d "
@@ -135,7 +174,7 @@ static torch_result run_torch(const bench_opts *o, const atas_vit_config *c, int
 /* Full forward+backward of the model (all tensors trainable), global or dense output. */
 static void bench_model(const bench_opts *o, const char *name, const atas_vit_config *c, int res,
                         int B, int dense) {
-    const atas_backend *be = atas_backend_cpu();
+    const atas_backend *be = g_be;
     reset_hwm();
     size_t rss0 = atas_rss_now_bytes();
     atas_vit m;
@@ -147,20 +186,26 @@ static void bench_model(const bench_opts *o, const char *name, const atas_vit_co
     }
     const int g = res / c->patch;
     size_t nout = dense ? (size_t)B * g * g * c->embed : (size_t)B * c->embed;
-    float *img = buf((size_t)B * 3 * res * res, 4), *dout = buf(nout, 5);
-    for (size_t i = 0; i < nout; i++) dout[i] = 1.0f; /* d(sum(out)), as the torch side */
+    float *img = bbuf((size_t)B * 3 * res * res, 4), *hout = buf(nout, 5), *dout;
+    for (size_t i = 0; i < nout; i++) hout[i] = 1.0f; /* d(sum(out)), as the torch side */
+    OK(be->alloc((void **)&dout, nout * sizeof(float), "bench dout"));
+    OK(be->upload(dout, hout, nout * sizeof(float)));
+    atas_host_free(hout);
     double t;
     TIME_BEST(t, o->reps, {
-        atas_vit_zero_grads(&m);
-        atas_vit_forward(p, &m, img);
-        atas_vit_backward(p, &m, dense ? NULL : dout, dense ? dout : NULL);
+        OK(atas_vit_zero_grads(&m));
+        OK(atas_vit_forward(p, &m, img));
+        OK(atas_vit_backward(p, &m, dense ? NULL : dout, dense ? dout : NULL));
     });
-    double mib = (double)(atas_rss_peak_bytes() - rss0) / 1048576.0;
+    /* host: peak RSS growth; device: what the model and the pass hold there */
+    double mib = be->host_addressable
+                     ? (double)(atas_rss_peak_bytes() - rss0) / 1048576.0
+                     : (double)(2 * m.nparams * sizeof(float) + atas_vit_pass_bytes(p)) / 1048576.0;
     double flops = 3.0 * B * atas_vit_flops_forward(c, res, res);
     atas_vit_pass_destroy(p);
     atas_vit_destroy(&m);
-    atas_host_free(img);
-    atas_host_free(dout);
+    be->free(img);
+    be->free(dout);
     torch_result tr = run_torch(o, c, res, B, dense);
     double gf = flops / t / 1e9;
     char tms[16] = "-", sp[16] = "-", tmib[16] = "-";
@@ -175,28 +220,32 @@ static void bench_model(const bench_opts *o, const char *name, const atas_vit_co
 }
 
 static void usage(void) {
-    printf("usage: atas_bench [--threads N] [--reps N] [--no-torch] [--quick]\n"
+    printf("usage: atas_bench [--backend cpu|cuda] [--threads N] [--reps N] [--no-torch] [--quick]\n"
            "  Prints the sgemm peak, per-op timings of a ViT-B/16 block and full\n"
            "  forward+backward of ViT-B/16 at 224 (batch 8) and 448 (batch 2), each next\n"
            "  to PyTorch doing the same computation in the same run.\n"
+           "  --backend cuda  the same tables on the GPU (peak = cublasSgemm 8192^3,\n"
+           "                  memory = device bytes of model + pass, no torch column)\n"
            "  --quick   a tiny model only (a smoke run for tests)\n");
 }
 
 int main(int argc, char **argv) {
-    bench_opts o = {.threads = 0, .reps = 3, .torch = 1, .quick = 0};
+    bench_opts o = {.threads = 0, .reps = 3, .torch = 1, .quick = 0, .backend = "cpu"};
     o.python = getenv("ATAS_PYTHON") ? getenv("ATAS_PYTHON") : "/usr/bin/python3";
     o.srcdir = getenv("ATAS_SOURCE_DIR") ? getenv("ATAS_SOURCE_DIR") : ATAS_SOURCE_DIR_DEFAULT;
     static const struct option lo[] = {{"threads", required_argument, 0, 't'},
+                                       {"backend", required_argument, 0, 'b'},
                                        {"reps", required_argument, 0, 'r'},
                                        {"no-torch", no_argument, 0, 'n'},
                                        {"quick", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "t:r:nqh", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "t:b:r:nqh", lo, NULL)) != -1) {
         switch (ch) {
         case 't': o.threads = atoi(optarg); break;
         case 'r': o.reps = atoi(optarg); break;
+        case 'b': o.backend = optarg; break;
         case 'n': o.torch = 0; break;
         case 'q': o.quick = 1; break;
         case 'h': usage(); return 0;
@@ -206,10 +255,21 @@ int main(int argc, char **argv) {
     if (o.reps < 1) { fprintf(stderr, "atas_bench: --reps must be >= 1\n"); return 2; }
     atas_cpu_set_threads(o.threads);
     o.threads = atas_cpu_threads();
-    g_peak = measure_sgemm_peak(o.quick ? 1 : 5);
-    printf("# atas_bench: backend cpu, %d threads (OpenMP + OpenBLAS %s)\n", o.threads,
-           "openmp build");
-    printf("# sgemm peak measured now (2048^3, best of runs): %.1f GFLOP/s\n", g_peak);
+    if (atas_backend_get(o.backend, &g_be) != ATAS_OK) {
+        atas_error_print(NULL);
+        return 1;
+    }
+    if (g_be->host_addressable) {
+        g_peak = measure_sgemm_peak(o.quick ? 1 : 5);
+        printf("# atas_bench: backend %s, %d threads (OpenMP + OpenBLAS %s)\n", g_be->name,
+               o.threads, "openmp build");
+        printf("# sgemm peak measured now (2048^3, best of runs): %.1f GFLOP/s\n", g_peak);
+    } else {
+        g_peak = measure_backend_peak(o.quick ? 1 : 5);
+        printf("# atas_bench: backend %s, fp32 storage and math (cuBLAS, no TF32)\n", g_be->name);
+        printf("# sgemm peak measured now (cublasSgemm 8192^3, best of runs): %.1f GFLOP/s\n",
+               g_peak);
+    }
     if (o.quick) {
         atas_vit_config c = {8, 64, 2, 4, 128, 32, 4, ATAS_ACT_QUICKGELU, 1e-5f};
         bench_ops(&o, 2, 17, 64, 4, 128);

@@ -1,10 +1,13 @@
 /* Backend selection and the CPU op table. The CUDA backend is chosen by name at
- * run time; this build either lacks it or (for now) has no implementation. */
+ * run time (src/backend/cuda/, built with ATAS_WITH_CUDA). */
 #include <omp.h>
 #include <string.h>
 #include <cblas.h>
 
 #include "backend/cpu/cpu_internal.h"
+#ifdef ATAS_WITH_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 
 static const atas_backend g_cpu = {
     .name = "cpu",
@@ -57,8 +60,8 @@ atas_status atas_backend_get(const char *name, const atas_backend **out) {
     }
     if (strcmp(name, "cuda") == 0) {
 #ifdef ATAS_WITH_CUDA
-        return ATAS_ERR(ATAS_ERR_UNSUPPORTED,
-                        "backend \"cuda\": CUDA backend not implemented yet (use \"cpu\")");
+        CHECK(atas_cuda_backend_get(out));
+        return ATAS_OK;
 #else
         return ATAS_ERR(ATAS_ERR_UNSUPPORTED,
                         "backend \"cuda\": this build has no CUDA backend "

@@ -6,7 +6,7 @@ target_link_libraries(op_driver PRIVATE atas)
 atas_script_test(NAME test_ops_torch
   COMMAND ${ATAS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_ops_torch.py $<TARGET_FILE:op_driver>
   TIMEOUT 120)
-# the parity harness any backend is held to; "cuda" skips (77) until it exists
+# the parity harness any backend is held to; "cuda" skips (77) without a GPU
 atas_c_test(NAME test_backend_parity_cpu SOURCES test_backend_parity.c ARGS cpu TIMEOUT 60)
 add_test(NAME test_backend_parity_cuda COMMAND test_backend_parity_cpu cuda)
 set_tests_properties(test_backend_parity_cuda PROPERTIES ENVIRONMENT "${ATAS_TEST_ENV}"

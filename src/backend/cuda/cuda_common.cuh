@@ -1,0 +1,72 @@
+/* Shared by the CUDA backend's .cu files: error checks that turn CUDA and
+ * cuBLAS failures into ATAS_ERR_CUDA naming the op, launch-shape helpers and
+ * the warp reductions. Every op runs on the legacy default stream, so ops,
+ * cuBLAS calls and cudaMemcpy are ordered with each other; the backend is
+ * meant to be driven by one host thread. */
+#ifndef ATAS_CUDA_COMMON_CUH
+#define ATAS_CUDA_COMMON_CUH
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "backend/cuda/cuda_backend.h"
+
+/* the handle created once by atas_cuda_init (default stream, full fp32 math) */
+extern cublasHandle_t atas_cuda_blas;
+
+#define CU_CHECK(op, call)                                                              \
+    do {                                                                                \
+        cudaError_t _ce = (call);                                                       \
+        if (_ce != cudaSuccess)                                                         \
+            return ATAS_ERR(ATAS_ERR_CUDA, "%s: %s failed: %s", (op), #call,            \
+                            cudaGetErrorString(_ce));                                   \
+    } while (0)
+
+/* after a kernel launch: a bad configuration shows up here, a fault at sync */
+#define CU_LAUNCHED(op)                                                                 \
+    do {                                                                                \
+        cudaError_t _ce = cudaGetLastError();                                           \
+        if (_ce != cudaSuccess)                                                         \
+            return ATAS_ERR(ATAS_ERR_CUDA, "%s: kernel launch failed: %s", (op),        \
+                            cudaGetErrorString(_ce));                                   \
+    } while (0)
+
+#define CB_CHECK(op, call)                                                              \
+    do {                                                                                \
+        cublasStatus_t _bs = (call);                                                    \
+        if (_bs != CUBLAS_STATUS_SUCCESS)                                               \
+            return ATAS_ERR(ATAS_ERR_CUDA, "%s: cuBLAS %s failed: %s (%d)", (op), #call,   \
+                            cublasGetStatusString(_bs), (int)_bs);                      \
+    } while (0)
+
+#define ATAS_CU_THREADS 256
+/* blocks for a grid-stride loop over n items; capped, the loop covers the rest */
+static inline unsigned atas_cu_blocks(size_t n, int threads) {
+    size_t b = (n + threads - 1) / threads;
+    const size_t cap = (size_t)1 << 20;
+    return (unsigned)(b < 1 ? 1 : (b > cap ? cap : b));
+}
+
+__device__ __forceinline__ float atas_warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ __forceinline__ double atas_warp_sum_d(double v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ __forceinline__ float atas_warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+/* out[c] += sum over M rows of in[M, N] (deterministic; linear.cu) */
+atas_status atas_cuda_colsum_add(float *out, const float *in, int M, int N, const char *op);
+
+/* rows handled one warp each: 8 warps (256 threads) per block */
+#define ATAS_CU_ROWS_PER_BLOCK 8
+static inline unsigned atas_cu_row_blocks(long rows) {
+    return (unsigned)((rows + ATAS_CU_ROWS_PER_BLOCK - 1) / ATAS_CU_ROWS_PER_BLOCK);
+}
+
+#endif

@@ -1,0 +1,33 @@
+/* Device and cuBLAS set-up, once per process. The current device is used (a
+ * multi-GPU launcher selects it with cudaSetDevice before asking for "cuda").
+ * cuBLAS keeps full fp32 arithmetic: under CUBLAS_DEFAULT_MATH cublasSgemm does
+ * not use TF32 tensor cores (that takes CUBLAS_TF32_TENSOR_OP_MATH), so parity
+ * with the CPU stays tight. */
+#include "backend/cuda/cuda_common.cuh"
+
+cublasHandle_t atas_cuda_blas = NULL;
+
+extern "C" atas_status atas_cuda_init(void) {
+    if (atas_cuda_blas) return ATAS_OK;
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+        (void)cudaGetLastError(); /* do not leave the failure for a later check */
+        return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "backend \"cuda\": no CUDA device available: %s",
+                        e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+    }
+    /* create the context now, so a broken device fails here and not in the first op */
+    CU_CHECK("cuda init", cudaFree(0));
+    cublasHandle_t h = NULL;
+    CB_CHECK("cuda init", cublasCreate(&h));
+    cublasStatus_t s = cublasSetStream(h, 0);
+    if (s == CUBLAS_STATUS_SUCCESS) s = cublasSetMathMode(h, CUBLAS_DEFAULT_MATH);
+    if (s == CUBLAS_STATUS_SUCCESS) s = cublasSetPointerMode(h, CUBLAS_POINTER_MODE_HOST);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        cublasDestroy(h);
+        return ATAS_ERR(ATAS_ERR_CUDA, "cuda init: cuBLAS set-up failed: %s",
+                        cublasGetStatusString(s));
+    }
+    atas_cuda_blas = h;
+    return ATAS_OK;
+}

@@ -1,0 +1,115 @@
+/* LayerNorm on the GPU, torch semantics (biased variance, eps inside the root).
+ * One warp per row: a two-pass mean / variance in fp32 (the row is re-read
+ * from L1/L2, which avoids the cancellation of a sum-of-squares pass). The
+ * weight and bias gradients are column reductions with a fixed order. */
+#include "backend/cuda/cuda_common.cuh"
+
+__global__ void k_ln_fwd(float *y, float *mean, float *rstd, const float *x, const float *w,
+                         const float *b, int M, int C, float eps) {
+    const int lane = threadIdx.x & 31;
+    const long row = (long)blockIdx.x * ATAS_CU_ROWS_PER_BLOCK + (threadIdx.x >> 5);
+    if (row >= M) return;
+    const float *xr = x + row * C;
+    float *yr = y + row * C;
+    float s = 0.0f;
+    for (int c = lane; c < C; c += 32) s += xr[c];
+    const float mu = atas_warp_sum(s) / (float)C;
+    float v = 0.0f;
+    for (int c = lane; c < C; c += 32) {
+        const float d = xr[c] - mu;
+        v += d * d;
+    }
+    const float rs = 1.0f / sqrtf(atas_warp_sum(v) / (float)C + eps);
+    for (int c = lane; c < C; c += 32) {
+        float o = (xr[c] - mu) * rs;
+        if (w) o *= w[c];
+        if (b) o += b[c];
+        yr[c] = o;
+    }
+    if (lane == 0) {
+        if (mean) mean[row] = mu;
+        if (rstd) rstd[row] = rs;
+    }
+}
+
+/* dx += rstd * (g - mean(g) - xhat * mean(g xhat)),  g = dy * w */
+__global__ void k_ln_bwd_dx(float *dx, const float *dy, const float *x, const float *w,
+                            const float *mean, const float *rstd, int M, int C) {
+    const int lane = threadIdx.x & 31;
+    const long row = (long)blockIdx.x * ATAS_CU_ROWS_PER_BLOCK + (threadIdx.x >> 5);
+    if (row >= M) return;
+    const float *xr = x + row * C, *gr = dy + row * C;
+    float *dxr = dx + row * C;
+    const float mu = mean[row], rs = rstd[row];
+    float sg = 0.0f, sgx = 0.0f;
+    for (int c = lane; c < C; c += 32) {
+        const float g = gr[c] * (w ? w[c] : 1.0f);
+        sg += g;
+        sgx += g * (xr[c] - mu) * rs;
+    }
+    const float mg = atas_warp_sum(sg) / (float)C, mgx = atas_warp_sum(sgx) / (float)C;
+    for (int c = lane; c < C; c += 32) {
+        const float g = gr[c] * (w ? w[c] : 1.0f);
+        dxr[c] += rs * (g - mg - (xr[c] - mu) * rs * mgx);
+    }
+}
+
+/* dw[c] += sum_i dy * xhat, db[c] += sum_i dy: 32 columns per block, 32 row lanes */
+__global__ void k_ln_bwd_wb(float *dw, float *db, const float *dy, const float *x,
+                            const float *mean, const float *rstd, int M, int C) {
+    __shared__ float sw[32][33], sb[32][33];
+    const int c = blockIdx.x * 32 + threadIdx.x;
+    float aw = 0.0f, ab = 0.0f;
+    if (c < C)
+        for (int i = threadIdx.y; i < M; i += 32) {
+            const float g = dy[(size_t)i * C + c];
+            aw += g * (x[(size_t)i * C + c] - mean[i]) * rstd[i];
+            ab += g;
+        }
+    sw[threadIdx.y][threadIdx.x] = aw;
+    sb[threadIdx.y][threadIdx.x] = ab;
+    __syncthreads();
+    for (int s = 16; s > 0; s >>= 1) {
+        if (threadIdx.y < s) {
+            sw[threadIdx.y][threadIdx.x] += sw[threadIdx.y + s][threadIdx.x];
+            sb[threadIdx.y][threadIdx.x] += sb[threadIdx.y + s][threadIdx.x];
+        }
+        __syncthreads();
+    }
+    if (threadIdx.y == 0 && c < C) {
+        if (dw) dw[c] += sw[0][threadIdx.x];
+        if (db) db[c] += sb[0][threadIdx.x];
+    }
+}
+
+extern "C" atas_status atas_cuda_layernorm_fwd(float *y, float *mean, float *rstd, const float *x,
+                                               const float *w, const float *b, int M, int C,
+                                               float eps) {
+    REQUIRE(M >= 0 && C > 0, "layernorm_fwd: bad shape M=%d C=%d", M, C);
+    REQUIRE(y && x, "layernorm_fwd: NULL y or x");
+    REQUIRE(eps >= 0, "layernorm_fwd: eps %g < 0", (double)eps);
+    if (M == 0) return ATAS_OK;
+    k_ln_fwd<<<atas_cu_row_blocks(M), 32 * ATAS_CU_ROWS_PER_BLOCK>>>(y, mean, rstd, x, w, b, M, C,
+                                                                     eps);
+    CU_LAUNCHED("layernorm_fwd");
+    return ATAS_OK;
+}
+
+extern "C" atas_status atas_cuda_layernorm_bwd(float *dx, float *dw, float *db, const float *dy,
+                                               const float *x, const float *w, const float *mean,
+                                               const float *rstd, int M, int C) {
+    REQUIRE(M >= 0 && C > 0, "layernorm_bwd: bad shape M=%d C=%d", M, C);
+    REQUIRE(dy && x && mean && rstd,
+            "layernorm_bwd: needs dy, x and the mean/rstd saved by the forward");
+    if (M == 0) return ATAS_OK;
+    if (dx) {
+        k_ln_bwd_dx<<<atas_cu_row_blocks(M), 32 * ATAS_CU_ROWS_PER_BLOCK>>>(dx, dy, x, w, mean,
+                                                                            rstd, M, C);
+        CU_LAUNCHED("layernorm_bwd dx");
+    }
+    if (dw || db) {
+        k_ln_bwd_wb<<<(C + 31) / 32, dim3(32, 32)>>>(dw, db, dy, x, mean, rstd, M, C);
+        CU_LAUNCHED("layernorm_bwd dw/db");
+    }
+    return ATAS_OK;
+}

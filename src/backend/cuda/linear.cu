@@ -1,0 +1,110 @@
+/* Linear and matmul on cuBLAS. cuBLAS is column-major: a row-major [r, c]
+ * buffer is its [c, r] transpose, so every row-major product C = A B is issued
+ * as C^T = B^T A^T with the operands swapped. Backward GEMMs use beta = 1, so
+ * gradients accumulate in place; the bias column sums are a deterministic
+ * kernel (a fixed summation order per column, no atomics). */
+#include "backend/cuda/cuda_common.cuh"
+
+static const float k_one = 1.0f, k_zero = 0.0f;
+
+__global__ void k_bias_rows(float *y, const float *b, long M, int N) {
+    const size_t n = (size_t)M * N;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        y[i] = b[i % N];
+}
+
+/* out[c] += sum_i in[i, c]: a block owns 32 columns, its 32 thread rows take
+ * every 32nd row, then a fixed-order tree in shared memory */
+__global__ void k_colsum_add(float *out, const float *in, int M, int N) {
+    __shared__ float sh[32][33];
+    const int c = blockIdx.x * 32 + threadIdx.x;
+    float acc = 0.0f;
+    if (c < N)
+        for (int i = threadIdx.y; i < M; i += 32) acc += in[(size_t)i * N + c];
+    sh[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    for (int s = 16; s > 0; s >>= 1) {
+        if (threadIdx.y < s) sh[threadIdx.y][threadIdx.x] += sh[threadIdx.y + s][threadIdx.x];
+        __syncthreads();
+    }
+    if (threadIdx.y == 0 && c < N) out[c] += sh[0][threadIdx.x];
+}
+
+atas_status atas_cuda_colsum_add(float *out, const float *in, int M, int N, const char *op) {
+    if (M <= 0 || N <= 0) return ATAS_OK;
+    k_colsum_add<<<(N + 31) / 32, dim3(32, 32)>>>(out, in, M, N);
+    CU_LAUNCHED(op);
+    return ATAS_OK;
+}
+
+extern "C" atas_status atas_cuda_linear_fwd(float *y, const float *x, const float *W,
+                                            const float *b, int M, int K, int N) {
+    REQUIRE(M >= 0 && K > 0 && N > 0, "linear_fwd: bad shape M=%d K=%d N=%d", M, K, N);
+    REQUIRE(y && x && W, "linear_fwd: NULL y, x or W");
+    if (M == 0) return ATAS_OK;
+    float beta = 0.0f;
+    if (b) {
+        /* bias rows first, then the GEMM adds onto them (as the CPU backend) */
+        k_bias_rows<<<atas_cu_blocks((size_t)M * N, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(y, b, M,
+                                                                                        N);
+        CU_LAUNCHED("linear_fwd bias");
+        beta = 1.0f;
+    }
+    /* y^T[N,M] = W^T... : op(W buffer [K,N] col-major) = T, x buffer = x^T [K,M] */
+    CB_CHECK("linear_fwd", cublasSgemm(atas_cuda_blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &k_one,
+                                       W, K, x, K, &beta, y, N));
+    return ATAS_OK;
+}
+
+extern "C" atas_status atas_cuda_linear_bwd(float *dx, float *dW, float *db, const float *dy,
+                                            const float *x, const float *W, int M, int K, int N) {
+    REQUIRE(M >= 0 && K > 0 && N > 0, "linear_bwd: bad shape M=%d K=%d N=%d", M, K, N);
+    REQUIRE(dy, "linear_bwd: NULL dy");
+    if (M == 0) return ATAS_OK;
+    if (dx) {
+        REQUIRE(W, "linear_bwd: dx wanted but W is NULL");
+        /* dx^T[K,M] += W^T[K,N] dy^T[N,M] */
+        CB_CHECK("linear_bwd dx", cublasSgemm(atas_cuda_blas, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N,
+                                              &k_one, W, K, dy, N, &k_one, dx, K));
+    }
+    if (dW) {
+        REQUIRE(x, "linear_bwd: dW wanted but x is NULL");
+        /* dW^T[K,N] += x^T[K,M] dy[M,N] */
+        CB_CHECK("linear_bwd dW", cublasSgemm(atas_cuda_blas, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M,
+                                              &k_one, x, K, dy, N, &k_one, dW, K));
+    }
+    if (db) CHECK(atas_cuda_colsum_add(db, dy, M, N, "linear_bwd db"));
+    return ATAS_OK;
+}
+
+extern "C" atas_status atas_cuda_matmul_fwd(float *y, const float *x, const float *W, int M,
+                                            int K, int N) {
+    REQUIRE(M >= 0 && K > 0 && N > 0, "matmul_fwd: bad shape M=%d K=%d N=%d", M, K, N);
+    REQUIRE(y && x && W, "matmul_fwd: NULL y, x or W");
+    if (M == 0) return ATAS_OK;
+    /* y^T[N,M] = W^T[N,K] x^T[K,M] */
+    CB_CHECK("matmul_fwd", cublasSgemm(atas_cuda_blas, CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &k_one,
+                                       W, N, x, K, &k_zero, y, N));
+    return ATAS_OK;
+}
+
+extern "C" atas_status atas_cuda_matmul_bwd(float *dx, float *dW, const float *dy, const float *x,
+                                            const float *W, int M, int K, int N) {
+    REQUIRE(M >= 0 && K > 0 && N > 0, "matmul_bwd: bad shape M=%d K=%d N=%d", M, K, N);
+    REQUIRE(dy, "matmul_bwd: NULL dy");
+    if (M == 0) return ATAS_OK;
+    if (dx) {
+        REQUIRE(W, "matmul_bwd: dx wanted but W is NULL");
+        /* dx^T[K,M] += W[K,N] dy^T[N,M] */
+        CB_CHECK("matmul_bwd dx", cublasSgemm(atas_cuda_blas, CUBLAS_OP_T, CUBLAS_OP_N, K, M, N,
+                                              &k_one, W, N, dy, N, &k_one, dx, K));
+    }
+    if (dW) {
+        REQUIRE(x, "matmul_bwd: dW wanted but x is NULL");
+        /* dW^T[N,K] += dy^T[N,M] x[M,K] */
+        CB_CHECK("matmul_bwd dW", cublasSgemm(atas_cuda_blas, CUBLAS_OP_N, CUBLAS_OP_T, N, K, M,
+                                              &k_one, dy, N, x, K, &k_one, dW, N));
+    }
+    return ATAS_OK;
+}
