@@ -27,8 +27,19 @@ fi
 PYDEPS=build/pydeps
 if ! PYTHONPATH=$PYDEPS /usr/bin/python3 -c "import safetensors" 2>/dev/null; then
   mkdir -p $PYDEPS
-  /usr/bin/python3 -m pip install -q --disable-pip-version-check --target $PYDEPS "safetensors>=0.4,<0.6" \
+  /usr/bin/python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --target $PYDEPS "safetensors>=0.4,<0.6" \
     || echo "setup: warning: could not install the safetensors Python package; its interop tests will skip"
+fi
+
+# Hugging Face transformers, to prove that HF exports load there (test_hf_export).
+# --no-deps: its dependencies come from Debian or are named here, so nothing shadows
+# the numpy that Debian's torch and h5py were built against.
+HFDEPS=build/pydeps-hf
+if ! PYTHONPATH=$HFDEPS:$PYDEPS /usr/bin/python3 -c "import transformers" 2>/dev/null; then
+  mkdir -p $HFDEPS
+  /usr/bin/python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps --target $HFDEPS \
+    "transformers==4.38.2" "tokenizers==0.15.2" "huggingface_hub==0.21.4" regex tqdm filelock fsspec \
+    || echo "setup: warning: could not install transformers; test_hf_export will skip"
 fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" >build-configure.log 2>&1 || { cat build-configure.log; exit 1; }
