@@ -27,7 +27,7 @@ extern "C" {
 #define ATAS_CFG_NAME_LEN 128  /* run.name, model.preset */
 #define ATAS_CFG_PATH_LEN 1024 /* every path-valued key */
 
-typedef enum { ATAS_CFG_BACKEND_CPU = 0, ATAS_CFG_BACKEND_CUDA = 1 } atas_cfg_backend;
+typedef enum { ATAS_CFG_BACKEND_CPU = 0, ATAS_CFG_BACKEND_CUDA = 1, ATAS_CFG_BACKEND_CPU_STAGED = 2 } atas_cfg_backend;
 typedef enum { ATAS_CFG_WEIGHTS_AUTO = 0, ATAS_CFG_WEIGHTS_OPENCLIP, ATAS_CFG_WEIGHTS_HF } atas_cfg_weights_format;
 typedef enum { ATAS_CFG_POOL_MEAN = 0, ATAS_CFG_POOL_TEACHER_WEIGHTED } atas_cfg_pool;
 /* loss forms: G2L and G2G take cosine | infonce, L2L takes cosine | similarity */

@@ -58,6 +58,16 @@ atas_status atas_backend_get(const char *name, const atas_backend **out) {
         *out = &g_cpu;
         return ATAS_OK;
     }
+    if (strcmp(name, "cpu-staged") == 0) {
+        /* the CPU ops behind a table that says its memory is not host-addressable:
+         * callers take their device code paths (upload, download, host staging) */
+        static atas_backend staged;
+        staged = g_cpu;
+        staged.name = "cpu-staged";
+        staged.host_addressable = 0;
+        *out = &staged;
+        return ATAS_OK;
+    }
     if (strcmp(name, "cuda") == 0) {
 #ifdef ATAS_WITH_CUDA
         CHECK(atas_cuda_backend_get(out));
@@ -68,7 +78,7 @@ atas_status atas_backend_get(const char *name, const atas_backend **out) {
                         "(configure with -DATAS_WITH_CUDA=ON)");
 #endif
     }
-    return ATAS_ERR(ATAS_ERR_INVALID, "unknown backend \"%s\" (expected \"cpu\" or \"cuda\")",
+    return ATAS_ERR(ATAS_ERR_INVALID, "unknown backend \"%s\" (expected \"cpu\", \"cuda\" or \"cpu-staged\")",
                     name);
 }
 

@@ -28,7 +28,8 @@
 #define K_ENUM(k, f, d, it, doc_) \
     {.key = k, .type = CFG_ENUM, .off = OFF(f), .def = d, .items = it, .doc = doc_}
 
-static const cfg_enum_item e_backend[] = {{"cpu", ATAS_CFG_BACKEND_CPU}, {"cuda", ATAS_CFG_BACKEND_CUDA}, {0, 0}};
+static const cfg_enum_item e_backend[] = {{"cpu", ATAS_CFG_BACKEND_CPU}, {"cuda", ATAS_CFG_BACKEND_CUDA},
+                                           {"cpu-staged", ATAS_CFG_BACKEND_CPU_STAGED}, {0, 0}};
 static const cfg_enum_item e_act[] = {{"", ATAS_CFG_ACT_UNSET}, {"quickgelu", ATAS_ACT_QUICKGELU},
                                       {"gelu", ATAS_ACT_GELU}, {0, 0}};
 static const cfg_enum_item e_wfmt[] = {{"auto", ATAS_CFG_WEIGHTS_AUTO}, {"openclip", ATAS_CFG_WEIGHTS_OPENCLIP},
@@ -78,7 +79,7 @@ const cfg_key atas_cfg_keys[] = {
     K_INT("run.epochs", run.epochs, "0",
           "Passes over the corpus, used only when `run.steps` = 0.", R_GE(0)),
     K_INT("run.log_every", run.log_every, "10", "Print and log metrics every this many steps.", R_GE(1)),
-    K_ENUM("run.backend", run.backend, "cpu", e_backend, "Compute backend."),
+    K_ENUM("run.backend", run.backend, "cpu", e_backend, "Compute backend. \"cpu-staged\" runs the CPU ops through the code paths of a device backend (inputs uploaded, embeddings downloaded, MPI through host staging): how those paths are tested without a GPU."),
     K_INT("run.threads", run.threads, "0", "CPU threads per rank (OpenMP, OpenBLAS); 0 = OMP_NUM_THREADS when set, else the node's cores divided by its ranks.", R_GE(0)),
     K_INT("run.dump_step", run.dump_step, "-1",
           "Dump the inputs, outputs and gradients of this step for debugging; -1 = never.", R_GE(-1)),

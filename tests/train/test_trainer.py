@@ -85,6 +85,33 @@ def case_world_sizes():
     T.check(all(m["comm_bytes"] == 0 for m in M[1]), "1 rank: no communication")
 
 
+# ----------------------------------------------------------------------------- 1b
+def case_staged_backend():
+    """The device code paths (inputs uploaded, embeddings downloaded, gradients and
+    broadcasts through host staging), run with the CPU ops ("cpu-staged"), on 1 and 2
+    ranks: bitwise the same trajectory as the plain CPU backend."""
+    d = T.workdir("staged")
+    c = T.make_corpus(d)
+    steps = 6
+    res = {}
+    for backend in ("cpu", "cpu-staged"):
+        for n in (1, 2):
+            name = "%s%d" % (backend, n)
+            run_ok(n if n > 1 else 0, T.sets_for(d, c, name, run__steps=steps, batch__groups=2,
+                                                 checkpoint__every=0, teacher__sync_every=2,
+                                                 dist__check_every=3, run__backend='"%s"' % backend),
+                   "%s on %d rank(s)" % (backend, n))
+            rd = os.path.join(d, "runs", name)
+            res[backend, n] = (T.metrics(rd), T.load_group(T.ckpt_path(rd, steps)),
+                               T.load_group(T.ckpt_path(rd, steps), "teacher"))
+    for n in (1, 2):
+        mc, wc, tc = res["cpu", n]
+        ms, ws, ts = res["cpu-staged", n]
+        T.check([m["total"] for m in mc] == [m["total"] for m in ms], "%d rank(s): same losses" % n)
+        T.check(T.bitwise_equal(wc, ws) and T.bitwise_equal(tc, ts),
+                "%d rank(s): staged student and teacher bitwise equal to cpu" % n)
+
+
 # ----------------------------------------------------------------------------- 2
 def case_signal_resume():
     """SIGUSR1 to mpirun, SIGTERM to every rank, --stop-after: exit 3 after a checkpoint,
