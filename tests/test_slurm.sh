@@ -2,6 +2,7 @@
 # Runs jobs/atas_train.sbatch on a real single-node Slurm (tools/slurm_local.sh).
 #
 #   tests/test_slurm.sh basic  MPI_RANKS      2 MPI ranks via the template (srun --mpi=pmix),
+#                                              jobs/atas_scaling.sbatch at 1 and 2 ranks,
 #                                              then the requeue path (mock exits 3, then 0)
 #   tests/test_slurm.sh signal                --signal=USR1@300 reaches the ranks, they exit 3,
 #                                              the job requeues and finishes (20-40 s: slurmctld
@@ -22,7 +23,7 @@ bdir="${ATAS_BINARY_DIR:-$src/build}"
 ntasks="${ATAS_SLURM_TEST_NTASKS:-2}"
 mode="${1:-}"; shift || true
 
-say() { echo "test_slurm: $*"; }
+say() { echo "test_slurm: [$(date +%T)] $*"; }
 skip() { say "SKIP: $*"; exit 77; }
 
 # ---- the cluster: own state directory, short enough for Unix socket paths
@@ -70,6 +71,7 @@ start_slurm() {
     # The test node has no GPUs: the job script is the template minus its GPU request.
     sed '/^#SBATCH --gpus/d' "$src/jobs/atas_train.sbatch" >"$work/job.sbatch"
     grep -q '^srun --mpi=' "$work/job.sbatch" || fail "template has no srun line"
+    sed '/^#SBATCH --gpus/d' "$src/jobs/atas_scaling.sbatch" >"$work/scaling.sbatch"
 }
 
 # submit NAME TIME_MIN [ENV=VALUE ...] -- [job args]: runs the generated job script with
@@ -126,6 +128,43 @@ test_ranks() { # MPI_RANKS: the template runs it as ATAS_BIN under srun --mpi=pm
     [ "$(grep -c '^rank ' "$f")" -eq "$ntasks" ] || fail "ranks: expected exactly $ntasks rank lines"
     grep -q "$ntasks tasks, 1 threads each" "$f" || fail "ranks: OMP_NUM_THREADS not taken from SLURM_CPUS_PER_TASK"
     say "ranks: $ntasks ranks under srun --mpi=pmix, local ranks consistent"
+}
+
+test_scaling() { # MPI_RANKS as the benchmark: each count gets its own log with K ranks
+    local prog="$1" k r
+    out="$(cd "$work" && ATAS_SCALING_CMD="$prog --bench" timeout 150 sbatch --wait --parsable \
+        --output="$work/scaling.out" --chdir="$work" --nodes=1 --ntasks-per-node="$ntasks" \
+        --cpus-per-task=1 --time=10 "$work/scaling.sbatch" extra)"
+    rc=$?
+    [ "$rc" -eq 0 ] || fail "scaling: job exit $rc"
+    jobid="${out%%;*}"
+    local counts="" ; k=1
+    while [ "$k" -lt "$ntasks" ]; do counts="$counts $k"; k=$((k * 2)); done
+    counts="$counts $ntasks"
+    for k in $counts; do
+        local f="$work/scaling-$jobid/ranks-$k.log"
+        [ -f "$f" ] || fail "scaling: no log $f"
+        [ "$(grep -c "^rank [0-9]*/$k local .* args --bench extra\$" "$f")" -eq "$k" ] \
+            || fail "scaling: $f does not hold $k rank lines with the benchmark's arguments"
+    done
+    say "scaling: counts$counts each ran with their rank count"
+}
+
+# Exit codes that must not requeue: a usage error without ATAS_CONFIG (no Slurm needed),
+# a failure code (5) passed through, and exit 3 once ATAS_MAX_REQUEUES is reached.
+test_codes() {
+    local prog="$1" msg
+    msg="$(env -u ATAS_CONFIG bash "$work/job.sbatch" 2>&1)"; rc=$?
+    [ "$rc" -eq 2 ] && [[ "$msg" == *"set ATAS_CONFIG"* ]] || fail "codes: no ATAS_CONFIG gave exit $rc: $msg"
+    SUBMIT_POLL=1 submit code5 10 ATAS_BIN="$prog" ATAS_TEST_EXIT=5 ATAS_CONFIG=c.cfg --
+    [ "$rc" -eq 5 ] || fail "code5: job exit $rc, expected 5 passed through"
+    ! grep -q requeueing "$work/code5.out" && [ "$(job_field "$jobid" Restarts)" = 0 ] \
+        || fail "code5: exit 5 must not requeue"
+    SUBMIT_POLL=1 submit cap 10 ATAS_BIN="$prog" ATAS_TEST_EXIT=3 ATAS_MAX_REQUEUES=0 ATAS_CONFIG=c.cfg --
+    [ "$rc" -eq 3 ] || fail "cap: job exit $rc, expected 3"
+    grep -q "not requeueing" "$work/cap.out" && [ "$(job_field "$jobid" Restarts)" = 0 ] \
+        || fail "cap: ATAS_MAX_REQUEUES=0 must stop the requeue"
+    say "codes: missing config -> 2, exit 5 passed through, requeue cap honoured"
 }
 
 # A stand-in for atas_mpi: every run appends "restart R rank P ..." to runs.log; rank 0
@@ -203,7 +242,7 @@ test_train() { # BIN CONFIG [ARGS...]: a real program through the template; must
 
 case "$mode" in
     basic)  [ $# -eq 1 ] || { echo "usage: $0 basic MPI_RANKS" >&2; exit 2; }
-            start_slurm; test_ranks "$1"; test_requeue ;;
+            start_slurm; test_ranks "$1"; test_scaling "$1"; test_codes "$1"; test_requeue ;;
     signal) start_slurm; test_signal ;;
     train)  [ $# -ge 2 ] || { echo "usage: $0 train BIN CONFIG [ARGS...]" >&2; exit 2; }
             start_slurm; test_train "$@" ;;

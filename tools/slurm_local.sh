@@ -30,11 +30,12 @@ wait_s="${ATAS_SLURM_WAIT_S:-30}"
 die() { echo "slurm_local: $*" >&2; exit 1; }
 cannot() { echo "slurm_local: cannot run here: $*" >&2; exit 77; }
 
-pid_alive() { # pidfile -> 0 when the process in it exists
-  local p
+pid_alive() { # pidfile -> 0 when the process in it exists and is the daemon the file
+  # is named for (a stale file whose PID was reused by another process never counts)
+  local p name
   [ -s "$1" ] || return 1
-  p="$(cat "$1" 2>/dev/null)"
-  [ -n "$p" ] && kill -0 "$p" 2>/dev/null
+  p="$(cat "$1" 2>/dev/null)"; name="$(basename "$1" .pid)"
+  [ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$name" ]
 }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -45,25 +46,29 @@ all_running() {
 
 node_state() { SLURM_CONF="$conf" sinfo -h -N -o '%T' 2>/dev/null | head -n1; }
 
-stop_one() { # name pidfile: TERM, wait up to 5 s, then KILL
-  local name="$1" pf="$2" p i
-  pid_alive "$pf" || { rm -f "$pf"; return 0; }
-  p="$(cat "$pf")"
-  kill -TERM "$p" 2>/dev/null
-  for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$p" 2>/dev/null; then
-    echo "slurm_local: $name (pid $p) ignored SIGTERM, sending SIGKILL" >&2
-    kill -KILL "$p" 2>/dev/null
-  fi
-  rm -f "$pf"
-}
-
 do_stop() {
-  # slurmd first so it does not log a storm of "controller gone" messages.
-  stop_one slurmd "$dir/slurmd.pid"
-  stop_one slurmctld "$dir/slurmctld.pid"
-  stop_one munged "$dir/munged.pid"
-  echo "slurm_local: stopped (state kept in $dir)"
+  # SIGTERM to all three at once (each takes 1-2 s to shut down), then wait up to
+  # 10 s and SIGKILL what is left. Only the PIDs we recorded are touched.
+  local d p pids=() i
+  for d in slurmd slurmctld munged; do
+    if pid_alive "$dir/$d.pid"; then
+      p="$(cat "$dir/$d.pid")"; pids+=("$d:$p"); kill -TERM "$p" 2>/dev/null
+    fi
+  done
+  for i in $(seq 100); do
+    local left=0
+    for d in "${pids[@]}"; do kill -0 "${d#*:}" 2>/dev/null && left=1; done
+    [ $left = 0 ] && break
+    sleep 0.1
+  done
+  for d in "${pids[@]}"; do
+    if kill -0 "${d#*:}" 2>/dev/null; then
+      echo "slurm_local: ${d%%:*} (pid ${d#*:}) ignored SIGTERM, sending SIGKILL" >&2
+      kill -KILL "${d#*:}" 2>/dev/null
+    fi
+  done
+  rm -f "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munged.pid"
+  echo "slurm_local: stopped (state kept in $dir)" >&2
 }
 
 print_env() { echo "export SLURM_CONF=$conf"; }
@@ -154,7 +159,7 @@ do_start() {
     print_env
     return 0
   fi
-  do_stop >/dev/null # partial leftovers
+  do_stop >/dev/null 2>&1 # partial leftovers
 
   # Unix sockets (munge, slurmd step sockets) must fit in sun_path (108 bytes).
   [ ${#dir} -le 70 ] || die "ATAS_SLURM_DIR '$dir' is too long for Unix socket paths (${#dir} > 70 chars); set a shorter ATAS_SLURM_DIR"
@@ -202,7 +207,7 @@ do_start() {
 
   if ! wait_idle; then
     tail -n 5 "$dir/log/start.log" >&2 2>/dev/null
-    do_stop >/dev/null
+    do_stop >/dev/null 2>&1
     die "failed to start (state in $dir)"
   fi
   echo "slurm_local: running: node localhost ($cpus CPUs), ports $cport/$sport, state in $dir" >&2
