@@ -3,8 +3,8 @@
  * and checks that the node-local communicator (MPI_Comm_split_type SHARED)
  * agrees with what the launcher exported (SLURM_LOCALID / OMPI_COMM_WORLD_LOCAL_*),
  * which is how atas_mpi picks its GPU. Exit 0 when consistent, 1 otherwise.
- * If ATAS_TEST_EXIT is set, rank 0 exits with that code after the checks
- * (the template's requeue path is exercised with it). */
+ * If ATAS_TEST_EXIT is set, every rank exits with that code after the checks
+ * (the job template's exit-code handling is tested with it). */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -35,7 +35,7 @@ cleanup() {
     if [ "${ATAS_SLURM_KEEP:-0}" != 1 ]; then
         "$src/tools/slurm_local.sh" stop >/dev/null 2>&1
     fi
-    [ -n "$work" ] && rm -rf "$work"
+    [ -n "$work" ] && [ "${ATAS_SLURM_KEEP:-0}" != 1 ] && rm -rf "$work"
 }
 
 fail() {
@@ -167,24 +167,38 @@ test_codes() {
     say "codes: missing config -> 2, exit 5 passed through, requeue cap honoured"
 }
 
-# A stand-in for atas_mpi: every run appends "restart R rank P ..." to runs.log; rank 0
-# exits 3 on the first run (no marker yet), everything else exits 0.
-write_mock_requeue() {
+# A stand-in for atas_mpi: every run appends "restart R rank P start" to runs.log. On the
+# first run (no marker yet) every rank waits for SIGUSR1, notes it, and exits 3 as atas_mpi
+# does after its checkpoint; later runs exit 0 at once. Slurm signals every process of the
+# step, so the helper sleep ignores USR1: otherwise it could die first and end the wait
+# before the shell's own USR1 arrives.
+write_mock() {
     cat >"$work/mock.sh" <<EOF
 #!/bin/bash
-echo "restart \${SLURM_RESTART_COUNT:-0} rank \$SLURM_PROCID args \$*" >>"$work/runs.log"
-if [ "\$SLURM_PROCID" = 0 ] && [ ! -e "$work/marker" ]; then touch "$work/marker"; exit 3; fi
-exit 0
+log="$work/runs.log"
+echo "restart \${SLURM_RESTART_COUNT:-0} rank \$SLURM_PROCID start" >>"\$log"
+[ -e "$work/marker" ] && exit 0
+(trap '' USR1; exec sleep 90) &
+sp=\$!
+trap 'echo "restart \${SLURM_RESTART_COUNT:-0} rank \$SLURM_PROCID got USR1" >>"\$log"
+      [ "\$SLURM_PROCID" = 0 ] && touch "$work/marker"; kill \$sp; exit 3' USR1
+echo "restart \${SLURM_RESTART_COUNT:-0} rank \$SLURM_PROCID waiting" >>"\$log"
+wait \$sp
+echo "restart \${SLURM_RESTART_COUNT:-0} rank \$SLURM_PROCID no USR1 within 90 s" >>"\$log"; exit 9
 EOF
     chmod +x "$work/mock.sh"
 }
 
 # Requeue: the template sees exit 3, calls scontrol requeue; the same job id runs again
-# (Restarts=1, log appended) and its second run's exit 0 is what sbatch --wait returns.
+# (Restarts=1, log appended) and its second run's exit 0 is what the caller gets.
 check_requeued() { # name
-    local name="$1" f="$work/$1.out"
-    [ "$rc" -eq 0 ] || fail "$name: sbatch --wait returned $rc, expected 0 from the second run"
-    grep -q "requeueing job $jobid" "$f" || fail "$name: the template did not requeue after exit 3"
+    local name="$1" f="$work/$1.out" r
+    [ "$rc" -eq 0 ] || fail "$name: the job returned $rc, expected 0 from the second run"
+    for ((r = 0; r < ntasks; r++)); do
+        grep -q "^restart 0 rank $r got USR1" "$work/runs.log" || fail "$name: rank $r did not get USR1"
+        grep -q "^restart 1 rank $r start" "$work/runs.log" || fail "$name: rank $r did not run again"
+    done
+    grep -q "requeueing job $jobid" "$f" || fail "$name: the template did not requeue after exit 3 (was the batch shell killed?)"
     [ "$(grep -c "(restart 0)" "$f")" -eq 1 ] && [ "$(grep -c "(restart 1)" "$f")" -eq 1 ] \
         || fail "$name: expected one run with restart 0 and one with restart 1 in the appended log"
     grep -q " exited with 3 at" "$f" && grep -q " exited with 0 at" "$f" \
@@ -193,42 +207,38 @@ check_requeued() { # name
     n="$(job_field "$jobid" Restarts)"
     [ "$n" = 1 ] || fail "$name: scontrol shows Restarts=$n, expected 1"
     [ "$(job_field "$jobid" JobState)" = COMPLETED ] || fail "$name: final state $(job_field "$jobid" JobState)"
-    for ((r = 0; r < ntasks; r++)); do
-        grep -q "^restart 0 rank $r " "$work/runs.log" && grep -q "^restart 1 rank $r " "$work/runs.log" \
-            || fail "$name: rank $r did not run in both slots"
-    done
-    say "$name: exit 3 -> scontrol requeue -> same job ran again (Restarts=1) -> exit 0"
+    say "$name: USR1 reached all $ntasks ranks, exit 3 -> scontrol requeue -> same job ran again (Restarts=1) -> exit 0"
 }
 
+# What a time limit does, triggered by hand: `scancel --signal=USR1` signals the steps
+# (not the batch shell) exactly as --signal=USR1@300 does. sbatch --wait must follow the
+# job through the requeue and return the second run's exit code.
 test_requeue() {
-    write_mock_requeue
-    submit requeue 10 ATAS_BIN="$work/mock.sh" ATAS_CONFIG=run.cfg --
+    write_mock
+    ( submit requeue 10 ATAS_BIN="$work/mock.sh" ATAS_CONFIG=run.cfg -- >/dev/null
+      echo "$rc $jobid" >"$work/requeue.rc" ) &
+    local bg=$! i waiting=0 id=""
+    for ((i = 0; i < 120; i++)); do # until every rank of the first run waits for USR1
+        waiting="$(grep -c '^restart 0 rank .* waiting' "$work/runs.log" 2>/dev/null)"
+        [ "${waiting:-0}" -ge "$ntasks" ] && break
+        sleep 0.25
+    done
+    id="$(squeue -h -n requeue -o %i | head -n1)"
+    [ "${waiting:-0}" -ge "$ntasks" ] && [ -n "$id" ] || { kill "$bg"; fail "requeue: the ranks did not start within 30 s"; }
+    scancel --signal=USR1 "$id" || fail "requeue: scancel --signal=USR1 failed"
+    wait "$bg"
+    [ -s "$work/requeue.rc" ] || fail "requeue: no result from sbatch --wait"
+    read -r rc jobid <"$work/requeue.rc"
+    say "requeue: job $jobid exit $rc (sbatch --wait)"
     check_requeued requeue
 }
 
-# --signal=USR1@300 with a 5-minute limit: the job is inside the window from the start, so
-# slurmctld's next time-limit sweep (<= 30 s) sends USR1 to the steps. Every rank must
-# receive it (not only the batch shell), checkpoint (here: note it) and exit 3.
+# The timer itself: --signal=USR1@300 with a 5-minute limit puts the job inside the window
+# from its start, so slurmctld's next time-limit sweep (every 30 s) sends USR1 to the steps.
 test_signal() {
-    cat >"$work/mock.sh" <<EOF
-#!/bin/bash
-log="$work/runs.log"
-echo "restart \${SLURM_RESTART_COUNT:-0} rank \$SLURM_PROCID start" >>"\$log"
-[ -e "$work/marker" ] && exit 0
-trap 'echo "restart \${SLURM_RESTART_COUNT:-0} rank \$SLURM_PROCID got USR1" >>"\$log"
-      [ "\$SLURM_PROCID" = 0 ] && touch "$work/marker"; exit 3' USR1
-sleep 90 & wait \$!
-echo "rank \$SLURM_PROCID: no USR1 within 90 s" >>"\$log"; exit 9
-EOF
-    chmod +x "$work/mock.sh"
+    write_mock
     SUBMIT_POLL=1 submit signal 5 ATAS_BIN="$work/mock.sh" ATAS_CONFIG=run.cfg --
-    for ((r = 0; r < ntasks; r++)); do
-        grep -q "^restart 0 rank $r got USR1" "$work/runs.log" || fail "signal: rank $r did not get USR1"
-    done
-    grep -q "received SIGTERM" "$work/signal.out" && ! grep -q "requeueing" "$work/signal.out" \
-        && fail "signal: the batch shell was terminated before it could requeue"
     check_requeued signal
-    say "signal: USR1 reached all $ntasks ranks, the batch shell survived and requeued"
 }
 
 test_train() { # BIN CONFIG [ARGS...]: a real program through the template; must exit 0

@@ -49,13 +49,13 @@ node_state() { SLURM_CONF="$conf" sinfo -h -N -o '%T' 2>/dev/null | head -n1; }
 do_stop() {
   # SIGTERM to all three at once (each takes 1-2 s to shut down), then wait up to
   # 10 s and SIGKILL what is left. Only the PIDs we recorded are touched.
-  local d p pids=() i
+  local d p pids=()
   for d in slurmd slurmctld munged; do
     if pid_alive "$dir/$d.pid"; then
       p="$(cat "$dir/$d.pid")"; pids+=("$d:$p"); kill -TERM "$p" 2>/dev/null
     fi
   done
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     local left=0
     for d in "${pids[@]}"; do kill -0 "${d#*:}" 2>/dev/null && left=1; done
     [ $left = 0 ] && break
@@ -124,8 +124,8 @@ EOF
 }
 
 wait_idle() {
-  local i st=""
-  for i in $(seq $((wait_s * 5))); do
+  local st=""
+  for _ in $(seq $((wait_s * 5))); do
     st="$(node_state)"
     case "$st" in idle|idle*|mixed|allocated) return 0 ;; esac
     # A node left down/drained by an earlier run: bring it back.
@@ -194,8 +194,7 @@ do_start() {
     --pid-file="$dir/munged.pid" --log-file="$dir/log/munged.log" \
     --seed-file="$dir/munge/munged.seed" >>"$dir/log/start.log" 2>&1 \
     || die "munged failed to start: $(tail -n 3 "$dir/log/start.log" "$dir/log/munged.log" 2>/dev/null)"
-  local i
-  for i in $(seq 50); do [ -S "$dir/munge/munge.socket.2" ] && break; sleep 0.1; done
+  for _ in $(seq 50); do [ -S "$dir/munge/munge.socket.2" ] && break; sleep 0.1; done
   [ -S "$dir/munge/munge.socket.2" ] || die "munged did not create its socket; see $dir/log/munged.log"
 
   # -D: they stay children we can track by PID; -c clears the saved state so a
