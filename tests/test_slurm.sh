@@ -132,9 +132,10 @@ test_ranks() { # MPI_RANKS: the template runs it as ATAS_BIN under srun --mpi=pm
 
 test_scaling() { # MPI_RANKS as the benchmark: each count gets its own log with K ranks
     local prog="$1" k r
-    out="$(cd "$work" && ATAS_SCALING_CMD="$prog --bench" timeout 150 sbatch --wait --parsable \
+    out="$(cd "$work" && ATAS_SCALING_CMD="$prog --bench k={K}" ATAS_SCALING_GROUPS_PER_RANK=3 \
+        timeout 150 sbatch --wait --parsable \
         --output="$work/scaling.out" --chdir="$work" --nodes=1 --ntasks-per-node="$ntasks" \
-        --cpus-per-task=1 --time=10 "$work/scaling.sbatch" extra)"
+        --cpus-per-task=1 --time=10 "$work/scaling.sbatch" extra "groups={G}")"
     rc=$?
     [ "$rc" -eq 0 ] || fail "scaling: job exit $rc"
     jobid="${out%%;*}"
@@ -144,7 +145,7 @@ test_scaling() { # MPI_RANKS as the benchmark: each count gets its own log with 
     for k in $counts; do
         local f="$work/scaling-$jobid/ranks-$k.log"
         [ -f "$f" ] || fail "scaling: no log $f"
-        [ "$(grep -c "^rank [0-9]*/$k local .* args --bench extra\$" "$f")" -eq "$k" ] \
+        [ "$(grep -c "^rank [0-9]*/$k local .* args --bench k=$k extra groups=$((3 * k))\$" "$f")" -eq "$k" ] \
             || fail "scaling: $f does not hold $k rank lines with the benchmark's arguments"
     done
     say "scaling: counts$counts each ran with their rank count"
