@@ -118,6 +118,10 @@ struct atas_backend {
  * no GPU, fails with ATAS_ERR_UNSUPPORTED and a message that says which. */
 atas_status atas_backend_get(const char *name, const atas_backend **out);
 const atas_backend *atas_backend_cpu(void);
+/* The rank's index among the ranks of its node. Call before atas_backend_get: a
+ * device backend then binds one device per local rank (device = local_rank % count). */
+void atas_backend_set_local_rank(int local_rank);
+int atas_backend_local_rank(void);
 /* Threads the CPU backend (OpenMP and OpenBLAS) uses; <= 0 keeps the default. */
 void atas_cpu_set_threads(int n);
 int atas_cpu_threads(void);

@@ -82,6 +82,10 @@ atas_status atas_backend_get(const char *name, const atas_backend **out) {
                     name);
 }
 
+static int g_local_rank = 0;
+void atas_backend_set_local_rank(int local_rank) { g_local_rank = local_rank < 0 ? 0 : local_rank; }
+int atas_backend_local_rank(void) { return g_local_rank; }
+
 void atas_cpu_set_threads(int n) {
     if (n <= 0) return;
     omp_set_num_threads(n);

@@ -124,6 +124,7 @@ static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
 
 static atas_status setup_models(atas_trainer *t) {
     const char *bname = atas_config_enum_name("run.backend", t->cfg.run.backend);
+    atas_backend_set_local_rank(t->comm->local_rank); /* one GPU per local rank */
     CHECK(atas_backend_get(bname ? bname : "cpu", &t->be));
     /* CPU: the node's cores shared among its ranks unless run.threads says otherwise */
     const int cores = (int)sysconf(_SC_NPROCESSORS_ONLN), local = ATAS_MAX(1, t->comm->local_size);

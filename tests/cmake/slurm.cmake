@@ -12,3 +12,7 @@ atas_script_test(NAME test_slurm_signal TIMEOUT 150 LABELS slow
   COMMAND bash ${PROJECT_SOURCE_DIR}/tests/test_slurm.sh signal)
 # One cluster at a time (same state directory and ports).
 set_tests_properties(test_slurm test_slurm_signal PROPERTIES RESOURCE_LOCK atas_slurm)
+# atas_mpi itself, 2 ranks under srun --mpi=pmix through the training template.
+atas_script_test(NAME test_slurm_train TIMEOUT 180
+  COMMAND bash ${PROJECT_SOURCE_DIR}/tests/test_slurm_train.sh)
+set_tests_properties(test_slurm_train PROPERTIES RESOURCE_LOCK atas_slurm)

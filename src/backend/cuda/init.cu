@@ -1,5 +1,5 @@
-/* Device and cuBLAS set-up, once per process. The current device is used (a
- * multi-GPU launcher selects it with cudaSetDevice before asking for "cuda").
+/* Device and cuBLAS set-up, once per process: one device per local rank
+ * (atas_backend_set_local_rank; device = local rank % devices on the node).
  * cuBLAS keeps full fp32 arithmetic: under CUBLAS_DEFAULT_MATH cublasSgemm does
  * not use TF32 tensor cores (that takes CUBLAS_TF32_TENSOR_OP_MATH), so parity
  * with the CPU stays tight. */
@@ -16,6 +16,8 @@ extern "C" atas_status atas_cuda_init(void) {
         return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "backend \"cuda\": no CUDA device available: %s",
                         e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
     }
+    const int dev = atas_backend_local_rank() % n;
+    CU_CHECK("cuda init (cudaSetDevice)", cudaSetDevice(dev));
     /* create the context now, so a broken device fails here and not in the first op */
     CU_CHECK("cuda init", cudaFree(0));
     cublasHandle_t h = NULL;
