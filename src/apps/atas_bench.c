@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <jansson.h>
 
 #include "atas/vit.h"
 
@@ -94,12 +95,37 @@ static double measure_backend_peak(int reps) {
         }                                                                \
     } while (0)
 
+/* PyTorch's times of the same ops (tools/bench/torch_ops_bench.py), ms by op name */
+static json_t *g_torch_ops;
+
 static void op_row(const char *op, const char *shape, double sec, double flops) {
     double gf = flops / sec / 1e9;
-    if (flops > 0)
-        printf("%-22s %-28s %10.3f %9.1f %6.1f\n", op, shape, sec * 1e3, gf, 100 * gf / g_peak);
-    else
-        printf("%-22s %-28s %10.3f %9s %6s\n", op, shape, sec * 1e3, "-", "-");
+    char gfs[16] = "-", pk[16] = "-", tms[16] = "-", sp[16] = "-";
+    if (flops > 0) {
+        snprintf(gfs, sizeof gfs, "%.1f", gf);
+        snprintf(pk, sizeof pk, "%.1f", 100 * gf / g_peak);
+    }
+    json_t *v = g_torch_ops ? json_object_get(g_torch_ops, op) : NULL;
+    if (v && json_is_number(v)) {
+        snprintf(tms, sizeof tms, "%.3f", json_number_value(v));
+        snprintf(sp, sizeof sp, "%.2fx", json_number_value(v) / (sec * 1e3));
+    }
+    printf("%-22s %-28s %10.3f %9s %6s %9s %8s\n", op, shape, sec * 1e3, gfs, pk, tms, sp);
+}
+
+static void load_torch_ops(const bench_opts *o, int B, int T, int D, int H, int Hm) {
+    if (!o->torch || !g_be->host_addressable) return; /* the torch side is a CPU run */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "OMP_NUM_THREADS=%d %s %s/tools/bench/torch_ops_bench.py --B %d --T %d --D %d --H %d --M %d "
+             "--reps %d --threads %d",
+             o->threads, o->python, o->srcdir, B, T, D, H, Hm, o->reps, o->threads);
+    FILE *f = popen(cmd, "r");
+    if (!f) return;
+    char line[4096];
+    while (fgets(line, sizeof line, f))
+        if (line[0] == '{') g_torch_ops = json_loads(line, 0, NULL);
+    pclose(f);
 }
 
 /* The ops of one ViT-B/16 block at batch B, 224 px (T = 197). */
@@ -117,7 +143,9 @@ static void bench_ops(const bench_opts *o, int B, int T, int D, int H, int Hm) {
     if (wsb) OK(be->alloc(&ws, wsb, "ws"));
     double t;
     printf("#\n# ops of one transformer block (width %d, MLP %d), batch %d, T = %d tokens, fp32\n", D, Hm, B, T);
-    printf("# %-20s %-28s %10s %9s %6s\n", "op", "shape", "ms", "GFLOP/s", "%peak");
+    load_torch_ops(o, B, T, D, H, Hm);
+    printf("# %-20s %-28s %10s %9s %6s %9s %8s\n", "op", "shape", "ms", "GFLOP/s", "%peak", "torch_ms",
+           "speedup");
     snprintf(shape, sizeof shape, "%dx%d -> %d", M, D, Hm);
     TIME_BEST(t, reps, OK(be->linear_fwd(y, x, W, bias, M, D, Hm)));
     op_row("linear_fwd", shape, t, 2.0 * M * D * Hm);
