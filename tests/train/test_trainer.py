@@ -301,6 +301,16 @@ def case_bad_input():
                       args=["--resume", ck], expect=1)
     T.check(ck in err and "width = 64, the config says 128" in err, "the error names the file and the mismatch")
     T.check(not os.path.exists(os.path.join(runs, "wide", "checkpoints", "ckpt-00000005.h5")), "no checkpoint written")
+    # a checkpoint of an unknown format version (written by a future atas): refused by name
+    import shutil
+    import h5py
+    fut = os.path.join(d, "future.h5")
+    shutil.copy(ck, fut)
+    with h5py.File(fut, "r+") as f:
+        f.attrs["format_version"] = 99
+    out, err = run_ok(0, T.sets_for(d, c, "future", run__steps=5), "resume a version-99 checkpoint",
+                      args=["--resume", fut], expect=1)
+    T.check(fut in err and "format version 99" in err, "the error names the file and the version: %s" % T.tail(err, 2))
     out, err = run_ok(0, T.sets_for(d, c, "nofile", run__steps=5), "resume a missing file",
                       args=["--resume", os.path.join(d, "nope.h5")], expect=1)
     T.check(os.path.join(d, "nope.h5") in err, "the error names the missing checkpoint")
