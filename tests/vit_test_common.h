@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "atas/h5util.h"
+#include "train/model_h5.h"
 #include "atas/vit.h"
 #include "test_util.h"
 
@@ -23,25 +24,11 @@ static inline float *rand_buf(size_t n, uint64_t seed, float std) {
     return x;
 }
 
-/* Write config attrs + every parameter (OpenCLIP names) under /params. */
+/* Write config attrs + every parameter (OpenCLIP names) under /params: the same
+ * writer as checkpoints and dumps use. */
 static inline atas_status write_model_h5(hid_t f, const atas_vit *m, const float *params) {
-    const atas_vit_config *c = &m->cfg;
-    CHECK(atas_h5_attr_write_int(f, "patch", c->patch));
-    CHECK(atas_h5_attr_write_int(f, "width", c->width));
-    CHECK(atas_h5_attr_write_int(f, "layers", c->layers));
-    CHECK(atas_h5_attr_write_int(f, "heads", c->heads));
-    CHECK(atas_h5_attr_write_int(f, "mlp", c->mlp));
-    CHECK(atas_h5_attr_write_int(f, "embed", c->embed));
-    CHECK(atas_h5_attr_write_int(f, "grid", c->grid));
-    CHECK(atas_h5_attr_write_str(f, "act", c->act == ATAS_ACT_GELU ? "gelu" : "quickgelu"));
-    CHECK(atas_h5_attr_write_double(f, "ln_eps", c->ln_eps));
-    for (int i = 0; i < m->ntensors; i++) {
-        char name[160];
-        size_t dims[4];
-        for (int d = 0; d < m->info[i].ndim; d++) dims[d] = (size_t)m->info[i].shape[d];
-        snprintf(name, sizeof name, "params/%s", m->info[i].name);
-        CHECK(atas_h5_write_f32(f, name, params + m->info[i].offset, m->info[i].ndim, dims));
-    }
+    CHECK(atas_model_h5_write_config(f, &m->cfg));
+    CHECK(atas_model_h5_write_tensors(f, "params", m, params, 0));
     return ATAS_OK;
 }
 
