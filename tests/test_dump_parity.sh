@@ -18,5 +18,6 @@ run() { # name, extra --set args...
 run default
 run modes --set 'loss.g2l.pool="teacher_weighted"' --set 'loss.l2l.form="similarity"' \
     --set 'loss.g2g.form="infonce"' --set 'loss.g2l.form="infonce"' --set loss.g2l.weight=0.5
+run raw --set 'loss.g2l.pool="mean_raw"' --set loss.l2l.weight=0
 run frozen --set model.unlocked_blocks=1 --set loss.g2g.weight=0 --set 'mosaic.grids=[4]'
 run embeddings --set model.train_embeddings=true --set model.train_head=true --set data.resolution=48

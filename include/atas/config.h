@@ -29,7 +29,8 @@ extern "C" {
 
 typedef enum { ATAS_CFG_BACKEND_CPU = 0, ATAS_CFG_BACKEND_CUDA = 1, ATAS_CFG_BACKEND_CPU_STAGED = 2 } atas_cfg_backend;
 typedef enum { ATAS_CFG_WEIGHTS_AUTO = 0, ATAS_CFG_WEIGHTS_OPENCLIP, ATAS_CFG_WEIGHTS_HF } atas_cfg_weights_format;
-typedef enum { ATAS_CFG_POOL_MEAN = 0, ATAS_CFG_POOL_TEACHER_WEIGHTED } atas_cfg_pool;
+/* same values as atas_g2l_pool */
+typedef enum { ATAS_CFG_POOL_MEAN = 0, ATAS_CFG_POOL_TEACHER_WEIGHTED, ATAS_CFG_POOL_MEAN_RAW } atas_cfg_pool;
 /* loss forms: G2L and G2G take cosine | infonce, L2L takes cosine | similarity */
 typedef enum { ATAS_CFG_FORM_COSINE = 0, ATAS_CFG_FORM_INFONCE, ATAS_CFG_FORM_SIMILARITY } atas_cfg_form;
 typedef enum { ATAS_CFG_MOM_COSINE = 0, ATAS_CFG_MOM_CONSTANT } atas_cfg_mom_schedule;

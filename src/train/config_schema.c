@@ -35,7 +35,8 @@ static const cfg_enum_item e_act[] = {{"", ATAS_CFG_ACT_UNSET}, {"quickgelu", AT
 static const cfg_enum_item e_wfmt[] = {{"auto", ATAS_CFG_WEIGHTS_AUTO}, {"openclip", ATAS_CFG_WEIGHTS_OPENCLIP},
                                        {"hf", ATAS_CFG_WEIGHTS_HF}, {0, 0}};
 static const cfg_enum_item e_pool[] = {{"mean", ATAS_CFG_POOL_MEAN},
-                                       {"teacher_weighted", ATAS_CFG_POOL_TEACHER_WEIGHTED}, {0, 0}};
+                                       {"teacher_weighted", ATAS_CFG_POOL_TEACHER_WEIGHTED},
+                                       {"mean_raw", ATAS_CFG_POOL_MEAN_RAW}, {0, 0}};
 static const cfg_enum_item e_form_nce[] = {{"cosine", ATAS_CFG_FORM_COSINE}, {"infonce", ATAS_CFG_FORM_INFONCE}, {0, 0}};
 static const cfg_enum_item e_form_l2l[] = {{"cosine", ATAS_CFG_FORM_COSINE},
                                            {"similarity", ATAS_CFG_FORM_SIMILARITY}, {0, 0}};
@@ -140,8 +141,10 @@ const cfg_key atas_cfg_keys[] = {
             "Weight of Global-to-Local: the student's dense features pooled over a mosaic cell vs the "
             "teacher's global embedding of that image.", R_GE(0)),
     K_ENUM("loss.g2l.pool", loss.g2l.pool, "mean", e_pool,
-           "Cell pooling: mean (= RoIAlign 1x1 on the token-aligned box) or teacher_weighted "
-           "(softmax of teacher-global similarity / pool_tau, no gradient through the weights)."),
+           "Cell pooling of the L2-normalised student tokens (CLIPSelf: normalise every token, then "
+           "RoIAlign 1x1): mean (= RoIAlign 1x1 on the token-aligned box) or teacher_weighted (weights: "
+           "softmax of teacher-global similarity / pool_tau, no gradient through the weights); mean_raw "
+           "averages the raw, unnormalised tokens instead (high-norm tokens dominate)."),
     K_FLOAT("loss.g2l.pool_tau", loss.g2l.pool_tau, "0.1", "Temperature of teacher_weighted pooling.", R_GT(0)),
     K_ENUM("loss.g2l.form", loss.g2l.form, "cosine", e_form_nce,
            "G2L term: 1 - cos, or InfoNCE against the other images of the rank's batch."),

@@ -36,8 +36,8 @@ static atas_status to_loss_config(const atas_run_config *c, atas_loss_config *l)
     l->w_g2l = c->loss.g2l.weight;
     l->w_l2l = c->loss.l2l.weight;
     l->w_g2g = c->loss.g2g.weight;
-    l->g2l_pool = c->loss.g2l.pool == ATAS_CFG_POOL_TEACHER_WEIGHTED ? ATAS_G2L_POOL_TEACHER_WEIGHTED
-                                                                     : ATAS_G2L_POOL_MEAN;
+    _Static_assert((int)ATAS_CFG_POOL_MEAN_RAW == (int)ATAS_G2L_POOL_MEAN_RAW, "pool enums differ");
+    l->g2l_pool = (atas_g2l_pool)c->loss.g2l.pool; /* the two enums share their values */
     l->g2l_form = c->loss.g2l.form == ATAS_CFG_FORM_INFONCE ? ATAS_FORM_INFONCE : ATAS_FORM_COSINE;
     l->g2g_form = c->loss.g2g.form == ATAS_CFG_FORM_INFONCE ? ATAS_FORM_INFONCE : ATAS_FORM_COSINE;
     l->l2l_form = c->loss.l2l.form == ATAS_CFG_FORM_SIMILARITY ? ATAS_L2L_SIMILARITY : ATAS_L2L_COSINE;
