@@ -41,6 +41,40 @@ print("%-20s %2d ranks: %5d images/step, %5d steps, peak lr %.3g, warm-up %d ste
 PYEOF
   done
 done
+# the user-facing docs agree with the configs: every `atas_pack --size S` the README and jobs/README
+# show packs a corpus every shipped recipe accepts (S >= max(view, largest cell)) at the path they read
+need=0; path=""
+for cfg in vitb16 vitl14 vitl14_336 ablation_g2l_frozen ablation_no_l2l; do
+  "$BIN" "$SRC/configs/$cfg.cfg" >"$T/r.cfg" 2>/dev/null
+  side=$($PY - "$T/r.cfg" <<'PYEOF'
+import re, sys
+t = open(sys.argv[1]).read()
+res = int(re.search(r"^\s*resolution = (\d+);", t, re.M).group(1))
+canvas = int(re.search(r"^\s*canvas = (\d+);", t, re.M).group(1))
+grids = [int(x) for x in re.search(r"^\s*grids = \[([^\]]*)\];", t, re.M).group(1).split(",")]
+corpus = re.search(r'^\s*corpus = "([^"]*)";', t, re.M).group(1)
+print(max(res, canvas // min(grids)), corpus)
+PYEOF
+)
+  s=${side% *}; c=${side#* }
+  [ "$s" -gt "$need" ] && need=$s
+  [ -z "$path" ] && path=$c
+  [ "$c" = "$path" ] || { echo "FAIL: $cfg reads $c, others $path"; exit 1; }
+done
+for doc in README.md jobs/README.md; do
+  n=0
+  while read -r size out; do
+    n=$((n + 1))
+    [ "$size" -ge "$need" ] || { echo "FAIL: $doc packs at --size $size; the shipped configs need >= $need"; exit 1; }
+    [ "$out" = "$path" ] || { echo "FAIL: $doc packs to $out; the shipped configs read $path"; exit 1; }
+  done < <(grep -o 'atas_pack --size [0-9]* -o [^ ]*' "$SRC/$doc" | awk '{print $3, $5}')
+  [ "$n" -ge 1 ] || { echo "FAIL: $doc shows no atas_pack --size"; exit 1; }
+done
+echo "docs pack at >= $need px into $path, as the configs need"
+# the method is described in the repository: no pointer to a note outside it
+if grep -rn "ATAS-METHOD\|/work/shared" "$SRC/README.md" "$SRC/docs" "$SRC/configs" "$SRC/jobs" >"$T/ptr.txt"; then
+  echo "FAIL: pointers outside the repository:"; cat "$T/ptr.txt"; exit 1
+fi
 # tiny: the fixed-global-batch test config, 1 and 2 ranks; on 3 it says how to state a per-rank batch
 "$BIN" "$SRC/configs/tiny.cfg" --world 2 >/dev/null 2>&1 || { echo "FAIL: tiny on 2 ranks"; exit 1; }
 if "$BIN" "$SRC/configs/tiny.cfg" --world 3 >/dev/null 2>"$T/err.txt"; then echo "FAIL: tiny on 3 ranks accepted"; exit 1; fi
