@@ -152,13 +152,24 @@ static void test_shipped(void) {
         for (int i = 0; i < 6; i++) if (!strcmp(e->d_name, expected[i])) seen[i] = 1;
         T_OK(atas_config_check_world(&c, 1));
         T_OK(atas_config_check_world(&c, c.batch.groups));
+        if (strcmp(e->d_name, "tiny.cfg")) { /* the recipes: any world size, one token canvas */
+            T_OK(atas_config_check_world(&c, 64));
+            atas_vit_config mm;
+            T_OK(atas_config_model(&c, &mm, NULL));
+            T_ASSERT(c.mosaic.canvas / mm.patch == 60 && c.mosaic.ngrids == 3 && c.mosaic.grids[0] == 2 &&
+                         c.mosaic.grids[1] == 3 && c.mosaic.grids[2] == 4 && c.batch.group_images >= 16,
+                     "%s: not the shared 60-token canvas / grids [2, 3, 4] / 16 images", e->d_name);
+        }
         check_geometry(e->d_name, &c);
         roundtrip(e->d_name, &c);
         if (!strcmp(e->d_name, "vitb16.cfg")) {
-            T_ASSERT(!strcmp(c.model.preset, "ViT-B-16") && c.mosaic.canvas == 960 && c.mosaic.ngrids == 5,
+            /* one policy for every backbone: 60 x 60 tokens, grids [2, 3, 4], 16 distinct images */
+            T_ASSERT(!strcmp(c.model.preset, "ViT-B-16") && c.mosaic.canvas == 960 && c.mosaic.ngrids == 3 &&
+                         c.mosaic.grids[2] == 4 && c.batch.group_images == 16 && !c.mosaic.repeat_images,
                      "vitb16: preset/canvas/grids");
             T_ASSERT(c.optim.lr == 1e-5 && c.optim.betas[0] == 0.9 && c.optim.betas[1] == 0.98 &&
-                         c.optim.eps == 1e-6 && c.optim.weight_decay == 0.1 && c.optim.warmup_steps == 1000,
+                         c.optim.eps == 1e-6 && c.optim.weight_decay == 0.1 && c.optim.warmup_fraction == 0.025 &&
+                         c.optim.lr_scale_rule == ATAS_CFG_LR_SQRT && c.batch.groups_per_rank == 1,
                      "vitb16: CLIPSelf recipe");
             T_ASSERT(atas_config_images_per_step(&c) == 16 && atas_config_peak_lr(&c) == 1e-5,
                      "vitb16: 16 images per step at lr 1e-5");
@@ -220,9 +231,10 @@ static void test_set_and_equal(void) {
     /* values that stress the writer, through a full load */
     char *sets[] = {"run.name=we\"ird\\name", "optim.lr=3.0000000000000004e-05", "run.seed=5000000000",
                     "optim.betas=[0.1, 0.30000000000000004]", "mosaic.grids=[2,4,6]", "model.train_head=true",
-                    "run.dump_dir=\"/tmp/x y\"", "loss.g2l.pool=teacher_weighted", "optim.lr=1e-4"};
+                    "run.dump_dir=\"/tmp/x y\"", "loss.g2l.pool=teacher_weighted", "optim.lr=1e-4",
+                    "mosaic.repeat_images=true" /* a 6 x 6 grid on 16 images */};
     atas_run_config c;
-    T_OK(atas_config_load(base, sets, 9, &c));
+    T_OK(atas_config_load(base, sets, 10, &c));
     T_ASSERT(!strcmp(c.run.name, "we\"ird\\name"), "name %s", c.run.name);
     T_ASSERT(c.optim.lr == 1e-4, "the later --set wins (lr %g)", c.optim.lr);
     T_ASSERT(c.run.seed == 5000000000LL, "seed %lld", (long long)c.run.seed);
@@ -430,7 +442,7 @@ static void test_helpers(void) {
     expect_fail(p, NULL, 0, ATAS_ERR_CONFIG, want);
     p = write_cfg("h2.cfg", "data = { corpus = \"c.h5\"; };\nmodel = { preset = \"ViT-L-14\"; layers = 12; act = \"gelu\"; };\n"
                             "batch = { groups = 4; group_images = 8; };\noptim = { lr_scale_ref_images = 16; };\n"
-                            "mosaic = { canvas = 840; };\nrun = { name = \"r1\"; dir = \"/tmp/runs\"; };\n");
+                            "mosaic = { canvas = 840; grids = [2]; };\nrun = { name = \"r1\"; dir = \"/tmp/runs\"; };\n");
     T_OK(atas_config_load(p, NULL, 0, &c));
     atas_vit_config m, ref;
     int complete = 0;

@@ -237,6 +237,17 @@ def main(tmp):
     check(nl == pngs, "--images names are the listed paths")
     check(np.array_equal(gl, g0) and np.array_equal(dl, d0), "--images == --corpus at R = S (bitwise)")
 
+    # atas's own OpenCLIP export reads back without --heads/--act (its __metadata__ says them)
+    own = os.path.join(tmp, "own_oc.safetensors")
+    p = subprocess.run([CONV, oc_path, "--to", "openclip", "--heads", str(HEADS), "--act", "quickgelu", "-o", own],
+                       capture_output=True, text=True)
+    check(p.returncode == 0, "own OpenCLIP export: %s" % p.stderr)
+    out = os.path.join(tmp, "e_own.h5")
+    run(["--weights", own, "--corpus", corpus, "--resolution", "24", "-o", out])
+    go, do, _, _ = load(out)
+    g0, d0, _, _ = load(os.path.join(tmp, "e_openclip_24.h5"))
+    check(np.array_equal(go, g0) and np.array_equal(do, d0), "own export without --heads/--act == with them (bitwise)")
+
     # --normalize and --no-dense
     out = os.path.join(tmp, "e_norm.h5")
     run([*oc_args, "--corpus", corpus, "--resolution", "24", "--normalize", "-o", out])

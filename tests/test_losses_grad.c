@@ -109,13 +109,14 @@ static double check_config(const atas_loss_config *c, float scale, const char *n
 
 static void test_fd(void) {
     const double tol = 1e-5; /* observed ~1e-7; a wrong sign or missing term is O(1) */
-    const char *g2l_names[4] = {"g2l mean cosine", "g2l teacher_weighted cosine", "g2l mean infonce",
-                                "g2l teacher_weighted infonce"};
-    for (int mode = 0; mode < 4; mode++) {
-        atas_loss_config c = cfg_only(0, mode);
+    const char *g2l_names[6] = {"g2l mean cosine", "g2l teacher_weighted cosine", "g2l mean infonce",
+                                "g2l teacher_weighted infonce", "g2l mean_raw cosine", "g2l mean_raw infonce"};
+    for (int mode = 0; mode < 6; mode++) {
+        atas_loss_config c = cfg_only(0, mode < 4 ? mode : (mode - 4) * 2);
+        if (mode >= 4) c.g2l_pool = ATAS_G2L_POOL_MEAN_RAW;
         double e = check_config(&c, 1.0f, g2l_names[mode], 1);
         T_ASSERT(e < tol, "%s: FD rel err %.3e", g2l_names[mode], e);
-        if (mode & 1) { /* the stop-gradient matters: the unfrozen FD must disagree */
+        if (mode < 4 && (mode & 1)) { /* the stop-gradient matters: the unfrozen FD must disagree */
             double eu = check_config(&c, 1.0f, "  (unfrozen FD, must differ)", 0);
             T_ASSERT(eu > 50 * tol, "%s: unfrozen FD agrees (%.3e): weights have no effect?", g2l_names[mode], eu);
         }
@@ -141,6 +142,72 @@ static void test_fd(void) {
     c.g2g_form = ATAS_FORM_INFONCE;
     double e = check_config(&c, 0.25f, "all (0.7/1.3/0.4, scale 0.25)", 1);
     T_ASSERT(e < tol, "combined: FD rel err %.3e", e);
+}
+
+/* What G2L pools, recomputed here from the definitions on one g = 1 mosaic (one cell
+ * over the whole 6 x 6 map, holding image 1) whose tokens have very different norms:
+ *   mean:             z = mean_p d_p/|d_p|                  (CLIPSelf: normalise, RoIAlign 1x1)
+ *   teacher_weighted: z = sum_p w_p d_p/|d_p|, w = softmax_p(<t^, d^_p>/tau)
+ *   mean_raw:         z = mean_p d_p
+ * and G2L = 1 - cos(z, t_1). The three must differ from each other, so pooling the wrong
+ * tokens cannot pass. */
+static double g2l_by_hand(const float *sd, int K, int pool, double tau) {
+    const float *t = t_glob + 1 * E;
+    double tn = 0, z[E] = {0}, w[HC * WC], mx = -INFINITY, sum = 0;
+    for (int e = 0; e < E; e++) tn += (double)t[e] * t[e];
+    tn = sqrt(tn);
+    for (int p = 0; p < K; p++) {
+        double dn = 0, dot = 0;
+        for (int e = 0; e < E; e++) dn += (double)sd[p * E + e] * sd[p * E + e], dot += (double)sd[p * E + e] * t[e];
+        dn = sqrt(dn);
+        w[p] = pool == ATAS_G2L_POOL_TEACHER_WEIGHTED ? dot / (dn * tn) / tau : 0;
+        if (w[p] > mx) mx = w[p];
+    }
+    for (int p = 0; p < K; p++) sum += (w[p] = exp(w[p] - mx));
+    for (int p = 0; p < K; p++) {
+        double dn = 0;
+        for (int e = 0; e < E; e++) dn += (double)sd[p * E + e] * sd[p * E + e];
+        double f = pool == ATAS_G2L_POOL_MEAN_RAW ? 1.0 / K : w[p] / sum / sqrt(dn);
+        for (int e = 0; e < E; e++) z[e] += f * sd[p * E + e];
+    }
+    double zn = 0, dot = 0;
+    for (int e = 0; e < E; e++) zn += z[e] * z[e], dot += z[e] * t[e];
+    return 1.0 - dot / (sqrt(zn) * tn);
+}
+
+static void test_g2l_pooled_tokens(void) {
+    static float sd[HC * WC * E], dd[HC * WC * E];
+    atas_mosaic p = {.g = 1, .cell_px = HC * P};
+    for (int c = 0; c < 64; c++) p.image[c] = -1;
+    p.image[0] = 1;
+    atas_rng r = atas_rng_stream(11, 0, 0);
+    for (int q = 0; q < HC * WC; q++) {
+        /* a few high-norm tokens off the image's content (as in real ViTs), the rest on it */
+        const int hi = q % 7 == 0;
+        for (int e = 0; e < E; e++)
+            sd[q * E + e] = hi ? 20.0f * atas_rng_normal(&r) : 0.5f * (atas_rng_normal(&r) + t_glob[E + e]);
+    }
+    double got[3];
+    for (int pool = 0; pool < 3; pool++) {
+        atas_loss_config c;
+        atas_loss_config_default(&c);
+        c.w_l2l = c.w_g2g = 0;
+        c.g2l_pool = (atas_g2l_pool)pool;
+        c.pool_tau = 0.5;
+        atas_loss_values v;
+        T_OK(atas_objective_group(&c, &p, 1, N, E, P, t_glob, NULL, 0, 0, NULL, sd, HC, WC, 1.0f, NULL, dd, &v));
+        double want = g2l_by_hand(sd, HC * WC, pool, c.pool_tau);
+        printf("g2l pool %-17s %.12f (by hand %.12f)\n", atas_loss_pool_name(c.g2l_pool), v.g2l, want);
+        T_ASSERT(fabs(v.g2l - want) < 1e-9, "pool %s: G2L %.12f, by hand %.12f", atas_loss_pool_name(c.g2l_pool),
+                 v.g2l, want);
+        got[pool] = v.g2l;
+    }
+    T_ASSERT(fabs(got[0] - got[2]) > 1e-3 && fabs(got[0] - got[1]) > 1e-4,
+             "the pooling modes give the same G2L (%.6f %.6f %.6f): the test would be vacuous", got[0], got[1],
+             got[2]);
+    atas_loss_config def;
+    atas_loss_config_default(&def);
+    T_ASSERT(def.g2l_pool == ATAS_G2L_POOL_MEAN, "the default pool is mean over normalised tokens");
 }
 
 /* A skipped loss reports 0 and contributes nothing; the parts add up to the whole. */
@@ -307,12 +374,17 @@ static void test_bad_inputs(void) {
     T_ASSERT(lf == ATAS_L2L_SIMILARITY, "parse similarity");
     EXPECT_ERR(ATAS_ERR_CONFIG, "loss.l2l.form = \"cos\"", atas_loss_parse_l2l("cos", "loss.l2l.form", &lf));
     T_ASSERT(!strcmp(atas_loss_pool_name(ATAS_G2L_POOL_MEAN), "mean"), "pool name");
+    T_OK(atas_loss_parse_pool("mean_raw", "loss.g2l.pool", &pool));
+    T_ASSERT(pool == ATAS_G2L_POOL_MEAN_RAW && !strcmp(atas_loss_pool_name(pool), "mean_raw"), "parse mean_raw");
+    EXPECT_ERR(ATAS_ERR_CONFIG, "\"mean\", \"teacher_weighted\" or \"mean_raw\"",
+               atas_loss_parse_pool("max", "loss.g2l.pool", &pool));
 #undef CALL
 }
 
 int main(void) {
     make_inputs(7);
     test_fd();
+    test_g2l_pooled_tokens();
     test_skip_and_linearity();
     test_l2l_identity();
     test_threads();

@@ -16,7 +16,7 @@
 #include "atas/objective.h"
 #include "test_util.h"
 
-enum { N = 5, E = 16, P = 4, HC = 12, WC = 12, HT = 5, WT = 7, M = 4, NCASE = 6 };
+enum { N = 5, E = 16, P = 4, HC = 12, WC = 12, HT = 5, WT = 7, M = 4, NCASE = 8 };
 #define NG (N * E)
 #define NTD (N * HT * WT * E)
 #define ND (M * HC * WC * E)
@@ -80,6 +80,15 @@ static void make_case(test_case *t, int idx) {
         c->w_g2l = 0;
         c->l2l_form = ATAS_L2L_SIMILARITY;
         c->g2g_form = ATAS_FORM_INFONCE;
+        break;
+    case 6: /* raw-token pooling (the option), cosine */
+        c->g2l_pool = ATAS_G2L_POOL_MEAN_RAW;
+        c->w_l2l = 0;
+        break;
+    case 7: /* raw-token pooling, InfoNCE */
+        c->g2l_pool = ATAS_G2L_POOL_MEAN_RAW;
+        c->g2l_form = ATAS_FORM_INFONCE;
+        t->grad_scale = 0.5f;
         break;
     }
 }

@@ -223,9 +223,43 @@ static void test_model_roundtrip(void) {
         atas_vit_config ci = {0};
         int have_act = -1;
         if (layout == ATAS_LAYOUT_OPENCLIP) {
-            /* width 32: no preset and not a multiple of 64, so heads need a config */
+            /* width 32: no preset and not a multiple of 64, so heads need a config; atas's own
+             * export records heads / act / ln_eps in its __metadata__ and reads back alone */
+            T_OK(atas_weights_infer_config(p, &ci, &have_act));
+            T_ASSERT(ci.heads == 2 && have_act == 1 && ci.act == ATAS_ACT_GELU && ci.ln_eps == 1e-6f,
+                     "own export without a side config: heads %d act %d eps %g", ci.heads, (int)ci.act,
+                     (double)ci.ln_eps);
+            char mv[64];
+            int found = 0;
+            T_OK(atas_st_metadata_get(p, "atas.heads", mv, sizeof mv, &found));
+            T_ASSERT(found && !strcmp(mv, "2"), "atas.heads metadata '%s'", mv);
+            T_OK(atas_st_metadata_get(p, "format", mv, sizeof mv, &found));
+            T_ASSERT(found && !strcmp(mv, "pt"), "format metadata '%s'", mv);
+            /* the same tensors without the metadata: heads are not guessed */
+            char bare[512];
+            path_in(bare, sizeof bare, "bare.safetensors");
+            atas_st *st = NULL;
+            T_OK(atas_st_open(&st, p));
+            int nt = atas_st_count(st);
+            atas_st_entry *ent = calloc((size_t)nt, sizeof *ent);
+            float **buf = calloc((size_t)nt, sizeof *buf);
+            for (int i = 0; i < nt; i++) {
+                const atas_st_tensor *t = atas_st_get(st, i);
+                size_t numel = 1;
+                for (int d = 0; d < t->ndim; d++) numel *= (size_t)t->shape[d];
+                buf[i] = malloc(numel * sizeof(float) + 1);
+                T_OK(atas_st_read_f32(t, buf[i]));
+                ent[i] = (atas_st_entry){.name = t->name, .dtype = ATAS_DT_F32, .ndim = t->ndim, .data = buf[i]};
+                memcpy(ent[i].shape, t->shape, sizeof ent[i].shape);
+            }
+            T_OK(atas_st_write(bare, ent, nt));
+            for (int i = 0; i < nt; i++) free(buf[i]);
+            free(buf);
+            free(ent);
+            atas_st_close(st);
             atas_error_clear();
-            T_ASSERT(atas_weights_infer_config(p, &ci, &have_act) != ATAS_OK &&
+            memset(&ci, 0, sizeof ci); /* heads > 0 on entry would count as stated */
+            T_ASSERT(atas_weights_infer_config(bare, &ci, &have_act) != ATAS_OK &&
                          strstr(atas_error_message(), "heads cannot be inferred"),
                      "heads guessed: %s", atas_error_message());
             char oc[512];

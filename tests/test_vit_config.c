@@ -27,7 +27,7 @@ int main(void) {
     T_OK(atas_vit_preset("ViT-B-16", &v));
     T_ASSERT(v.width == 768 && v.layers == 12 && v.patch == 16 && v.embed == 512, "B/16 preset");
     T_ASSERT(atas_vit_preset("ViT-X", &v) == ATAS_ERR_CONFIG, "unknown preset");
-    /* ATAS-METHOD.md: L*(24*N*D^2 + 4*N^2*D) + patch embed; B/16 at 960 is ~1.1-1.2 TFLOP */
+    /* docs/method.md: L*(24*N*D^2 + 4*N^2*D) + patch embed; B/16 at 960 is ~1.1-1.2 TFLOP */
     double fl = atas_vit_flops_forward(&v, 960, 960);
     double N = 3601, D = 768, want = 12 * (24 * N * D * D + 4 * N * N * D) + 2 * 3600.0 * 768 * 768;
     T_ASSERT(fabs(fl - want) < 1e-9 * want && fl > 1.0e12 && fl < 1.3e12, "B/16@960 flops %.4g vs %.4g", fl, want);

@@ -105,7 +105,9 @@ try:
         check(same(hf[k], oc[k]), "carried %s bytes" % k)
     n, h = header(os.path.join(hf_dir, "model.safetensors"))
     check(n % 8 == 0, "header length multiple of 8")
-    check(h["__metadata__"] == {"format": "pt"}, "metadata format pt")
+    check(h["__metadata__"].get("format") == "pt", "metadata format pt")
+    check(h["__metadata__"].get("atas.heads") == str(HEADS) and h["__metadata__"].get("atas.act") in ("quickgelu", "gelu"),
+          "metadata records heads and act: %s" % h["__metadata__"])
     items = sorted(((v["data_offsets"][0], k, v["dtype"]) for k, v in h.items() if k != "__metadata__"))
     size = {"F32": 4, "F16": 2, "I64": 8, "U8": 1}
     keys = [(-size[dt], k) for _, k, dt in items]
@@ -214,9 +216,27 @@ try:
                   for k in vis), "ensemble = a*teacher + (1-a)*pretrained")
         check(all(same(got[k], oc[k]) for k in oc if not k.startswith("visual.")), "pretrained text tower carried")
         hf_ck = os.path.join(tmp, "hf_ckpt")
-        run(ck, "--to", "hf", "-o", hf_ck)
+        run(ck, "--to", "hf", "--alpha", "1", "-o", hf_ck)
         got = load_file(os.path.join(hf_ck, "model.safetensors"))
         check(same(got["visual_projection.weight"], np.ascontiguousarray(stu["visual.proj"].T)), "student export (alpha 1)")
+        # defaults = CLIPSelf's recipe: the student, alpha by model (width <= 768: 0.7), recorded
+        dflt = os.path.join(tmp, "default.safetensors")
+        run(ck, "-o", dflt)
+        got = load_file(dflt)
+        check(all(same(got[k], (0.7 * stu[k].astype(np.float64) + (1 - 0.7) * vis[k].astype(np.float64)).astype(np.float32))
+                  for k in vis), "default export = 0.7*student + 0.3*pretrained")
+        md = header(dflt)[1]["__metadata__"]
+        check(md.get("format") == "pt" and md.get("atas.which") == "student" and float(md.get("atas.alpha", "nan")) == 0.7
+              and md.get("atas.pretrained") == oc_path and md.get("atas.heads") == str(HEADS) and md.get("atas.act") == "quickgelu",
+              "default export metadata: %s" % md)
+        hcfg = json.load(open(os.path.join(hf_ck, "config.json")))
+        check(hcfg.get("atas_export", {}).get("atas.which") == "student" and float(hcfg["atas_export"]["atas.alpha"]) == 1.0,
+              "HF config.json records the export: %s" % hcfg.get("atas_export"))
+        # ... readable back without --heads/--act (the metadata says them)
+        back = os.path.join(tmp, "back_hf")
+        p = run(dflt, "--to", "hf", "-o", back, ok=False)
+        check(p.returncode == 0 and json.load(open(os.path.join(back, "config.json")))["vision_config"]["num_attention_heads"] == HEADS,
+              "own export converts without --heads/--act: %s" % p.stderr)
         # pretrained whose shapes disagree with the checkpoint's config
         bad = dict(oc)
         bad["visual.transformer.resblocks.1.mlp.c_fc.weight"] = r(M + 8, D)

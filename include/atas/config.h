@@ -29,10 +29,12 @@ extern "C" {
 
 typedef enum { ATAS_CFG_BACKEND_CPU = 0, ATAS_CFG_BACKEND_CUDA = 1, ATAS_CFG_BACKEND_CPU_STAGED = 2 } atas_cfg_backend;
 typedef enum { ATAS_CFG_WEIGHTS_AUTO = 0, ATAS_CFG_WEIGHTS_OPENCLIP, ATAS_CFG_WEIGHTS_HF } atas_cfg_weights_format;
-typedef enum { ATAS_CFG_POOL_MEAN = 0, ATAS_CFG_POOL_TEACHER_WEIGHTED } atas_cfg_pool;
+/* same values as atas_g2l_pool */
+typedef enum { ATAS_CFG_POOL_MEAN = 0, ATAS_CFG_POOL_TEACHER_WEIGHTED, ATAS_CFG_POOL_MEAN_RAW } atas_cfg_pool;
 /* loss forms: G2L and G2G take cosine | infonce, L2L takes cosine | similarity */
 typedef enum { ATAS_CFG_FORM_COSINE = 0, ATAS_CFG_FORM_INFONCE, ATAS_CFG_FORM_SIMILARITY } atas_cfg_form;
 typedef enum { ATAS_CFG_MOM_COSINE = 0, ATAS_CFG_MOM_CONSTANT } atas_cfg_mom_schedule;
+typedef enum { ATAS_CFG_LR_LINEAR = 0, ATAS_CFG_LR_SQRT } atas_cfg_lr_rule;
 #define ATAS_CFG_ACT_UNSET (-1) /* model.act = "": from the preset or the weights */
 
 typedef struct {
@@ -68,12 +70,14 @@ typedef struct {
     struct {
         int groups;       /* global groups per step */
         int group_images; /* n images per group */
+        int groups_per_rank; /* > 0: groups = this * world (atas_config_apply_world); 0 = use groups */
     } batch;
     struct {
         int canvas; /* C */
         int ngrids;
         int grids[ATAS_MOSAIC_MAX_GRID];
         int per_group; /* m mosaics per group */
+        int repeat_images; /* opt-in: a mosaic may repeat images when g*g > group_images */
     } mosaic;
     struct {
         struct { double weight; int pool; double pool_tau; int form; double tau; } g2l;
@@ -89,6 +93,8 @@ typedef struct {
         double min_lr;
         double clip_grad_norm;      /* 0 = off */
         double lr_scale_ref_images; /* 0 = off */
+        int lr_scale_rule;          /* atas_cfg_lr_rule: linear | sqrt */
+        double warmup_fraction;     /* > 0: warm-up = round(fraction * total steps), replaces warmup_steps */
     } optim;
     struct {
         double momentum_start;
@@ -165,6 +171,31 @@ static inline int atas_config_images_per_step(const atas_run_config *c) {
 double atas_config_peak_lr(const atas_run_config *c);
 /* run.steps, or ceil(epochs * corpus_images / images per step) when run.steps = 0 */
 int64_t atas_config_total_steps(const atas_run_config *c, int64_t corpus_images);
+/* ---- the recipe at a world size (src/train/recipe.c; docs/training.md) */
+/* Resolve the batch for `world` ranks: with batch.groups_per_rank > 0, batch.groups =
+ * groups_per_rank * world and groups_per_rank becomes 0 (the global batch is fixed from
+ * here on); then atas_config_check_world. */
+atas_status atas_config_apply_world(atas_run_config *c, int world);
+/* Warm-up in steps: round(optim.warmup_fraction * total) (>= 1) when the fraction is > 0,
+ * else optim.warmup_steps. */
+int64_t atas_config_warmup_steps(const atas_run_config *c, int64_t total_steps);
+
+typedef struct {
+    int world, groups, groups_per_rank, per_rank_given, images_per_step;
+    int64_t corpus_images;  /* 0 = unknown */
+    int64_t total_steps;    /* 0 = unknown (run.steps = 0 and no corpus size) */
+    double epochs;          /* passes over the corpus (0 when unknown) */
+    double peak_lr;
+    int64_t warmup_steps;
+    double warmup_share;    /* warmup_steps / total_steps (0 when unknown) */
+} atas_recipe;
+/* The derived numbers of `c` on `world` ranks (c is not changed); corpus_images <= 0 = unknown. */
+atas_status atas_recipe_derive(const atas_run_config *c, int world, int64_t corpus_images, atas_recipe *r);
+/* Lines "recipe ...: ..." (global batch, steps and epochs, peak lr, warm-up) into buf. */
+void atas_recipe_format(const atas_recipe *r, const atas_run_config *c, char *buf, size_t n);
+/* The same lines through atas_info (rank 0 prints): the trainer's start-up report. */
+atas_status atas_recipe_log(const atas_run_config *c, int world, int64_t corpus_images);
+
 /* "dir/name" into buf; ATAS_ERR_CONFIG when it does not fit */
 atas_status atas_config_run_dir(const atas_run_config *c, char *buf, size_t n);
 

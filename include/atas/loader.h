@@ -53,6 +53,7 @@ typedef struct {
     int64_t start_step;    /* step in epoch, < steps_per_epoch */
     const char *view_key;   /* config key names used in error messages (NULL: "view_px") */
     const char *canvas_key; /* (NULL: "canvas_px") */
+    int repeat_images;     /* 1: a mosaic may repeat images (g*g > n); 0: cells hold distinct images */
 } atas_loader_config;
 
 typedef struct {

@@ -23,12 +23,23 @@ typedef struct {
     int image[ATAS_MOSAIC_MAX_GRID * ATAS_MOSAIC_MAX_GRID];
 } atas_mosaic;
 
-/* Draw m mosaics for one group: g uniformly from grids[0..ngrids-1]; cells take
- * the group's images in a random order, without repeats while g*g <= n (a fresh
- * permutation is appended when a mosaic has more cells than the group has images).
- * Deterministic in (seed, step, group). */
+/* Draw m mosaics for one group: g uniformly from grids[0..ngrids-1]; the g*g cells
+ * take g*g DISTINCT images of the group in a random order (a cell is a region whose
+ * content is known and differs from its neighbours). A grid with g*g > n_images is an
+ * ATAS_ERR_INVALID. Deterministic in (seed, step, group). */
 atas_status atas_mosaic_plan(atas_mosaic *out, int m, const int *grids, int ngrids, int n_images,
                              int canvas, uint64_t seed, uint64_t step, uint64_t group);
+
+/* The same with an explicit opt-in (mosaic.repeat_images): repeat != 0 lets a mosaic
+ * with more cells than images append further random permutations, so images repeat
+ * inside it. For g*g <= n_images the draws are identical to atas_mosaic_plan. */
+atas_status atas_mosaic_plan_ex(atas_mosaic *out, int m, const int *grids, int ngrids, int n_images,
+                                int canvas, int repeat, uint64_t seed, uint64_t step, uint64_t group);
+
+/* Config-time check: unless repeat, every grid's g*g <= n_images. The error names both
+ * keys (grids_key, images_key) and says how to fix it. */
+atas_status atas_mosaic_check_images(const int *grids, int ngrids, int n_images, int repeat,
+                                     const char *grids_key, const char *images_key);
 
 /* Config-time check: every grid divides the canvas into cells that are whole
  * multiples of the patch (cells align to the token grid). `key` names the config key. */

@@ -16,8 +16,10 @@ extern "C" {
 
 /* loss.g2l.pool: how a cell's student tokens become one embedding */
 typedef enum {
-    ATAS_G2L_POOL_MEAN = 0,        /* plain mean of the raw tokens (RoIAlign 1x1 on the cell) */
-    ATAS_G2L_POOL_TEACHER_WEIGHTED /* softmax_p(<t^_i, d^_p>/pool_tau) weights, stop-gradient */
+    ATAS_G2L_POOL_MEAN = 0,         /* mean of the L2-normalised tokens (CLIPSelf: normalise, RoIAlign 1x1) */
+    ATAS_G2L_POOL_TEACHER_WEIGHTED, /* softmax_p(<t^_i, d^_p>/pool_tau)-weighted sum of the normalised
+                                       tokens; the weights are stop-gradient */
+    ATAS_G2L_POOL_MEAN_RAW          /* mean of the RAW tokens (high-norm tokens dominate; option) */
 } atas_g2l_pool;
 
 /* loss.g2l.form and loss.g2g.form */
@@ -58,7 +60,7 @@ void atas_loss_config_default(atas_loss_config *cfg);
 atas_status atas_loss_config_check(const atas_loss_config *cfg);
 
 /* String <-> enum for the config keys; `key` names the key in the error message. */
-atas_status atas_loss_parse_pool(const char *s, const char *key, atas_g2l_pool *out);  /* mean | teacher_weighted */
+atas_status atas_loss_parse_pool(const char *s, const char *key, atas_g2l_pool *out);  /* mean | teacher_weighted | mean_raw */
 atas_status atas_loss_parse_form(const char *s, const char *key, atas_embed_form *out); /* cosine | infonce */
 atas_status atas_loss_parse_l2l(const char *s, const char *key, atas_l2l_form *out);   /* cosine | similarity */
 const char *atas_loss_pool_name(atas_g2l_pool p);

@@ -77,6 +77,12 @@ typedef struct {
  * to a temporary name in the same directory, fsynced, then renamed: on any error
  * nothing is left behind and an existing file at path is untouched. */
 atas_status atas_st_write(const char *path, const atas_st_entry *e, int n);
+/* The same with extra "__metadata__" string pairs (keys[i] -> vals[i]; "format" stays "pt"). */
+atas_status atas_st_write_meta(const char *path, const atas_st_entry *e, int n, const char *const *keys,
+                               const char *const *vals, int nmeta);
+/* One "__metadata__" value of a single .safetensors file into buf (cap bytes); *found = 0
+ * (and ATAS_OK) when the file has no such key or is not a single safetensors file. */
+atas_status atas_st_metadata_get(const char *path, const char *key, char *buf, size_t cap, int *found);
 
 /* Write bytes to path through a temporary name + fsync + rename (used for config.json). */
 atas_status atas_write_file_atomic(const char *path, const void *data, size_t len);

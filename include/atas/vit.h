@@ -33,7 +33,7 @@ atas_status atas_vit_config_check(const atas_vit_config *c, const char *where);
 atas_status atas_vit_check_resolution(const atas_vit_config *c, int H, int W, const char *key);
 /* Named presets: "ViT-B-16", "ViT-L-14", "ViT-L-14-336", "ViT-H-14", "ViT-g-14", "ViT-bigG-14". */
 atas_status atas_vit_preset(const char *name, atas_vit_config *c);
-/* Forward FLOPs per image at H x W, as ATAS-METHOD.md counts them (x3 for fwd+bwd). */
+/* Forward FLOPs per image at H x W, as docs/method.md counts them (x3 for fwd+bwd). */
 double atas_vit_flops_forward(const atas_vit_config *c, int H, int W);
 
 /* Tensor table ---------------------------------------------------------- */

@@ -70,6 +70,22 @@ atas_status atas_weights_load(const char *path, atas_vit *m, atas_weights_extra 
  * for OpenCLIP) or a file ending in .safetensors. HF also writes config.json
  * beside it (from extra->hf_config when present, vision_config replaced). Every
  * file is written through a temporary name: an error leaves nothing behind. */
+/* "__metadata__" pairs an export records (atas_convert: which, alpha, pretrained, ...).
+ * Every save adds atas.heads, atas.act and atas.ln_eps, which atas_weights_infer_config
+ * reads back when no config.json / open_clip_config.json says them. */
+#define ATAS_WEIGHTS_META_MAX 16
+typedef struct {
+    int n;
+    const char *key[ATAS_WEIGHTS_META_MAX]; /* static strings */
+    char val[ATAS_WEIGHTS_META_MAX][512];
+} atas_weights_meta;
+void atas_weights_meta_add(atas_weights_meta *m, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* atas_weights_save_host with metadata (also written to the HF config.json as "atas_export"). */
+atas_status atas_weights_save_host_meta(const char *path, const atas_vit_config *c,
+                                        const atas_param_info *info, int n, const float *host,
+                                        atas_layout layout, const atas_weights_extra *extra,
+                                        const atas_weights_meta *meta);
 atas_status atas_weights_save_host(const char *path, const atas_vit_config *c,
                                    const atas_param_info *info, int n, const float *host,
                                    atas_layout layout, const atas_weights_extra *extra);

@@ -311,7 +311,7 @@ int main(int argc, char **argv) {
     atas_vit_config b16;
     atas_vit_preset("ViT-B-16", &b16);
     printf("#\n# ViT-B/16 forward+backward, every tensor trainable; FLOPs = 3 x forward "
-           "(ATAS-METHOD.md); memory = peak RSS growth from model creation\n");
+           "(docs/method.md); memory = peak RSS growth from model creation\n");
     printf("# %-8s %4s %5s %-7s %9s %9s %8s %8s %6s %9s %9s\n", "model", "res", "batch", "output",
            "atas_ms", "torch_ms", "speedup", "GFLOP/s", "%peak", "atas_MiB", "torch_MiB");
     bench_model(&o, "ViT-B/16", &b16, 224, 8, 0);

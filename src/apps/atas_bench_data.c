@@ -21,7 +21,8 @@ int main(int argc, char **argv) {
     int grids[ATAS_MOSAIC_MAX_GRID] = {2, 4}, ngrids = 2, steps = 20, rc = 0;
     atas_loader_config c = {.group_images = 8, .groups = 2 * W, .mosaics = 2, .view_px = 224,
                             .canvas_px = 224, .seed = 1, .workers = 2, .prefetch = 2,
-                            .view_key = "--view", .canvas_key = "--canvas"};
+                            .view_key = "--view", .canvas_key = "--canvas",
+                            .repeat_images = 1 /* a throughput benchmark: any grid on any n */};
     static struct option opts[] = {{"steps", 1, 0, 's'}, {"n", 1, 0, 'n'}, {"groups", 1, 0, 'G'},
                                    {"mosaics", 1, 0, 'm'}, {"grids", 1, 0, 'g'}, {"view", 1, 0, 'R'},
                                    {"canvas", 1, 0, 'C'}, {"workers", 1, 0, 'w'},

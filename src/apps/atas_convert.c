@@ -15,17 +15,24 @@ static void usage(FILE *f) {
             "       atas_convert IN(.safetensors|index.json|dir) --to openclip|hf -o OUT\n"
             "                    [--heads H] [--act quickgelu|gelu]\n"
             "OUT is a .safetensors file or a directory (HF: model.safetensors + config.json).\n"
-            "--alpha A writes A*trained + (1-A)*pretrained (pretrained from --pretrained or the\n"
-            "checkpoint's \"pretrained\" attribute, whose non-vision tensors are carried too).\n");
+            "A checkpoint exports CLIPSelf's recipe by default: the STUDENT, weight-ensembled\n"
+            "A*student + (1-A)*pretrained with A by model (0.7 for width <= 768: B/16, B/32;\n"
+            "0.95 for wider: L/14, L/14-336, H, g, bigG). The pretrained weights come from\n"
+            "--pretrained or the checkpoint's \"pretrained\" attribute (their non-vision tensors\n"
+            "are carried too); without any, A = 1. --which teacher / --alpha A override. What was\n"
+            "done is recorded in the file's __metadata__ (atas.which, atas.alpha, ...).\n");
 }
 
+/* CLIPSelf's per-model ensemble weight (its B/16 and L/14 exports); other sizes take the
+ * value of the nearer of the two: width <= 768 -> 0.7, wider -> 0.95. */
+static double recipe_alpha(const atas_vit_config *c) { return c->width <= 768 ? 0.7 : 0.95; }
 
 typedef struct {
     const char *in, *out, *pretrained, *which;
     atas_layout to;
     int have_to, heads;
     double alpha;
-    int have_act;
+    int have_act, have_alpha;
     atas_act act;
 } opts;
 
@@ -46,18 +53,35 @@ static atas_status from_checkpoint(const opts *o) {
     CHECK_GOTO(s, atas_vit_param_table(&c, &info, &n, &np), done);
     CHECK_GOTO(s, atas_host_calloc((void **)&w, np * sizeof(float), "trained weights"), done);
     CHECK_GOTO(s, atas_ckpt_read_params(o->in, o->which, info, n, w), done);
-    if (o->alpha != 1.0 && !pre_path) {
+    double alpha = o->alpha;
+    const char *alpha_from = "--alpha";
+    if (o->have_alpha && alpha != 1.0 && !pre_path) {
         s = ATAS_ERR(ATAS_ERR_INVALID, "--alpha %g needs the pretrained weights: give --pretrained "
-                     "(%s has an empty \"pretrained\" attribute)", o->alpha, o->in);
+                     "(%s has an empty \"pretrained\" attribute)", alpha, o->in);
         goto done;
+    }
+    if (!o->have_alpha && pre_path) {
+        alpha = recipe_alpha(&c);
+        alpha_from = c.width <= 768 ? "recipe: width <= 768 (CLIPSelf B/16)" : "recipe: width > 768 (CLIPSelf L/14)";
+    } else if (!o->have_alpha) {
+        alpha = 1.0;
+        alpha_from = "no pretrained weights";
+        atas_warn("%s records no pretrained weights: exporting the %s as trained (alpha 1); give "
+                  "--pretrained FILE for the recipe's weight ensemble (alpha %g)", o->in, o->which, recipe_alpha(&c));
     }
     if (pre_path) {
         CHECK_GOTO(s, atas_host_calloc((void **)&p, np * sizeof(float), "pretrained weights"), done);
         CHECK_GOTO(s, atas_weights_read_host(pre_path, &c, info, n, p, &extra), done);
-        atas_weights_ensemble(w, p, np, o->alpha);
-        atas_info("ensembled %s %s with %s at alpha %g", o->in, o->which, pre_path, o->alpha);
+        atas_weights_ensemble(w, p, np, alpha);
+        atas_info("ensembled %s %s with %s at alpha %g (%s)", o->in, o->which, pre_path, alpha, alpha_from);
     }
-    CHECK_GOTO(s, atas_weights_save_host(o->out, &c, info, n, w, o->to, extra), done);
+    atas_weights_meta meta = {0};
+    atas_weights_meta_add(&meta, "atas.which", "%s", o->which);
+    atas_weights_meta_add(&meta, "atas.alpha", "%.17g", alpha);
+    atas_weights_meta_add(&meta, "atas.alpha_from", "%s", alpha_from);
+    atas_weights_meta_add(&meta, "atas.pretrained", "%s", pre_path ? pre_path : "");
+    atas_weights_meta_add(&meta, "atas.source", "%s", o->in);
+    CHECK_GOTO(s, atas_weights_save_host_meta(o->out, &c, info, n, w, o->to, extra, &meta), done);
     atas_info("wrote %s (%s layout%s)", o->out, atas_layout_name(o->to),
               extra && extra->n ? ", with the pretrained non-vision tensors" : "");
 done:
@@ -71,7 +95,7 @@ done:
 static atas_status from_safetensors(const opts *o) {
     if (!o->have_to)
         return ATAS_ERR(ATAS_ERR_INVALID, "%s: converting safetensors needs --to openclip|hf", o->in);
-    if (o->alpha != 1.0 || o->pretrained)
+    if (o->have_alpha || o->pretrained)
         return ATAS_ERR(ATAS_ERR_INVALID, "--alpha/--pretrained apply to checkpoint input, not %s", o->in);
     atas_vit_config c = {.heads = o->heads};
     int have_act = 0;
@@ -125,6 +149,7 @@ int main(int argc, char **argv) {
             break;
         case 'a':
             o.alpha = strtod(optarg, &end);
+            o.have_alpha = 1;
             if (!end || *end || !(o.alpha >= 0 && o.alpha <= 1)) {
                 fprintf(stderr, "atas_convert: --alpha %s: expected a number in [0, 1]\n", optarg);
                 return 2;

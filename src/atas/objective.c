@@ -3,6 +3,7 @@
  * the fixed-order sums that make the result independent of the thread count. */
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "losses_internal.h"
@@ -40,7 +41,7 @@ atas_status atas_loss_config_check(const atas_loss_config *cfg) {
     CHECK(check_weight(cfg->w_g2g, "loss.w_g2g"));
     if (cfg->w_g2l == 0 && cfg->w_l2l == 0 && cfg->w_g2g == 0)
         return ATAS_ERR(ATAS_ERR_CONFIG, "loss.w_g2l, loss.w_l2l, loss.w_g2g are all 0: nothing to train");
-    if ((unsigned)cfg->g2l_pool > ATAS_G2L_POOL_TEACHER_WEIGHTED)
+    if ((unsigned)cfg->g2l_pool > ATAS_G2L_POOL_MEAN_RAW)
         return ATAS_ERR(ATAS_ERR_CONFIG, "loss.g2l.pool: bad value %d", (int)cfg->g2l_pool);
     if ((unsigned)cfg->g2l_form > ATAS_FORM_INFONCE)
         return ATAS_ERR(ATAS_ERR_CONFIG, "loss.g2l.form: bad value %d", (int)cfg->g2l_form);
@@ -55,25 +56,29 @@ atas_status atas_loss_config_check(const atas_loss_config *cfg) {
     return ATAS_OK;
 }
 
-static const char *const pool_names[] = {"mean", "teacher_weighted"};
+static const char *const pool_names[] = {"mean", "teacher_weighted", "mean_raw"};
 static const char *const form_names[] = {"cosine", "infonce"};
 static const char *const l2l_names[] = {"cosine", "similarity"};
 
 static atas_status parse_enum(const char *s, const char *key, const char *const *names, int count,
                               int *out) {
     REQUIRE(key, "loss config: key name is NULL");
-    if (!s) return ATAS_ERR(ATAS_ERR_CONFIG, "%s: missing (expected \"%s\" or \"%s\")", key, names[0], names[1]);
+    char expect[160] = "";
+    for (int i = 0; i < count; i++) /* "a", "b" or "c" */
+        snprintf(expect + strlen(expect), sizeof expect - strlen(expect), "%s\"%s\"",
+                 i == 0 ? "" : i == count - 1 ? " or " : ", ", names[i]);
+    if (!s) return ATAS_ERR(ATAS_ERR_CONFIG, "%s: missing (expected %s)", key, expect);
     for (int i = 0; i < count; i++)
         if (strcmp(s, names[i]) == 0) {
             *out = i;
             return ATAS_OK;
         }
-    return ATAS_ERR(ATAS_ERR_CONFIG, "%s = \"%s\": expected \"%s\" or \"%s\"", key, s, names[0], names[1]);
+    return ATAS_ERR(ATAS_ERR_CONFIG, "%s = \"%s\": expected %s", key, s, expect);
 }
 
 atas_status atas_loss_parse_pool(const char *s, const char *key, atas_g2l_pool *out) {
     int v = 0;
-    CHECK(parse_enum(s, key, pool_names, 2, &v));
+    CHECK(parse_enum(s, key, pool_names, 3, &v));
     *out = (atas_g2l_pool)v;
     return ATAS_OK;
 }
@@ -89,7 +94,7 @@ atas_status atas_loss_parse_l2l(const char *s, const char *key, atas_l2l_form *o
     *out = (atas_l2l_form)v;
     return ATAS_OK;
 }
-const char *atas_loss_pool_name(atas_g2l_pool p) { return (unsigned)p < 2 ? pool_names[p] : "?"; }
+const char *atas_loss_pool_name(atas_g2l_pool p) { return (unsigned)p < 3 ? pool_names[p] : "?"; }
 const char *atas_loss_form_name(atas_embed_form f) { return (unsigned)f < 2 ? form_names[f] : "?"; }
 const char *atas_loss_l2l_name(atas_l2l_form f) { return (unsigned)f < 2 ? l2l_names[f] : "?"; }
 

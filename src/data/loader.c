@@ -70,9 +70,9 @@ static atas_status read_step(atas_loader *ld, slot_t *s) {
                                   c->group_images, ld->rank, ld->world, b->image_index,
                                   b->group_index));
     for (int j = 0; j < ld->groups; j++)
-        CHECK(atas_mosaic_plan(b->plans + (size_t)j * c->mosaics, c->mosaics, ld->grids, c->ngrids,
-                               c->group_images, c->canvas_px, c->seed,
-                               (uint64_t)b->cursor.global_step, (uint64_t)b->group_index[j]));
+        CHECK(atas_mosaic_plan_ex(b->plans + (size_t)j * c->mosaics, c->mosaics, ld->grids, c->ngrids,
+                                  c->group_images, c->canvas_px, c->repeat_images, c->seed,
+                                  (uint64_t)b->cursor.global_step, (uint64_t)b->group_index[j]));
     const size_t img = (size_t)ld->S * ld->S * 3;
     for (int i = 0; i < ld->groups * c->group_images; i++) {
         if (ld->stop) return ATAS_OK;
@@ -303,6 +303,9 @@ static atas_status check_config(const atas_loader_config *c, int world) {
         if (c->grids[i] < 1 || c->grids[i] > ATAS_MOSAIC_MAX_GRID || c->canvas_px % c->grids[i])
             return ATAS_ERR(ATAS_ERR_CONFIG, "loader: grid %d must be in 1..%d and divide the canvas %d",
                             c->grids[i], ATAS_MOSAIC_MAX_GRID, c->canvas_px);
+    if (c->mosaics > 0)
+        CHECK(atas_mosaic_check_images(c->grids, c->ngrids, c->group_images, c->repeat_images, "loader: grids",
+                                       "group_images"));
     if (c->workers < 1 || c->prefetch < 1)
         return ATAS_ERR(ATAS_ERR_CONFIG, "loader: workers = %d and prefetch = %d must be >= 1",
                         c->workers, c->prefetch);

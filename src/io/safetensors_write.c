@@ -93,6 +93,11 @@ static size_t entry_bytes(const atas_st_entry *e) {
 }
 
 atas_status atas_st_write(const char *path, const atas_st_entry *e, int n) {
+    return atas_st_write_meta(path, e, n, NULL, NULL, 0);
+}
+
+atas_status atas_st_write_meta(const char *path, const atas_st_entry *e, int n, const char *const *keys,
+                               const char *const *vals, int nmeta) {
     atas_status s = ATAS_OK;
     int *ord = malloc(sizeof *ord * (size_t)(n > 0 ? n : 1));
     json_t *root = json_object(), *meta = json_object();
@@ -100,6 +105,9 @@ atas_status atas_st_write(const char *path, const atas_st_entry *e, int n) {
     tmpfile_t f = {NULL, -1};
     if (!ord || !root || !meta) { s = ATAS_ERR(ATAS_ERR_NOMEM, "%s: no memory", path); goto done; }
     json_object_set_new(meta, "format", json_string("pt"));
+    for (int i = 0; i < nmeta; i++) /* "format" stays "pt": transformers refuses anything else */
+        if (keys[i] && vals[i] && strcmp(keys[i], "format") != 0)
+            json_object_set_new(meta, keys[i], json_string(vals[i]));
     json_object_set_new(root, "__metadata__", meta);
     meta = NULL;
     for (int i = 0; i < n; i++) {

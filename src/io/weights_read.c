@@ -235,8 +235,32 @@ atas_status atas_weights_infer_config(const char *path, atas_vit_config *c, int 
     CHECK_GOTO(s, atas_weights_detect_layout(v.st, &L), done);
     CHECK_GOTO(s, infer_dims(&v, L, c), done);
     CHECK_GOTO(s, side_read(path, L, &sc), done);
+    /* atas's own exports record heads / act / ln_eps in the safetensors metadata */
+    char mh[32] = "", ma[32] = "", me[32] = "";
+    int fh = 0, fa = 0, fe = 0;
+    if (!sc.have_heads || !sc.have_act) {
+        CHECK_GOTO(s, atas_st_metadata_get(path, "atas.heads", mh, sizeof mh, &fh), done);
+        CHECK_GOTO(s, atas_st_metadata_get(path, "atas.act", ma, sizeof ma, &fa), done);
+        CHECK_GOTO(s, atas_st_metadata_get(path, "atas.ln_eps", me, sizeof me, &fe), done);
+    }
+    if (fh && !sc.have_heads && (atoi(mh) <= 0 || c->width % atoi(mh))) {
+        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: __metadata__ atas.heads = \"%s\" does not divide the width %d", path,
+                     mh, c->width);
+        goto done;
+    }
+    if (fa && !sc.have_act) {
+        if (strcmp(ma, "quickgelu") && strcmp(ma, "gelu")) {
+            s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: __metadata__ atas.act = \"%s\": expected quickgelu or gelu", path, ma);
+            goto done;
+        }
+        sc.act = strcmp(ma, "gelu") ? ATAS_ACT_QUICKGELU : ATAS_ACT_GELU;
+        sc.have_act = 1;
+        if (fe && !sc.have_eps && atof(me) > 0) sc.ln_eps = (float)atof(me), sc.have_eps = 1;
+    }
     if (stated_heads) {
         c->heads = stated_heads;
+    } else if (fh && !sc.have_heads) {
+        c->heads = atoi(mh);
     } else if (sc.have_heads) {
         c->heads = sc.head_width ? c->width / sc.head_width : sc.heads;
         if (sc.head_width && c->width % sc.head_width) {

@@ -2,6 +2,8 @@
  * unchanged, and (HF) the config.json transformers needs. */
 #include <errno.h>
 #include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,7 +27,7 @@ static double float_decimal(float f) {
 }
 
 static atas_status hf_config_text(const char *where, const atas_vit_config *c,
-                                  const atas_weights_extra *extra, char **out) {
+                                  const atas_weights_extra *extra, const atas_weights_meta *meta, char **out) {
     json_t *root = NULL;
     if (extra && extra->hf_config) {
         json_error_t jerr;
@@ -69,6 +71,11 @@ static atas_status hf_config_text(const char *where, const atas_vit_config *c,
     json_object_set_new(vc, "hidden_act",
                         json_string(c->act == ATAS_ACT_GELU ? "gelu" : "quick_gelu"));
     json_object_set_new(vc, "layer_norm_eps", json_real(float_decimal(c->ln_eps)));
+    if (meta && meta->n > 0) { /* how the export was made (transformers keeps unknown keys) */
+        json_t *a = json_object();
+        for (int i = 0; i < meta->n; i++) json_object_set_new(a, meta->key[i], json_string(meta->val[i]));
+        json_object_set_new(root, "atas_export", a);
+    }
     char *txt = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     json_decref(root);
     if (!txt) return ATAS_ERR(ATAS_ERR_NOMEM, "%s: cannot serialise config.json", where);
@@ -81,10 +88,34 @@ static atas_status hf_config_text(const char *where, const atas_vit_config *c,
     return ATAS_OK;
 }
 
+void atas_weights_meta_add(atas_weights_meta *m, const char *key, const char *fmt, ...) {
+    if (m->n >= ATAS_WEIGHTS_META_MAX) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->val[m->n], sizeof m->val[0], fmt, ap);
+    va_end(ap);
+    m->key[m->n++] = key;
+}
+
 atas_status atas_weights_save_host(const char *path, const atas_vit_config *c,
                                    const atas_param_info *info, int n, const float *host,
                                    atas_layout layout, const atas_weights_extra *extra) {
+    return atas_weights_save_host_meta(path, c, info, n, host, layout, extra, NULL);
+}
+
+atas_status atas_weights_save_host_meta(const char *path, const atas_vit_config *c,
+                                        const atas_param_info *info, int n, const float *host,
+                                        atas_layout layout, const atas_weights_extra *extra,
+                                        const atas_weights_meta *meta) {
     CHECK(atas_vit_config_check(c, "model"));
+    /* what the tensors cannot say, so the file reads back without --heads/--act */
+    atas_weights_meta all = {0};
+    for (int i = 0; meta && i < meta->n; i++) atas_weights_meta_add(&all, meta->key[i], "%s", meta->val[i]);
+    atas_weights_meta_add(&all, "atas.heads", "%d", c->heads);
+    atas_weights_meta_add(&all, "atas.act", "%s", c->act == ATAS_ACT_GELU ? "gelu" : "quickgelu");
+    atas_weights_meta_add(&all, "atas.ln_eps", "%.9g", (double)c->ln_eps);
+    const char *mk[ATAS_WEIGHTS_META_MAX], *mv[ATAS_WEIGHTS_META_MAX];
+    for (int i = 0; i < all.n; i++) mk[i] = all.key[i], mv[i] = all.val[i];
     atas_status s = ATAS_OK;
     char *file = NULL, *cfgpath = NULL, *cfgtext = NULL;
     int made_dir = 0, wrote_file = 0;
@@ -156,8 +187,8 @@ atas_status atas_weights_save_host(const char *path, const atas_vit_config *c,
         memcpy(x->shape, t->shape, sizeof x->shape);
         x->data = t->data;
     }
-    if (layout == ATAS_LAYOUT_HF) CHECK_GOTO(s, hf_config_text(path, c, extra, &cfgtext), done);
-    CHECK_GOTO(s, atas_st_write(file, e, ne), done);
+    if (layout == ATAS_LAYOUT_HF) CHECK_GOTO(s, hf_config_text(path, c, extra, meta, &cfgtext), done);
+    CHECK_GOTO(s, atas_st_write_meta(file, e, ne, mk, mv, all.n), done);
     wrote_file = 1;
     if (cfgtext) CHECK_GOTO(s, atas_write_file_atomic(cfgpath, cfgtext, strlen(cfgtext)), done);
 done:

@@ -48,6 +48,6 @@ atas_status atas_vit_preset(const char *name, atas_vit_config *c) {
 double atas_vit_flops_forward(const atas_vit_config *c, int H, int W) {
     double N = 1.0 + (double)(H / c->patch) * (W / c->patch), D = c->width;
     double Np = N - 1, K = 3.0 * c->patch * c->patch;
-    /* ATAS-METHOD.md: L*(24*N*D^2 + 4*N^2*D) + patch embed (2*Np*K*D) */
+    /* docs/method.md: L*(24*N*D^2 + 4*N^2*D) + patch embed (2*Np*K*D) */
     return c->layers * (24.0 * N * D * D + 4.0 * N * N * D) + 2.0 * Np * K * D;
 }

@@ -244,6 +244,9 @@ static atas_status apply_set(atas_run_config *c, const char *assignment, cfg_ori
     char buf[ATAS_CFG_PATH_LEN + 64];
     CHECK(atas_cfg_parse_text(k, eq + 1, &v, buf, sizeof buf, "--set"));
     CHECK(atas_cfg_apply(c, k, &v, "--set"));
+    /* the later of two ways to say the same thing wins (docs: batch.groups_per_rank, optim.warmup_fraction) */
+    if (!strcmp(k->key, "batch.groups")) c->batch.groups_per_rank = 0;
+    if (!strcmp(k->key, "optim.warmup_steps")) c->optim.warmup_fraction = 0;
     if (o) snprintf(o->where[key_index(k)], WHERE_LEN, "--set");
     return ATAS_OK;
 }
@@ -325,7 +328,7 @@ static atas_status check_all(const atas_run_config *c, const cfg_origin *o) {
     if (c->run.steps == 0 && c->run.epochs == 0)
         return ATAS_ERR(ATAS_ERR_CONFIG, "%s: run.steps = 0: needs run.epochs > 0 to derive the number of steps",
                         origin_first(o, "run.steps", "run.epochs", NULL));
-    if (c->run.steps > 0 && c->optim.warmup_steps > c->run.steps)
+    if (c->run.steps > 0 && c->optim.warmup_fraction == 0 && c->optim.warmup_steps > c->run.steps)
         return ATAS_ERR(ATAS_ERR_CONFIG, "%s: optim.warmup_steps = %d: must be <= run.steps = %d",
                         origin_first(o, "optim.warmup_steps", "run.steps", NULL), c->optim.warmup_steps, c->run.steps);
     if (c->optim.min_lr > c->optim.lr)
@@ -345,9 +348,14 @@ static atas_status check_all(const atas_run_config *c, const cfg_origin *o) {
     if (c->run.dump_step >= 0 && c->run.steps > 0 && c->run.dump_step >= c->run.steps)
         return ATAS_ERR(ATAS_ERR_CONFIG, "%s: run.dump_step = %d: must be < run.steps = %d (or -1 = never)",
                         origin_first(o, "run.dump_step", "run.steps", NULL), c->run.dump_step, c->run.steps);
+    atas_status st;
+    if ((c->loss.g2l.weight > 0 || c->loss.l2l.weight > 0) && c->mosaic.per_group > 0 &&
+        (st = atas_mosaic_check_images(c->mosaic.grids, c->mosaic.ngrids, c->batch.group_images,
+                                       c->mosaic.repeat_images, "mosaic.grids", "batch.group_images")) != ATAS_OK)
+        return located(st, origin_first(o, "mosaic.grids", "batch.group_images", "mosaic.repeat_images"));
     atas_vit_config m;
     int complete = 0;
-    atas_status st = atas_config_model(c, &m, &complete);
+    st = atas_config_model(c, &m, &complete);
     if (st != ATAS_OK) return located(st, AT("model.preset"));
     if (complete) CHECK(check_model(c, &m, o));
     else if (m.patch > 0) { /* weights will give the rest; the geometry needs only the patch */
@@ -368,10 +376,11 @@ atas_status atas_config_check(const atas_run_config *c) {
 
 atas_status atas_config_check_world(const atas_run_config *c, int world) {
     if (world <= 0) return ATAS_ERR(ATAS_ERR_INVALID, "world size %d: must be >= 1", world);
+    if (c->batch.groups_per_rank > 0) return ATAS_OK; /* groups = groups_per_rank * world */
     if (c->batch.groups % world != 0)
         return ATAS_ERR(ATAS_ERR_CONFIG,
                         "batch.groups = %d: must be a multiple of the number of ranks (%d) so every rank "
-                        "takes the same number of groups",
+                        "takes the same number of groups (or state the batch per rank: batch.groups_per_rank)",
                         c->batch.groups, world);
     return ATAS_OK;
 }
@@ -388,6 +397,13 @@ atas_status atas_config_load(const char *path, char **sets, int nsets, atas_run_
     }
     atas_config_defaults(out);
     CHECK_GOTO(st, read_file(path, out, o), done);
+    if (out->batch.groups_per_rank > 0 && o->where[key_index(atas_cfg_find("batch.groups"))][0]) {
+        st = ATAS_ERR(ATAS_ERR_CONFIG,
+                      "%s: batch.groups and batch.groups_per_rank (%s) are both given: state the batch one way "
+                      "(global: batch.groups; per rank: batch.groups_per_rank)",
+                      origin_of(o, "batch.groups"), origin_of(o, "batch.groups_per_rank"));
+        goto done;
+    }
     for (int i = 0; i < nsets; i++) CHECK_GOTO(st, apply_set(out, sets[i], o), done);
     CHECK_GOTO(st, check_all(out, o), done);
 done:
@@ -406,8 +422,10 @@ const char *atas_config_enum_name(const char *key, int value) {
 }
 
 double atas_config_peak_lr(const atas_run_config *c) {
-    if (c->optim.lr_scale_ref_images > 0)
-        return c->optim.lr * (double)atas_config_images_per_step(c) / c->optim.lr_scale_ref_images;
+    if (c->optim.lr_scale_ref_images > 0) {
+        double ratio = (double)atas_config_images_per_step(c) / c->optim.lr_scale_ref_images;
+        return c->optim.lr * (c->optim.lr_scale_rule == ATAS_CFG_LR_SQRT ? sqrt(ratio) : ratio);
+    }
     return c->optim.lr;
 }
 

@@ -35,10 +35,12 @@ static const cfg_enum_item e_act[] = {{"", ATAS_CFG_ACT_UNSET}, {"quickgelu", AT
 static const cfg_enum_item e_wfmt[] = {{"auto", ATAS_CFG_WEIGHTS_AUTO}, {"openclip", ATAS_CFG_WEIGHTS_OPENCLIP},
                                        {"hf", ATAS_CFG_WEIGHTS_HF}, {0, 0}};
 static const cfg_enum_item e_pool[] = {{"mean", ATAS_CFG_POOL_MEAN},
-                                       {"teacher_weighted", ATAS_CFG_POOL_TEACHER_WEIGHTED}, {0, 0}};
+                                       {"teacher_weighted", ATAS_CFG_POOL_TEACHER_WEIGHTED},
+                                       {"mean_raw", ATAS_CFG_POOL_MEAN_RAW}, {0, 0}};
 static const cfg_enum_item e_form_nce[] = {{"cosine", ATAS_CFG_FORM_COSINE}, {"infonce", ATAS_CFG_FORM_INFONCE}, {0, 0}};
 static const cfg_enum_item e_form_l2l[] = {{"cosine", ATAS_CFG_FORM_COSINE},
                                            {"similarity", ATAS_CFG_FORM_SIMILARITY}, {0, 0}};
+static const cfg_enum_item e_lr_rule[] = {{"linear", ATAS_CFG_LR_LINEAR}, {"sqrt", ATAS_CFG_LR_SQRT}, {0, 0}};
 static const cfg_enum_item e_mom[] = {{"cosine", ATAS_CFG_MOM_COSINE}, {"constant", ATAS_CFG_MOM_CONSTANT}, {0, 0}};
 
 /* run.name becomes a directory name under run.dir */
@@ -123,25 +125,36 @@ const cfg_key atas_cfg_keys[] = {
     K_INT("batch.groups", batch.groups, "1",
           "Global number of groups per step (the world-size-invariant unit of work); a multiple of the "
           "number of ranks.", R_GE(1)),
-    K_INT("batch.group_images", batch.group_images, "8",
+    K_INT("batch.group_images", batch.group_images, "16",
           "Images n per group; each has a global view and is placed in the group's mosaics.", R_GE(1), R_LE(256)),
+    K_INT("batch.groups_per_rank", batch.groups_per_rank, "0",
+          "If > 0: groups per rank, and the global `batch.groups` becomes this x the number of ranks (the "
+          "config starts on any world size; the global batch, and with it the lr, grows with the ranks). "
+          "0 = `batch.groups` is the global batch. Not both in one file; a later `--set batch.groups=G` "
+          "switches back to a fixed global batch.", R_GE(0)),
 
     /* ---- mosaic */
     K_INT("mosaic.canvas", mosaic.canvas, "960",
           "Side C of a mosaic canvas in pixels; C / g must be a multiple of the patch for every grid g.", R_GE(1)),
     {.key = "mosaic.grids", .type = CFG_INTS, .off = OFF(mosaic.grids), .count_off = OFF(mosaic.ngrids),
-     .min_len = 1, .max_len = ATAS_MOSAIC_MAX_GRID, .def = "[2, 3, 4, 5, 6]",
+     .min_len = 1, .max_len = ATAS_MOSAIC_MAX_GRID, .def = "[2, 3, 4]",
      .range = {R_GE(1), R_LE(ATAS_MOSAIC_MAX_GRID)},
-     .doc = "Grid sides g to draw from (uniformly) for each mosaic: g x g cells of C / g pixels."},
+     .doc = "Grid sides g to draw from (uniformly) for each mosaic: g x g cells of C / g pixels, holding "
+            "g x g different images of the group (g x g <= `batch.group_images` unless `mosaic.repeat_images`)."},
     K_INT("mosaic.per_group", mosaic.per_group, "1", "Mosaics m per group.", R_GE(0)),
+    K_BOOL("mosaic.repeat_images", mosaic.repeat_images, "false",
+           "Opt-in: let a mosaic with more cells (g x g) than `batch.group_images` repeat images. Off: every "
+           "cell holds a different image of the group and a grid with g x g > group_images is a config error."),
 
     /* ---- loss */
     K_FLOAT("loss.g2l.weight", loss.g2l.weight, "1.0",
             "Weight of Global-to-Local: the student's dense features pooled over a mosaic cell vs the "
             "teacher's global embedding of that image.", R_GE(0)),
     K_ENUM("loss.g2l.pool", loss.g2l.pool, "mean", e_pool,
-           "Cell pooling: mean (= RoIAlign 1x1 on the token-aligned box) or teacher_weighted "
-           "(softmax of teacher-global similarity / pool_tau, no gradient through the weights)."),
+           "Cell pooling of the L2-normalised student tokens (CLIPSelf: normalise every token, then "
+           "RoIAlign 1x1): mean (= RoIAlign 1x1 on the token-aligned box) or teacher_weighted (weights: "
+           "softmax of teacher-global similarity / pool_tau, no gradient through the weights); mean_raw "
+           "averages the raw, unnormalised tokens instead (high-norm tokens dominate)."),
     K_FLOAT("loss.g2l.pool_tau", loss.g2l.pool_tau, "0.1", "Temperature of teacher_weighted pooling.", R_GT(0)),
     K_ENUM("loss.g2l.form", loss.g2l.form, "cosine", e_form_nce,
            "G2L term: 1 - cos, or InfoNCE against the other images of the rank's batch."),
@@ -170,7 +183,15 @@ const cfg_key atas_cfg_keys[] = {
     K_FLOAT("optim.clip_grad_norm", optim.clip_grad_norm, "0",
             "Clip the global gradient norm to this; 0 = off.", R_GE(0)),
     K_FLOAT("optim.lr_scale_ref_images", optim.lr_scale_ref_images, "0",
-            "If > 0, the lr is scaled linearly by (global images per step) / this; 0 = off.", R_GE(0)),
+            "If > 0, `optim.lr` is the lr at this many global images per step and is scaled to the actual "
+            "global batch B by `lr_scale_rule`; 0 = no scaling.", R_GE(0)),
+    K_ENUM("optim.lr_scale_rule", optim.lr_scale_rule, "linear", e_lr_rule,
+           "Scaling of the lr with the global batch B: linear (lr x B / ref) or sqrt (lr x sqrt(B / ref), "
+           "the rule for Adam-type optimisers; the shipped recipes use it)."),
+    K_FLOAT("optim.warmup_fraction", optim.warmup_fraction, "0",
+            "If > 0: the warm-up is round(this x total steps) (at least 1) and `warmup_steps` is not used, "
+            "so the warm-up share stays the same at any world size; a later `--set optim.warmup_steps=N` "
+            "switches back to a step count. 0 = `warmup_steps`.", R_GE(0), R_LE(1)),
 
     /* ---- teacher */
     K_FLOAT("teacher.momentum_start", teacher.momentum_start, "0.999",

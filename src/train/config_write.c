@@ -33,6 +33,8 @@ atas_status atas_config_write_resolved_file(const atas_run_config *c, FILE *f) {
     const char *prev = "";
     for (int i = 0; i < atas_cfg_nkeys; i++) {
         const cfg_key *k = &atas_cfg_keys[i];
+        /* per-rank batch: batch.groups is derived at run time, and the two may not both be given */
+        if (c->batch.groups_per_rank > 0 && !strcmp(k->key, "batch.groups")) continue;
         int keep = common_groups(prev, k->key), dp = depth(prev), dk = depth(k->key);
         for (int l = dp; l > keep; l--) { indent(f, l - 1); fputs("};\n", f); }
         /* open the groups of this key below the shared ones */

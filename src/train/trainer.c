@@ -36,8 +36,8 @@ static atas_status to_loss_config(const atas_run_config *c, atas_loss_config *l)
     l->w_g2l = c->loss.g2l.weight;
     l->w_l2l = c->loss.l2l.weight;
     l->w_g2g = c->loss.g2g.weight;
-    l->g2l_pool = c->loss.g2l.pool == ATAS_CFG_POOL_TEACHER_WEIGHTED ? ATAS_G2L_POOL_TEACHER_WEIGHTED
-                                                                     : ATAS_G2L_POOL_MEAN;
+    _Static_assert((int)ATAS_CFG_POOL_MEAN_RAW == (int)ATAS_G2L_POOL_MEAN_RAW, "pool enums differ");
+    l->g2l_pool = (atas_g2l_pool)c->loss.g2l.pool; /* the two enums share their values */
     l->g2l_form = c->loss.g2l.form == ATAS_CFG_FORM_INFONCE ? ATAS_FORM_INFONCE : ATAS_FORM_COSINE;
     l->g2g_form = c->loss.g2g.form == ATAS_CFG_FORM_INFONCE ? ATAS_FORM_INFONCE : ATAS_FORM_COSINE;
     l->l2l_form = c->loss.l2l.form == ATAS_CFG_FORM_SIMILARITY ? ATAS_L2L_SIMILARITY : ATAS_L2L_COSINE;
@@ -83,7 +83,7 @@ static atas_status params_agree(atas_trainer *t, const float *p, size_t n, const
 static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
     CHECK(atas_config_load(a->config_path, a->sets, a->nsets, &t->cfg));
     if (a->resume) snprintf(t->cfg.checkpoint.resume, sizeof t->cfg.checkpoint.resume, "%s", a->resume);
-    CHECK(atas_config_check_world(&t->cfg, t->comm->world));
+    CHECK(atas_config_apply_world(&t->cfg, t->comm->world)); /* batch.groups_per_rank -> global batch */
     /* from here on every collective waits dist.timeout_s, not the start-up default */
     t->comm->timeout_s = t->cfg.dist.timeout_s;
     int complete = 0;
@@ -187,6 +187,7 @@ static atas_status setup_data(atas_trainer *t) {
     lc.path = c->data.corpus;
     lc.group_images = c->batch.group_images;
     lc.groups = c->batch.groups;
+    lc.repeat_images = c->mosaic.repeat_images;
     t->need_sm = (c->loss.g2l.weight > 0 || c->loss.l2l.weight > 0) && c->mosaic.per_group > 0;
     lc.mosaics = t->need_sm ? c->mosaic.per_group : 0;
     lc.grids = c->mosaic.grids;
@@ -451,7 +452,8 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
         const int stop_req = red[4] > 0 || (a->stop_after > 0 && t->steps_this_run + 1 >= a->stop_after);
 
         t0 = atas_now();
-        double lr = atas_lr_at(step, t->total_steps, c->optim.warmup_steps, peak_lr, c->optim.min_lr);
+        double lr = atas_lr_at(step, t->total_steps, (int)atas_config_warmup_steps(c, t->total_steps), peak_lr,
+                               c->optim.min_lr);
         double mom = atas_momentum_at(step, t->total_steps, c->teacher.momentum_start, c->teacher.momentum_end,
                                       c->teacher.momentum_schedule == ATAS_CFG_MOM_COSINE);
         double gnorm = 0;
@@ -548,6 +550,7 @@ static atas_status run(atas_trainer *t, const atas_train_args *a) {
     CHECK(setup_data(t));
     CHECK(setup_passes(t));
     if (t->comm->rank == 0) CHECK(atas_metrics_open(t, t->st.step > 0));
+    CHECK(atas_recipe_log(&t->cfg, t->comm->world, atas_loader_corpus_count(t->loader)));
     atas_info("training %lld steps (%lld per epoch, %d images per step on %d rank(s)); run directory %s",
               t->total_steps, t->steps_per_epoch, atas_config_images_per_step(&t->cfg), t->comm->world, t->run_dir);
     signal(SIGUSR1, on_signal);

@@ -28,7 +28,8 @@ typedef struct {
 static atas_loader_config base(const char *path) {
     atas_loader_config c = {.path = path, .group_images = 3, .groups = 4, .mosaics = 2,
                             .grids = GRIDS, .ngrids = 3, .view_px = 24, .canvas_px = 32,
-                            .seed = 11, .workers = 1, .prefetch = 1};
+                            .seed = 11, .workers = 1, .prefetch = 1,
+                            .repeat_images = 1 /* 3 images, grids up to 4 x 4: data-order tests */};
     return c;
 }
 

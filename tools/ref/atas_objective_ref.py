@@ -11,7 +11,7 @@ IN.h5
   datasets  t_glob [n,E], t_dense [n,hT,wT,E], s_glob [n,E], s_dense [m,hC,wC,E] (float),
             plan_g [m] (int), plan_image [m, >= g*g] (int, cell r*g+c -> image, -1 padding)
   attributes (root)  w_g2l, w_l2l, w_g2g, pool_tau, g2l_tau, g2g_tau, grad_scale (float);
-            g2l_pool ("mean" | "teacher_weighted"), g2l_form ("cosine" | "infonce"),
+            g2l_pool ("mean" | "teacher_weighted" | "mean_raw"), g2l_form ("cosine" | "infonce"),
             l2l_form ("cosine" | "similarity"), g2g_form ("cosine" | "infonce") (strings)
   A loss whose weight is 0 may come without its inputs (t_dense/s_dense/plans or s_glob).
 OUT.h5
@@ -61,12 +61,16 @@ def objective(cfg, t_glob, t_dense, s_glob, s_dense, plan_g, plan_image):
         pooled, targets = [], []
         for k, rs, cs, i, kk in cells:
             tok = s_dense[k, rs, cs, :].reshape(-1, E)
+            tokn = F.normalize(tok, dim=-1, eps=EPS)  # CLIPSelf: every token normalised, then pooled
             if cfg["g2l_pool"] == "mean":
-                z = tok.mean(dim=0)
+                # RoIAlign 1x1 on a token-aligned box = the average over the box of the normalised map
+                z = F.adaptive_avg_pool2d(tokn.t().reshape(1, E, kk, kk), 1).reshape(E)
             elif cfg["g2l_pool"] == "teacher_weighted":
                 with torch.no_grad():
-                    w = torch.softmax(F.normalize(tok, dim=-1, eps=EPS) @ tgn[i] / cfg["pool_tau"], dim=0)
-                z = (w[:, None] * tok).sum(dim=0)
+                    w = torch.softmax(tokn @ tgn[i] / cfg["pool_tau"], dim=0)
+                z = (w[:, None] * tokn).sum(dim=0)
+            elif cfg["g2l_pool"] == "mean_raw":
+                z = tok.mean(dim=0)
             else:
                 raise ValueError("g2l_pool = %r" % cfg["g2l_pool"])
             pooled.append(z)
