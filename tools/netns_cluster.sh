@@ -4,7 +4,7 @@
 # in 198.18.0.0/15 (RFC 2544 benchmarking range) and exists only inside namespaces this
 # script creates: the root namespace gets no address, no route and no link, so nothing can
 # be routed off the machine. Each node runs its processes with its own hostname (UTS
-# namespace) and its own /etc/hosts (ip netns exec binds /etc/netns/NS/hosts).
+# namespace) and its own /etc/hosts (a bind mount in a private mount namespace).
 #
 #   tools/netns_cluster.sh run N CMD [ARGS...]   set up N nodes (2..4), run CMD in the root
 #                                                namespace with the cluster's environment,
@@ -20,8 +20,9 @@
 #                                                the partition "high"
 #   tools/netns_cluster.sh sbatch|scontrol|squeue|sinfo ARGS...  the Slurm client on n0
 #
-# Environment: ATAS_NETNS_DIR (state directory, default /tmp/atas-nc.<tag>; <= 60 chars for
-# Unix socket paths), ATAS_NETNS_TAG (namespace name prefix, default ac<pid>), CTest exports
+# Environment: ATAS_NETNS_DIR (state directory, default /run/atas-nc.<tag>; <= 60 chars for
+# Unix socket paths; not under /tmp, which the slurmd see node-local: files that jobs read
+# must live elsewhere too, as on a cluster's shared filesystem), ATAS_NETNS_TAG (namespace name prefix, default ac<pid>), CTest exports
 # nothing special. `run` exports ATAS_NETNS_DIR, ATAS_NETNS_TAG, ATAS_NETNS_NODES to CMD.
 # Exit codes: 0 ok, 1 failed, 2 usage, 77 cannot run here (not root, `ip`/`mpirun` missing,
 # namespaces refused by the kernel) - tests map 77 to skip. docs/scaling.md.
@@ -43,9 +44,15 @@ load() { # state of an existing cluster
 ns_of() { echo "${ATAS_NETNS_TAG}-$1"; } # node name -> namespace name
 
 # Run a command inside node $1: its network namespace, its own hostname, its hosts file.
+# nsenter rather than `ip netns exec`, which remounts /sys and so hides the cgroup
+# hierarchy slurmd needs; a private mount namespace carries the node's /etc/hosts.
+# With a node tmp directory (the slurmd: Slurm's PMIx plugin puts fixed names such as
+# /tmp/spmix_appdir_<uid>_<job>.<step> there), /tmp is node-local as on a real cluster.
+NODE_SH='hostname "$0" && mount --bind "$1" /etc/hosts && { [ -z "$2" ] || mount --bind "$2" /tmp; } && shift 2 && exec "$@"'
 node_exec() {
   local node="$1"; shift
-  ip netns exec "$(ns_of "$node")" unshare --uts -- /bin/sh -c 'hostname "$0" && exec "$@"' "$node" "$@"
+  nsenter --net="/run/netns/$(ns_of "$node")" unshare --uts --mount -- /bin/sh -c "$NODE_SH" \
+    "$node" "$ATAS_NETNS_DIR/hosts" "${NODE_TMP:-}" "$@"
 }
 
 do_up() {
@@ -54,7 +61,7 @@ do_up() {
   for b in ip unshare; do command -v "$b" >/dev/null 2>&1 || cannot "'$b' not found"; done
   case "$n" in 2|3|4) ;; *) echo "netns_cluster: N must be 2, 3 or 4 (got '$n')" >&2; exit 2 ;; esac
   export ATAS_NETNS_TAG="${ATAS_NETNS_TAG:-ac$$}"
-  export ATAS_NETNS_DIR="${ATAS_NETNS_DIR:-/tmp/atas-nc.$ATAS_NETNS_TAG}"
+  export ATAS_NETNS_DIR="${ATAS_NETNS_DIR:-/run/atas-nc.$ATAS_NETNS_TAG}"
   [ ${#ATAS_NETNS_DIR} -le 60 ] || die "ATAS_NETNS_DIR '$ATAS_NETNS_DIR' is longer than 60 characters (Unix socket paths)"
   mkdir -p "$ATAS_NETNS_DIR" || die "cannot create $ATAS_NETNS_DIR"
   ATAS_NETNS_DIR="$(cd "$ATAS_NETNS_DIR" && pwd)"
@@ -79,7 +86,6 @@ EOF
     ip -n "$ns" link set lo up
     ip -n "$ns" addr add "$NET.$((i + 1))/24" dev eth0
     ip -n "$ns" link set eth0 up
-    mkdir -p "/etc/netns/$ns" && cp "$d/hosts" "/etc/netns/$ns/hosts" || die "cannot write /etc/netns/$ns/hosts"
     echo "n$i slots=${ATAS_NETNS_SLOTS:-2}" >>"$d/hostfile"
   done
   # Open MPI's launch agent: called like ssh (agent HOST COMMAND-STRING); runs the orted
@@ -89,7 +95,8 @@ EOF
 # Written by tools/netns_cluster.sh: Open MPI plm_rsh_agent for namespace "nodes".
 host="\$1"; shift
 case "\$host" in n[0-9]) ;; *) echo "agent.sh: unknown node '\$host'" >&2; exit 1 ;; esac
-exec ip netns exec "${ATAS_NETNS_TAG}-\$host" unshare --uts -- /bin/sh -c 'hostname "\$0" && eval "\$1"' "\$host" "\$*"
+exec nsenter --net="/run/netns/${ATAS_NETNS_TAG}-\$host" unshare --uts --mount -- \\
+  /bin/sh -c 'hostname "\$0" && mount --bind "\$1" /etc/hosts && eval "\$2"' "\$host" "$d/hosts" "\$*"
 EOF
   chmod 755 "$d/agent.sh"
   # Every node reaches every other one (ping would need ICMP sockets; a TCP probe is enough
@@ -119,10 +126,8 @@ do_down() {
     local pids; pids="$(ip netns pids "$ns" 2>/dev/null)"
     [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
     ip netns del "$ns" 2>/dev/null
-    rm -rf "/etc/netns/$ns"
   done
   ip netns del "$(ns_of hub)" 2>/dev/null
-  rmdir /etc/netns 2>/dev/null # only when empty: other users' entries stay
   local left; left="$(ip netns list 2>/dev/null | grep -c "^${ATAS_NETNS_TAG}-")"
   rm -rf "$d"
   [ "$left" -eq 0 ] || die "$left namespace(s) ${ATAS_NETNS_TAG}-* still exist"
@@ -164,12 +169,11 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
-SchedulerParameters=sched_interval=2,bf_interval=2
+SchedulerParameters=sched_interval=2,bf_interval=2,preempt_send_user_signal
 # Jobs of partition "high" preempt jobs of "low": the victim gets the --signal signal
 # (USR1: atas_mpi checkpoints and exits 3), then SIGTERM after GraceTime, and is requeued.
 PreemptType=preempt/partition_prio
 PreemptMode=REQUEUE
-PreemptParameters=send_user_signal
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
@@ -199,7 +203,8 @@ EOF
 
 slurm_start() {
   load
-  local d="$ATAS_NETNS_DIR" b i
+  local d="$ATAS_NETNS_DIR" b i name pid
+  case "$d/" in /tmp/*) die "ATAS_NETNS_DIR '$d' is under /tmp, which is node-local for the slurmd: use another directory (default /run/atas-nc.<tag>)" ;; esac
   for b in munged slurmctld slurmd sinfo sbatch srun scontrol; do
     command -v "$b" >/dev/null 2>&1 || cannot "'$b' not found (install slurm-wlm and munge: tools/setup.sh)"
   done
@@ -217,13 +222,17 @@ slurm_start() {
   setsid "$self" exec n0 slurmctld -D -c -f "$d/slurm.conf" >>"$d/log/start.log" 2>&1 </dev/null &
   echo "slurmctld $!" >>"$d/slurm.pids"
   for ((i = 0; i < ATAS_NETNS_NODES; i++)); do
-    setsid "$self" exec "n$i" slurmd -D -N "n$i" -f "$d/slurm.conf" >>"$d/log/start.log" 2>&1 </dev/null &
+    mkdir -p "$d/tmp/n$i" && chmod 1777 "$d/tmp/n$i"
+    NODE_TMP="$d/tmp/n$i" setsid "$self" exec "n$i" slurmd -D -N "n$i" -f "$d/slurm.conf" >>"$d/log/start.log" 2>&1 </dev/null &
     echo "slurmd-n$i $!" >>"$d/slurm.pids"
   done
   local st=""
   for _ in $(seq 150); do
     st="$(client sinfo -h -N -o '%T' 2>/dev/null | sort -u | tr '\n' ' ')"
     [ "$st" = "idle " ] && break
+    local dead=""
+    while read -r name pid; do kill -0 "$pid" 2>/dev/null || dead="$dead $name"; done <"$d/slurm.pids"
+    [ -n "$dead" ] && { st="$st(exited:$dead)"; break; }
     sleep 0.2
   done
   if [ "$st" != "idle " ]; then
@@ -257,12 +266,20 @@ case "$cmd" in
   run)
     [ $# -ge 2 ] || { echo "usage: $0 run N CMD [ARGS...]" >&2; exit 2; }
     n="$1"; shift
+    # Whatever happens from here on (a failed setup, the command failing, a signal), the
+    # namespaces and files made so far go: cluster.env is the first thing do_up writes.
+    trap '[ -f "${ATAS_NETNS_DIR:-/nonexistent}/cluster.env" ] && ( do_down )' EXIT
+    trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP
     do_up "$n" || exit $?
-    # From here on, whatever happens, the namespaces go.
-    trap '( do_down )' EXIT
-    trap 'exit 130' INT TERM
     export ATAS_NETNS_DIR ATAS_NETNS_TAG ATAS_NETNS_NODES="$n"
-    "$@"
+    # In the background (stdin kept) so that a signal to this script is handled at once:
+    # bash runs traps only after a foreground command ends, `wait` it interrupts.
+    "$@" <&0 &
+    child=$!
+    trap 'kill -TERM $child 2>/dev/null; wait $child; exit 143' TERM
+    trap 'kill -INT $child 2>/dev/null; wait $child; exit 130' INT
+    trap 'kill -TERM $child 2>/dev/null; wait $child; exit 129' HUP
+    wait $child
     exit $? ;;
   up) [ $# -eq 1 ] || { echo "usage: $0 up N" >&2; exit 2; }
       do_up "$1" && echo "export ATAS_NETNS_DIR=$ATAS_NETNS_DIR" ;;
@@ -270,7 +287,8 @@ case "$cmd" in
   exec) load; [ $# -ge 2 ] || { echo "usage: $0 exec NODE CMD..." >&2; exit 2; }
         # exec all the way down: the PID of this script becomes the command's PID
         node="$1"; shift
-        exec ip netns exec "$(ns_of "$node")" unshare --uts -- /bin/sh -c 'hostname "$0" && exec "$@"' "$node" "$@" ;;
+        exec nsenter --net="/run/netns/$(ns_of "$node")" unshare --uts --mount -- /bin/sh -c "$NODE_SH" \
+          "$node" "$ATAS_NETNS_DIR/hosts" "${NODE_TMP:-}" "$@" ;;
   mpirun) do_mpirun "$@" ;;
   slurm-start) slurm_start ;;
   slurm-stop) load; slurm_stop ;;

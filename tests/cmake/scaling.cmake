@@ -5,3 +5,12 @@
 atas_script_test(NAME scaling_netns_mpi TIMEOUT 300
   COMMAND ${PROJECT_SOURCE_DIR}/tools/netns_cluster.sh run 2
           ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/scaling/test_netns.py mpi)
+# sbatch -N 2 jobs/atas_train.sbatch on one slurmd per namespace node, preempted by a job of
+# a higher-priority partition (USR1 -> checkpoint -> exit 3 -> requeue), resumed on 2 nodes:
+# = the 1-rank trajectory (~50 s).
+atas_script_test(NAME scaling_netns_slurm TIMEOUT 400
+  COMMAND ${PROJECT_SOURCE_DIR}/tools/netns_cluster.sh run 2
+          ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/scaling/test_netns.py slurm)
+# Nothing is left behind after a failing or a killed run (~6 s).
+atas_script_test(NAME scaling_netns_teardown TIMEOUT 120
+  COMMAND bash ${PROJECT_SOURCE_DIR}/tests/scaling/test_netns_teardown.sh)

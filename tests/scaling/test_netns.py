@@ -9,6 +9,7 @@ Run through the script, which sets the cluster up and always tears it down:
          of the "high" partition preempts it mid-run (USR1 -> checkpoint -> exit 3 -> requeue),
          it resumes on 2 nodes and ends at the 1-rank trajectory."""
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,10 +21,12 @@ from test_trainer import LOSSES, loss_close, weights_close  # noqa: E402
 
 NC = os.path.join(T.SRC, "tools", "netns_cluster.sh")
 STEPS = 8
+SLURM_STEPS = 60  # long enough (~0.1 s a step over TCP) for the preemption to land mid-run
 
 
-def nc(*args, timeout=120, check=True):
-    r = subprocess.run([NC] + list(args), capture_output=True, text=True, env=T.ENV, timeout=timeout)
+def nc(*args, timeout=120, check=True, env=None):
+    r = subprocess.run([NC] + list(args), capture_output=True, text=True, env=dict(T.ENV, **(env or {})),
+                       timeout=timeout)
     if check and r.returncode != 0:
         print(r.stdout[-3000:], r.stderr[-3000:])
         raise SystemExit("netns_cluster.sh %s failed (exit %d)" % (" ".join(args[:2]), r.returncode))
@@ -31,28 +34,32 @@ def nc(*args, timeout=120, check=True):
 
 
 def tx_bytes(node):
-    return int(nc("exec", node, "cat", "/sys/class/net/eth0/statistics/tx_bytes").stdout)
+    """bytes eth0 of `node` has sent (/proc/net/dev is per network namespace)"""
+    for line in nc("exec", node, "cat", "/proc/net/dev").stdout.splitlines():
+        if line.strip().startswith("eth0:"):
+            return int(line.split(":", 1)[1].split()[8])
+    raise SystemExit("no eth0 in node %s" % node)
 
 
-def reference(d, c, common):
+def reference(d, c, common, steps=STEPS):
     """The 1-rank trajectory, in the root namespace without mpirun."""
     rc, out, err, _ = T.run(0, T.sets_for(d, c, "ref", **common))
     if not T.check(rc == 0, "1 rank: exit 0"):
         print(T.tail(out), T.tail(err, 30))
     rd = os.path.join(d, "runs", "ref")
-    return (T.metrics(rd), T.load_group(T.ckpt_path(rd, STEPS)), T.load_group(T.ckpt_path(rd, STEPS), "teacher"))
+    return (T.metrics(rd), T.load_group(T.ckpt_path(rd, steps)), T.load_group(T.ckpt_path(rd, steps), "teacher"))
 
 
-def compare(ref, rd, what, nranks):
+def compare(ref, rd, what, nranks, steps=STEPS):
     M1, W1, TW1 = ref
     M = T.metrics(rd)
-    T.check([m["step"] for m in M] == list(range(STEPS)), "%s: steps 0..%d logged once each" % (what, STEPS - 1))
+    T.check([m["step"] for m in M] == list(range(steps)), "%s: steps 0..%d logged once each" % (what, steps - 1))
     bad = [(a["step"], k, a[k], b[k]) for a, b in zip(M1, M) for k in LOSSES if not loss_close(a[k], b[k])]
     T.check(not bad and len(M) == len(M1), "%s: every loss of every step within 1e-5 of 1 rank %s" % (what, bad[:3]))
     T.check(all(abs(a["grad_norm"] - b["grad_norm"]) <= 1e-4 * a["grad_norm"] for a, b in zip(M1, M)),
             "%s: grad norms within 1e-4 of 1 rank" % what)
     lr_sum = sum(m["lr"] for m in M1)
-    ck = T.ckpt_path(rd, STEPS)
+    ck = T.ckpt_path(rd, steps)
     if not T.check(os.path.exists(ck), "%s: final checkpoint %s" % (what, ck)):
         return M
     weights_close(W1, T.load_group(ck), lr_sum, what=what + ", student")
@@ -110,25 +117,29 @@ def wait_state(jobid, states, timeout):
 
 
 def case_slurm():
+    # The jobs see /tmp node-local (as on a cluster): the work files go where every node
+    # reads them, the build directory (a cluster's shared filesystem).
+    import tempfile
+    tempfile.tempdir = os.path.abspath(T.BIN)
     d = T.workdir("netns_slurm")
     c = T.make_corpus(d)
-    steps_total = STEPS
-    common = dict(run__steps=steps_total, batch__groups=4, checkpoint__every=2, optim__warmup_steps=2)
-    ref = reference(d, c, common)
+    common = dict(run__steps=SLURM_STEPS, batch__groups=4, checkpoint__every=2, optim__warmup_steps=2)
+    ref = reference(d, c, common, SLURM_STEPS)
     nc("slurm-start", timeout=90)
     job = os.path.join(d, "job.sbatch")
     with open(os.path.join(T.SRC, "jobs", "atas_train.sbatch")) as f:  # the test nodes have no GPUs
         open(job, "w").write("".join(l for l in f if not l.startswith("#SBATCH --gpus")))
-    # Each step sleeps a little (run.step_delay_ms) so that the preemption lands mid-run.
     sets = T.sets_for(d, c, "slurm2", **common)
     args = []
     for s in sets:
         args += ["--set", s]
-    env = ["ATAS_CONFIG=" + T.TINY, "ATAS_BIN=" + T.ATAS_MPI, "ATAS_SRUN_ARGS=",
-           "OMPI_MCA_btl=tcp,self", "OMPI_MCA_pml=ob1", "OMPI_MCA_btl_tcp_if_include=198.18.0.0/24"]
+    # sbatch exports the submitting environment: the template's inputs, and Open MPI on TCP
+    # over the node network only (no shared memory between the "nodes")
+    env = {"ATAS_CONFIG": T.TINY, "ATAS_BIN": T.ATAS_MPI, "ATAS_SRUN_ARGS": "", "OMPI_MCA_btl": "tcp,self",
+           "OMPI_MCA_pml": "ob1", "OMPI_MCA_btl_tcp_if_include": "198.18.0.0/24"}
     out = nc("sbatch", "--parsable", "-N", "2", "--ntasks-per-node=1", "--cpus-per-task=1", "--time=10",
              "--partition=low", "--job-name=train2", "--output=" + os.path.join(d, "train2.out"),
-             "--chdir=" + d, "--export=ALL," + ",".join(env), job, *args).stdout
+             "--chdir=" + d, job, *args, env=env).stdout
     jobid = out.strip().split(";")[0]
     rd = os.path.join(d, "runs", "slurm2")
     st = wait_state(jobid, ("RUNNING",), 60)
@@ -137,7 +148,7 @@ def case_slurm():
     t0 = time.time()
     while time.time() - t0 < 120 and not any(x.endswith(".done") for x in T.ckpts(rd)):
         time.sleep(0.2)
-    hi = nc("sbatch", "--parsable", "-N", "2", "--ntasks-per-node=1", "--cpus-per-task=1", "--time=2",
+    hi = nc("sbatch", "--parsable", "-N", "2", "--exclusive", "--time=2",
             "--partition=high", "--job-name=urgent", "--output=" + os.path.join(d, "urgent.out"),
             "--wrap", "sleep 1").stdout.strip().split(";")[0]
     T.check(wait_state(hi, ("COMPLETED",), 120) == "COMPLETED", "the high-priority job %s ran" % hi)
@@ -148,7 +159,12 @@ def case_slurm():
     T.check(int(job_field(jobid, "Restarts") or 0) >= 1, "training job was requeued (Restarts=%s)"
             % job_field(jobid, "Restarts"))
     T.check("on 2 node(s), 2 tasks" in log, "the template ran on 2 nodes with 2 tasks")
-    compare(ref, rd, "sbatch -N 2, preempted and resumed", 2)
+    first = re.search(r"stopping at step (\d+) on request", log)
+    T.check(first is not None and 0 < int(first.group(1)) < SLURM_STEPS,
+            "the preemption stopped the run mid-way (%s)" % (first.group(0) if first else "no stop in the log"))
+    T.check(re.search(r"resumed from .*ckpt-\d+\.h5 at step \d+", log) is not None,
+            "the requeued job resumed from the checkpoint")
+    compare(ref, rd, "sbatch -N 2, preempted and resumed", 2, SLURM_STEPS)
 
 
 if __name__ == "__main__":
