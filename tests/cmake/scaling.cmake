@@ -14,3 +14,10 @@ atas_script_test(NAME scaling_netns_slurm TIMEOUT 400
 # Nothing is left behind after a failing or a killed run (~6 s).
 atas_script_test(NAME scaling_netns_teardown TIMEOUT 120
   COMMAND bash ${PROJECT_SOURCE_DIR}/tests/scaling/test_netns_teardown.sh)
+# jobs/atas_sweep.sh + jobs/atas_sweep_collect.py on 1 and 2 simulated nodes (~40 s).
+atas_script_test(NAME scaling_netns_sweep TIMEOUT 600
+  COMMAND ${PROJECT_SOURCE_DIR}/tools/netns_cluster.sh run 2
+          bash ${PROJECT_SOURCE_DIR}/tests/scaling/test_netns_sweep.sh)
+# tools/perf_model.py against hand-computed and measured numbers (~5 s).
+atas_script_test(NAME scaling_perf_model TIMEOUT 120
+  COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/scaling/test_perf_model.py)
