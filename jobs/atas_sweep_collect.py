@@ -144,23 +144,26 @@ def main():
         print("# matplotlib missing: no plot")
         return
     fig, ax = plt.subplots(1, 3, figsize=(14, 4.2))
+    # measured: every run a point (a count may have been measured in several jobs); model: a line
     x = [r["ranks"] for r in ok]
-    ax[0].plot(x, [r["img_s"] for r in ok], "o-", label="measured")
-    ax[0].plot(x, [r["ranks"] * base["img_s"] / base["ranks"] * base["step_ms"] / r["pred_ms"] for r in ok],
+    uniq = sorted({(r["ranks"], r["nodes"]): r for r in ok}.values(), key=lambda r: (r["ranks"], r["nodes"]))
+    ux = [r["ranks"] for r in uniq]
+    ax[0].plot(x, [r["img_s"] for r in ok], "o", label="measured")
+    ax[0].plot(ux, [r["ranks"] * base["img_s"] / base["ranks"] * base["step_ms"] / r["pred_ms"] for r in uniq],
                "s--", label="model")
-    ax[1].plot(x, [r["eff"] for r in ok], "o-", label="measured")
-    ax[1].plot(x, [r["pred_eff"] for r in ok], "s--", label="model")
-    ax[2].plot(x, [r["step_ms"] for r in ok], "o-", label="measured step")
-    ax[2].plot(x, [r["pred_ms"] for r in ok], "s--", label="model step")
-    ax[2].plot(x, [r["phases"]["comm"] for r in ok], "^-", label="measured allreduce wait")
+    ax[1].plot(x, [r["eff"] for r in ok], "o", label="measured")
+    ax[1].plot(ux, [r["pred_eff"] for r in uniq], "s--", label="model")
+    ax[2].plot(x, [r["step_ms"] for r in ok], "o", label="measured step")
+    ax[2].plot(ux, [r["pred_ms"] for r in uniq], "s--", label="model step")
+    ax[2].plot(x, [r["phases"]["comm"] for r in ok], "^", label="measured allreduce wait")
     ax[0].set(xlabel="ranks", ylabel="images/s", title="throughput")
     ax[1].set(xlabel="ranks", ylabel="per-rank throughput / smallest run", title="weak-scaling efficiency",
               ylim=(0, 1.1))
     ax[2].set(xlabel="ranks", ylabel="ms", title="step time")
     for axx in ax:
         axx.set_xscale("log", base=2)
-        axx.set_xticks(x)
-        axx.set_xticklabels([str(v) for v in x])
+        axx.set_xticks(sorted(set(x)))
+        axx.set_xticklabels([str(v) for v in sorted(set(x))])
         axx.grid(alpha=0.3)
         axx.legend(fontsize=8)
     fig.suptitle(a.title or "atas sweep %s (%s)" % (os.path.basename(os.path.abspath(a.sweep)), a.device))

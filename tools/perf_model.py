@@ -18,7 +18,8 @@
 FLOPs as in ATAS-METHOD.md: forward per image = L*(24*N*D^2 + 4*N^2*D) + patch embed; fwd+bwd = 3x.
 
     perf_model.py project  [--models vitb16,vitl14] [--gpus 1,2,...,512] [inputs] [--out DIR]
-    perf_model.py validate [--bench-cuda F] [--bench-cpu F] [--runs DIR ...] [--out DIR]
+    perf_model.py report   [inputs] [--target-mfu 0.4] [--out docs/results]
+    perf_model.py validate [--bench-cuda F] [--bench-cpu F] [--sweep-tables scaling.txt ...] [--out FILE]
 Inputs are flags (perf_model.py project --help); every table states them."""
 import argparse
 import glob
@@ -406,11 +407,59 @@ def cmd_project(a):
                  a.gpus_per_node, a.nics_per_node, a.nic_gbit))
 
 
+def cmd_report(a):
+    """docs/results/scaling_projection.{txt,png}: the measured fp32 compute and a bf16 kernel path
+    at --target-mfu, 1 and 8-512 GPUs, then the goal (ViT-L/14 >= 90% weak-scaling efficiency at
+    64 GPUs) and what each fix does to it"""
+    import copy
+    out, sets = [], []
+    for label, mfu in (("fp32 kernels as measured", 0.0), ("bf16 kernels at %.0f%% MFU" % (100 * a.target_mfu), a.target_mfu)):
+        b = copy.copy(a)
+        b.target_mfu, b.compute_scale = mfu, 1.0
+        rows, cmp = project(b)
+        out += table(rows, b, cmp, "scenario: %s" % label) + [""]
+        sets.append((label, [r for r in rows], "o-" if mfu == 0 else "s--"))
+    out.append("# goal: ViT-L/14 ATAS step >= 90%% weak-scaling efficiency at 64 GPUs (%d nodes, %d x %.0f Gbit/s "
+               "per node); what each change does" % (64 // a.gpus_per_node, a.nics_per_node, a.nic_gbit))
+    out.append("# %-34s %8s %9s %8s %8s %8s %8s  %s" % ("change", "1-GPU MFU", "step_ms", "exp_ms", "window",
+                                                         "weak_eff", "goal", "bottleneck"))
+    fixes = [("as designed (fp32 grads, 25 MiB)", {}), ("bf16 gradient reduction", dict(bf16_reduce=True)),
+             ("buckets of 100 MiB", dict(bucket_mb=100.0)), ("buckets of 5 MiB", dict(bucket_mb=5.0)),
+             ("2 groups per rank", dict(groups_per_rank=2)), ("ZeRO-1", dict(zero1=True)),
+             ("2x NDR instead of 4x", dict(nics_per_node=2)),
+             ("2x NDR + bf16 reduction", dict(nics_per_node=2, bf16_reduce=True))]
+    for mfu in (0.0, a.target_mfu, a.stress_mfu):
+        for name, kw in fixes:
+            b = copy.copy(a)
+            b.target_mfu, b.compute_scale, b.models = mfu, 1.0, "vitl14"
+            for k, v in kw.items():
+                setattr(b, k, v)
+            cmp = scaled_compute(b)
+            m = MODELS["vitl14"]
+            r1, r = predict(m, 1, b, cmp), predict(m, 64, b, cmp)
+            eff = r1["step_ms"] / r["step_ms"]
+            out.append("  %-34s %8.1f%% %9.1f %8.2f %8.2f %8.3f %8s  %s" % (
+                name, 100 * r1["mfu"], r["step_ms"], r["comm_exposed_ms"], r["window_ms"], eff,
+                "met" if eff >= 0.9 else "MISSED", r["bottleneck"]))
+        out.append("")
+    text = "\n".join(out)
+    print(text)
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "scaling_projection.txt"), "w") as f:
+        f.write(text)
+    plot(sets, os.path.join(a.out, "scaling_projection.png"),
+         "ATAS step projected, NCCL on %d GPUs/node, %d x %.0f Gbit/s per node (fp32 measured vs bf16 at %.0f%% MFU)" % (
+             a.gpus_per_node, a.nics_per_node, a.nic_gbit, 100 * a.target_mfu))
+
+
 # ----------------------------------------------------------------------------- validation
 def run_phases(run_dir, skip):
-    """mean phase ms of a run's metrics.jsonl (first `skip` steps left out) and its comm bytes"""
+    """mean phase ms of a run's metrics.jsonl (first `skip` steps and checkpoint steps left out),
+    its comm bytes and the steps averaged"""
     with open(os.path.join(run_dir, "metrics.jsonl")) as f:
         ms = [json.loads(l) for l in f if l.strip()][skip:]
+    # a step that wrote a checkpoint measures the file system, not the step
+    ms = [x for x in ms if not x["ms"].get("checkpoint", 0)] or ms
     if not ms:
         raise SystemExit("perf_model: %s/metrics.jsonl has no step after the first %d" % (run_dir, skip))
     mean = {k: sum(x["ms"][k] for x in ms) / len(ms) for k in ms[0]["ms"]}
@@ -462,39 +511,17 @@ def validate(a):
             pts.append(dict(kind="compute", dev=dev, err=err))
             lines.append("  %-5s %-9s %4d %5d %-7s %10.1f %10.1f %+7.1f%%" % (
                 dev, v["model"], v["res"], v["batch"], v["output"], v["ms"], pred, 100 * err))
-    runs = []
-    for d in a.runs:
-        runs += sorted(glob.glob(os.path.join(d, "*", "metrics.jsonl")))
-    if runs:
-        lines.append("# 2) step on CPU ranks (%s): 1-rank phases of the same model + cores shared + "
-                     "alpha-beta allreduce (alpha %.3f ms, %.0f MB/s, fitted on the calibration runs marked *)"
-                     % (", ".join(a.runs), a.cpu_alpha_ms, a.cpu_beta_mbs))
-        lines.append("# %-24s %5s %5s %10s %10s %8s %10s %10s" % ("run", "ranks", "nodes", "meas_ms", "pred_ms",
-                                                                  "error", "meas_comm", "pred_comm"))
-        net = dict(alpha_ms=a.cpu_alpha_ms, beta_bytes_per_ms=a.cpu_beta_mbs * 1e3)
-        info = {}
-        for mpath in runs:
-            rd = os.path.dirname(mpath)
-            meta = os.path.join(rd, "sweep.json")
-            if not os.path.exists(meta):
-                continue
-            with open(meta) as f:
-                info[rd] = json.load(f)
-        bases = {(i["model"], i.get("nodes", 1) > 1): rd for rd, i in info.items() if i["ranks"] == 1}
-        for rd, i in sorted(info.items(), key=lambda kv: (kv[1]["model"], kv[1].get("nodes", 1), kv[1]["ranks"])):
-            base_rd = bases.get((i["model"], False))
-            if not base_rd:
-                continue
-            base, _, _ = run_phases(base_rd, a.skip)
-            meas, cb, _ = run_phases(rd, a.skip)
-            pred, _, pcomm = cpu_step_ms(base, i["ranks"], a.cores, i.get("threads", 1), cb, net)
-            err = (pred - meas["step"]) / meas["step"]
-            cal = os.path.basename(rd) in a.calibration.split(",")
-            if i["ranks"] > 1 and not cal:
-                pts.append(dict(kind="cpu", err=err))
-            lines.append("  %-24s %5d %5d %10.1f %10.1f %+7.1f%% %10.2f %10.2f" % (
-                os.path.basename(rd) + ("*" if cal else ""), i["ranks"], i.get("nodes", 1), meas["step"], pred,
-                100 * err, meas["comm"], pcomm))
+    # measured multi-rank points (CPU ranks, simulated nodes, a cluster sweep): the
+    # collector jobs/atas_sweep_collect.py predicts each from the smallest run of its sweep
+    for t in a.sweep_tables:
+        with open(t) as f:
+            tab = f.read()
+        lines.append("# 2) %s (jobs/atas_sweep_collect.py):" % os.path.relpath(t, ROOT))
+        lines += [l if l.startswith("#") else l for l in tab.rstrip().splitlines()]
+        for l in tab.splitlines():
+            mm = re.match(r"^\s+\d+\s+(\d+)\s.*\s([+-][\d.]+)%\s+[\d.]+$", l)
+            if mm and int(mm.group(1)) > 1:
+                pts.append(dict(kind="cpu", err=float(mm.group(2)) / 100))
     for kind in ("compute", "cpu"):
         e = [abs(p["err"]) for p in pts if p["kind"] == kind]
         if e:
@@ -502,8 +529,7 @@ def validate(a):
                 kind, len(e), 100 * sum(e) / len(e), 100 * max(e)))
     print("\n".join(lines))
     if a.out:
-        os.makedirs(a.out, exist_ok=True)
-        with open(os.path.join(a.out, "validation.txt"), "w") as f:
+        with open(a.out, "w") as f:
             f.write("\n".join(lines) + "\n")
     return pts
 
@@ -516,16 +542,18 @@ def main(argv=None):
     pp.add_argument("--models", default="vitb16,vitl14")
     pp.add_argument("--gpus", default=",".join(str(2 ** k) for k in range(10)))
     pp.add_argument("--out", default="")
+    pr = sub.add_parser("report", help="docs/results/scaling_projection.{txt,png}: scenarios and the 64-GPU goal")
+    add_inputs(pr)
+    pr.add_argument("--models", default="vitb16,vitl14")
+    pr.add_argument("--gpus", default="1,8,16,32,64,128,256,512")
+    pr.add_argument("--stress-mfu", type=float, default=0.6, help="a faster compute path for the goal table")
+    pr.add_argument("--out", default=RESULTS)
     pv = sub.add_parser("validate", help="predictions against every measured point")
     pv.add_argument("--bench-cuda", default=os.path.join(RESULTS, "bench_cuda.txt"))
     pv.add_argument("--bench-cpu", default=os.path.join(RESULTS, "bench_cpu.txt"))
-    pv.add_argument("--runs", nargs="*", default=[], help="sweep directories (jobs/atas_sweep_collect.py layout)")
-    pv.add_argument("--skip", type=int, default=2, help="warm-up steps left out")
-    pv.add_argument("--cores", type=int, default=os.cpu_count() or 1)
-    pv.add_argument("--cpu-alpha-ms", type=float, default=0.05)
-    pv.add_argument("--cpu-beta-mbs", type=float, default=1000.0)
-    pv.add_argument("--calibration", default="", help="run names used to fit alpha/beta (not counted)")
-    pv.add_argument("--out", default="")
+    pv.add_argument("--sweep-tables", nargs="*", default=[],
+                    help="scaling.txt tables of jobs/atas_sweep_collect.py (measured multi-rank points)")
+    pv.add_argument("--out", default="", help="write the table to this file too")
     a = p.parse_args(argv)
     for k in ("gpus",):
         if hasattr(a, k) and not re.fullmatch(r"\d+(,\d+)*", getattr(a, k)):
@@ -537,6 +565,10 @@ def main(argv=None):
         if not os.path.exists(a.bench):
             p.error("--bench %s: no such file (an atas_bench table measured on the target device)" % a.bench)
         cmd_project(a)
+    elif a.cmd == "report":
+        if a.target_mfu <= 0:
+            a.target_mfu = 0.4
+        cmd_report(a)
     else:
         validate(a)
 

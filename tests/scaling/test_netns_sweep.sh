@@ -19,6 +19,7 @@ sed '/^#SBATCH --gpus/d; /^#SBATCH --exclusive/d; /^#SBATCH --cpus-per-task/d' "
 export ATAS_SBATCH="$N sbatch" ATAS_SCONTROL="$N scontrol" ATAS_SWEEP_TEMPLATE="$W/scaling.sbatch" ATAS_BIN="$B/atas_mpi"
 export OMPI_MCA_btl=tcp,self OMPI_MCA_pml=ob1 OMPI_MCA_btl_tcp_if_include=198.18.0.0/24
 cd "$W" || fail "cd"
+load0="$(cut -d' ' -f1-3 /proc/loadavg)"
 timeout 400 "$S/jobs/atas_sweep.sh" --config "$S/configs/tiny.cfg" --nodes 1,2 --tasks-per-node 2 --steps 14 \
     --all-counts --out "$W/sweep" --wait --set "data.corpus=\"$W/c.h5\"" --set run.threads=1 \
     --set optim.warmup_steps=1 -- --cpus-per-task=1 --time=10 || fail "atas_sweep.sh"
@@ -39,7 +40,10 @@ grep -q "prediction error over 4 point" "$W/sweep/scaling.txt" || fail "scaling.
 "$PY" -c "from PIL import Image; im = Image.open('$W/sweep/scaling.png'); assert im.size[0] > 800" \
     || fail "scaling.png is not a plot"
 if [ -n "${ATAS_SWEEP_KEEP:-}" ]; then
-    cp "$W/sweep/scaling.txt" "$ATAS_SWEEP_KEEP.txt"; cp "$W/sweep/scaling.png" "$ATAS_SWEEP_KEEP.png"
+    { cat "$W/sweep/scaling.txt"
+      echo "# this machine: $(nproc) cores shared with other work; load average (1/5/15 min) $load0 before the sweep, $(cut -d' ' -f1-3 /proc/loadavg) after"
+    } >"$ATAS_SWEEP_KEEP.txt"
+    cp "$W/sweep/scaling.png" "$ATAS_SWEEP_KEEP.png"
 fi
 # bad input: a torn metrics line is named with its file, nothing written
 m="$W/sweep/nodes-2/runs/scale_2/metrics.jsonl"

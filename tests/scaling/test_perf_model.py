@@ -63,8 +63,7 @@ T.check(close(e, busy, 1e-9), "no window: the whole allreduce is exposed")
 # the compute model against every measured ViT row it did not calibrate on
 pts = PM.validate(PM.main.__globals__["argparse"].Namespace(
     bench_cuda=os.path.join(T.SRC, "docs", "results", "bench_cuda.txt"),
-    bench_cpu=os.path.join(T.SRC, "docs", "results", "bench_cpu.txt"), runs=[], skip=2, cores=2,
-    cpu_alpha_ms=0.05, cpu_beta_mbs=1000.0, calibration="", out=""))
+    bench_cpu=os.path.join(T.SRC, "docs", "results", "bench_cpu.txt"), sweep_tables=[], out=""))
 comp = [p for p in pts if p["kind"] == "compute"]
 T.check(len(comp) == 4, "4 measured ViT rows predicted (2 GPU, 2 CPU)")
 T.check(all(abs(p["err"]) < 0.05 for p in comp), "every ViT row within 5%% (%s)" %
