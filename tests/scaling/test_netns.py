@@ -21,7 +21,7 @@ from test_trainer import LOSSES, loss_close, weights_close  # noqa: E402
 
 NC = os.path.join(T.SRC, "tools", "netns_cluster.sh")
 STEPS = 8
-SLURM_STEPS = 60  # long enough (~0.1 s a step over TCP) for the preemption to land mid-run
+SLURM_STEPS = 120  # long enough (10-100 ms a step over TCP) for the preemption to land mid-run
 
 
 def nc(*args, timeout=120, check=True, env=None):
