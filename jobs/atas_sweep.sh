@@ -11,7 +11,7 @@
 # Every job writes SWEEP_DIR/nodes-N/{ranks-K.log, counts.tsv, runs/scale_K/metrics.jsonl};
 # SWEEP_DIR/sweep.json records what was asked. The first --skip steps (collector, default 5)
 # are warm-up and left out. ATAS_SBATCH replaces the sbatch command (tests use the simulated
-# cluster of tools/netns_cluster.sh), ATAS_SWEEP_TEMPLATE the job script (default
+# cluster of tools/netns_cluster.sh; ATAS_SCONTROL likewise for --wait), ATAS_SWEEP_TEMPLATE the job script (default
 # jobs/atas_scaling.sbatch). --set goes to atas_mpi. docs/scaling.md.
 set -uo pipefail
 
@@ -45,6 +45,7 @@ case "$nodes" in ''|*[!0-9,]*) say "--nodes takes comma-separated node counts (g
 mkdir -p "$out" || { say "cannot create $out"; exit 1; }
 out="$(cd "$out" && pwd)"
 config="$(cd "$(dirname "$config")" && pwd)/$(basename "$config")"
+# shellcheck disable=SC2206 # a command with arguments, word-split on purpose
 sb=(${ATAS_SBATCH:-sbatch})
 cat >"$out/sweep.json" <<JSON
 {"config": "$config", "nodes": [${nodes}], "tasks_per_node": $tpn, "steps": $steps,
@@ -68,6 +69,7 @@ for n in ${nodes//,/ }; do
     echo "$jid" >"$d/jobid"
 done
 if [ "$wait" = 1 ]; then
+    # shellcheck disable=SC2206 # as ATAS_SBATCH
     sc=(${ATAS_SCONTROL:-scontrol})
     for j in "${jobs[@]}"; do
         while :; do
