@@ -189,7 +189,7 @@ SlurmctldPidFile=$d/slurmctld.pid
 SlurmdPidFile=$d/spool/%n/slurmd.pid
 SlurmctldLogFile=$d/log/slurmctld.log
 SlurmdLogFile=$d/log/slurmd-%n.log
-SlurmctldDebug=info
+SlurmctldDebug=debug
 SlurmdDebug=info
 EOF
     for ((i = 0; i < ATAS_NETNS_NODES; i++)); do

@@ -159,6 +159,10 @@ def case_slurm():
     T.check(int(job_field(jobid, "Restarts") or 0) >= 1, "training job was requeued (Restarts=%s)"
             % job_field(jobid, "Restarts"))
     T.check("on 2 node(s), 2 tasks" in log, "the template ran on 2 nodes with 2 tasks")
+    ctld = os.path.join(os.environ["ATAS_NETNS_DIR"], "log", "slurmctld.log")
+    lines = [l.strip() for l in open(ctld) if "preempt" in l.lower() and "JobId=%s" % jobid in l]
+    if not T.check(bool(lines), "slurmctld preempted job %s for job %s: %s" % (jobid, hi, lines[:1])):
+        print("".join(l for l in open(ctld) if "JobId=%s " % jobid in l or "JobId=%s\n" % jobid in l or "preempt" in l.lower()))
     first = re.search(r"stopping at step (\d+) on request", log)
     T.check(first is not None and 0 < int(first.group(1)) < SLURM_STEPS,
             "the preemption stopped the run mid-way (%s)" % (first.group(0) if first else "no stop in the log"))
