@@ -69,6 +69,32 @@ T.check(len(comp) == 4, "4 measured ViT rows predicted (2 GPU, 2 CPU)")
 T.check(all(abs(p["err"]) < 0.05 for p in comp), "every ViT row within 5%% (%s)" %
         ", ".join("%+.1f%%" % (100 * p["err"]) for p in comp))
 
+# the collector's GPU prediction on a made-up sweep: 8 ranks on 1 node, 16 on 2 nodes
+with tempfile.TemporaryDirectory() as sw:
+    import json
+    phases = dict(data_wait=0.5, teacher_fwd=5.0, student_fwd=15.0, loss=1.0, backward=30.0, comm=2.0,
+                  optimizer=3.0, checkpoint=0.0, step=56.5)
+    nbytes = 4 * PM.trainable_params(L14)
+    for n, k in ((1, 8), (2, 16)):
+        rd = os.path.join(sw, "nodes-%d" % n, "runs", "scale_%d" % k)
+        os.makedirs(rd)
+        with open(os.path.join(sw, "nodes-%d" % n, "counts.tsv"), "w") as f:
+            f.write("%d\t%d\t0\n" % (k, n))
+        with open(os.path.join(rd, "metrics.jsonl"), "w") as f:
+            for st in range(8):
+                f.write(json.dumps(dict(step=st, images_per_s=8 * k / 0.0565, ms=phases, comm_bytes=nbytes,
+                                        comm_hidden_frac=0.5)) + "\n")
+    col = os.path.join(T.SRC, "jobs", "atas_sweep_collect.py")
+    r = subprocess.run([sys.executable, col, sw, "--device", "gpu"], capture_output=True, text=True)
+    T.check(r.returncode == 0, "collector --device gpu: exit 0 %s" % r.stderr[-300:])
+    row = [l.split() for l in r.stdout.splitlines() if l.startswith("      2    16")]
+    hwd = dict(gpus_per_node=8, nvlink_gbs=360.0, net_gbs=4 * 400 / 8 * 0.9, alpha_base_us=10.0, alpha_intra_us=1.0,
+               alpha_inter_us=5.0)
+    want = 56.5 - 2.0 + PM.buckets_exposed(nbytes, 25 * 2 ** 20, 16, hwd, 30.0 * 0.8)[0]
+    T.check(bool(row) and abs(float(row[0][6]) - want) < 0.06,
+            "collector: 16 GPUs predicted %s ms = compute + exposed allreduce %.1f ms" % (row[0][6] if row else "?", want))
+    T.check(os.path.getsize(os.path.join(sw, "scaling.png")) > 10000, "collector: PNG written")
+
 # the command line
 tool = os.path.join(T.SRC, "tools", "perf_model.py")
 with tempfile.TemporaryDirectory() as o:
