@@ -22,8 +22,10 @@
 #
 # Environment: ATAS_NETNS_DIR (state directory, default /run/atas-nc.<tag>; <= 60 chars for
 # Unix socket paths; not under /tmp, which the slurmd see node-local: files that jobs read
-# must live elsewhere too, as on a cluster's shared filesystem), ATAS_NETNS_TAG (namespace name prefix, default ac<pid>), CTest exports
-# nothing special. `run` exports ATAS_NETNS_DIR, ATAS_NETNS_TAG, ATAS_NETNS_NODES to CMD.
+# must live elsewhere too, as on a cluster's shared filesystem), ATAS_NETNS_TAG (namespace
+# name prefix, default ac<pid>), ATAS_NETNS_SLOTS (hostfile slots per node, default 2),
+# ATAS_SLURM_CPUS (CPUs per node, default nproc), ATAS_SLURM_GRACE_S (preemption grace, 60).
+# `run` exports ATAS_NETNS_DIR, ATAS_NETNS_TAG, ATAS_NETNS_NODES to CMD.
 # Exit codes: 0 ok, 1 failed, 2 usage, 77 cannot run here (not root, `ip`/`mpirun` missing,
 # namespaces refused by the kernel) - tests map 77 to skip. docs/scaling.md.
 set -uo pipefail
@@ -99,9 +101,7 @@ exec nsenter --net="/run/netns/${ATAS_NETNS_TAG}-\$host" unshare --uts --mount -
   /bin/sh -c 'hostname "\$0" && mount --bind "\$1" /etc/hosts && eval "\$2"' "\$host" "$d/hosts" "\$*"
 EOF
   chmod 755 "$d/agent.sh"
-  # Every node reaches every other one (ping would need ICMP sockets; a TCP probe is enough
-  # once something listens, so check the neighbour tables via a short arping-free test:
-  # the link state of every port of the bridge).
+  # Every bridge port up (traffic itself is proven by the tests: mpirun across the nodes).
   for ((i = 0; i < n; i++)); do
     ip -n "$hub" link show "p$i" | grep -q 'state UP\|state UNKNOWN\|LOWERLAYERDOWN' || die "port p$i is not up"
   done
@@ -293,5 +293,5 @@ case "$cmd" in
   slurm-start) slurm_start ;;
   slurm-stop) load; slurm_stop ;;
   sbatch|scontrol|squeue|sinfo|scancel) load; client "$cmd" "$@" ;;
-  *) sed -n '2,27p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,29p' "$0" >&2; exit 2 ;;
 esac
