@@ -293,5 +293,5 @@ case "$cmd" in
   slurm-start) slurm_start ;;
   slurm-stop) load; slurm_stop ;;
   sbatch|scontrol|squeue|sinfo|scancel) load; client "$cmd" "$@" ;;
-  *) sed -n '2,29p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,30p' "$0" >&2; exit 2 ;;
 esac
