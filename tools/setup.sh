@@ -10,6 +10,7 @@ PKGS=(build-essential cmake pkg-config git
       libjpeg-dev libpng-dev
       python3 python3-pip python3-numpy python3-h5py python3-torch python3-matplotlib python3-pil
       gnuplot-nox mate-backgrounds slurm-wlm munge
+      iproute2  # tools/netns_cluster.sh (nsenter, unshare: util-linux, always there)
       clang libclang-rt-14-dev)  # clang + libFuzzer runtime: tests/fuzz_safetensors.sh
 missing=()
 for p in "${PKGS[@]}"; do
