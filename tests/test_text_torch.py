@@ -10,8 +10,10 @@ Usage: test_text_torch.py ATAS_TEXT
 The tokenizer here is a tiny byte-level BPE written as HF vocab.json + merges.txt;
 its ids are the ones atas_text prints (the tokenizer itself is held to OpenCLIP's
 in test_tokenizer_openclip.py)."""
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,7 +25,9 @@ sys.path.insert(0, os.path.join(os.environ.get("ATAS_SOURCE_DIR", "."), "tools",
 import text_ref  # noqa: E402
 
 EXE = sys.argv[1]
-TMP = tempfile.mkdtemp(prefix="atas_text_")
+# under the build tree: other suites sweep /tmp/atas_*
+TMP = tempfile.mkdtemp(prefix="atas_text_", dir=os.environ.get("ATAS_BINARY_DIR") or None)
+atexit.register(shutil.rmtree, TMP, True)
 TOL = 1e-5
 failures = 0
 

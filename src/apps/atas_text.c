@@ -2,6 +2,7 @@
  *   class embeddings: --weights W --vocab V --classes C --templates T -o OUT.h5
  *   inspect strings:  --vocab V [--weights W] (TEXT... | --text-file F)
  *                     -> one JSON line per string: its ids (and embedding with --weights) */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -89,7 +90,7 @@ out:
 
 static atas_status read_lines(const char *path, char ***out, int *n) {
     FILE *f = fopen(path, "r");
-    if (!f) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open", path);
+    if (!f) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     char *buf = NULL, **v = NULL;
     size_t cap = 0;
     int k = 0, vcap = 0;

@@ -1,7 +1,9 @@
 /* CLIP's tokenizer: OpenCLIP's "lower" cleaning without ftfy, CLIP's
  * pre-tokenisation regex (PCRE2 with Unicode properties) and byte-level BPE. */
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wctype.h>
 
 #include "io/tokenizer_internal.h"
 
@@ -97,6 +99,63 @@ int atas_tokenizer_sot(const atas_tokenizer *t) { return t->sot; }
 int atas_tokenizer_eot(const atas_tokenizer *t) { return t->eot; }
 
 /* ------------------------------------------------------------ cleaning */
+static unsigned utf8_get(const unsigned char *s, size_t *i) {
+    unsigned c = s[*i];
+    int n = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
+    unsigned cp = n == 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
+    for (int k = 1; k <= n; k++) cp = cp << 6 | (s[*i + k] & 0x3F);
+    *i += 1 + n;
+    return cp;
+}
+static size_t utf8_put(char *o, unsigned cp) {
+    if (cp < 0x80) { o[0] = (char)cp; return 1; }
+    if (cp < 0x800) { o[0] = (char)(0xC0 | cp >> 6); o[1] = (char)(0x80 | (cp & 63)); return 2; }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | cp >> 12); o[1] = (char)(0x80 | (cp >> 6 & 63));
+        o[2] = (char)(0x80 | (cp & 63));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | cp >> 18); o[1] = (char)(0x80 | (cp >> 12 & 63));
+    o[2] = (char)(0x80 | (cp >> 6 & 63)); o[3] = (char)(0x80 | (cp & 63));
+    return 4;
+}
+
+/* Python's str.lower(): glibc's Unicode simple lowercase mapping (C.UTF-8
+ * locale object, the process locale untouched) plus the two rules of Python's
+ * full mapping that differ: U+0130 -> "i" U+0307, and capital sigma at the end
+ * of a word -> final sigma (word = next to a cased character; case-ignorable
+ * characters in between are not skipped, unlike Python). */
+static atas_status lowercase(const char *in, char **out) {
+    static locale_t loc;
+    if (!loc) loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    if (!loc) return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "tokenizer: the C.UTF-8 locale is not available");
+    const unsigned char *s = (const unsigned char *)in;
+    size_t n = strlen(in), i = 0, k = 0;
+    char *o = malloc(2 * n + 1); /* one code point grows by at most one byte */
+    if (!o) return ATAS_ERR(ATAS_ERR_NOMEM, "tokenizer: no memory");
+    unsigned prev = 0;
+    while (i < n) {
+        unsigned cp = utf8_get(s, &i), lo;
+        if (cp == 0x130) {
+            k += utf8_put(o + k, 'i');
+            lo = 0x307;
+        } else if (cp == 0x3A3) {
+            size_t j = i;
+            unsigned next = j < n ? utf8_get(s, &j) : 0;
+            int pc = prev && (towlower_l(prev, loc) != prev || towupper_l(prev, loc) != prev);
+            int nc = next && (towlower_l(next, loc) != next || towupper_l(next, loc) != next);
+            lo = pc && !nc ? 0x3C2 : 0x3C3;
+        } else {
+            lo = (unsigned)towlower_l((wint_t)cp, loc);
+        }
+        k += utf8_put(o + k, lo);
+        prev = cp;
+    }
+    o[k] = 0;
+    *out = o;
+    return ATAS_OK;
+}
+
 atas_status atas_tokenizer_clean(const atas_tokenizer *t, const char *text, char **out) {
     REQUIRE(t && text && out, "atas_tokenizer_clean: NULL argument");
     *out = NULL;
@@ -125,12 +184,7 @@ atas_status atas_tokenizer_clean(const atas_tokenizer *t, const char *text, char
     while (n > s0 && a[n - 1] == ' ') n--;
     memmove(a, a + s0, n - s0);
     a[n - s0] = 0;
-    /* lower(): PCRE2's Unicode case mapping */
-    if (!*a) {
-        *out = a;
-        return ATAS_OK;
-    }
-    st = substitute(t->any, a, "\\L$0", &b);
+    st = lowercase(a, &b);
     free(a);
     CHECK(st);
     *out = b;
