@@ -126,7 +126,7 @@ for name, path, act in [("openclip", oc_file, "quickgelu"), ("hf", hf_file, "gel
 print("class embeddings end to end")
 classes = os.path.join(TMP, "classes.tsv")
 with open(classes, "w") as f:
-    f.write("# id\tisthing\tname\n1\t1\tcat\n7\t1\tdog\n200\t0\tthe photo\n")
+    f.write("# id\tisthing\tname\n1\t1\tcat\n7\t1\tdog-merged\tdog\n200\t0\tthe photo\n")
 templates = os.path.join(TMP, "templates.txt")
 with open(templates, "w") as f:
     f.write("a photo of a {}.\n# a comment\n\nthe {}\n{} of the cat\n")
@@ -147,8 +147,19 @@ for name, path, act in [("openclip", oc_file, "quickgelu"), ("hf", hf_file, "gel
         check(f"{name}: class embeddings [3,{E}]", got.shape == ref.shape and err <= TOL, f"{err:.2e}")
         check(f"{name}: category ids, isthing, names, templates",
               list(f["category_ids"][...]) == [1, 7, 200] and list(f["isthing"][...]) == [1, 1, 0]
-              and [x.decode() if isinstance(x, bytes) else x for x in f["names"][...]] == names
+              and [x.decode() if isinstance(x, bytes) else x for x in f["names"][...]] == ["cat", "dog-merged", "the photo"]
               and int(f.attrs["templates"]) == 3 and f.attrs["format"] in ("atas-class-embeddings", b"atas-class-embeddings"))
+
+# the shipped COCO panoptic classes and CLIP's prompt ensemble load and run
+src = os.environ.get("ATAS_SOURCE_DIR", ".")
+out = os.path.join(TMP, "coco.h5")
+run(["--weights", oc_file, "--vocab", vocab_dir, "--classes", os.path.join(src, "configs/eval/coco_panoptic_classes.tsv"),
+     "--templates", os.path.join(src, "configs/eval/prompt_templates.txt"), "-o", out, "--batch", "256"])
+with h5py.File(out, "r") as f:
+    emb, th = f["embeddings"][...], f["isthing"][...]
+    check("shipped COCO panoptic classes x 80 templates: 133 rows (80 things, 53 stuff), unit norm",
+          emb.shape == (133, E) and int(th.sum()) == 80 and int(f.attrs["templates"]) == 80
+          and np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5))
 
 print("bad input")
 

@@ -55,22 +55,24 @@ atas_status atas_text_encode(atas_text *t, const int32_t *ids, int B, float *out
 #include "atas/classemb.h"
 #include "atas/tokenizer.h"
 
-/* Classes file: one class a line, "category_id<TAB>isthing<TAB>name" (isthing 1
- * or 0), '#' comments and blank lines skipped, ids ascending and unique. Fills
- * K, category_id, isthing, names of c (emb stays NULL). */
-atas_status atas_text_read_classes(const char *path, atas_classemb *c);
+/* Classes file: one class a line, "category_id<TAB>isthing<TAB>name[<TAB>prompt
+ * name]" (isthing 1 or 0; the prompt name, the text put into the templates,
+ * defaults to the name), '#' comments and blank lines skipped, ids ascending
+ * and unique. Fills K, category_id, isthing, names of c (emb stays NULL) and,
+ * when prompts is not NULL, a malloc'd array of K malloc'd prompt names. */
+atas_status atas_text_read_classes(const char *path, atas_classemb *c, char ***prompts);
 /* Templates file: one prompt a line holding "{}" exactly once, '#' comments and
  * blank lines skipped. *tpl is a malloc'd array of malloc'd strings. */
 atas_status atas_text_read_templates(const char *path, char ***tpl, int *n);
 void atas_text_free_templates(char **tpl, int n);
 /* "{}" in tpl replaced by name (malloc'd) */
 atas_status atas_text_prompt(const char *tpl, const char *name, char **out);
-/* For every class: the prompts of every template, tokenised (ctx of the tower),
+/* For every class (prompt name: prompts[k], or c->names[k] when prompts is NULL): the prompts of every template, tokenised (ctx of the tower),
  * encoded in batches of `batch`, each L2-normalised, averaged, and the mean
  * L2-normalised (OpenCLIP's zero-shot classifier). Fills c->emb, E,
  * n_templates. progress: print a line per batch to stderr. */
 atas_status atas_text_class_embeddings(atas_text *t, const atas_tokenizer *tok, char **tpl, int nt,
-                                       int batch, int progress, atas_classemb *c);
+                                       char **prompts, int batch, int progress, atas_classemb *c);
 
 #ifdef __cplusplus
 }

@@ -19,7 +19,7 @@ static void usage(FILE *f) {
             "  --vocab PATH       bpe_simple_vocab_16e6.txt.gz, vocab.json (+ merges.txt beside),\n"
             "                     tokenizer.json, or a directory holding one\n"
             "                     (default: the --weights directory)\n"
-            "  --classes FILE     category_id<TAB>isthing<TAB>name per line\n"
+            "  --classes FILE     category_id<TAB>isthing<TAB>name[<TAB>prompt name] per line\n"
             "                     (e.g. configs/eval/coco_panoptic_classes.tsv)\n"
             "  --templates FILE   one prompt per line with {} for the name\n"
             "                     (e.g. configs/eval/prompt_templates.txt)\n"
@@ -178,7 +178,7 @@ int main(int argc, char **argv) {
     int rc = 1;
     atas_tokenizer *tok = NULL;
     atas_text *tw = NULL;
-    char **texts = NULL, **tpl = NULL;
+    char **texts = NULL, **tpl = NULL, **prompts = NULL;
     int ntx = 0, ntpl = 0;
     atas_classemb ce = {0};
     const atas_backend *be;
@@ -200,9 +200,9 @@ int main(int argc, char **argv) {
                     c->ctx, c->embed, c->act == ATAS_ACT_GELU ? "gelu" : "quickgelu");
     }
     if (class_mode) {
-        if (atas_text_read_classes(classes, &ce) != ATAS_OK) goto out;
+        if (atas_text_read_classes(classes, &ce, &prompts) != ATAS_OK) goto out;
         if (atas_text_read_templates(templates, &tpl, &ntpl) != ATAS_OK) goto out;
-        if (atas_text_class_embeddings(tw, tok, tpl, ntpl, batch, !quiet, &ce) != ATAS_OK) goto out;
+        if (atas_text_class_embeddings(tw, tok, tpl, ntpl, prompts, batch, !quiet, &ce) != ATAS_OK) goto out;
         snprintf(ce.model, sizeof ce.model, "%s (text tower, %s layout; vocab %s; templates %s)",
                  weights, atas_text_layout(tw), vocab, templates);
         if (atas_classemb_write(outp, &ce) != ATAS_OK) goto out;
@@ -226,6 +226,8 @@ done:
     for (int i = 0; i < ntx; i++) free(texts[i]);
     free(texts);
     atas_text_free_templates(tpl, ntpl);
+    for (int k = 0; prompts && k < ce.K; k++) free(prompts[k]);
+    free(prompts);
     atas_classemb_free(&ce);
     atas_text_free(tw);
     atas_tokenizer_free(tok);

@@ -23,8 +23,10 @@ static char *next_line(FILE *f, char **buf, size_t *cap, long *line) {
     return NULL;
 }
 
-atas_status atas_text_read_classes(const char *path, atas_classemb *c) {
+atas_status atas_text_read_classes(const char *path, atas_classemb *c, char ***prompts) {
     memset(c, 0, sizeof *c);
+    char **pr = NULL;
+    if (prompts) *prompts = NULL;
     FILE *f = fopen(path, "r");
     if (!f) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open the classes file: %s", path, strerror(errno));
     char *buf = NULL, *s;
@@ -34,12 +36,14 @@ atas_status atas_text_read_classes(const char *path, atas_classemb *c) {
     atas_status st = ATAS_OK;
     while ((s = next_line(f, &buf, &bcap, &line))) {
         char *t1 = strchr(s, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+        char *t3 = t2 ? strchr(t2 + 1, '\t') : NULL; /* optional prompt name */
+        if (t3) *t3++ = 0;
         char *e1 = NULL, *e2 = NULL;
         long id = t1 ? strtol(s, &e1, 10) : 0, th = t2 ? strtol(t1 + 1, &e2, 10) : 0;
         if (!t1 || !t2 || e1 != t1 || e2 != t2 || id < 0 || id > 1 << 30 || (th != 0 && th != 1) ||
-            !t2[1]) {
+            !t2[1] || (t3 && (!*t3 || strchr(t3, '\t')))) {
             st = ATAS_ERR(ATAS_ERR_FORMAT, "%s: line %ld: expected \"category_id<TAB>isthing (0|1)"
-                          "<TAB>name\", found \"%.60s\"", path, line, s);
+                          "<TAB>name[<TAB>prompt name]\", found \"%.60s\"", path, line, s);
             goto out;
         }
         if (c->K && id <= c->category_id[c->K - 1]) {
@@ -55,19 +59,33 @@ atas_status atas_text_read_classes(const char *path, atas_classemb *c) {
             if (nt) c->isthing = nt;
             char **nn = realloc(c->names, (size_t)cap * sizeof(char *));
             if (nn) c->names = nn;
-            if (!ni || !nt || !nn) { st = ATAS_ERR(ATAS_ERR_NOMEM, "%s: no memory", path); goto out; }
+            char **np = realloc(pr, (size_t)cap * sizeof(char *));
+            if (np) pr = np;
+            if (!ni || !nt || !nn || !np) { st = ATAS_ERR(ATAS_ERR_NOMEM, "%s: no memory", path); goto out; }
         }
         c->category_id[c->K] = (int)id;
         c->isthing[c->K] = (int)th;
         c->names[c->K] = strdup(t2 + 1);
-        if (!c->names[c->K]) { st = ATAS_ERR(ATAS_ERR_NOMEM, "%s: no memory", path); goto out; }
+        pr[c->K] = strdup(t3 ? t3 : t2 + 1);
+        if (!c->names[c->K] || !pr[c->K]) {
+            free(c->names[c->K]);
+            free(pr[c->K]);
+            st = ATAS_ERR(ATAS_ERR_NOMEM, "%s: no memory", path);
+            goto out;
+        }
         c->K++;
     }
     if (!c->K) st = ATAS_ERR(ATAS_ERR_FORMAT, "%s: no classes", path);
 out:
     free(buf);
     fclose(f);
+    if (st != ATAS_OK || !prompts) {
+        for (int k = 0; pr && k < c->K; k++) free(pr[k]);
+        free(pr);
+        pr = NULL;
+    }
     if (st != ATAS_OK) atas_classemb_free(c);
+    if (prompts) *prompts = pr;
     return st;
 }
 
@@ -129,7 +147,7 @@ atas_status atas_text_prompt(const char *tpl, const char *name, char **out) {
 }
 
 atas_status atas_text_class_embeddings(atas_text *t, const atas_tokenizer *tok, char **tpl, int nt,
-                                       int batch, int progress, atas_classemb *c) {
+                                       char **prompts, int batch, int progress, atas_classemb *c) {
     REQUIRE(t && tok && tpl && nt > 0 && c && c->K > 0, "atas_text_class_embeddings: bad arguments");
     const atas_text_config *cfg = atas_text_cfg(t);
     const int E = cfg->embed, T = cfg->ctx;
@@ -154,7 +172,7 @@ atas_status atas_text_class_embeddings(atas_text *t, const atas_tokenizer *tok, 
             const long i = i0 + b;
             char *prompt;
             int cut;
-            CHECK_GOTO(st, atas_text_prompt(tpl[i % nt], c->names[i / nt], &prompt), out);
+            CHECK_GOTO(st, atas_text_prompt(tpl[i % nt], (prompts ? prompts : c->names)[i / nt], &prompt), out);
             st = atas_tokenizer_tokenize(tok, prompt, T, ids + (size_t)b * T, &cut);
             free(prompt);
             CHECK_GOTO(st, st, out);
