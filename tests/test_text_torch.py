@@ -121,8 +121,35 @@ for name, path, act in [("openclip", oc_file, "quickgelu"), ("hf", hf_file, "gel
     check(f"{name}: long string truncated, ends with EOT", rows[-1]["truncated"] and rows[-1]["ids"][-1] == V - 1)
     check(f"{name}: short string starts SOT ends EOT", rows[2]["ids"][0] == V - 2 and V - 1 in rows[2]["ids"])
 
-# random ids straight through the tower (every vocabulary row reachable), via CUDA when present
-# is covered by test_backend_parity; here: batch of prompts through class embeddings
+# a second, outside reference when transformers is installed (tools/setup.sh): its
+# CLIPTextModelWithProjection on the HF-named tensors, quickgelu and gelu
+for sub in ("pydeps", "pydeps-hf"):
+    sys.path.insert(0, os.path.join(os.environ.get("ATAS_BINARY_DIR", "build"), sub))
+try:
+    import torch
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+except Exception as e:  # noqa: BLE001
+    print(f"  (transformers not importable: {e}; its cross-check left out)")
+else:
+    for act in ("quick_gelu", "gelu"):
+        cfg = CLIPTextConfig(vocab_size=V, hidden_size=W, intermediate_size=MLP, projection_dim=E,
+                             num_hidden_layers=L, num_attention_heads=HEADS, max_position_embeddings=CTX,
+                             hidden_act=act, layer_norm_eps=1e-5, eos_token_id=2)
+        m = CLIPTextModelWithProjection(cfg).eval()  # float32: its causal mask overflows in float64 on torch 1.13
+        hf = {k: torch.tensor(v) for k, v in text_ref.to_hf(sd).items() if k != "logit_scale"}
+        missing, unexpected = m.load_state_dict(hf, strict=False)
+        assert not unexpected and all("position_ids" in k for k in missing), (missing, unexpected)
+        d = os.path.join(TMP, "hf_" + act)
+        os.makedirs(d)
+        text_ref.save_safetensors(os.path.join(d, "model.safetensors"), text_ref.to_hf(sd))
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump({"model_type": "clip", "text_config": cfg.to_dict()}, f)
+        rows = inspect(os.path.join(d, "model.safetensors"), vocab_dir, TEXTS)
+        with torch.no_grad():
+            ref = m(input_ids=torch.tensor([r["ids"] for r in rows])).text_embeds.numpy()
+        e = max(rel(r["embedding"], ref[i]) for i, r in enumerate(rows))
+        check(f"transformers CLIPTextModelWithProjection ({act}), config.json from it", e <= TOL, f"{e:.2e}")
+
 print("class embeddings end to end")
 classes = os.path.join(TMP, "classes.tsv")
 with open(classes, "w") as f:
