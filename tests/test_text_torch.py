@@ -121,6 +121,18 @@ for name, path, act in [("openclip", oc_file, "quickgelu"), ("hf", hf_file, "gel
     check(f"{name}: long string truncated, ends with EOT", rows[-1]["truncated"] and rows[-1]["ids"][-1] == V - 1)
     check(f"{name}: short string starts SOT ends EOT", rows[2]["ids"][0] == V - 2 and V - 1 in rows[2]["ids"])
 
+# the CUDA backend when this build and machine have one (else said and left out)
+probe = run(["--weights", oc_file, "--vocab", vocab_dir, "--backend", "cuda", "x"], expect_ok=False)
+if probe.returncode != 0 and ("has no CUDA backend" in probe.stderr or "no CUDA device available" in probe.stderr):
+    print("  (no CUDA backend here: " + probe.stderr.strip().splitlines()[0][:120] + ")")
+else:
+    for name, path, act in [("openclip", oc_file, "quickgelu"), ("hf", hf_file, "gelu")]:
+        rows = inspect(path, vocab_dir, TEXTS, ["--backend", "cuda"])
+        ref = text_ref.encode_text(sd, np.array([r["ids"] for r in rows]), HEADS, act)
+        e = max(rel(r["embedding"], ref[i]) for i, r in enumerate(rows))
+        # TF32 GEMMs are allowed on the device (docs/backend.md): the parity bound, not fp32's
+        check(f"cuda {name} {act}: every string within 1e-2", e <= 1e-2, f"{e:.2e}")
+
 # a second, outside reference when transformers is installed (tools/setup.sh): its
 # CLIPTextModelWithProjection on the HF-named tensors, quickgelu and gelu
 for sub in ("pydeps", "pydeps-hf"):
