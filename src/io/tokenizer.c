@@ -76,7 +76,14 @@ atas_status atas_tokenizer_load(atas_tokenizer **out, const char *path) {
     /* Python's str.split() whitespace: PCRE2's Unicode \s plus the C0
      * separators U+001C..U+001F and NEL, which Python also splits on */
     CHECK_GOTO(st, compile(&t->ws, "[\\s\\x{1c}-\\x{1f}\\x{85}]+", 0, "whitespace"), fail);
-    CHECK_GOTO(st, compile(&t->any, "(?s).+", 0, "lowercase"), fail);
+    CHECK_GOTO(st, compile(&t->any, "(?s).+", 0, "UTF-8 check"), fail);
+    CHECK_GOTO(st, compile(&t->entity, TOK_ENTITY_PATTERN, 0, "HTML reference"), fail);
+    t->loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    if (!t->loc) {
+        st = ATAS_ERR(ATAS_ERR_UNSUPPORTED, "tokenizer: the C.UTF-8 locale is not available "
+                      "(glibc >= 2.35 has it built in)");
+        goto fail;
+    }
     *out = t;
     return ATAS_OK;
 fail:
@@ -91,6 +98,8 @@ void atas_tokenizer_free(atas_tokenizer *t) {
     pcre2_code_free(t->pat);
     pcre2_code_free(t->ws);
     pcre2_code_free(t->any);
+    pcre2_code_free(t->entity);
+    if (t->loc) freelocale(t->loc);
     free(t);
 }
 
@@ -125,10 +134,7 @@ static size_t utf8_put(char *o, unsigned cp) {
  * full mapping that differ: U+0130 -> "i" U+0307, and capital sigma at the end
  * of a word -> final sigma (word = next to a cased character; case-ignorable
  * characters in between are not skipped, unlike Python). */
-static atas_status lowercase(const char *in, char **out) {
-    static locale_t loc;
-    if (!loc) loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-    if (!loc) return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "tokenizer: the C.UTF-8 locale is not available");
+static atas_status lowercase(locale_t loc, const char *in, char **out) {
     const unsigned char *s = (const unsigned char *)in;
     size_t n = strlen(in), i = 0, k = 0;
     char *o = malloc(2 * n + 1); /* one code point grows by at most one byte */
@@ -172,8 +178,8 @@ atas_status atas_tokenizer_clean(const atas_tokenizer *t, const char *text, char
     }
     char *a, *b;
     /* basic_clean: html.unescape twice (ftfy is not run), strip */
-    CHECK(tok_html_unescape(text, &a));
-    atas_status st = tok_html_unescape(a, &b);
+    CHECK(tok_html_unescape(t->entity, text, &a));
+    atas_status st = tok_html_unescape(t->entity, a, &b);
     free(a);
     CHECK(st);
     /* whitespace_clean: runs of whitespace -> one space, stripped */
@@ -184,7 +190,7 @@ atas_status atas_tokenizer_clean(const atas_tokenizer *t, const char *text, char
     while (n > s0 && a[n - 1] == ' ') n--;
     memmove(a, a + s0, n - s0);
     a[n - s0] = 0;
-    st = lowercase(a, &b);
+    st = lowercase(t->loc, a, &b);
     free(a);
     CHECK(st);
     *out = b;

@@ -46,7 +46,7 @@ static int numeric(const char *s, size_t n, char *o) {
     return utf8_put(o, (unsigned)v);
 }
 
-atas_status tok_html_unescape(const char *s, char **out) {
+atas_status tok_html_unescape(const pcre2_code *re, const char *s, char **out) {
     size_t n = strlen(s);
     /* no reference expands past 4 bytes per input byte... except named ones,
      * whose values are at most 2 code points (8 bytes) for >= 2 input bytes */
@@ -57,16 +57,6 @@ atas_status tok_html_unescape(const char *s, char **out) {
         *out = o;
         return ATAS_OK;
     }
-    static pcre2_code *re; /* compiled once; pcre2 code is read-only after compile */
-    static int once;
-    if (!once) {
-        int err;
-        PCRE2_SIZE off;
-        re = pcre2_compile((PCRE2_SPTR) "&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\\t\\n\\f <&#;]{1,32};?)",
-                           PCRE2_ZERO_TERMINATED, PCRE2_UTF, &err, &off, NULL);
-        once = 1;
-    }
-    if (!re) { free(o); return ATAS_ERR(ATAS_ERR_INTERNAL, "tokenizer: entity regex"); }
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
     if (!md) { free(o); return ATAS_ERR(ATAS_ERR_NOMEM, "tokenizer: no memory"); }
     size_t off = 0, k = 0;

@@ -5,6 +5,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <locale.h>
 
 #include "atas/tokenizer.h"
 
@@ -30,7 +31,9 @@ struct atas_tokenizer {
     char byte_enc[256][3]; /* UTF-8 of bytes_to_unicode()[b], NUL terminated */
     pcre2_code *pat;       /* CLIP's pre-tokenisation regex */
     pcre2_code *ws;        /* Python str.split() whitespace */
-    pcre2_code *any;       /* the whole string, for lowercasing */
+    pcre2_code *any;       /* the whole string (UTF-8 validation) */
+    pcre2_code *entity;    /* an HTML character reference, as Python's html module finds them */
+    locale_t loc;          /* C.UTF-8, for towlower_l (the process locale is left alone) */
 };
 
 /* HTML5 named character references (Python's html.entities.html5) and the
@@ -46,7 +49,8 @@ extern const int tok_invalid_codepoint[];  /* -1 terminated */
 
 /* reads the vocabulary and merges (tokenizer_vocab.c) */
 atas_status tok_load_vocab(atas_tokenizer *t, const char *path);
-/* html.unescape(s) into a malloc'd string */
-atas_status tok_html_unescape(const char *s, char **out);
+/* html.unescape(s) into a malloc'd string; re: the reference pattern (t->entity) */
+#define TOK_ENTITY_PATTERN "&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\\t\\n\\f <&#;]{1,32};?)"
+atas_status tok_html_unescape(const pcre2_code *re, const char *s, char **out);
 
 #endif
