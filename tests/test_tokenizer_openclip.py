@@ -94,8 +94,20 @@ gen = [s for s in GEN if ftfy.fix_text(s) == s]
 print(f"  {len(GEN) - len(gen)} of {len(GEN)} generated strings changed by ftfy, left out")
 
 
-strings = HAND + gen
-check(f"a few hundred strings to compare ({len(strings)})", len(strings) >= 250)
+# every HTML5 named reference and a spread of numeric ones (a literal '<' keeps ftfy's
+# own unescaping out, so OpenCLIP's html.unescape x2 is what is compared)
+import html.entities  # noqa: E402
+names = sorted(html.entities.html5)
+ENT = ["<e> " + " x".join("&" + n for n in names[i:i + 6]) for i in range(0, len(names), 6)]
+nums = [0, 9, 13, 65, 127, 128, 129, 141, 150, 159, 160, 0xD7FF, 0xD800, 0xDFFF, 0xFDD0, 0xFFFE,
+        0x1F600, 0x10FFFF, 0x110000, 10 ** 30] + [rng.randrange(0x110000) for _ in range(60)]
+ENT += ["<n> " + " ".join(f"&#{v};" if k % 3 == 0 else f"&#x{v:X}" if k % 3 == 1 else f"&#{v}"
+                          for k, v in enumerate(nums[i:i + 5])) for i in range(0, len(nums), 5)]
+ENT = [e for e in ENT if ftfy.fix_text(e) == e]
+check(f"HTML reference strings ({len(ENT)}) are ftfy-invariant", len(ENT) > 380)
+
+strings = HAND + gen + ENT
+check(f"a few hundred strings to compare ({len(strings)})", len(strings) >= 600)
 
 
 def atas_ids(vocab, texts):
@@ -109,6 +121,8 @@ def atas_ids(vocab, texts):
     return [json.loads(l)["ids"] for l in p.stdout.splitlines()]
 
 
+check("no HTML reference string is cut (every reference reaches the comparison)",
+      all(len(ref.encode(e)) + 2 <= 77 for e in ENT))
 ref_ids = ref(strings).tolist()
 got = atas_ids(GZ, strings)
 bad = [(s, g, r) for s, g, r in zip(strings, got, ref_ids) if g != r]
