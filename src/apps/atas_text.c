@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "atas/text.h"
 
@@ -169,7 +170,16 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (!vocab && weights) vocab = weights; /* HF directories carry vocab.json + merges.txt */
+    char wdir[4096];
+    if (!vocab && weights) { /* HF model directories carry vocab.json + merges.txt */
+        struct stat sb;
+        snprintf(wdir, sizeof wdir, "%s", weights);
+        if (stat(weights, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            char *sl = strrchr(wdir, '/');
+            if (sl) *sl = 0; else snprintf(wdir, sizeof wdir, ".");
+        }
+        vocab = wdir;
+    }
     if (!vocab) {
         fprintf(stderr, "atas_text: --vocab is required (or --weights with a vocabulary beside it)\n");
         return 2;
@@ -182,7 +192,12 @@ int main(int argc, char **argv) {
     int ntx = 0, ntpl = 0;
     atas_classemb ce = {0};
     const atas_backend *be;
-    if (atas_tokenizer_load(&tok, vocab) != ATAS_OK) goto out;
+    if (atas_tokenizer_load(&tok, vocab) != ATAS_OK) {
+        if (vocab == wdir)
+            fprintf(stderr, "atas_text: no --vocab given, so the vocabulary was looked for beside "
+                    "the weights, in %s\n", wdir);
+        goto out;
+    }
     if (weights) {
         if (atas_backend_get(backend, &be) != ATAS_OK) goto out;
         if (atas_text_load(&tw, weights, &opt, be) != ATAS_OK) goto out;
@@ -203,8 +218,8 @@ int main(int argc, char **argv) {
         if (atas_text_read_classes(classes, &ce, &prompts) != ATAS_OK) goto out;
         if (atas_text_read_templates(templates, &tpl, &ntpl) != ATAS_OK) goto out;
         if (atas_text_class_embeddings(tw, tok, tpl, ntpl, prompts, batch, !quiet, &ce) != ATAS_OK) goto out;
-        snprintf(ce.model, sizeof ce.model, "%s (text tower, %s layout; vocab %s; templates %s)",
-                 weights, atas_text_layout(tw), vocab, templates);
+        snprintf(ce.model, sizeof ce.model, "%.200s (text tower, %s layout; vocab %.140s; "
+                 "templates %.120s)", weights, atas_text_layout(tw), vocab, templates);
         if (atas_classemb_write(outp, &ce) != ATAS_OK) goto out;
         if (!quiet)
             fprintf(stderr, "atas_text: wrote %s: %d classes x %d templates, embed %d\n", outp, ce.K,
