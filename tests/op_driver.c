@@ -80,6 +80,14 @@ int main(int argc, char **argv) {
         OK(be->attention_fwd(out, lse, qkv, B, T, H, hd, ws));
         OK(be->attention_bwd(dqkv, dout, qkv, out, lse, B, T, H, hd, ws));
         put(out, no); put(lse, nl); put(dqkv, nq);
+    } else if (!strcmp(op, "attention_causal")) { /* B T H hd : qkv -> out lse (no backward) */
+        int B = ip[0], T = ip[1], H = ip[2], hd = ip[3];
+        size_t nq = (size_t)B * T * 3 * H * hd, no = (size_t)B * T * H * hd, nl = (size_t)B * H * T;
+        float *qkv = take(nq), *out = zeros(no), *lse = zeros(nl);
+        void *ws = NULL;
+        OK(be->alloc(&ws, be->attention_workspace_bytes(B, T, H, hd), "workspace"));
+        OK(be->attention_causal_fwd(out, lse, qkv, B, T, H, hd, ws));
+        put(out, no); put(lse, nl);
     } else if (!strcmp(op, "act")) { /* n kind : x dy -> y dx */
         size_t n = (size_t)ip[0];
         float *x = take(n), *dy = take(n), *y = zeros(n), *dx = zeros(n);

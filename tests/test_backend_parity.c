@@ -108,6 +108,23 @@ static void p_attention(int B, int T, int H, int hd) {
     report(name, "dqkv", Ddqkv, dqkv, nq, B_GEMM);
 }
 
+/* the text tower's causal forward (no backward) */
+static void p_attention_causal(int B, int T, int H, int hd) {
+    size_t D = (size_t)H * hd, nq = (size_t)B * T * 3 * D, no = (size_t)B * T * D,
+           nl = (size_t)B * H * T;
+    float *qkv = hbuf(nq, 1), *out = hbuf(no, 0), *lse = hbuf(nl, 0);
+    float *Dqkv = dup(qkv, nq), *Dout = dup(out, no), *Dlse = dup(lse, nl);
+    void *ws = NULL, *Dws = NULL;
+    T_OK(cpu->alloc(&ws, cpu->attention_workspace_bytes(B, T, H, hd), "ws"));
+    T_OK(tb->alloc(&Dws, tb->attention_workspace_bytes(B, T, H, hd), "ws"));
+    T_OK(cpu->attention_causal_fwd(out, lse, qkv, B, T, H, hd, ws));
+    T_OK(tb->attention_causal_fwd(Dout, Dlse, Dqkv, B, T, H, hd, Dws));
+    char name[32];
+    snprintf(name, sizeof name, "attention_causal_fwd T%d", T);
+    report(name, "out", Dout, out, no, B_GEMM);
+    report(name, "lse", Dlse, lse, nl, B_GEMM);
+}
+
 static void p_act(atas_act kind, size_t n) {
     float *x = hbuf(n, 3), *dy = hbuf(n, 1), *y = hbuf(n, 0), *dx = hbuf(n, 1);
     float *Dx = dup(x, n), *Ddy = dup(dy, n), *Dy = dup(y, n), *Ddx = dup(dx, n);
@@ -254,6 +271,9 @@ int main(int argc, char **argv) {
     p_attention(2, 1, 2, 8);
     p_attention(2, 77, 3, 16);
     p_attention(1, 197, 2, 64);
+    p_attention_causal(2, 1, 2, 8);
+    p_attention_causal(3, 77, 2, 16);
+    p_attention_causal(1, 150, 2, 32);
     p_act(ATAS_ACT_QUICKGELU, 100003);
     p_act(ATAS_ACT_GELU, 1001);
     p_elementwise(70001);

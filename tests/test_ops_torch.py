@@ -91,6 +91,20 @@ def case_attention(B, T, H, hd):
     compare(tag + " dqkv", dqkv, tq.grad, BWD)
 
 
+def case_attention_causal(B, T, H, hd):
+    D = H * hd
+    qkv = randn(B, T, 3 * D)
+    out, lse = run("attention_causal", [B, T, H, hd], [qkv], [B * T * D, B * H * T])
+    tq = t64(qkv, grad=False)
+    q, k, v = (tq[..., i * D:(i + 1) * D].reshape(B, T, H, hd).transpose(1, 2) for i in range(3))
+    s = q @ k.transpose(-1, -2) / np.sqrt(hd)
+    s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+    to = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D)
+    tag = f"attention causal B{B} T{T} H{H} hd{hd}"
+    compare(tag + " out", out, to, FWD)
+    compare(tag + " lse", lse, torch.logsumexp(s, -1), FWD)
+
+
 def case_act(kind, n):
     x, dy = randn(n, scale=3.0), randn(n)
     y, dx = run("act", [n, kind], [x, dy], [n, n])
@@ -186,6 +200,9 @@ case_attention(1, 1, 1, 8)
 case_attention(2, 5, 2, 4)
 case_attention(2, 70, 2, 8)
 case_attention(1, 197, 3, 16)
+case_attention_causal(1, 1, 1, 8)
+case_attention_causal(2, 77, 2, 8)
+case_attention_causal(1, 150, 3, 16)
 case_act(0, 1000)
 case_act(1, 1000)
 case_resample(0, 7, 7, 9, 11, 3)

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake pkg-config git
       openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
       libconfig-dev libopenblas-dev libopenblas-openmp-dev libjansson-dev
-      libjpeg-dev libpng-dev
+      libjpeg-dev libpng-dev libpcre2-dev zlib1g-dev
       python3 python3-pip python3-numpy python3-h5py python3-torch python3-matplotlib python3-pil
       gnuplot-nox mate-backgrounds slurm-wlm munge
       iproute2  # tools/netns_cluster.sh (nsenter, unshare: util-linux, always there)
@@ -41,6 +41,16 @@ if ! PYTHONPATH=$HFDEPS:$PYDEPS /usr/bin/python3 -c "import transformers" 2>/dev
   /usr/bin/python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps --target $HFDEPS \
     "transformers==4.38.2" "tokenizers==0.15.2" "huggingface_hub==0.21.4" regex tqdm filelock fsspec \
     || echo "setup: warning: could not install transformers; test_hf_export will skip"
+fi
+
+# OpenCLIP's tokenizer and its vocabulary, the reference of test_tokenizer_openclip
+# (--no-deps: only its tokenizer module is imported; torch stays Debian's).
+OCDEPS=build/pydeps-openclip
+if ! PYTHONPATH=$OCDEPS /usr/bin/python3 -c "import ftfy, regex; import os; assert os.path.exists('$OCDEPS/open_clip/tokenizer.py')" 2>/dev/null; then
+  mkdir -p $OCDEPS
+  /usr/bin/python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps --target $OCDEPS \
+    "open_clip_torch==3.3.0" "ftfy==6.3.1" regex wcwidth \
+    || echo "setup: warning: could not install open_clip_torch; test_tokenizer_openclip will skip"
 fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" >build-configure.log 2>&1 || { cat build-configure.log; exit 1; }

@@ -65,6 +65,10 @@ struct atas_backend {
     atas_status (*attention_bwd)(float *dqkv, const float *dout, const float *qkv,
                                  const float *out, const float *lse, int B, int T, int H, int hd,
                                  void *workspace);
+    /* Causal variant (CLIP's text tower): query i attends to keys j <= i only.
+     * Same layout, lse and workspace as attention_fwd; inference only (no backward). */
+    atas_status (*attention_causal_fwd)(float *out, float *lse, const float *qkv, int B, int T,
+                                        int H, int hd, void *workspace);
 
     /* ---- activation: QuickGELU x*sigmoid(1.702x) or erf-GELU; dx += dy*act'(x) */
     atas_status (*act_fwd)(float *y, const float *x, size_t n, atas_act kind);

@@ -28,6 +28,7 @@ static const atas_backend g_cpu = {
     .attention_workspace_bytes = atas_cpu_attention_workspace_bytes,
     .attention_fwd = atas_cpu_attention_fwd,
     .attention_bwd = atas_cpu_attention_bwd,
+    .attention_causal_fwd = atas_cpu_attention_causal_fwd,
     .act_fwd = atas_cpu_act_fwd,
     .act_bwd = atas_cpu_act_bwd,
     .add = atas_cpu_add,

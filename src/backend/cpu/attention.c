@@ -47,10 +47,12 @@ static void softmax_rows(float *S, int m, int T, float *lse) {
     }
 }
 
-atas_status atas_cpu_attention_fwd(float *out, float *lse, const float *qkv, int B, int T, int H,
-                                   int hd, void *workspace) {
-    CHECK(check_args("attention_fwd", B, T, H, hd, workspace));
-    REQUIRE(out && qkv, "attention_fwd: NULL out or qkv");
+/* causal: query i sees keys j <= i only (CLIP's text tower); a block of rows
+ * [i0, i0+m) then needs keys [0, i0+m) and masks the upper triangle inside. */
+static atas_status attention_fwd(const char *op, float *out, float *lse, const float *qkv, int B,
+                                 int T, int H, int hd, void *workspace, int causal) {
+    CHECK(check_args(op, B, T, H, hd, workspace));
+    REQUIRE(out && qkv, "%s: NULL out or qkv", op);
     const int D = H * hd, ld = 3 * D;
     const float scale = 1.0f / sqrtf((float)hd);
     const int nq = (T + QBLK - 1) / QBLK;
@@ -63,15 +65,39 @@ atas_status atas_cpu_attention_fwd(float *out, float *lse, const float *qkv, int
     for (long task = 0; task < ntask; task++) {
         const int blk = (int)(task % nq), h = (int)(task / nq % H), b = (int)(task / nq / H);
         const int i0 = blk * QBLK, m = ATAS_MIN(QBLK, T - i0);
+        const int nk = causal ? i0 + m : T; /* keys this block can see */
         float *S = ws + ptf * (size_t)omp_get_thread_num();
         const float *base = qkv + (size_t)b * T * ld + (size_t)h * hd;
         const float *Q = base + (size_t)i0 * ld, *K = base + D, *V = base + 2 * D;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, T, hd, scale, Q, ld, K, ld, 0.0f,
-                    S, T);
-        softmax_rows(S, m, T, lse ? lse + ((size_t)b * H + h) * T + i0 : NULL);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, T, 1.0f, S, T, V, ld, 0.0f,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, nk, hd, scale, Q, ld, K, ld, 0.0f,
+                    S, nk);
+        float *L = lse ? lse + ((size_t)b * H + h) * T + i0 : NULL;
+        if (!causal) {
+            softmax_rows(S, m, nk, L);
+        } else {
+            /* row i sees i0 + i + 1 keys; the rest of its row is zero probability */
+            for (int i = 0; i < m; i++) {
+                const int len = i0 + i + 1;
+                float *r = S + (size_t)i * nk;
+                softmax_rows(r, 1, len, L ? L + i : NULL);
+                for (int j = len; j < nk; j++) r[j] = 0.0f;
+            }
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, nk, 1.0f, S, nk, V, ld, 0.0f,
                     out + ((size_t)b * T + i0) * D + (size_t)h * hd, D);
     }
+    return ATAS_OK;
+}
+
+atas_status atas_cpu_attention_fwd(float *out, float *lse, const float *qkv, int B, int T, int H,
+                                   int hd, void *workspace) {
+    CHECK(attention_fwd("attention_fwd", out, lse, qkv, B, T, H, hd, workspace, 0));
+    return ATAS_OK;
+}
+
+atas_status atas_cpu_attention_causal_fwd(float *out, float *lse, const float *qkv, int B, int T,
+                                          int H, int hd, void *workspace) {
+    CHECK(attention_fwd("attention_causal_fwd", out, lse, qkv, B, T, H, hd, workspace, 1));
     return ATAS_OK;
 }
 

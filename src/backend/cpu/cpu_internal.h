@@ -84,6 +84,8 @@ atas_status atas_cpu_layernorm_bwd(float *dx, float *dw, float *db, const float 
 size_t atas_cpu_attention_workspace_bytes(int B, int T, int H, int hd);
 atas_status atas_cpu_attention_fwd(float *out, float *lse, const float *qkv, int B, int T, int H,
                                    int hd, void *workspace);
+atas_status atas_cpu_attention_causal_fwd(float *out, float *lse, const float *qkv, int B, int T,
+                                          int H, int hd, void *workspace);
 atas_status atas_cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv,
                                    const float *out, const float *lse, int B, int T, int H, int hd,
                                    void *workspace);

@@ -44,18 +44,21 @@ static atas_status check_args(const char *op, int B, int T, int H, int hd, const
 }
 
 /* one warp per row of S [rows, T]: softmax in place; lse of row r = h*m + i
- * goes to lse[h*T + i] (lse already points at this image and chunk) */
-__global__ void k_softmax_rows(float *S, float *lse, int rows, int m, int T) {
+ * goes to lse[h*T + i] (lse already points at this image and chunk).
+ * q0 >= 0 makes it causal: row i is query q0 + i and sees keys j <= q0 + i only
+ * (the others get probability 0); q0 < 0 sees every key. */
+__global__ void k_softmax_rows(float *S, float *lse, int rows, int m, int T, int q0) {
     const int lane = threadIdx.x & 31;
     const long r = (long)blockIdx.x * ATAS_CU_ROWS_PER_BLOCK + (threadIdx.x >> 5);
     if (r >= rows) return;
     float *s = S + r * T;
+    const int nk = q0 >= 0 ? q0 + (int)(r % m) + 1 : T;
     float mx = -INFINITY;
-    for (int j = lane; j < T; j += 32) mx = fmaxf(mx, s[j]);
+    for (int j = lane; j < nk; j += 32) mx = fmaxf(mx, s[j]);
     mx = atas_warp_max(mx);
     float sum = 0.0f;
     for (int j = lane; j < T; j += 32) {
-        const float e = expf(s[j] - mx);
+        const float e = j < nk ? expf(s[j] - mx) : 0.0f;
         s[j] = e;
         sum += e;
     }
@@ -106,10 +109,10 @@ static atas_status scores(const char *op, float *S, const float *Q, const float 
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_attention_fwd(float *out, float *lse, const float *qkv, int B,
-                                               int T, int H, int hd, void *workspace) {
-    CHECK(check_args("attention_fwd", B, T, H, hd, workspace));
-    REQUIRE(out && qkv, "attention_fwd: NULL out or qkv");
+static atas_status attention_fwd(const char *op, float *out, float *lse, const float *qkv, int B,
+                                 int T, int H, int hd, void *workspace, int causal) {
+    CHECK(check_args(op, B, T, H, hd, workspace));
+    REQUIRE(out && qkv, "%s: NULL out or qkv", op);
     const int D = H * hd, ld = 3 * D, mc = chunk_rows(T, H);
     const float scale = 1.0f / sqrtf((float)hd);
     float *P = (float *)workspace;
@@ -120,7 +123,7 @@ extern "C" atas_status atas_cuda_attention_fwd(float *out, float *lse, const flo
             CHECK(scores("attention_fwd QK^T", P, base + (size_t)i0 * ld, base + D, m, T, H, hd,
                          ld, scale));
             k_softmax_rows<<<atas_cu_row_blocks(rows), 32 * ATAS_CU_ROWS_PER_BLOCK>>>(
-                P, lse ? lse + (size_t)b * H * T + i0 : NULL, rows, m, T);
+                P, lse ? lse + (size_t)b * H * T + i0 : NULL, rows, m, T, causal ? i0 : -1);
             CU_LAUNCHED("attention_fwd softmax");
             /* O^T[hd,m] = V^T[hd,T] P^T[T,m], written into out (ld D, head stride hd) */
             CB_CHECK("attention_fwd PV",
@@ -130,6 +133,21 @@ extern "C" atas_status atas_cuda_attention_fwd(float *out, float *lse, const flo
                                                out + ((size_t)b * T + i0) * D, D, hd, H));
         }
     }
+    return ATAS_OK;
+}
+
+extern "C" atas_status atas_cuda_attention_fwd(float *out, float *lse, const float *qkv, int B,
+                                               int T, int H, int hd, void *workspace) {
+    CHECK(attention_fwd("attention_fwd", out, lse, qkv, B, T, H, hd, workspace, 0));
+    return ATAS_OK;
+}
+
+/* CLIP's text tower: the full scores are computed and the masked ones get
+ * probability 0 (T = 77 there, so skipping the upper triangle saves little). */
+extern "C" atas_status atas_cuda_attention_causal_fwd(float *out, float *lse, const float *qkv,
+                                                      int B, int T, int H, int hd,
+                                                      void *workspace) {
+    CHECK(attention_fwd("attention_causal_fwd", out, lse, qkv, B, T, H, hd, workspace, 1));
     return ATAS_OK;
 }
 

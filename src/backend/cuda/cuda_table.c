@@ -21,6 +21,7 @@ static const atas_backend g_cuda = {
     .attention_workspace_bytes = atas_cuda_attention_workspace_bytes,
     .attention_fwd = atas_cuda_attention_fwd,
     .attention_bwd = atas_cuda_attention_bwd,
+    .attention_causal_fwd = atas_cuda_attention_causal_fwd,
     .act_fwd = atas_cuda_act_fwd,
     .act_bwd = atas_cuda_act_bwd,
     .add = atas_cuda_add,
