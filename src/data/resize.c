@@ -169,3 +169,44 @@ atas_status atas_image_square(uint8_t *out, int S, const atas_image *im) {
     CHECK(atas_resize_u8_box(out, S, im->rgb, im->w, im->h, x0, y0, side));
     return ATAS_OK;
 }
+
+/* Rectangular variant for evaluation (longest-side resize, box crops, masks):
+ * planar float in, planar float out, Pillow mode "F" arithmetic, any box. */
+atas_status atas_resize_f32_rect(float *out, int ow, int oh, const float *in, int C, int iw, int ih,
+                                 double x0, double y0, double x1, double y1) {
+    REQUIRE(ow > 0 && oh > 0 && iw > 0 && ih > 0 && C > 0 && x1 > x0 && y1 > y0,
+            "resize: bad sizes %dx%d (box %g,%g,%g,%g) -> %dx%d", iw, ih, x0, y0, x1, y1, ow, oh);
+    const int kx = coeffs_size(iw, x0, x1, ow), ky = coeffs_size(ih, y0, y1, oh);
+    const size_t nkx = (size_t)ow * kx, nky = (size_t)oh * ky;
+    void *mem = NULL;
+    CHECK(atas_host_alloc(&mem, (nkx + nky) * sizeof(double) + 2 * (size_t)(ow + oh) * sizeof(int) +
+                                    (size_t)ih * ow * sizeof(float), "resize coefficients"));
+    double *kkx = mem, *kky = kkx + nkx;
+    int *bx = (int *)(kky + nky), *by = bx + 2 * ow;
+    float *tmp = (float *)(by + 2 * oh);
+    coeffs(iw, x0, x1, ow, kx, bx, kkx);
+    coeffs(ih, y0, y1, oh, ky, by, kky);
+    for (int c = 0; c < C; c++) {
+        const float *ic = in + (size_t)c * iw * ih;
+        for (int y = 0; y < ih; y++)
+            for (int xx = 0; xx < ow; xx++) {
+                const double *k = kkx + (size_t)xx * kx;
+                const float *src = ic + (size_t)y * iw + bx[2 * xx];
+                double s = 0;
+                for (int x = 0; x < bx[2 * xx + 1]; x++) s += src[x] * k[x];
+                tmp[(size_t)y * ow + xx] = (float)s;
+            }
+        float *oc = out + (size_t)c * ow * oh;
+        for (int yy = 0; yy < oh; yy++) {
+            const double *k = kky + (size_t)yy * ky;
+            const int ymin = by[2 * yy], yn = by[2 * yy + 1];
+            for (int xx = 0; xx < ow; xx++) {
+                double s = 0;
+                for (int y = 0; y < yn; y++) s += tmp[(size_t)(y + ymin) * ow + xx] * k[y];
+                oc[(size_t)yy * ow + xx] = (float)s;
+            }
+        }
+    }
+    atas_host_free(mem);
+    return ATAS_OK;
+}
