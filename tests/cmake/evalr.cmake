@@ -6,3 +6,6 @@ atas_script_test(NAME test_eval_pool
   COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/eval/test_eval_pool.py $<TARGET_FILE:eval_pool_driver>
   TIMEOUT 120)
 atas_c_test(NAME test_eval_metric SOURCES eval/test_eval_metric.c TIMEOUT 60)
+atas_script_test(NAME test_eval
+  COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/eval/test_eval.py $<TARGET_FILE:atas_eval>
+  TIMEOUT 300)

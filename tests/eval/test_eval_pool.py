@@ -11,7 +11,6 @@
   mask pooling: numpy mean over the masked tokens.
 Usage: test_eval_pool.py EVAL_POOL_DRIVER
 """
-import math
 import os
 import subprocess
 import sys
@@ -25,6 +24,9 @@ except ImportError as e:
     print("skip: %s" % e)
     sys.exit(77)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from eval_ref import roi_align_ref  # noqa: E402
+
 DRIVER = sys.argv[1]
 rng = np.random.default_rng(3)
 fails = []
@@ -34,38 +36,6 @@ def check(cond, what):
     print(("ok:   " if cond else "FAIL: ") + what)
     if not cond:
         fails.append(what)
-
-
-def bilinear(fm, y, x):
-    H, W, _ = fm.shape
-    if y < -1.0 or y > H or x < -1.0 or x > W:
-        return np.zeros(fm.shape[2])
-    y, x = max(y, 0.0), max(x, 0.0)
-    yl, xl = int(math.floor(y)), int(math.floor(x))
-    if yl >= H - 1:
-        yl = yh = H - 1
-        y = float(yl)
-    else:
-        yh = yl + 1
-    if xl >= W - 1:
-        xl = xh = W - 1
-        x = float(xl)
-    else:
-        xh = xl + 1
-    ly, lx = y - yl, x - xl
-    return ((1 - ly) * (1 - lx) * fm[yl, xl] + (1 - ly) * lx * fm[yl, xh] +
-            ly * (1 - lx) * fm[yh, xl] + ly * lx * fm[yh, xh])
-
-
-def roi_align_ref(fm, box, scale):
-    x0, y0, x1, y1 = [v * scale - 0.5 for v in box]
-    rw, rh = x1 - x0, y1 - y0
-    gh, gw = math.ceil(rh), math.ceil(rw)
-    acc = np.zeros(fm.shape[2])
-    for iy in range(gh):
-        for ix in range(gw):
-            acc += bilinear(fm, y0 + (iy + 0.5) * rh / gh, x0 + (ix + 0.5) * rw / gw)
-    return acc / max(gh * gw, 1)
 
 
 def main(tmp):
