@@ -345,6 +345,9 @@ static atas_status check_all(const atas_run_config *c, const cfg_origin *o) {
     if (c->run.dump_step >= 0 && c->run.steps > 0 && c->run.dump_step >= c->run.steps)
         return ATAS_ERR(ATAS_ERR_CONFIG, "%s: run.dump_step = %d: must be < run.steps = %d (or -1 = never)",
                         origin_first(o, "run.dump_step", "run.steps", NULL), c->run.dump_step, c->run.steps);
+    if (c->eval.every > 0 && (!c->eval.data[0] || !c->eval.images[0] || !c->eval.classes[0]))
+        return ATAS_ERR(ATAS_ERR_CONFIG, "%s: eval.every = %d: needs eval.data, eval.images and eval.classes (docs/eval.md)",
+                        origin_first(o, "eval.every", "eval.data", NULL), c->eval.every);
     atas_vit_config m;
     int complete = 0;
     atas_status st = atas_config_model(c, &m, &complete);
