@@ -9,3 +9,6 @@ atas_c_test(NAME test_eval_metric SOURCES eval/test_eval_metric.c TIMEOUT 60)
 atas_script_test(NAME test_eval
   COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/eval/test_eval.py $<TARGET_FILE:atas_eval>
   TIMEOUT 300)
+atas_script_test(NAME test_eval_train
+  COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/eval/test_eval_train.py $<TARGET_FILE:atas_eval>
+  TIMEOUT 600)
