@@ -145,7 +145,8 @@ static atas_status load(atas_eval_set *s, json_t *root, const char *file, const 
     int nim = (int)json_array_size(images);
     if (max_images > 0 && nim > max_images) nim = max_images;
     if (st == ATAS_OK && !(s->im = calloc((size_t)nim, sizeof *s->im))) st = ATAS_ERR(ATAS_ERR_NOMEM, "eval images");
-    if (st == ATAS_OK && !(it = calloc((size_t)nim, sizeof *it))) st = ATAS_ERR(ATAS_ERR_NOMEM, "eval images");
+    const int nall = (int)json_array_size(images); /* ids of all images: annotations may name any */
+    if (st == ATAS_OK && !(it = calloc((size_t)nall, sizeof *it))) st = ATAS_ERR(ATAS_ERR_NOMEM, "eval images");
     for (int i = 0; i < nim && st == ATAS_OK; i++) {
         json_t *o = json_array_get(images, (size_t)i);
         long long w = 0, h = 0;
@@ -165,8 +166,13 @@ static atas_status load(atas_eval_set *s, json_t *root, const char *file, const 
         it[i] = (id_idx){s->im[i].id, i};
         s->nimages = i + 1;
     }
-    if (st == ATAS_OK) qsort(it, (size_t)nim, sizeof *it, cmp_id);
-    for (int i = 1; i < nim && st == ATAS_OK; i++)
+    for (int j = nim; j < nall && st == ATAS_OK; j++) {
+        snprintf(where, sizeof where, "images[%d]", j);
+        st = get_int(json_array_get(images, (size_t)j), "id", &it[j].id, file, where);
+        it[j].idx = j;
+    }
+    if (st == ATAS_OK) qsort(it, (size_t)nall, sizeof *it, cmp_id);
+    for (int i = 1; i < nall && st == ATAS_OK; i++)
         if (it[i].id == it[i - 1].id)
             st = ATAS_ERR(ATAS_ERR_FORMAT, "%s: images[%d] and images[%d] share the id %lld", file, it[i - 1].idx,
                           it[i].idx, it[i].id);
@@ -180,17 +186,12 @@ static atas_status load(atas_eval_set *s, json_t *root, const char *file, const 
         long long iid = 0;
         snprintf(where, sizeof where, "annotations[%d]", a);
         if ((st = get_int(o, "image_id", &iid, file, where)) != ATAS_OK) break;
-        const int i = find_id(it, nim, iid);
+        const int i = find_id(it, nall, iid);
         if (i < 0) {
-            /* beyond max_images, or an id that no image has */
-            int known = 0;
-            for (size_t j = (size_t)nim; j < json_array_size(images) && !known; j++) {
-                json_t *x = json_object_get(json_array_get(images, j), "id");
-                known = json_is_integer(x) && json_integer_value(x) == iid;
-            }
-            if (!known) st = ATAS_ERR(ATAS_ERR_FORMAT, "%s: %s: image_id %lld is not among \"images\"", file, where, iid);
-            continue;
+            st = ATAS_ERR(ATAS_ERR_FORMAT, "%s: %s: image_id %lld is not among \"images\"", file, where, iid);
+            break;
         }
+        if (i >= nim) continue; /* beyond max_images */
         atas_eval_image *im = &s->im[i];
         if (s->panoptic) {
             json_t *segs;

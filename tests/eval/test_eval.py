@@ -215,6 +215,12 @@ def main(tmp):
     del b["annotations"][4]["image_id"]
     bad("noimageid", b, ["noimageid.json", "annotations[4]", "\"image_id\""])
     b = json.loads(txt)
+    b["annotations"][3]["image_id"] = 999
+    bad("noimage", b, ["noimage.json", "annotations[3]", "image_id 999 is not among"], extra=("--max-images", "2"))
+    b = json.loads(txt)
+    b["images"][4]["id"] = 100
+    bad("dupid", b, ["dupid.json", "images[0] and images[4] share the id 100"])
+    b = json.loads(txt)
     for a in b["annotations"]:
         a["segments_info"] = [s for s in a["segments_info"] if s["category_id"] < 100 and False]
     bad("noregion", b, ["noregion.json", "no region left to evaluate"])
