@@ -16,7 +16,7 @@ extern "C" {
 enum { ATAS_EVAL_ROIS = 0, ATAS_EVAL_MASKPOOL, ATAS_EVAL_CROPS, ATAS_EVAL_NMETHODS };
 extern const char *const atas_eval_method_names[ATAS_EVAL_NMETHODS]; /* "rois", "maskpool", "crops" */
 
-#define ATAS_EVAL_MAX_SEGMENTS 100 /* per image, the first ones in the JSON */
+#define ATAS_EVAL_MAX_SEGMENTS 100 /* per image: the first ones of the JSON, before the area limits */
 #define ATAS_EVAL_MIN_BOX_AREA 64.0       /* 8^2 px, in the original image */
 #define ATAS_EVAL_MAX_BOX_AREA 1048576.0  /* 1024^2 px */
 

@@ -80,7 +80,6 @@ static char *join(const char *dir, const char *name) {
 }
 
 static atas_status add_region(atas_eval_set *s, atas_eval_image *im, const atas_eval_region *r, int *cap) {
-    if (im->nreg >= ATAS_EVAL_MAX_SEGMENTS) { s->skipped_over_max++; return ATAS_OK; }
     if (im->nreg == *cap) {
         *cap = *cap ? 2 * *cap : 8;
         atas_eval_region *p = realloc(im->reg, (size_t)*cap * sizeof *p);
@@ -178,7 +177,8 @@ static atas_status load(atas_eval_set *s, json_t *root, const char *file, const 
                           it[i].idx, it[i].id);
 
     /* annotations -> regions */
-    int *cap = st == ATAS_OK ? calloc((size_t)nim + 1, sizeof *cap) : NULL;
+    /* cap: allocated regions; seen: segments of the JSON so far (the first 100 count, before the area limits) */
+    int *cap = st == ATAS_OK ? calloc(2 * ((size_t)nim + 1), sizeof *cap) : NULL, *seen = cap ? cap + nim + 1 : NULL;
     if (st == ATAS_OK && !cap) st = ATAS_ERR(ATAS_ERR_NOMEM, "eval regions");
     const int nann = (int)json_array_size(anns);
     for (int a = 0; a < nann && st == ATAS_OK; a++) {
@@ -227,6 +227,7 @@ static atas_status load(atas_eval_set *s, json_t *root, const char *file, const 
                 if ((st = get_box(g, im, b, file, where)) != ATAS_OK) break;
                 atas_eval_region r = {b[0], b[1], b[2], b[3], row, ce->isthing[row] != 0, (unsigned)sid};
                 /* a stuff box comes from its mask when the image is read; things filter now */
+                if (seen[i]++ >= ATAS_EVAL_MAX_SEGMENTS) { s->skipped_over_max++; continue; }
                 if (r.isthing && !area_ok(s, r.w, r.h)) continue;
                 st = add_region(s, im, &r, &cap[i]);
             }
@@ -243,6 +244,7 @@ static atas_status load(atas_eval_set *s, json_t *root, const char *file, const 
             snprintf(where, sizeof where, "annotations[%d] (image_id %lld)", a, iid);
             if ((st = get_box(o, im, b, file, where)) != ATAS_OK) break;
             atas_eval_region r = {b[0], b[1], b[2], b[3], row, ce->isthing[row] != 0, 0};
+            if (seen[i]++ >= ATAS_EVAL_MAX_SEGMENTS) { s->skipped_over_max++; continue; }
             if (!area_ok(s, r.w, r.h)) continue;
             st = add_region(s, im, &r, &cap[i]);
         }

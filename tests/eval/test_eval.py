@@ -176,6 +176,27 @@ def main(tmp):
     check(ok, "plot_segmentation.py draws pretrained vs trained as a PNG")
     check("mIoU" in q.stdout, "plot_segmentation.py prints the mIoU per row")
 
+    # (d2) at most 100 segments per image: the first 100 of the JSON, before the area limits
+    os.makedirs(os.path.join(tmp, "many"))
+    ids = np.zeros((120, 192), np.int64)
+    segs = []
+    for k in range(120):
+        y, x = (k // 12) * 12, (k % 12) * 16
+        ids[y:y + 12, x:x + 16] = k + 1
+        small = k < 3  # 3 boxes under 8^2 px among the first 100: they count toward the 100
+        segs.append({"id": k + 1, "category_id": THINGS[k % 3][0], "iscrowd": 0,
+                     "bbox": [x, y, 7 if small else 16, 7 if small else 12]})
+    Image.fromarray((rng.random((120, 192, 3)) * 255).astype(np.uint8)).save(os.path.join(tmp, "images", "many.png"))
+    Image.fromarray(np.stack([ids % 256, ids // 256 % 256, ids // 65536], -1).astype(np.uint8)).save(
+        os.path.join(tmp, "many", "many.png"))
+    json.dump({"images": [{"id": 1, "file_name": "many.png", "width": 192, "height": 120}],
+               "annotations": [{"image_id": 1, "file_name": "many.png", "segments_info": segs}],
+               "categories": pan["categories"]}, open(os.path.join(tmp, "many.json"), "w"))
+    p = run([*margs, "--data", os.path.join(tmp, "many.json"), "--no-crops", "-o", os.path.join(tmp, "many_out.json")])
+    gm = json.load(open(os.path.join(tmp, "many_out.json"))) if p.returncode == 0 else {}
+    check(gm.get("regions", {}).get("rois.thing") == 97, "120 segments: the first 100, of which 3 too small -> 97 (%s)%s"
+          % (gm.get("regions"), p.stderr[-300:]))
+
     # (e) bad inputs: the message names the file and the entry; no output is written
     def bad(name, data, expect, extra=()):
         path = os.path.join(tmp, name + ".json")
