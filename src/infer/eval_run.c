@@ -177,8 +177,8 @@ atas_status atas_eval_worker_create(worker **out, const atas_vit *m, const atas_
     w->R = c->grid * c->patch;
     w->CB = e->crop_batch > 0 ? ATAS_MIN(e->crop_batch, 64) : 16;
     w->E = c->embed;
-    if (w->S % c->patch) return ATAS_ERR(ATAS_ERR_INVALID, "eval size %d: not a multiple of the patch %d", w->S, c->patch);
-    CHECK(atas_vit_check_resolution(c, w->S, w->S, "eval size"));
+    if (w->S % c->patch) return ATAS_ERR(ATAS_ERR_INVALID, "eval size (--size, eval.size) %d: not a multiple of the patch %d", w->S, c->patch);
+    CHECK(atas_vit_check_resolution(c, w->S, w->S, "eval size (--size, eval.size)"));
     w->G = w->S / c->patch;
     int maxw = 1, maxh = 1;
     for (int i = 0; set && i < set->nimages; i++) {

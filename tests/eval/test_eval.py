@@ -245,6 +245,13 @@ def main(tmp):
     for a in b["annotations"]:
         a["segments_info"] = [s for s in a["segments_info"] if s["category_id"] < 100 and False]
     bad("noregion", b, ["noregion.json", "no region left to evaluate"])
+    # an empty class-embedding file
+    c0 = os.path.join(tmp, "classes0.h5")
+    write_classes(c0, [], [], [], np.zeros((0, E)))
+    p = run([*[c0 if a == classes else a for a in margs], "--data", os.path.join(tmp, "panoptic.json"),
+             "-o", os.path.join(tmp, "bad_empty.json")])
+    check(p.returncode != 0 and "classes0.h5" in p.stderr and "[K,E]" in p.stderr and
+          not os.path.exists(os.path.join(tmp, "bad_empty.json")), "empty class embeddings: %r" % p.stderr.strip()[:200])
     # class embeddings of another width than the model
     c2 = os.path.join(tmp, "classes8.h5")
     write_classes(c2, [c for c, _ in THINGS + STUFF], [1] * 3 + [0] * 2, [n for _, n in THINGS + STUFF],
