@@ -25,7 +25,7 @@ atas_status atas_eval_hook_open(atas_trainer *t) {
     if (!h) return ATAS_ERR(ATAS_ERR_NOMEM, "eval hook");
     t->eval = h;
     h->last_step = -1;
-    h->ec = (atas_eval_config){.size = c->eval.size, .crops = c->eval.crops, .progress = 0};
+    h->ec = (atas_eval_config){.size = c->eval.size, .crops = c->eval.crops, .progress = 1};
     atas_status st = atas_classemb_read(c->eval.classes, &h->ce);
     h->have_ce = st == ATAS_OK;
     if (st == ATAS_OK)
@@ -37,7 +37,8 @@ atas_status atas_eval_hook_open(atas_trainer *t) {
     t->comm->phase = "eval setup";
     CHECK(atas_comm_allreduce_sum_f64(t->comm, &bad, 1));
     CHECK(st);
-    if (bad > 0) return ATAS_ERR(ATAS_ERR_INTERRUPTED, "eval setup failed on another rank");
+    /* not ATAS_ERR_INTERRUPTED: that one means "requeue me" to the trainer */
+    if (bad > 0) return ATAS_ERR(ATAS_ERR_MPI, "eval setup (eval.data, eval.classes) failed on another rank");
     atas_info("eval: every %d steps on the student: %s (%d images, %s), %d classes", c->eval.every, c->eval.data,
               h->set.nimages, h->set.panoptic ? "boxes and masks" : "boxes", h->ce.K);
     return ATAS_OK;
@@ -47,7 +48,10 @@ static atas_status run_now(atas_trainer *t, long long step) {
     atas_eval_hook *h = t->eval;
     const char *phase = t->comm->phase;
     t->comm->phase = "eval";
-    CHECK(atas_eval_run(&h->ec, &h->set, &h->ce, &t->student, t->comm, &h->last));
+    atas_status st = atas_eval_run(&h->ec, &h->set, &h->ce, &t->student, t->comm, &h->last);
+    if (st == ATAS_ERR_INTERRUPTED) /* another rank failed: an error here, not a requeue request */
+        return ATAS_ERR(ATAS_ERR_MPI, "eval at step %lld: stopped because another rank failed", step);
+    CHECK(st);
     t->comm->phase = phase;
     h->last_step = step;
     const atas_eval_result *r = &h->last;

@@ -76,10 +76,21 @@ def main():
     T.check(rc == 0 and evs2.get(0) == evs[0] and sorted(evs2) == [0, 2],
             "2 ranks: step-0 eval equals 1 rank's, records at 0 and 2 (rc %d)%s" % (rc, "" if rc == 0 else T.tail(out + err)))
 
+    # a device-style backend (inputs uploaded, maps downloaded: cpu-staged) gives the same eval
+    rc, out, err, _ = T.run(0, T.sets_for(d, corpus, "staged", **dict(ev, run__steps=2, run__backend='"cpu-staged"')),
+                            timeout=300)
+    evs3 = {r["step"]: r["eval"] for r in T.metrics(os.path.join(d, "runs", "staged")) if "eval" in r}
+    T.check(rc == 0 and evs3.get(0) == evs[0], "run.backend = cpu-staged: the same step-0 eval (rc %d)%s"
+            % (rc, "" if rc == 0 else T.tail(out + err)))
+
     # eval.every without data: refused, naming the key
     bad = {k: v for k, v in ev.items() if k != "eval__data"}
     rc, out, err, _ = T.run(0, T.sets_for(d, corpus, "bad", **bad), timeout=60)
     T.check(rc != 0 and "eval.every" in err and "eval.data" in err, "eval.every without eval.data: %s" % err.strip()[-300:])
+    # an eval.data that cannot be read stops the run at setup, naming the file
+    rc, out, err, _ = T.run(0, T.sets_for(d, corpus, "bad2", **dict(ev, eval__data='"%s"' % os.path.join(d, "nope.json"))),
+                            timeout=60)
+    T.check(rc != 0 and "nope.json" in err and "cannot open" in err, "unreadable eval.data: %s" % err.strip()[-300:])
     T.finish()
 
 
