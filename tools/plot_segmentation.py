@@ -65,10 +65,16 @@ def main():
         raise SystemExit("--labels: %d labels for %d files" % (len(labels), len(rows)))
     n = ref["pred"].shape[0] if a.images <= 0 else min(a.images, ref["pred"].shape[0])
     K, P = len(ref["names"]), ref["patch"]
-    cmap = plt.get_cmap("tab20", max(K, 2))
-    colours = np.array([cmap(k % 20)[:3] for k in range(K)])
     grid_rows = ([("ground truth", ref["gt"], None)] if ref["has_gt"] else []) + \
         [(lab, r["pred"], miou(r["pred"][:n], r["gt"][:n]) if r["has_gt"] else None) for lab, r in zip(labels, rows)]
+    # distinct colours for the classes shown (tab20, tab20b, tab20c, then golden-ratio hues)
+    shown = sorted({int(v) for _, lbl, _ in grid_rows for i in range(n)
+                    for v in np.unique(lbl[i][:ref["valid"][i][0], :ref["valid"][i][1]]) if v >= 0})
+    palette = [c[:3] for name in ("tab20", "tab20b", "tab20c") for c in plt.get_cmap(name).colors]
+    palette += [matplotlib.colors.hsv_to_rgb(((0.618 * j) % 1, 0.65, 0.9)) for j in range(max(0, len(shown) - 60))]
+    colours = np.zeros((K, 3))
+    for j, k in enumerate(shown):
+        colours[k] = palette[j]
     fig, axes = plt.subplots(len(grid_rows), n, figsize=(3.2 * n + 2.2, 3.2 * len(grid_rows)), squeeze=False)
     used = set()
     for ri, (lab, lbl, mi) in enumerate(grid_rows):
