@@ -67,7 +67,8 @@ atas_status atas_eval_hook_step(atas_trainer *t, long long step) {
 }
 
 atas_status atas_eval_hook_final(atas_trainer *t) {
-    if (!t->eval || t->st.step % t->cfg.eval.every != 0 || t->eval->last_step == t->st.step) return ATAS_OK;
+    /* resumed at the end: the previous run wrote this record already */
+    if (!t->eval || t->st.step % t->cfg.eval.every != 0 || t->steps_this_run == 0) return ATAS_OK;
     CHECK(run_now(t, t->st.step));
     /* no training record exists for the final step: an eval-only one */
     if (t->comm->rank == 0 && t->metrics) {

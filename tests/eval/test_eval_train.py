@@ -59,6 +59,11 @@ def main():
     T.check(len([r for r in recs if "g2l" in r]) == 4, "4 training records")
     T.check("eval@0 rois thing@1" in out + err and "eval@2 rois thing@1" in out + err, "the progress line shows the eval")
 
+    # resumed at the end: no second eval record for the final step
+    rc, out, err, _ = T.run(0, T.sets_for(d, corpus, "one", **ev), args=("--resume", "auto"), timeout=300)
+    n4 = len([r for r in T.metrics(run1) if r["step"] == 4])
+    T.check(rc == 0 and n4 == 1, "resume at the end: %d record(s) of step 4 (rc %d)" % (n4, rc))
+
     # the hook and the standalone tool agree on the final student
     ck = T.ckpt_path(run1, 4)
     res = os.path.join(d, "final.json")
