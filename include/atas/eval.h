@@ -57,7 +57,8 @@ void atas_eval_set_free(atas_eval_set *s);
 
 /* Panoptic PNG -> segment ids [h*w] (R + 256 G + 256^2 B); *ids atas_host_alloc'ed. */
 atas_status atas_eval_read_segments(const char *png, int w, int h, unsigned **ids);
-/* The tight box of segment `id` in ids [h,w]; 0 when it covers no pixel. */
+/* The box of segment `id` in ids [h,w] as CLIPSelf's mask2box: x, y = the first
+ * column/row, w, h = last - first (not + 1); 0 when it covers no pixel. */
 int atas_eval_mask_box(const unsigned *ids, int w, int h, unsigned id, double box[4]);
 
 /* ---------------------------------------------------------------- pooling */
@@ -68,9 +69,9 @@ void atas_roi_align_1x1(const float *map, int H, int W, int C, double spatial_sc
                         double y0, double x1, double y1, float *out);
 /* Mean of the map's rows where mask[h*W+w] != 0, out [C]; returns the token count. */
 int atas_mask_pool(const float *map, int H, int W, int C, const unsigned char *mask, float *out);
-/* Segment `id` of ids [ih,iw] -> token mask [G,G]: the 0/1 mask resized by
- * G / max(iw,ih) (longest side to G; Pillow bilinear, antialiased, as the
- * image), padded with 0 at the bottom/right, then > 0. */
+/* Segment `id` of ids [ih,iw] -> token mask [G,G]: the 0/1 mask resized so its
+ * longest side is G (sizes rounded half to even; bicubic a = -0.75 without
+ * antialiasing, as torch's interpolate), padded with 0 at the bottom/right, > 0. */
 atas_status atas_eval_token_mask(const unsigned *ids, int iw, int ih, unsigned id, int G,
                                  unsigned char *mask);
 void atas_l2_normalize_rows(float *x, size_t rows, int C);

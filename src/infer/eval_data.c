@@ -331,6 +331,7 @@ int atas_eval_mask_box(const unsigned *ids, int w, int h, unsigned id, double bo
                 if (y > y1) y1 = y;
             }
     if (x1 < 0) return 0;
-    box[0] = x0; box[1] = y0; box[2] = x1 - x0 + 1; box[3] = y1 - y0 + 1;
+    /* CLIPSelf's mask2box: (min, max) of the pixel indices, so w = max - min */
+    box[0] = x0; box[1] = y0; box[2] = x1 - x0; box[3] = y1 - y0;
     return 1;
 }

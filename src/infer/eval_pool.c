@@ -55,25 +55,47 @@ int atas_mask_pool(const float *map, int H, int W, int C, const unsigned char *m
     return n;
 }
 
+/* torch's cubic convolution (a = -0.75), as upsample_bicubic2d uses it */
+static double cubic1(double x, double a) { return ((a + 2) * x - (a + 3)) * x * x + 1; }
+static double cubic2(double x, double a) { return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a; }
+
+static void cubic_taps(double real, int n, int idx[4], double w[4]) {
+    const double a = -0.75;
+    const int i0 = (int)floor(real);
+    const double t = real - i0;
+    w[0] = cubic2(t + 1, a);
+    w[1] = cubic1(t, a);
+    w[2] = cubic1(1 - t, a);
+    w[3] = cubic2(2 - t, a);
+    for (int k = 0; k < 4; k++) idx[k] = ATAS_MIN(ATAS_MAX(i0 - 1 + k, 0), n - 1);
+}
+
+/* CLIPSelf resizes the float mask tensor with torchvision's bicubic resize, which
+ * on tensors is interpolate(mode="bicubic", align_corners=False) without
+ * antialiasing: every output samples the 4x4 pixels around its centre. */
 atas_status atas_eval_token_mask(const unsigned *ids, int iw, int ih, unsigned id, int G,
                                  unsigned char *mask) {
     const int L = ATAS_MAX(iw, ih);
-    const int mw = ATAS_MAX(1, (int)lround((double)iw * G / L)), mh = ATAS_MAX(1, (int)lround((double)ih * G / L));
-    float *m = NULL, *r = NULL;
-    atas_status st = atas_host_alloc((void **)&m, (size_t)iw * ih * sizeof(float), "segment mask");
-    if (st == ATAS_OK) st = atas_host_alloc((void **)&r, (size_t)mw * mh * sizeof(float), "token mask");
-    if (st == ATAS_OK) {
-        for (size_t p = 0; p < (size_t)iw * ih; p++) m[p] = ids[p] == id ? 1.0f : 0.0f;
-        st = atas_resize_f32_rect(r, mw, mh, m, 1, iw, ih, 0, 0, iw, ih);
+    const double s = (double)G / L;
+    const int mw = ATAS_MAX(1, (int)nearbyint(iw * s)), mh = ATAS_MAX(1, (int)nearbyint(ih * s));
+    memset(mask, 0, (size_t)G * G);
+    for (int y = 0; y < mh && y < G; y++) {
+        int iy[4];
+        double wy[4];
+        cubic_taps((y + 0.5) * ih / mh - 0.5, ih, iy, wy);
+        for (int x = 0; x < mw && x < G; x++) {
+            int ix[4];
+            double wx[4], v = 0;
+            cubic_taps((x + 0.5) * iw / mw - 0.5, iw, ix, wx);
+            for (int ky = 0; ky < 4; ky++) {
+                double r = 0;
+                for (int kx = 0; kx < 4; kx++) r += wx[kx] * (ids[(size_t)iy[ky] * iw + ix[kx]] == id);
+                v += wy[ky] * r;
+            }
+            mask[y * G + x] = v > 0;
+        }
     }
-    if (st == ATAS_OK) {
-        memset(mask, 0, (size_t)G * G);
-        for (int y = 0; y < mh && y < G; y++)
-            for (int x = 0; x < mw && x < G; x++) mask[y * G + x] = r[(size_t)y * mw + x] > 0;
-    }
-    atas_host_free(m);
-    atas_host_free(r);
-    return st;
+    return ATAS_OK;
 }
 
 void atas_l2_normalize_rows(float *x, size_t rows, int C) {

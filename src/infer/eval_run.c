@@ -45,45 +45,77 @@ atas_status atas_eval_image_prepare(const atas_eval_image *im, int S, float *ori
             for (int c = 0; c < 3; c++) orig[c * hw + p] = dec.rgb[3 * p + c];
     atas_image_free(&dec);
     CHECK(st);
-    const int L = ATAS_MAX(im->w, im->h);
-    *scale = (double)S / L;
-    *nw = ATAS_MAX(1, (int)lround(im->w * *scale));
-    *nh = ATAS_MAX(1, (int)lround(im->h * *scale));
+    /* CLIPSelf's ResizeLongest: sizes rounded half to even (Python's round), Pillow BICUBIC,
+     * black padding at the bottom/right, then CLIP normalisation; boxes scale by the
+     * smaller of the two realised factors */
+    const double sl = (double)S / ATAS_MAX(im->w, im->h);
+    *nw = ATAS_MAX(1, (int)nearbyint(im->w * sl));
+    *nh = ATAS_MAX(1, (int)nearbyint(im->h * sl));
+    *scale = fmin((double)*nw / im->w, (double)*nh / im->h);
     float *tmp = NULL;
     CHECK(atas_host_alloc((void **)&tmp, (size_t)3 * *nw * *nh * sizeof(float), "eval resize"));
-    st = atas_resize_f32_rect(tmp, *nw, *nh, orig, 3, im->w, im->h, 0, 0, im->w, im->h);
-    /* CLIP normalisation; the padding (bottom/right) is 0 after it, i.e. the mean colour */
+    st = atas_resize_f32_rect(tmp, *nw, *nh, orig, 3, im->w, im->h, 0, 0, im->w, im->h, 1);
     const size_t SS = (size_t)S * S;
-    memset(img, 0, 3 * SS * sizeof(float));
     for (int c = 0; c < 3 && st == ATAS_OK; c++) {
         const float m = atas_clip_mean[c], is = 1.0f / atas_clip_std[c];
+        float *ic = img + c * SS;
+        for (size_t p = 0; p < SS; p++) ic[p] = (0.0f - m) * is;
         for (int y = 0; y < *nh; y++)
-            for (int x = 0; x < *nw; x++)
-                img[c * SS + (size_t)y * S + x] = (tmp[((size_t)c * *nh + y) * *nw + x] / 255.0f - m) * is;
+            for (int x = 0; x < *nw; x++) {
+                const float v = fminf(255.0f, fmaxf(0.0f, tmp[((size_t)c * *nh + y) * *nw + x])); /* 8-bit range */
+                ic[(size_t)y * S + x] = (v / 255.0f - m) * is;
+            }
     }
     atas_host_free(tmp);
     return st;
 }
 
-/* the crop baseline: the box enlarged 1.5x about its centre, clipped, resized to R x R */
+/* The crop baseline as CLIPSelf cuts it: a thing's box enlarged 1.5x about its centre
+ * (clipped), a stuff segment's mask box as is; PIL's crop (box rounded half to even),
+ * then the CLIP preprocessing: short side to R (Pillow BICUBIC, the long side
+ * truncated), centre crop R x R. tmp: 3 * im->w * im->h floats. */
 static atas_status crop_input(const float *orig, const atas_eval_image *im, const atas_eval_region *r, int R,
-                              float *out) {
-    const double cx = r->x + r->w / 2, cy = r->y + r->h / 2, hw = 0.75 * r->w, hh = 0.75 * r->h;
-    const double x0 = fmax(0, cx - hw), y0 = fmax(0, cy - hh), x1 = fmin(im->w, cx + hw), y1 = fmin(im->h, cy + hh);
-    CHECK(atas_resize_f32_rect(out, R, R, orig, 3, im->w, im->h, x0, y0, x1, y1));
-    const size_t RR = (size_t)R * R;
-    for (int c = 0; c < 3; c++) {
-        const float m = atas_clip_mean[c], is = 1.0f / atas_clip_std[c];
-        for (size_t p = 0; p < RR; p++) out[c * RR + p] = (out[c * RR + p] / 255.0f - m) * is;
+                              float *out, float *tmp) {
+    double x0 = r->x, y0 = r->y, x1 = r->x + r->w, y1 = r->y + r->h;
+    if (r->isthing) {
+        const double cx = r->x + r->w / 2, cy = r->y + r->h / 2, hw = 0.75 * r->w, hh = 0.75 * r->h;
+        x0 = fmax(0, cx - hw), y0 = fmax(0, cy - hh), x1 = fmin(im->w, cx + hw), y1 = fmin(im->h, cy + hh);
     }
-    return ATAS_OK;
+    const int ix0 = (int)nearbyint(x0), iy0 = (int)nearbyint(y0);
+    const int cw = ATAS_MAX(1, (int)nearbyint(x1) - ix0), ch = ATAS_MAX(1, (int)nearbyint(y1) - iy0);
+    const size_t hw = (size_t)im->w * im->h;
+    for (int c = 0; c < 3; c++) /* the crop itself (pixels past the image: 0, as PIL pads) */
+        for (int y = 0; y < ch; y++)
+            for (int x = 0; x < cw; x++) {
+                const int sx = ix0 + x, sy = iy0 + y;
+                tmp[((size_t)c * ch + y) * cw + x] =
+                    sx < im->w && sy < im->h ? orig[c * hw + (size_t)sy * im->w + sx] : 0.0f;
+            }
+    int nw = R, nh = R;
+    if (cw <= ch) nh = (int)((long long)R * ch / cw);
+    else nw = (int)((long long)R * cw / ch);
+    float *rs = NULL;
+    CHECK(atas_host_alloc((void **)&rs, (size_t)3 * nw * nh * sizeof(float), "eval crop"));
+    atas_status st = atas_resize_f32_rect(rs, nw, nh, tmp, 3, cw, ch, 0, 0, cw, ch, 1);
+    const int top = (int)nearbyint((nh - R) / 2.0), left = (int)nearbyint((nw - R) / 2.0);
+    const size_t RR = (size_t)R * R;
+    for (int c = 0; c < 3 && st == ATAS_OK; c++) {
+        const float m = atas_clip_mean[c], is = 1.0f / atas_clip_std[c];
+        for (int y = 0; y < R; y++)
+            for (int x = 0; x < R; x++) {
+                const float v = fminf(255.0f, fmaxf(0.0f, rs[((size_t)c * nh + top + y) * nw + left + x]));
+                out[c * RR + (size_t)y * R + x] = (v / 255.0f - m) * is;
+            }
+    }
+    atas_host_free(rs);
+    return st;
 }
 
 struct eval_worker {
     const atas_vit *m;
     atas_vit_pass *pass, *cpass;
     int S, G, R, CB, E;
-    float *orig, *img, *dimg, *dense, *feat, *crops, *dcrops, *glob;
+    float *orig, *ctmp, *img, *dimg, *dense, *feat, *crops, *dcrops, *glob;
     unsigned char *tmask;
     int ncrop, crop_label[64];
 };
@@ -155,7 +187,7 @@ static atas_status eval_image(worker *w, const atas_eval_config *e, const atas_e
             atas_eval_acc_add(acc, ATAS_EVAL_MASKPOOL, r.label, top);
         }
         if (e->crops) {
-            st = crop_input(w->orig, im, &r, w->R, w->crops + (size_t)w->ncrop * 3 * w->R * w->R);
+            st = crop_input(w->orig, im, &r, w->R, w->crops + (size_t)w->ncrop * 3 * w->R * w->R, w->ctmp);
             if (st != ATAS_OK) break;
             w->crop_label[w->ncrop++] = r.label;
             if (w->ncrop == w->CB) st = crops_flush(w, ce, acc);
@@ -188,6 +220,7 @@ atas_status atas_eval_worker_create(worker **out, const atas_vit *m, const atas_
     const size_t SS = (size_t)w->S * w->S, GG = (size_t)w->G * w->G;
     CHECK(atas_vit_pass_create(&w->pass, m, 1, w->S, w->S, ATAS_OUT_DENSE, 0));
     CHECK(atas_host_alloc((void **)&w->orig, (size_t)3 * maxw * maxh * sizeof(float), "eval image"));
+    if (e->crops) CHECK(atas_host_alloc((void **)&w->ctmp, (size_t)3 * maxw * maxh * sizeof(float), "eval crop"));
     CHECK(atas_host_alloc((void **)&w->img, 3 * SS * sizeof(float), "eval input"));
     CHECK(m->be->alloc((void **)&w->dimg, 3 * SS * sizeof(float), "eval input"));
     CHECK(atas_host_alloc((void **)&w->dense, GG * w->E * sizeof(float), "eval dense"));
@@ -209,7 +242,7 @@ void atas_eval_worker_destroy(worker *w) {
     atas_vit_pass_destroy(w->cpass);
     if (w->dimg) w->m->be->free(w->dimg);
     if (w->dcrops) w->m->be->free(w->dcrops);
-    float *h[] = {w->orig, w->img, w->dense, w->feat, w->crops, w->glob};
+    float *h[] = {w->orig, w->ctmp, w->img, w->dense, w->feat, w->crops, w->glob};
     for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) atas_host_free(h[i]);
     atas_host_free(w->tmask);
     free(w);

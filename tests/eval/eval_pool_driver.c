@@ -2,7 +2,7 @@
  * results into another, for tests/eval/test_eval_pool.py (numpy reference).
  * IN:  /map [H,W,C], /boxes [n,4] (x0,y0,x1,y1), attr scale;
  *      /ids [ih,iw] i32, /seg [m] i32, /gmap [G,G,C];
- *      /img [3,h,w], /rbox [q,4], /rsize [q,2] (ow, oh)
+ *      /img [3,h,w], /rbox [q,4], /rsize [q,3] (ow, oh, bicubic)
  * OUT: /roi [n,C], /tmask [m,G,G] i32, /mpool [m,C], /count [m] i32, /resized_<k> [3,oh,ow] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,10 +66,10 @@ static atas_status run(const char *in, const char *out) {
     CHECK(atas_h5_write_f32(o, "mpool", mp, 2, d2m));
     CHECK(atas_h5_write_i32(o, "count", cnt, 1, d1));
     for (size_t q = 0; q < dr[0]; q++) {
-        const int ow = (int)rsize[2 * q], oh = (int)rsize[2 * q + 1];
+        const int ow = (int)rsize[3 * q], oh = (int)rsize[3 * q + 1], bic = (int)rsize[3 * q + 2];
         float *r = malloc((size_t)3 * ow * oh * sizeof(float));
         CHECK(atas_resize_f32_rect(r, ow, oh, img, 3, (int)di[2], (int)di[1], rbox[4 * q], rbox[4 * q + 1],
-                                   rbox[4 * q + 2], rbox[4 * q + 3]));
+                                   rbox[4 * q + 2], rbox[4 * q + 3], bic));
         char name[32];
         snprintf(name, sizeof name, "resized_%zu", q);
         size_t d[3] = {3, (size_t)oh, (size_t)ow};

@@ -46,13 +46,25 @@ def roi_align_ref(fm, box, scale):
 
 
 def rnd(x):
-    return int(math.floor(x + 0.5))
+    return int(round(x))  # Python's round: half to even, as CLIPSelf's ResizeLongest
 
 
 def resize_f(planes, size, box=None):
-    """Pillow mode-F BILINEAR resize of each [h,w] plane to size=(w,h)."""
-    return np.stack([np.asarray(Image.fromarray(p.astype(np.float32), mode="F").resize(size, Image.BILINEAR, box=box))
-                     for p in planes])
+    """Pillow mode-F BICUBIC resize of each [h,w] plane to size=(w,h), clipped to the 8-bit range."""
+    return np.clip(np.stack([np.asarray(Image.fromarray(p.astype(np.float32), mode="F").resize(
+        size, Image.BICUBIC, box=box)) for p in planes]), 0, 255)
+
+
+def crop_input(orig, box, R):
+    """PIL crop (box rounded), then CLIP's preprocessing: short side to R (bicubic,
+    long side truncated), centre crop R x R."""
+    x0, y0, x1, y1 = [int(round(v)) for v in box]
+    c = orig[:, y0:y1, x0:x1]
+    ch, cw = c.shape[1:]
+    nw, nh = (R, int(R * ch / cw)) if cw <= ch else (int(R * cw / ch), R)
+    r = resize_f(c, (nw, nh))
+    top, left = int(round((nh - R) / 2.0)), int(round((nw - R) / 2.0))
+    return r[:, top:top + R, left:left + R]
 
 
 def normalise_img(x):
@@ -80,11 +92,12 @@ def evaluate(images, cats, params, cfg, cls, isthing, S, crops=True):
         rgb, ids = im["rgb"], im["ids"]
         h, w = rgb.shape[:2]
         L = max(w, h)
-        sc = S / L
-        nw, nh = max(1, rnd(w * sc)), max(1, rnd(h * sc))
+        nw, nh = max(1, rnd(w * S / L)), max(1, rnd(h * S / L))
+        sc = min(nw / w, nh / h)
         orig = rgb.transpose(2, 0, 1).astype(np.float32)
-        x = np.zeros((3, S, S), np.float32)
-        x[:, :nh, :nw] = normalise_img(resize_f(orig, (nw, nh)))
+        x = np.zeros((3, S, S), np.float32)  # black padding, then normalised
+        x[:, :nh, :nw] = resize_f(orig, (nw, nh))
+        x = normalise_img(x)
         with torch.no_grad():
             _, d = clip_ref.encode(params, cfg, torch.tensor(x[None], dtype=torch.float64), want_global=False)
         dense = unit(d[0].numpy())
@@ -93,21 +106,23 @@ def evaluate(images, cats, params, cfg, cls, isthing, S, crops=True):
         for (bx, by, bw, bh, label, thing, sid) in im["regions"]:
             if ids is not None and not thing:
                 ys, xs = np.nonzero(ids == sid)
-                bx, by, bw, bh = xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+                bx, by, bw, bh = xs.min(), ys.min(), xs.max() - xs.min(), ys.max() - ys.min()  # mask2box
                 if bw * bh < 64 or bw * bh > 1024 ** 2:
                     continue
             f = unit(roi_align_ref(dense, (bx, by, bx + bw, by + bh), sc / P))
             rec["rois"].append((label, thing, top5(f, cls)))
             if ids is not None:
                 mw, mh = max(1, rnd(w * G / L)), max(1, rnd(h * G / L))
-                m = np.asarray(Image.fromarray((ids == sid).astype(np.float32), mode="F").resize((mw, mh), Image.BILINEAR))
+                m = torch.nn.functional.interpolate(torch.tensor((ids == sid).astype(np.float32))[None, None],
+                                                    size=(mh, mw), mode="bicubic", align_corners=False)[0, 0].numpy()
                 tm = np.zeros((G, G), bool)
                 tm[:mh, :mw] = m > 0
-                rec["maskpool"].append((label, thing, top5(unit(dense[tm].mean(0)), cls)))
+                rec["maskpool"].append((label, thing, top5(unit(dense[tm].mean(0)), cls) if tm.any() else [-1] * 5))
             if crops:
                 cx, cy = bx + bw / 2, by + bh / 2
-                box = (max(0, cx - 0.75 * bw), max(0, cy - 0.75 * bh), min(w, cx + 0.75 * bw), min(h, cy + 0.75 * bh))
-                c = normalise_img(resize_f(orig, (R, R), box=box))
+                box = ((max(0, cx - 0.75 * bw), max(0, cy - 0.75 * bh), min(w, cx + 0.75 * bw), min(h, cy + 0.75 * bh))
+                       if thing else (bx, by, bx + bw, by + bh))  # stuff: the mask box as is
+                c = normalise_img(crop_input(orig, box, R))
                 with torch.no_grad():
                     g, _ = clip_ref.encode(params, cfg, torch.tensor(c[None], dtype=torch.float64), want_dense=False)
                 rec["crops"].append((label, thing, top5(unit(g[0].numpy()), cls)))

@@ -6,9 +6,10 @@
   0 beyond [-1, H] x [-1, W] and clamped at the border), in float64.
   (torchvision itself cannot be installed next to Debian's torch 1.13 on this
   Python, so the reference is written from its documentation.)
-- The rectangular resize: Pillow's own Image.resize(mode "F", BILINEAR, box).
-- Token masks: Pillow resizes the 0/1 mask (longest side to G), pad, > 0;
-  mask pooling: numpy mean over the masked tokens.
+- The rectangular resize: Pillow's own Image.resize(mode "F", BILINEAR or BICUBIC, box).
+- Token masks: torch.nn.functional.interpolate(mode="bicubic", align_corners=False)
+  of the 0/1 mask (longest side to G, as CLIPSelf's torchvision resize of a tensor),
+  pad, > 0; mask pooling: numpy mean over the masked tokens.
 Usage: test_eval_pool.py EVAL_POOL_DRIVER
 """
 import os
@@ -19,6 +20,7 @@ import tempfile
 try:
     import h5py
     import numpy as np
+    import torch
     from PIL import Image
 except ImportError as e:
     print("skip: %s" % e)
@@ -56,10 +58,13 @@ def main(tmp):
     ids[25:37, :] = 300
     ids[10, 50] = 99          # one pixel
     ids[0:2, 0:53] = 65536 + 2
-    seg = np.array([7, 300, 99, 65538], np.int32)
+    yy, xx = np.mgrid[0:ih, 0:iw]
+    ids[(yy - 14) ** 2 + (xx - 40) ** 2 < 80] = 5  # a disc
+    seg = np.array([7, 300, 99, 65538, 5], np.int32)
     img = (rng.random((3, 31, 44)) * 255).astype(np.float32)
-    rbox = np.array([[0, 0, 44, 31], [3.5, 2.25, 40.0, 20.5], [10, 10, 14, 30], [0, 0, 44, 31]], np.float32)
-    rsize = np.array([[22, 16], [16, 16], [7, 24], [90, 61]], np.float32)
+    rbox = np.array([[0, 0, 44, 31], [3.5, 2.25, 40.0, 20.5], [10, 10, 14, 30], [0, 0, 44, 31]] * 2, np.float32)
+    rsize = np.array([[22, 16, 0], [16, 16, 0], [7, 24, 0], [90, 61, 0], [22, 16, 1], [16, 16, 1], [7, 24, 1],
+                      [90, 61, 1]], np.float32)
     inp, out = os.path.join(tmp, "in.h5"), os.path.join(tmp, "out.h5")
     for scale, tag in ((1.0, "token units"), (0.25, "scale 1/4")):
         with h5py.File(inp, "w") as f:
@@ -82,17 +87,20 @@ def main(tmp):
     L = max(iw, ih)
     mw, mh = max(1, round(iw * G / L)), max(1, round(ih * G / L))
     for k, s in enumerate(seg):
-        m = Image.fromarray((ids == s).astype(np.float32), mode="F").resize((mw, mh), Image.BILINEAR)
+        m = torch.nn.functional.interpolate(torch.tensor((ids == s).astype(np.float32))[None, None], size=(mh, mw),
+                                            mode="bicubic", align_corners=False)[0, 0].numpy()
         want = np.zeros((G, G), np.int32)
-        want[:mh, :mw] = np.asarray(m) > 0
-        check((tmask[k] == want).all(), "token mask of segment %d (%d tokens)" % (s, want.sum()))
-        mp = gmap[want > 0].astype(np.float64).mean(0)
+        want[:mh, :mw] = m > 0
+        check((tmask[k] == want).all(), "token mask of segment %d (%d tokens) vs torch bicubic" % (s, want.sum()))
+        mp = gmap[want > 0].astype(np.float64).mean(0) if want.sum() else np.zeros(C)  # no token: zeros
         check(count[k] == want.sum() and np.abs(mpool[k] - mp).max() < 1e-5, "mask pool of segment %d" % s)
     for q, (b, sz) in enumerate(zip(rbox, rsize)):
+        flt = Image.BICUBIC if sz[2] else Image.BILINEAR
         want = np.stack([np.asarray(Image.fromarray(img[c], mode="F").resize(
-            (int(sz[0]), int(sz[1])), Image.BILINEAR, box=tuple(float(v) for v in b))) for c in range(3)])
+            (int(sz[0]), int(sz[1])), flt, box=tuple(float(v) for v in b))) for c in range(3)])
         err = np.abs(resized[q] - want).max()
-        check(err < 1e-3, "resize box %s -> %dx%d vs Pillow mode F: max abs err %.2e" % (list(b), sz[0], sz[1], err))
+        check(err < 1e-3, "resize box %s -> %dx%d %s vs Pillow mode F: max abs err %.2e"
+              % (list(b), sz[0], sz[1], "BICUBIC" if sz[2] else "BILINEAR", err))
 
 
 with tempfile.TemporaryDirectory() as t:
