@@ -104,8 +104,10 @@ void atas_eval_hook_summary(const atas_trainer *t, char *buf, size_t n) {
     buf[0] = 0;
     const atas_eval_hook *h = t->eval;
     if (!h || h->last_step < 0) return;
-    snprintf(buf, n, "  eval@%lld rois thing@1 %.1f stuff@1 %.1f", h->last_step, h->last.macc[ATAS_EVAL_ROIS][0][0],
-             h->last.macc[ATAS_EVAL_ROIS][1][0]);
+    char th[16] = "-", sf[16] = "-"; /* "-": no region of that kind */
+    if (isfinite(h->last.macc[ATAS_EVAL_ROIS][0][0])) snprintf(th, sizeof th, "%.1f", h->last.macc[ATAS_EVAL_ROIS][0][0]);
+    if (isfinite(h->last.macc[ATAS_EVAL_ROIS][1][0])) snprintf(sf, sizeof sf, "%.1f", h->last.macc[ATAS_EVAL_ROIS][1][0]);
+    snprintf(buf, n, "  eval@%lld rois thing@1 %s stuff@1 %s", h->last_step, th, sf);
 }
 
 void atas_eval_hook_close(atas_trainer *t) {
