@@ -13,7 +13,6 @@ static double triangle(double x) {
     return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-/* kk [out*ksize], bounds [out*2] = (xmin, count); returns ksize */
 /* Pillow's BICUBIC filter (a = -0.5, support 2) */
 static double bicubic(double x) {
     const double a = -0.5;
@@ -23,7 +22,8 @@ static double bicubic(double x) {
     return 0.0;
 }
 
-/* filter and its support (triangle 1, bicubic 2) */
+/* filter and its support (triangle 1, bicubic 2); kk [out*ksize], bounds [out*2] =
+ * (xmin, count); coeffs_size returns ksize */
 static int coeffs_size_f(int in_size, double in0, double in1, int out_size, double fsupport) {
     double scale = (in1 - in0) / out_size;
     double fs = scale < 1.0 ? 1.0 : scale;
@@ -189,8 +189,8 @@ atas_status atas_image_square(uint8_t *out, int S, const atas_image *im) {
     return ATAS_OK;
 }
 
-/* Rectangular variant for evaluation (longest-side resize, box crops, masks):
- * planar float in, planar float out, Pillow mode "F" arithmetic, any box. */
+/* Rectangular variant for evaluation (longest-side resize, crops): planar float in
+ * and out, Pillow mode "F" arithmetic, any box, BILINEAR or BICUBIC. */
 atas_status atas_resize_f32_rect(float *out, int ow, int oh, const float *in, int C, int iw, int ih,
                                  double x0, double y0, double x1, double y1, int bicubic_filter) {
     REQUIRE(ow > 0 && oh > 0 && iw > 0 && ih > 0 && C > 0 && x1 > x0 && y1 > y0,
