@@ -116,6 +116,16 @@ typedef struct {
     struct {
         int max_nonfinite_in_row;
     } faults;
+    struct {
+        int every;                          /* 0 = off; else at step 0 and every N steps */
+        char data[ATAS_CFG_PATH_LEN];       /* COCO panoptic or instances JSON */
+        char images[ATAS_CFG_PATH_LEN];
+        char masks[ATAS_CFG_PATH_LEN];      /* "" = the JSON path without .json */
+        char classes[ATAS_CFG_PATH_LEN];    /* class embeddings (HDF5) */
+        int size;                           /* 0 = 64 tokens * patch */
+        int max_images;                     /* 0 = all */
+        int crops;
+    } eval;
 } atas_run_config;
 
 /* Defaults for every key (no required-key checks). */

@@ -52,6 +52,12 @@ atas_status atas_resize_u8_box(uint8_t *out, int osz, const uint8_t *in, int iw,
  * the whole image as the box. tmp: at least 3*S*osz floats. */
 atas_status atas_resize_f32_square(float *out, int osz, const uint8_t *in, int S, float *tmp);
 
+/* Planar float [C,ih,iw] -> [C,oh,ow], source box (x0,y0)-(x1,y1) in pixels
+ * (Pillow mode "F" resize with a box, BILINEAR or, bicubic = 1, BICUBIC):
+ * evaluation's longest-side resize and crops. */
+atas_status atas_resize_f32_rect(float *out, int ow, int oh, const float *in, int C, int iw, int ih,
+                                 double x0, double y0, double x1, double y1, int bicubic);
+
 /* Short side to S, centre crop (the pack policy): out [S,S,3]. */
 atas_status atas_image_square(uint8_t *out, int S, const atas_image *im);
 

@@ -13,19 +13,33 @@ static double triangle(double x) {
     return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-/* kk [out*ksize], bounds [out*2] = (xmin, count); returns ksize */
-static int coeffs_size(int in_size, double in0, double in1, int out_size) {
+/* Pillow's BICUBIC filter (a = -0.5, support 2) */
+static double bicubic(double x) {
+    const double a = -0.5;
+    if (x < 0) x = -x;
+    if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+    if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+    return 0.0;
+}
+
+/* filter and its support (triangle 1, bicubic 2); kk [out*ksize], bounds [out*2] =
+ * (xmin, count); coeffs_size returns ksize */
+static int coeffs_size_f(int in_size, double in0, double in1, int out_size, double fsupport) {
     double scale = (in1 - in0) / out_size;
     double fs = scale < 1.0 ? 1.0 : scale;
-    return (int)ceil(1.0 * fs) * 2 + 1;
+    return (int)ceil(fsupport * fs) * 2 + 1;
     (void)in_size;
 }
 
-static void coeffs(int in_size, double in0, double in1, int out_size, int ksize, int *bounds,
-                   double *kk) {
+static int coeffs_size(int in_size, double in0, double in1, int out_size) {
+    return coeffs_size_f(in_size, in0, in1, out_size, 1.0);
+}
+
+static void coeffs_f(int in_size, double in0, double in1, int out_size, int ksize, int *bounds, double *kk,
+                     double (*filter)(double), double fsupport) {
     double scale = (in1 - in0) / out_size;
     double fs = scale < 1.0 ? 1.0 : scale;
-    double support = 1.0 * fs, ss = 1.0 / fs;
+    double support = fsupport * fs, ss = 1.0 / fs;
     for (int xx = 0; xx < out_size; xx++) {
         double center = in0 + (xx + 0.5) * scale, ww = 0.0;
         int xmin = (int)(center - support + 0.5);
@@ -36,7 +50,7 @@ static void coeffs(int in_size, double in0, double in1, int out_size, int ksize,
         double *k = kk + (size_t)xx * ksize;
         int x = 0;
         for (; x < xmax; x++) {
-            double w = triangle((x + xmin - center + 0.5) * ss);
+            double w = filter((x + xmin - center + 0.5) * ss);
             k[x] = w;
             ww += w;
         }
@@ -46,6 +60,11 @@ static void coeffs(int in_size, double in0, double in1, int out_size, int ksize,
         bounds[2 * xx] = xmin;
         bounds[2 * xx + 1] = xmax;
     }
+}
+
+static void coeffs(int in_size, double in0, double in1, int out_size, int ksize, int *bounds,
+                   double *kk) {
+    coeffs_f(in_size, in0, in1, out_size, ksize, bounds, kk, triangle, 1.0);
 }
 
 static inline uint8_t clip8(int v) {
@@ -167,5 +186,48 @@ atas_status atas_image_square(uint8_t *out, int S, const atas_image *im) {
     /* integer-aligned centre box of side x side, then one resize of that box to S */
     int x0 = (im->w - side) / 2, y0 = (im->h - side) / 2;
     CHECK(atas_resize_u8_box(out, S, im->rgb, im->w, im->h, x0, y0, side));
+    return ATAS_OK;
+}
+
+/* Rectangular variant for evaluation (longest-side resize, crops): planar float in
+ * and out, Pillow mode "F" arithmetic, any box, BILINEAR or BICUBIC. */
+atas_status atas_resize_f32_rect(float *out, int ow, int oh, const float *in, int C, int iw, int ih,
+                                 double x0, double y0, double x1, double y1, int bicubic_filter) {
+    REQUIRE(ow > 0 && oh > 0 && iw > 0 && ih > 0 && C > 0 && x1 > x0 && y1 > y0,
+            "resize: bad sizes %dx%d (box %g,%g,%g,%g) -> %dx%d", iw, ih, x0, y0, x1, y1, ow, oh);
+    double (*filter)(double) = bicubic_filter ? bicubic : triangle;
+    const double fsup = bicubic_filter ? 2.0 : 1.0;
+    const int kx = coeffs_size_f(iw, x0, x1, ow, fsup), ky = coeffs_size_f(ih, y0, y1, oh, fsup);
+    const size_t nkx = (size_t)ow * kx, nky = (size_t)oh * ky;
+    void *mem = NULL;
+    CHECK(atas_host_alloc(&mem, (nkx + nky) * sizeof(double) + 2 * (size_t)(ow + oh) * sizeof(int) +
+                                    (size_t)ih * ow * sizeof(float), "resize coefficients"));
+    double *kkx = mem, *kky = kkx + nkx;
+    int *bx = (int *)(kky + nky), *by = bx + 2 * ow;
+    float *tmp = (float *)(by + 2 * oh);
+    coeffs_f(iw, x0, x1, ow, kx, bx, kkx, filter, fsup);
+    coeffs_f(ih, y0, y1, oh, ky, by, kky, filter, fsup);
+    for (int c = 0; c < C; c++) {
+        const float *ic = in + (size_t)c * iw * ih;
+        for (int y = 0; y < ih; y++)
+            for (int xx = 0; xx < ow; xx++) {
+                const double *k = kkx + (size_t)xx * kx;
+                const float *src = ic + (size_t)y * iw + bx[2 * xx];
+                double s = 0;
+                for (int x = 0; x < bx[2 * xx + 1]; x++) s += src[x] * k[x];
+                tmp[(size_t)y * ow + xx] = (float)s;
+            }
+        float *oc = out + (size_t)c * ow * oh;
+        for (int yy = 0; yy < oh; yy++) {
+            const double *k = kky + (size_t)yy * ky;
+            const int ymin = by[2 * yy], yn = by[2 * yy + 1];
+            for (int xx = 0; xx < ow; xx++) {
+                double s = 0;
+                for (int y = 0; y < yn; y++) s += tmp[(size_t)(y + ymin) * ow + xx] * k[y];
+                oc[(size_t)yy * ow + xx] = (float)s;
+            }
+        }
+    }
+    atas_host_free(mem);
     return ATAS_OK;
 }

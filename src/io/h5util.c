@@ -174,6 +174,7 @@ atas_status atas_h5_attr_read_str(hid_t loc, const char *name, char *buf, size_t
         char *s = NULL;
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(ft)); /* h5py writes UTF-8; HDF5 will not convert between csets */
         if (H5Aread(a, mt, &s) < 0 || !s) st = ATAS_ERR(ATAS_ERR_FORMAT, "%s: cannot read %s", file, name);
         else { snprintf(buf, cap, "%s", s); H5free_memory(s); }
         H5Tclose(mt);
@@ -184,6 +185,7 @@ atas_status atas_h5_attr_read_str(hid_t loc, const char *name, char *buf, size_t
         else {
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, sz + 1);
+            H5Tset_cset(mt, H5Tget_cset(ft));
             memset(tmp, 0, sizeof tmp);
             if (H5Aread(a, mt, tmp) < 0) st = ATAS_ERR(ATAS_ERR_FORMAT, "%s: cannot read %s", file, name);
             else snprintf(buf, cap, "%s", tmp);

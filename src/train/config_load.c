@@ -353,6 +353,9 @@ static atas_status check_all(const atas_run_config *c, const cfg_origin *o) {
         (st = atas_mosaic_check_images(c->mosaic.grids, c->mosaic.ngrids, c->batch.group_images,
                                        c->mosaic.repeat_images, "mosaic.grids", "batch.group_images")) != ATAS_OK)
         return located(st, origin_first(o, "mosaic.grids", "batch.group_images", "mosaic.repeat_images"));
+    if (c->eval.every > 0 && (!c->eval.data[0] || !c->eval.images[0] || !c->eval.classes[0]))
+        return ATAS_ERR(ATAS_ERR_CONFIG, "%s: eval.every = %d: needs eval.data, eval.images and eval.classes (docs/eval.md)",
+                        origin_first(o, "eval.every", "eval.data", NULL), c->eval.every);
     atas_vit_config m;
     int complete = 0;
     st = atas_config_model(c, &m, &complete);

@@ -223,6 +223,21 @@ const cfg_key atas_cfg_keys[] = {
     /* ---- faults */
     K_INT("faults.max_nonfinite_in_row", faults.max_nonfinite_in_row, "5",
           "A step with a non-finite loss or gradient is skipped; this many in a row stop the run.", R_GE(1)),
+
+    /* ---- eval (region classification during training, docs/eval.md) */
+    K_INT("eval.every", eval.every, "0",
+          "Evaluate the student at step 0 and every this many steps (and after the last step when it is a "
+          "multiple); 0 = never. Needs `eval.data`, `eval.images` and `eval.classes`.", R_GE(0)),
+    K_STR("eval.data", eval.data, "",
+          "Held-out annotations: a COCO panoptic JSON (boxes and masks: rois and maskpool) or instances JSON (boxes: rois)."),
+    K_STR("eval.images", eval.images, "", "Folder of the images named by `eval.data`."),
+    K_STR("eval.masks", eval.masks, "", "Folder of the panoptic PNGs; \"\" = the `eval.data` path without `.json` (COCO's layout)."),
+    K_STR("eval.classes", eval.classes, "", "Class embeddings (HDF5) covering the category ids of `eval.data`."),
+    K_INT("eval.size", eval.size, "0",
+          "Longest image side at evaluation (padded square, a multiple of the patch); 0 = 64 tokens (1024 for patch 16).",
+          R_GE(0)),
+    K_INT("eval.max_images", eval.max_images, "0", "Evaluate the first this many images of `eval.data`; 0 = all.", R_GE(0)),
+    K_BOOL("eval.crops", eval.crops, "false", "Also the crop baseline (one global forward per region: slow)."),
 };
 const int atas_cfg_nkeys = (int)(sizeof atas_cfg_keys / sizeof atas_cfg_keys[0]);
 
@@ -241,6 +256,8 @@ const char *const atas_cfg_group_docs[][2] = {
     {"checkpoint", "Checkpoints (written completely or not at all) and resume."},
     {"dist", "Multi-rank training (MPI / NCCL)."},
     {"faults", "What the run tolerates before it stops."},
+    {"eval", "Region classification (CLIPSelf's protocol, docs/eval.md) of the student on a held-out set during "
+             "training, rank-parallel; logged as `\"eval\": {\"rois.thing.macc1\": ...}` in that step's metrics.jsonl record."},
     {NULL, NULL},
 };
 

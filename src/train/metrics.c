@@ -40,8 +40,10 @@ void atas_metrics_step(atas_trainer *t, long long step, const double *l, double 
         double after = b->t_done - (b->t_backward_end > 0 ? b->t_backward_end : b->t_done);
         hidden = span > 0 ? fmax(0, 1 - after / span) : 0;
     }
-    fprintf(f, "\"comm_bytes\": %zu, \"comm_buckets_in_backward\": %d, \"comm_hidden_frac\": %.3f}\n",
+    fprintf(f, "\"comm_bytes\": %zu, \"comm_buckets_in_backward\": %d, \"comm_hidden_frac\": %.3f",
             b->bytes, b->launched_during_backward, hidden);
+    atas_eval_hook_json(t, f, step);
+    fprintf(f, "}\n");
     fflush(f);
 }
 
@@ -57,8 +59,10 @@ void atas_progress_line(atas_trainer *t, long long step, const double *l, double
     char eta[32];
     double steps_per_s = img_s / atas_config_images_per_step(&t->cfg);
     fmt_eta((double)(t->total_steps - step) / steps_per_s, eta, sizeof eta);
-    atas_info("step %6lld/%lld  g2l %.4f  l2l %.4f  g2g %.4f  total %.4f  lr %.2e  %7.1f img/s  ETA %s",
-              step, t->total_steps, l[0], l[1], l[2], l[3], lr, img_s, eta);
+    char ev[96];
+    atas_eval_hook_summary(t, ev, sizeof ev);
+    atas_info("step %6lld/%lld  g2l %.4f  l2l %.4f  g2g %.4f  total %.4f  lr %.2e  %7.1f img/s  ETA %s%s",
+              step, t->total_steps, l[0], l[1], l[2], l[3], lr, img_s, eta, ev);
 }
 
 void atas_phase_table(atas_trainer *t) {

@@ -369,6 +369,7 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
     while (t->st.step < t->total_steps) {
         const long long step = t->st.step;
         comm->step = step;
+        CHECK(atas_eval_hook_step(t, step)); /* outside the step's timing */
         double ts = atas_now(), t0;
         memset(t->phase, 0, sizeof t->phase);
         atas_batch *b;
@@ -514,6 +515,7 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
         }
     }
     if (t->steps_this_run == 0) CHECK(write_checkpoint(t)); /* resumed at the end: the final one again */
+    CHECK(atas_eval_hook_final(t));
     return ATAS_OK;
 }
 
@@ -533,6 +535,7 @@ static void teardown(atas_trainer *t) {
     atas_vit_destroy(&t->teacher);
     float *bufs[] = {t->t_glob, t->t_dense, t->s_glob, t->s_dense, t->ds_glob, t->ds_dense};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) atas_host_free(bufs[i]);
+    atas_eval_hook_close(t);
     if (t->metrics) fclose(t->metrics);
     free(t->resolved);
 }
@@ -549,6 +552,7 @@ static atas_status run(atas_trainer *t, const atas_train_args *a) {
     CHECK(setup_resume(t));
     CHECK(setup_data(t));
     CHECK(setup_passes(t));
+    CHECK(atas_eval_hook_open(t));
     if (t->comm->rank == 0) CHECK(atas_metrics_open(t, t->st.step > 0));
     CHECK(atas_recipe_log(&t->cfg, t->comm->world, atas_loader_corpus_count(t->loader)));
     atas_info("training %lld steps (%lld per epoch, %d images per step on %d rank(s)); run directory %s",

@@ -35,6 +35,7 @@ typedef struct {
     FILE *metrics;
     double t_start;
     long long steps_this_run;
+    struct atas_eval_hook *eval; /* eval_hook.c; NULL when eval.every = 0 */
 } atas_trainer;
 
 /* metrics.c */
@@ -43,6 +44,15 @@ void atas_metrics_step(atas_trainer *t, long long step, const double *loss4, dou
                        double mom, double img_s, int skipped, double step_s);
 void atas_progress_line(atas_trainer *t, long long step, const double *loss4, double lr, double img_s);
 void atas_phase_table(atas_trainer *t);
+
+/* eval_hook.c: region classification of the student at step 0 and every eval.every steps */
+typedef struct atas_eval_hook atas_eval_hook;
+atas_status atas_eval_hook_open(atas_trainer *t);
+atas_status atas_eval_hook_step(atas_trainer *t, long long step);  /* before the step's update, when due */
+atas_status atas_eval_hook_final(atas_trainer *t);                 /* after the last step, when due */
+void atas_eval_hook_json(atas_trainer *t, FILE *f, long long step); /* `, "eval": {...}` for that step's record */
+void atas_eval_hook_summary(const atas_trainer *t, char *buf, size_t n); /* for the progress line */
+void atas_eval_hook_close(atas_trainer *t);
 
 /* dump.c */
 atas_status atas_dump_begin(atas_trainer *t, const char *dir, long long step, const atas_batch *b,
