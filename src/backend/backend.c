@@ -9,52 +9,24 @@
 #include "backend/cuda/cuda_backend.h"
 #endif
 
+/* the CPU functions behind the registry's shared checks (op_checked.h) */
+#define ATAS_OP_IMPL(name) atas_cpu_##name
+#include "backend/op_checked.h"
+
 static const atas_backend g_cpu = {
     .name = "cpu",
     .host_addressable = 1,
-    .alloc = atas_cpu_alloc,
-    .free = atas_cpu_free,
-    .upload = atas_cpu_upload,
-    .download = atas_cpu_download,
-    .copy = atas_cpu_copy,
-    .zero = atas_cpu_zero,
-    .sync = atas_cpu_sync,
-    .linear_fwd = atas_cpu_linear_fwd,
-    .linear_bwd = atas_cpu_linear_bwd,
-    .matmul_fwd = atas_cpu_matmul_fwd,
-    .matmul_bwd = atas_cpu_matmul_bwd,
-    .layernorm_fwd = atas_cpu_layernorm_fwd,
-    .layernorm_bwd = atas_cpu_layernorm_bwd,
-    .attention_workspace_bytes = atas_cpu_attention_workspace_bytes,
-    .attention_fwd = atas_cpu_attention_fwd,
-    .attention_bwd = atas_cpu_attention_bwd,
-    .attention_causal_fwd = atas_cpu_attention_causal_fwd,
-    .act_fwd = atas_cpu_act_fwd,
-    .act_bwd = atas_cpu_act_bwd,
-    .add = atas_cpu_add,
-    .axpy = atas_cpu_axpy,
-    .scale = atas_cpu_scale,
-    .resample_fwd = atas_cpu_resample_fwd,
-    .resample_bwd = atas_cpu_resample_bwd,
-    .l2norm_fwd = atas_cpu_l2norm_fwd,
-    .l2norm_bwd = atas_cpu_l2norm_bwd,
-    .patchify = atas_cpu_patchify,
-    .embed_fwd = atas_cpu_embed_fwd,
-    .embed_bwd = atas_cpu_embed_bwd,
-    .rows_gather = atas_cpu_rows_gather,
-    .rows_scatter_add = atas_cpu_rows_scatter_add,
-    .adamw = atas_cpu_adamw,
-    .ema = atas_cpu_ema,
-    .sumsq = atas_cpu_sumsq,
-    .count_nonfinite = atas_cpu_count_nonfinite,
+#define ATAS_OP ATAS_OP_TABLE_ENTRIES_OP
+#define ATAS_FN ATAS_OP_TABLE_ENTRIES_FN
+#include "atas/ops.def"
 };
 
 const atas_backend *atas_backend_cpu(void) { return &g_cpu; }
 
 atas_status atas_backend_get(const char *name, const atas_backend **out) {
-    REQUIRE(out, "atas_backend_get: NULL output pointer");
+    ATAS_REQUIRE(out, "atas_backend_get: NULL output pointer");
     *out = NULL;
-    REQUIRE(name, "atas_backend_get: NULL backend name (expected \"cpu\" or \"cuda\")");
+    ATAS_REQUIRE(name, "atas_backend_get: NULL backend name (expected \"cpu\" or \"cuda\")");
     if (strcmp(name, "cpu") == 0) {
         *out = &g_cpu;
         return ATAS_OK;
@@ -71,7 +43,7 @@ atas_status atas_backend_get(const char *name, const atas_backend **out) {
     }
     if (strcmp(name, "cuda") == 0) {
 #ifdef ATAS_WITH_CUDA
-        CHECK(atas_cuda_backend_get(out));
+        ATAS_CHECK(atas_cuda_backend_get(out));
         return ATAS_OK;
 #else
         return ATAS_ERR(ATAS_ERR_UNSUPPORTED,

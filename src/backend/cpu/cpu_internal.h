@@ -54,75 +54,10 @@ static inline float atas_fast_erff(float x) {
     return x < 0 ? -y : y;
 }
 
-/* memory.c */
-atas_status atas_cpu_alloc(void **p, size_t bytes, const char *what);
-void atas_cpu_free(void *p);
-atas_status atas_cpu_upload(void *dst, const void *src, size_t bytes);
-atas_status atas_cpu_download(void *dst, const void *src, size_t bytes);
-atas_status atas_cpu_copy(void *dst, const void *src, size_t bytes);
-atas_status atas_cpu_zero(void *dst, size_t bytes);
-atas_status atas_cpu_sync(void);
-
-/* cpu_matmul.c */
-atas_status atas_cpu_matmul_fwd(float *y, const float *x, const float *W, int M, int K, int N);
-atas_status atas_cpu_matmul_bwd(float *dx, float *dW, const float *dy, const float *x,
-                                const float *W, int M, int K, int N);
-/* linear.c */
-atas_status atas_cpu_linear_fwd(float *y, const float *x, const float *W, const float *b, int M,
-                                int K, int N);
-atas_status atas_cpu_linear_bwd(float *dx, float *dW, float *db, const float *dy, const float *x,
-                                const float *W, int M, int K, int N);
-
-/* layernorm.c */
-atas_status atas_cpu_layernorm_fwd(float *y, float *mean, float *rstd, const float *x,
-                                   const float *w, const float *b, int M, int C, float eps);
-atas_status atas_cpu_layernorm_bwd(float *dx, float *dw, float *db, const float *dy,
-                                   const float *x, const float *w, const float *mean,
-                                   const float *rstd, int M, int C);
-
-/* attention.c */
-size_t atas_cpu_attention_workspace_bytes(int B, int T, int H, int hd);
-atas_status atas_cpu_attention_fwd(float *out, float *lse, const float *qkv, int B, int T, int H,
-                                   int hd, void *workspace);
-atas_status atas_cpu_attention_causal_fwd(float *out, float *lse, const float *qkv, int B, int T,
-                                          int H, int hd, void *workspace);
-atas_status atas_cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv,
-                                   const float *out, const float *lse, int B, int T, int H, int hd,
-                                   void *workspace);
-
-/* elementwise.c */
-atas_status atas_cpu_act_fwd(float *y, const float *x, size_t n, atas_act kind);
-atas_status atas_cpu_act_bwd(float *dx, const float *dy, const float *x, size_t n, atas_act kind);
-atas_status atas_cpu_add(float *y, const float *a, const float *b, size_t n);
-atas_status atas_cpu_axpy(float *y, float alpha, const float *x, size_t n);
-atas_status atas_cpu_scale(float *y, float alpha, size_t n);
-
-/* resample.c */
-atas_status atas_cpu_resample_fwd(float *out, const float *in, int ih, int iw, int oh, int ow,
-                                  int C, atas_resample kind);
-atas_status atas_cpu_resample_bwd(float *din, const float *dout, int ih, int iw, int oh, int ow,
-                                  int C, atas_resample kind);
-
-/* l2norm.c */
-atas_status atas_cpu_l2norm_fwd(float *y, float *norm, const float *x, int M, int C);
-atas_status atas_cpu_l2norm_bwd(float *dx, const float *dy, const float *y, const float *norm,
-                                int M, int C);
-
-/* vit_plumbing.c */
-atas_status atas_cpu_patchify(float *patches, const float *img, int B, int H, int W, int P);
-atas_status atas_cpu_embed_fwd(float *x, const float *pe, const float *cls, const float *pos,
-                               int B, int Np, int D);
-atas_status atas_cpu_embed_bwd(float *dpe, float *dcls, float *dpos, const float *dx, int B,
-                               int Np, int D);
-atas_status atas_cpu_rows_gather(float *out, const float *in, int B, int T, int C, int t0, int nt);
-atas_status atas_cpu_rows_scatter_add(float *din, const float *dout, int B, int T, int C, int t0,
-                                      int nt);
-
-/* optimizer.c */
-atas_status atas_cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr,
-                           float beta1, float beta2, float eps, float wd, int t);
-atas_status atas_cpu_ema(float *teacher, const float *student, size_t n, float mom);
-atas_status atas_cpu_sumsq(double *host_out, const float *x, size_t n);
-atas_status atas_cpu_count_nonfinite(size_t *host_out, const float *x, size_t n);
+/* every op of the registry (include/atas/ops.def) as atas_cpu_<name>; the
+ * registry's argument checks have run before any of them is called */
+#define ATAS_OP(name, params, args, checks, flops, bytes) atas_status atas_cpu_##name params;
+#define ATAS_FN(name, ret, params) ret atas_cpu_##name params;
+#include "atas/ops.def"
 
 #endif

@@ -7,7 +7,6 @@
 #define INV_SQRT2PI 0.39894228040143268f
 
 atas_status atas_cpu_act_fwd(float *y, const float *x, size_t n, atas_act kind) {
-    REQUIRE(y && x, "act_fwd: NULL y or x");
     const long nn = (long)n;
     if (kind == ATAS_ACT_QUICKGELU) {
 #pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
@@ -28,7 +27,6 @@ atas_status atas_cpu_act_fwd(float *y, const float *x, size_t n, atas_act kind) 
 }
 
 atas_status atas_cpu_act_bwd(float *dx, const float *dy, const float *x, size_t n, atas_act kind) {
-    REQUIRE(dy && x, "act_bwd: NULL dy or x");
     if (!dx) return ATAS_OK;
     const long nn = (long)n;
     if (kind == ATAS_ACT_QUICKGELU) {
@@ -55,7 +53,6 @@ atas_status atas_cpu_act_bwd(float *dx, const float *dy, const float *x, size_t 
 }
 
 atas_status atas_cpu_add(float *y, const float *a, const float *b, size_t n) {
-    REQUIRE(y && a && b, "add: NULL operand");
     const long nn = (long)n;
 #pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
     for (long i = 0; i < nn; i++) y[i] = a[i] + b[i];
@@ -63,7 +60,6 @@ atas_status atas_cpu_add(float *y, const float *a, const float *b, size_t n) {
 }
 
 atas_status atas_cpu_axpy(float *y, float alpha, const float *x, size_t n) {
-    REQUIRE(y && x, "axpy: NULL operand");
     const long nn = (long)n;
 #pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
     for (long i = 0; i < nn; i++) y[i] += alpha * x[i];
@@ -71,7 +67,6 @@ atas_status atas_cpu_axpy(float *y, float alpha, const float *x, size_t n) {
 }
 
 atas_status atas_cpu_scale(float *y, float alpha, size_t n) {
-    REQUIRE(y || n == 0, "scale: NULL operand");
     const long nn = (long)n;
 #pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
     for (long i = 0; i < nn; i++) y[i] *= alpha;

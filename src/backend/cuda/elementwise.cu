@@ -46,18 +46,12 @@ __global__ void k_act_bwd(float *dx, const float *dy, const float *x, size_t n, 
 }
 
 extern "C" atas_status atas_cuda_act_fwd(float *y, const float *x, size_t n, atas_act kind) {
-    REQUIRE(y && x, "act_fwd: NULL y or x");
-    REQUIRE(kind == ATAS_ACT_QUICKGELU || kind == ATAS_ACT_GELU,
-            "act_fwd: unknown activation kind %d", (int)kind);
     LAUNCH(k_act_fwd, n, "act_fwd", y, x, n, (int)kind);
     return ATAS_OK;
 }
 
 extern "C" atas_status atas_cuda_act_bwd(float *dx, const float *dy, const float *x, size_t n,
                                          atas_act kind) {
-    REQUIRE(dy && x, "act_bwd: NULL dy or x");
-    REQUIRE(kind == ATAS_ACT_QUICKGELU || kind == ATAS_ACT_GELU,
-            "act_bwd: unknown activation kind %d", (int)kind);
     if (!dx) return ATAS_OK;
     LAUNCH(k_act_bwd, n, "act_bwd", dx, dy, x, n, (int)kind);
     return ATAS_OK;
@@ -78,22 +72,18 @@ __global__ void k_ema(float *t, const float *s, size_t n, float mom) {
 }
 
 extern "C" atas_status atas_cuda_add(float *y, const float *a, const float *b, size_t n) {
-    REQUIRE(y && a && b, "add: NULL operand");
     LAUNCH(k_add, n, "add", y, a, b, n);
     return ATAS_OK;
 }
 extern "C" atas_status atas_cuda_axpy(float *y, float alpha, const float *x, size_t n) {
-    REQUIRE(y && x, "axpy: NULL operand");
     LAUNCH(k_axpy, n, "axpy", y, alpha, x, n);
     return ATAS_OK;
 }
 extern "C" atas_status atas_cuda_scale(float *y, float alpha, size_t n) {
-    REQUIRE(y || n == 0, "scale: NULL operand");
     LAUNCH(k_scale, n, "scale", y, alpha, n);
     return ATAS_OK;
 }
 extern "C" atas_status atas_cuda_ema(float *teacher, const float *student, size_t n, float mom) {
-    REQUIRE(teacher && student, "ema: NULL operand");
     LAUNCH(k_ema, n, "ema", teacher, student, n, mom);
     return ATAS_OK;
 }
@@ -114,10 +104,6 @@ __global__ void k_adamw(float *p, const float *g, float *m, float *v, size_t n, 
 extern "C" atas_status atas_cuda_adamw(float *p, const float *g, float *m, float *v, size_t n,
                                        float lr, float beta1, float beta2, float eps, float wd,
                                        int t) {
-    REQUIRE(p && g && m && v, "adamw: NULL operand");
-    REQUIRE(t >= 1, "adamw: step t=%d must be >= 1", t);
-    REQUIRE(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
-            "adamw: betas (%g, %g) outside [0, 1)", (double)beta1, (double)beta2);
     /* the step constants on the host, exactly as the CPU backend computes them */
     const float bc1 = 1.0f - powf(beta1, (float)t);
     const float bc2s = sqrtf(1.0f - powf(beta2, (float)t));
