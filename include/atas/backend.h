@@ -53,6 +53,36 @@ typedef struct {
 #define ATAS_OP(name, params, args, checks, flops, bytes) atas_op_cost atas_op_cost_##name params;
 #include "atas/ops.def"
 
+/* ---- activation plan: the working buffers of a pass (or any fixed set) as ONE
+ * zero-filled backend allocation, carved from a table of named sizes (the way
+ * llm.c's fill_in_activation_sizes does), printed, and released by one call.
+ *   atas_plan pl; atas_plan_init(&pl, be, "pass");
+ *   atas_plan_add(&pl, &p->qkv, n * sizeof(float), "qkv");   ... every buffer
+ *   ATAS_CHECK(atas_plan_alloc(&pl));   sets every pointer (NULL for 0 bytes)
+ *   atas_plan_print(&pl, ATAS_LOG_INFO); names, MiB and the total, through atas_log
+ *   atas_plan_release(&pl);             one free; every pointer back to NULL
+ * Each buffer starts on a 256-byte boundary (cudaMalloc's). */
+#define ATAS_PLAN_MAX 64
+typedef struct {
+    const char *name;
+    void **ptr;
+    size_t bytes, offset;
+} atas_plan_entry;
+typedef struct {
+    const atas_backend *be;
+    const char *title;
+    atas_plan_entry e[ATAS_PLAN_MAX];
+    int n, overflow;
+    size_t total;
+    void *base;
+} atas_plan;
+void atas_plan_init(atas_plan *pl, const atas_backend *be, const char *title);
+/* ptr: the address of the caller's pointer (float ** or void **) */
+void atas_plan_add(atas_plan *pl, void *ptr, size_t bytes, const char *name);
+atas_status atas_plan_alloc(atas_plan *pl);
+void atas_plan_print(const atas_plan *pl, atas_log_level lvl);
+void atas_plan_release(atas_plan *pl);
+
 #ifdef __cplusplus
 }
 #endif
