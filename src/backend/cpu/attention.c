@@ -24,7 +24,7 @@ size_t atas_cpu_attention_workspace_bytes(int B, int T, int H, int hd) {
 }
 
 /* P[m,T] <- softmax rows of S (in place); lse[i] = max + log(sum) of row i */
-static void softmax_rows(float *S, int m, int T, float *lse) {
+ATAS_CPU_HOT static void softmax_rows(float *S, int m, int T, float *lse) {
     for (int i = 0; i < m; i++) {
         float *r = S + (size_t)i * T;
         float mx = r[0];
@@ -92,6 +92,31 @@ atas_status atas_cpu_attention_causal_fwd(float *out, float *lse, const float *q
     return ATAS_OK;
 }
 
+/* backward, rows i < m of a query block: P = exp(S - lse) in place, and
+ * Di = rowsum(dO * O) = rowsum(P * dP) */
+ATAS_CPU_HOT static void probs_rows(float *P, float *Di, const float *L, const float *dO,
+                                    const float *O, int m, int T, int D, int hd) {
+    for (int i = 0; i < m; i++) {
+        float *r = P + (size_t)i * T;
+        const float l = L[i];
+        for (int j = 0; j < T; j++) r[j] = atas_fast_expf(r[j] - l);
+        float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+        for (int c = 0; c < hd; c++) s += dO[(size_t)i * D + c] * O[(size_t)i * D + c];
+        Di[i] = s;
+    }
+}
+
+/* dS = P (dP - Di), in place over dP */
+ATAS_CPU_HOT static void dscores_rows(float *dS, const float *P, const float *Di, int m, int T) {
+    for (int i = 0; i < m; i++) {
+        float *d = dS + (size_t)i * T;
+        const float *p = P + (size_t)i * T;
+        const float di = Di[i];
+        for (int j = 0; j < T; j++) d[j] = p[j] * (d[j] - di);
+    }
+}
+
 atas_status atas_cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv,
                                    const float *out, const float *lse, int B, int T, int H, int hd,
                                    void *workspace) {
@@ -121,28 +146,14 @@ atas_status atas_cpu_attention_bwd(float *dqkv, const float *dout, const float *
             /* P = exp(scale Q K^T - lse) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, T, hd, scale, Q, ld, K, ld,
                         0.0f, P, T);
-            for (int i = 0; i < m; i++) {
-                float *r = P + (size_t)i * T;
-                const float l = L[i0 + i];
-                for (int j = 0; j < T; j++) r[j] = atas_fast_expf(r[j] - l);
-                /* Di = rowsum(dO * O) = rowsum(P * dP) */
-                float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-                for (int c = 0; c < hd; c++) s += dO[(size_t)i * D + c] * O[(size_t)i * D + c];
-                Di[i] = s;
-            }
+            probs_rows(P, Di, L + i0, dO, O, m, T, D, hd);
             /* dV += P^T dO */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, m, 1.0f, P, T, dO, D, 1.0f,
                         dV, ld);
             /* dP = dO V^T, then dS = P (dP - Di) in place */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, T, hd, 1.0f, dO, D, V, ld, 0.0f,
                         dS, T);
-            for (int i = 0; i < m; i++) {
-                float *d = dS + (size_t)i * T;
-                const float *p = P + (size_t)i * T;
-                const float di = Di[i];
-                for (int j = 0; j < T; j++) d[j] = p[j] * (d[j] - di);
-            }
+            dscores_rows(dS, P, Di, m, T);
             /* dQ += scale dS K ; dK += scale dS^T Q */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, T, scale, dS, T, K, ld,
                         1.0f, dQa + (size_t)i0 * ld, ld);

@@ -5,7 +5,9 @@
 #define ATAS_CPU_INTERNAL_H
 
 /* FP exception flags are never read in atas; without this GCC refuses to
- * if-convert the clamps in the exp/erf helpers and leaves their loops scalar. */
+ * if-convert the clamps in the exp/erf helpers and leaves their loops scalar.
+ * The Release build also passes -fno-trapping-math (CMakeLists.txt): the pragma
+ * does not reach the AVX2 clones of ATAS_CPU_HOT functions. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
@@ -14,6 +16,21 @@
 #include <string.h>
 
 #include "atas/backend.h"
+
+/* The hot loops (activations, softmax, LayerNorm rows) are compiled twice, for
+ * x86-64-v3 (AVX2 + FMA) and for the portable baseline, and the loader picks
+ * the clone the CPU runs (GCC target_clones, an ifunc). A build that already
+ * targets AVX2 (-DATAS_NATIVE=ON on such a machine) compiles them once. The
+ * OpenMP regions call them per span or row: a region's outlined body is not
+ * cloned, a function it calls is. GEMMs are OpenBLAS's, dispatched by it. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__AVX2__)
+#define ATAS_CPU_HOT \
+    __attribute__((target_clones("arch=x86-64-v3", "default"), optimize("no-trapping-math")))
+#else
+#define ATAS_CPU_HOT
+#endif
+/* elements per span handed to an ATAS_CPU_HOT function by a parallel loop */
+#define ATAS_CPU_SPAN ((long)1 << 14)
 
 /* Elementwise loops shorter than this run on the calling thread: an OpenMP
  * region costs a few microseconds, more than 32k float ops. */
@@ -25,7 +42,10 @@
 static inline float atas_fast_expf(float x) {
     x = x < -87.3f ? -87.3f : x;
     x = x > 88.7f ? 88.7f : x;
-    float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+    /* n = nearest integer to x/ln2 by the 1.5*2^23 shift (|x/ln2| < 2^22): adds
+     * vectorise on every ISA, where floorf needs SSE4.1's roundps and is a libm
+     * call in the portable baseline, which stops the loop vectorising */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693359375f;
     r = r + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
