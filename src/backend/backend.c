@@ -1,6 +1,7 @@
 /* Backend selection and the CPU op table. The CUDA backend is chosen by name at
  * run time (src/backend/cuda/, built with ATAS_WITH_CUDA). */
 #include <omp.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <cblas.h>
 
@@ -16,9 +17,15 @@
 static const atas_backend g_cpu = {
     .name = "cpu",
     .host_addressable = 1,
-#define ATAS_OP ATAS_OP_TABLE_ENTRIES_OP
-#define ATAS_FN ATAS_OP_TABLE_ENTRIES_FN
-#include "atas/ops.def"
+#include "backend/op_table_entries.inc"
+};
+
+/* the CPU ops behind a table that says its memory is not host-addressable:
+ * callers take their device code paths (upload, download, host staging) */
+static const atas_backend g_cpu_staged = {
+    .name = "cpu-staged",
+    .host_addressable = 0,
+#include "backend/op_table_entries.inc"
 };
 
 const atas_backend *atas_backend_cpu(void) { return &g_cpu; }
@@ -32,13 +39,7 @@ atas_status atas_backend_get(const char *name, const atas_backend **out) {
         return ATAS_OK;
     }
     if (strcmp(name, "cpu-staged") == 0) {
-        /* the CPU ops behind a table that says its memory is not host-addressable:
-         * callers take their device code paths (upload, download, host staging) */
-        static atas_backend staged;
-        staged = g_cpu;
-        staged.name = "cpu-staged";
-        staged.host_addressable = 0;
-        *out = &staged;
+        *out = &g_cpu_staged;
         return ATAS_OK;
     }
     if (strcmp(name, "cuda") == 0) {
@@ -55,9 +56,12 @@ atas_status atas_backend_get(const char *name, const atas_backend **out) {
                     name);
 }
 
-static int g_local_rank = 0;
-void atas_backend_set_local_rank(int local_rank) { g_local_rank = local_rank < 0 ? 0 : local_rank; }
-int atas_backend_local_rank(void) { return g_local_rank; }
+/* set by the rank's main thread, read where a device backend starts (any thread) */
+static _Atomic int g_local_rank = 0;
+void atas_backend_set_local_rank(int local_rank) {
+    atomic_store_explicit(&g_local_rank, local_rank < 0 ? 0 : local_rank, memory_order_relaxed);
+}
+int atas_backend_local_rank(void) { return atomic_load_explicit(&g_local_rank, memory_order_relaxed); }
 
 void atas_cpu_set_threads(int n) {
     if (n <= 0) return;

@@ -1,7 +1,8 @@
 /* Private: the shared argument-check layer and a backend's op table, generated
  * from the registry (include/atas/ops.def). A backend's table file defines
  * ATAS_OP_IMPL(name) to its function name (atas_cpu_##name), includes this
- * header, and fills its table with ATAS_OP_TABLE_ENTRIES: every op then runs
+ * header, and fills its table by including backend/op_table_entries.inc inside
+ * the initialiser (after .name and .host_addressable): every op then runs
  * the registry's checks once, here, before the backend's code - so the CPU and
  * CUDA files hold no copies of them. */
 #ifndef ATAS_OP_CHECKED_H
@@ -30,7 +31,8 @@
 #undef ATAS_ARG
 #undef ATAS_SKIP
 
-/* designated initialisers for every registry member of the table */
+/* designated initialisers for every registry member of a table: included by
+ * backend/op_table_entries.inc inside the table's initialiser */
 #define ATAS_OP_TABLE_ENTRIES_OP(name, params, args, checks, flops, bytes) .name = checked_##name,
 #define ATAS_OP_TABLE_ENTRIES_FN(name, ret, params) .name = ATAS_OP_IMPL(name),
 

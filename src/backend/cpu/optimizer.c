@@ -2,24 +2,15 @@
  * and the sum of squares the trainer uses for gradient norms and NaN guards. */
 #include <math.h>
 
+#include "backend/adamw_math.h"
 #include "backend/cpu/cpu_internal.h"
 
 atas_status atas_cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr,
                            float beta1, float beta2, float eps, float wd, int t) {
-    /* torch: p *= 1 - lr wd; denom = sqrt(v) / sqrt(bc2) + eps; p -= lr/bc1 * m / denom */
-    const float bc1 = 1.0f - powf(beta1, (float)t);
-    const float bc2s = sqrtf(1.0f - powf(beta2, (float)t));
-    const float step = lr / bc1, decay = 1.0f - lr * wd;
+    const atas_adamw_consts k = atas_adamw_prepare(lr, beta1, beta2, eps, wd, t);
     const long nn = (long)n;
 #pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
-    for (long i = 0; i < nn; i++) {
-        const float gi = g[i];
-        const float mi = beta1 * m[i] + (1.0f - beta1) * gi;
-        const float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = p[i] * decay - step * mi / (sqrtf(vi) / bc2s + eps);
-    }
+    for (long i = 0; i < nn; i++) atas_adamw_update(p + i, m + i, v + i, g[i], k);
     return ATAS_OK;
 }
 

@@ -35,7 +35,6 @@ atas_status atas_cpu_resample_fwd(float *out, const float *in, int ih, int iw, i
 
 atas_status atas_cpu_resample_bwd(float *din, const float *dout, int ih, int iw, int oh, int ow,
                                   int C, atas_resample kind) {
-    if (!din) return ATAS_OK;
     int ty[4 * oh], tx[4 * ow];
     float wy[4 * oh], wx[4 * ow];
     atas_resample_weights(ih, oh, kind, ty, wy);

@@ -10,9 +10,7 @@
 static const atas_backend g_cuda = {
     .name = "cuda",
     .host_addressable = 0,
-#define ATAS_OP ATAS_OP_TABLE_ENTRIES_OP
-#define ATAS_FN ATAS_OP_TABLE_ENTRIES_FN
-#include "atas/ops.def"
+#include "backend/op_table_entries.inc"
 };
 
 atas_status atas_cuda_backend_get(const atas_backend **out) {

@@ -3,6 +3,7 @@
  * (the backend is never built with fast-math). */
 #include <math.h>
 
+#include "backend/adamw_math.h"
 #include "backend/cuda/cuda_common.cuh"
 
 #define QG_ALPHA 1.702f
@@ -88,26 +89,17 @@ extern "C" atas_status atas_cuda_ema(float *teacher, const float *student, size_
     return ATAS_OK;
 }
 
-/* torch.optim.AdamW: p *= 1 - lr wd; denom = sqrt(v)/sqrt(bc2) + eps; p -= lr/bc1 * m/denom */
-__global__ void k_adamw(float *p, const float *g, float *m, float *v, size_t n, float beta1,
-                        float beta2, float eps, float step, float decay, float bc2s) {
-    GRID_STRIDE(i, n) {
-        const float gi = g[i];
-        const float mi = beta1 * m[i] + (1.0f - beta1) * gi;
-        const float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = p[i] * decay - step * mi / (sqrtf(vi) / bc2s + eps);
-    }
+/* torch.optim.AdamW, the same arithmetic as the CPU backend (adamw_math.h) */
+__global__ void k_adamw(float *p, const float *g, float *m, float *v, size_t n,
+                        const atas_adamw_consts k) {
+    GRID_STRIDE(i, n) atas_adamw_update(p + i, m + i, v + i, g[i], k);
 }
 
 extern "C" atas_status atas_cuda_adamw(float *p, const float *g, float *m, float *v, size_t n,
                                        float lr, float beta1, float beta2, float eps, float wd,
                                        int t) {
     /* the step constants on the host, exactly as the CPU backend computes them */
-    const float bc1 = 1.0f - powf(beta1, (float)t);
-    const float bc2s = sqrtf(1.0f - powf(beta2, (float)t));
-    const float step = lr / bc1, decay = 1.0f - lr * wd;
-    LAUNCH(k_adamw, n, "adamw", p, g, m, v, n, beta1, beta2, eps, step, decay, bc2s);
+    const atas_adamw_consts k = atas_adamw_prepare(lr, beta1, beta2, eps, wd, t);
+    LAUNCH(k_adamw, n, "adamw", p, g, m, v, n, k);
     return ATAS_OK;
 }

@@ -100,7 +100,6 @@ extern "C" atas_status atas_cuda_resample_fwd(float *out, const float *in, int i
 extern "C" atas_status atas_cuda_resample_bwd(float *din, const float *dout, int ih, int iw,
                                               int oh, int ow, int C, atas_resample kind) {
     ATAS_CHECK(check_input("resample_bwd", ih, iw));
-    if (!din) return ATAS_OK;
     int ty[4 * oh], tx[4 * ow];
     float wy[4 * oh], wx[4 * ow];
     atas_resample_weights(ih, oh, kind, ty, wy);
