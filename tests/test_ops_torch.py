@@ -2,9 +2,14 @@
 """CPU backend ops against PyTorch (float64 references, autograd backward).
 
 Usage: test_ops_torch.py OP_DRIVER
-Each case writes the op's inputs as float32, runs the C driver, and compares
-every output with max|a-b| / max|b| against its bound. Exits 1 on any failure.
+The cases come from the op registry's one case list (src/backend/op_cases.c,
+the OPC_TORCH ones), read with `OP_DRIVER --list`. For each case this writes the
+inputs the list describes as float32, runs the C driver on them, and compares
+every output the family's reference below returns with max|a-b| / max|b|
+against the case's bound (outputs: "fwd", gradients: "bwd"). A case whose
+family has no reference here fails. Exits 1 on any failure.
 """
+import json
 import os
 import subprocess
 import sys
@@ -18,16 +23,6 @@ DRIVER = sys.argv[1]
 TMP = tempfile.mkdtemp(prefix="atas_ops_")
 rng = np.random.default_rng(7)
 failures = 0
-FWD, BWD = 1e-5, 2e-5  # normalised error bounds for fp32 against float64
-
-
-def run(op, params, arrays, sizes):
-    inp, outp = os.path.join(TMP, "in.bin"), os.path.join(TMP, "out.bin")
-    np.concatenate([np.asarray(a, np.float32).ravel() for a in arrays]).tofile(inp)
-    subprocess.run([DRIVER, op, inp, outp] + [str(p) for p in params], check=True)
-    flat = np.fromfile(outp, np.float32)
-    assert flat.size == sum(sizes), f"{op}: driver wrote {flat.size} floats, expected {sum(sizes)}"
-    return np.split(flat, np.cumsum(sizes)[:-1])
 
 
 def compare(name, got, ref, bound):
@@ -39,182 +34,177 @@ def compare(name, got, ref, bound):
         err = np.inf
     ok = err <= bound
     failures += not ok
-    print(f"  {name:<34} {err:10.2e}  bound {bound:.0e}  {'PASS' if ok else 'FAIL'}")
+    print(f"  {name:<44} {err:10.2e}  bound {bound:.0e}  {'PASS' if ok else 'FAIL'}")
 
 
 def t64(a, grad=True):
     return torch.tensor(np.asarray(a, np.float32), dtype=torch.float64, requires_grad=grad)
 
 
-def randn(*shape, scale=1.0, off=0.0):
-    return (off + scale * rng.standard_normal(shape)).astype(np.float32)
+def up(a):
+    return torch.tensor(np.asarray(a, np.float32), dtype=torch.float64)
 
 
-def case_linear(M, K, N):
-    x, W, b, dy = randn(M, K), randn(N, K, scale=0.1), randn(N), randn(M, N)
-    y, dx, dW, db = run("linear", [M, K, N], [x, W, b, dy], [M * N, M * K, N * K, N])
-    tx, tW, tb = t64(x), t64(W), t64(b)
+# ---- references: (case, inputs by name as float32 arrays) -> {name: (reference, "fwd"|"bwd")}
+def ref_linear(c, a):
+    M, K, N = c["p"][:3]
+    tx, tW, tb = t64(a["x"].reshape(M, K)), t64(a["W"].reshape(N, K)), t64(a["b"])
     ty = tx @ tW.T + tb
-    ty.backward(torch.tensor(dy, dtype=torch.float64))
-    tag = f"linear {M}x{K}->{N}"
-    compare(tag + " y", y, ty.detach(), FWD)
-    compare(tag + " dx", dx, tx.grad, BWD)
-    compare(tag + " dW", dW, tW.grad, BWD)
-    compare(tag + " db", db, tb.grad, BWD)
+    ty.backward(up(a["dy"]).reshape(M, N))
+    return {"y": (ty.detach(), "fwd"), "dx": (tx.grad, "bwd"), "dW": (tW.grad, "bwd"), "db": (tb.grad, "bwd")}
 
 
-def case_layernorm(M, C):
-    x, w, b, dy = randn(M, C, scale=2.0, off=3.0), randn(C, off=1.0), randn(C), randn(M, C)
-    y, dx, dw, db = run("layernorm", [M, C], [x, w, b, dy], [M * C, M * C, C, C])
-    tx, tw, tb = t64(x), t64(w), t64(b)
+def ref_matmul(c, a):
+    M, K, N = c["p"][:3]
+    tx, tW = t64(a["x"].reshape(M, K)), t64(a["W"].reshape(K, N))
+    ty = tx @ tW
+    ty.backward(up(a["dy"]).reshape(M, N))
+    return {"y": (ty.detach(), "fwd"), "dx": (tx.grad, "bwd"), "dW": (tW.grad, "bwd")}
+
+
+def ref_layernorm(c, a):
+    M, C = c["p"][:2]
+    tx, tw, tb = t64(a["x"].reshape(M, C)), t64(a["w"]), t64(a["b"])
     ty = F.layer_norm(tx, (C,), tw, tb, eps=1e-5)
-    ty.backward(torch.tensor(dy, dtype=torch.float64))
-    tag = f"layernorm {M}x{C}"
-    compare(tag + " y", y, ty.detach(), FWD)
-    compare(tag + " dx", dx, tx.grad, BWD)
-    compare(tag + " dw", dw, tw.grad, BWD)
-    compare(tag + " db", db, tb.grad, BWD)
+    ty.backward(up(a["dy"]).reshape(M, C))
+    return {"y": (ty.detach(), "fwd"), "dx": (tx.grad, "bwd"), "dw": (tw.grad, "bwd"), "db": (tb.grad, "bwd")}
 
 
-def case_attention(B, T, H, hd):
+def attention(c, a, causal):
+    B, T, H, hd = c["p"][:4]
     D = H * hd
-    qkv, dout = randn(B, T, 3 * D), randn(B, T, D)
-    out, lse, dqkv = run("attention", [B, T, H, hd], [qkv, dout], [B * T * D, B * H * T, B * T * 3 * D])
-    tq = t64(qkv)
+    tq = t64(a["qkv"].reshape(B, T, 3 * D), grad=not causal)
     q, k, v = (tq[..., i * D:(i + 1) * D].reshape(B, T, H, hd).transpose(1, 2) for i in range(3))
     s = q @ k.transpose(-1, -2) / np.sqrt(hd)
+    if causal:
+        s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
     to = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D)
-    to.backward(torch.tensor(dout, dtype=torch.float64))
-    tag = f"attention B{B} T{T} H{H} hd{hd}"
-    compare(tag + " out", out, to.detach(), FWD)
-    compare(tag + " lse", lse, torch.logsumexp(s, -1).detach(), FWD)
-    compare(tag + " dqkv", dqkv, tq.grad, BWD)
+    res = {"out": (to.detach(), "fwd"), "lse": (torch.logsumexp(s, -1).detach(), "fwd")}
+    if not causal:
+        to.backward(up(a["dout"]).reshape(B, T, D))
+        res["dqkv"] = (tq.grad, "bwd")
+    return res
 
 
-def case_attention_causal(B, T, H, hd):
-    D = H * hd
-    qkv = randn(B, T, 3 * D)
-    out, lse = run("attention_causal", [B, T, H, hd], [qkv], [B * T * D, B * H * T])
-    tq = t64(qkv, grad=False)
-    q, k, v = (tq[..., i * D:(i + 1) * D].reshape(B, T, H, hd).transpose(1, 2) for i in range(3))
-    s = q @ k.transpose(-1, -2) / np.sqrt(hd)
-    s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
-    to = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D)
-    tag = f"attention causal B{B} T{T} H{H} hd{hd}"
-    compare(tag + " out", out, to, FWD)
-    compare(tag + " lse", lse, torch.logsumexp(s, -1), FWD)
-
-
-def case_act(kind, n):
-    x, dy = randn(n, scale=3.0), randn(n)
-    y, dx = run("act", [n, kind], [x, dy], [n, n])
-    tx = t64(x)
+def ref_act(c, a):
+    kind = c["p"][1]
+    tx = t64(a["x"])
     ty = tx * torch.sigmoid(1.702 * tx) if kind == 0 else F.gelu(tx)
-    ty.backward(torch.tensor(dy, dtype=torch.float64))
-    tag = "quickgelu" if kind == 0 else "gelu(erf)"
-    compare(tag + " y", y, ty.detach(), FWD)
-    compare(tag + " dx", dx, tx.grad, BWD)
+    ty.backward(up(a["dy"]))
+    return {"y": (ty.detach(), "fwd"), "dx": (tx.grad, "bwd")}
 
 
-def case_resample(kind, ih, iw, oh, ow, C):
-    x, dy = randn(ih, iw, C), randn(oh, ow, C)
-    out, din = run("resample", [ih, iw, oh, ow, C, kind], [x, dy], [oh * ow * C, ih * iw * C])
-    tx = t64(x)
+def ref_resample(c, a):
+    ih, iw, oh, ow, C, kind = c["p"][:6]
+    tx = t64(a["in"].reshape(ih, iw, C))
     mode = "bicubic" if kind == 0 else "bilinear"
     to = F.interpolate(tx.permute(2, 0, 1)[None], size=(oh, ow), mode=mode, align_corners=False)
     to = to[0].permute(1, 2, 0)
-    to.backward(torch.tensor(dy, dtype=torch.float64))
-    tag = f"{mode} {ih}x{iw}->{oh}x{ow}"
-    compare(tag + " out", out, to.detach(), FWD)
-    compare(tag + " din", din, tx.grad, BWD)
+    to.backward(up(a["dout"]).reshape(oh, ow, C))
+    return {"out": (to.detach(), "fwd"), "din": (tx.grad, "bwd")}
 
 
-def case_l2norm(M, C):
-    x, dy = randn(M, C), randn(M, C)
-    y, dx = run("l2norm", [M, C], [x, dy], [M * C, M * C])
-    tx = t64(x)
-    ty = F.normalize(tx, dim=-1)
-    ty.backward(torch.tensor(dy, dtype=torch.float64))
-    compare(f"l2norm {M}x{C} y", y, ty.detach(), FWD)
-    compare(f"l2norm {M}x{C} dx", dx, tx.grad, BWD)
-
-
-def case_patchify(B, H, W, P):
-    img = randn(B, 3, H, W)
-    (pt,) = run("patchify", [B, H, W, P], [img], [img.size])
+def ref_patchify(c, a):
+    B, H, W, P = c["p"][:4]
+    img = a["img"].reshape(B, 3, H, W)
     ref = img.reshape(B, 3, H // P, P, W // P, P).transpose(0, 2, 4, 1, 3, 5).reshape(B, -1, 3 * P * P)
-    compare(f"patchify {H}x{W}/{P}", pt, ref, 0.0)
+    return {"patches": (ref, "exact")}
+
+
+def check_patchify_conv(c, a, got):
     # the (c, ky, kx) order makes conv1 a linear layer: compare with conv2d too
-    wconv = randn(5, 3, P, P)
+    B, H, W, P = c["p"][:4]
+    img = a["img"].reshape(B, 3, H, W)
+    wconv = (rng.standard_normal((5, 3, P, P))).astype(np.float32)
     conv = F.conv2d(torch.tensor(img, dtype=torch.float64), torch.tensor(wconv, dtype=torch.float64), stride=P)
     conv = conv.flatten(2).transpose(1, 2).numpy()
-    lin = pt.reshape(B, -1, 3 * P * P).astype(np.float64) @ wconv.reshape(5, -1).T.astype(np.float64)
-    compare(f"patchify {H}x{W}/{P} as conv1", lin, conv, FWD)
+    lin = got["patches"].reshape(B, -1, 3 * P * P).astype(np.float64) @ wconv.reshape(5, -1).T.astype(np.float64)
+    compare(f"patchify {H}x{W}/{P} as conv1", lin, conv, c["fwd"])
 
 
-def case_embed(B, Np, D):
+def ref_embed(c, a):
+    B, Np, D = c["p"][:3]
     T = Np + 1
-    pe, cls, pos, dx = randn(B, Np, D), randn(D), randn(T, D), randn(B, T, D)
-    x, dpe, dcls, dpos = run("embed", [B, Np, D], [pe, cls, pos, dx], [B * T * D, B * Np * D, D, T * D])
-    tpe, tcls, tpos = t64(pe), t64(cls), t64(pos)
+    tpe, tcls, tpos = t64(a["pe"].reshape(B, Np, D)), t64(a["cls"]), t64(a["pos"].reshape(T, D))
     tx = torch.cat([tcls.expand(B, 1, D), tpe], 1) + tpos
-    tx.backward(torch.tensor(dx, dtype=torch.float64))
-    compare("embed x", x, tx.detach(), FWD)
-    compare("embed dpe", dpe, tpe.grad, BWD)
-    compare("embed dcls", dcls, tcls.grad, BWD)
-    compare("embed dpos", dpos, tpos.grad, BWD)
+    tx.backward(up(a["dx"]).reshape(B, T, D))
+    return {"x": (tx.detach(), "fwd"), "dpe": (tpe.grad, "bwd"), "dcls": (tcls.grad, "bwd"),
+            "dpos": (tpos.grad, "bwd")}
 
 
-def case_adamw(n, steps, lr, b1, b2, eps, wd):
-    p0, gs = randn(n), [randn(n, scale=0.1 * (s + 1)) for s in range(steps)]
-    p, m, v = run("adamw", [n, steps, lr, b1, b2, eps, wd], [p0] + gs, [n, n, n])
-    tp = torch.nn.Parameter(torch.tensor(p0))  # float32, as in training
-    # the op takes fp32 hyperparameters: give torch the same rounded values
-    # (1 - float32(0.999) differs from 0.001 by 1.3e-5 relative)
-    f = lambda a: float(np.float32(a))
-    opt = torch.optim.AdamW([tp], lr=f(lr), betas=(f(b1), f(b2)), eps=f(eps), weight_decay=f(wd))
-    for g in gs:
-        tp.grad = torch.tensor(g)
+def ref_adamw(c, a):
+    steps = c["p"][1]
+    lr, b1, b2, eps, wd = c["f"][:5]  # the op's fp32 hyperparameters, exactly
+    tp = torch.nn.Parameter(torch.tensor(a["p"]))  # float32, as in training
+    opt = torch.optim.AdamW([tp], lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
+    for s in range(steps):
+        tp.grad = torch.tensor(a[f"g{s + 1}"])
         opt.step()
     st = opt.state[tp]
-    tag = f"adamw {steps} steps wd={wd}"
-    compare(tag + " p", p, tp.detach(), FWD)
-    compare(tag + " m", m, st["exp_avg"], FWD)
-    compare(tag + " v", v, st["exp_avg_sq"], FWD)
+    return {"p": (tp.detach(), "fwd"), "m": (st["exp_avg"], "fwd"), "v": (st["exp_avg_sq"], "fwd")}
 
 
-def case_reduce(n, mom):
-    t, s, z = randn(n), randn(n), randn(n)
-    z[[3, 10, n - 1]] = [np.nan, np.inf, -np.inf]
-    e, extra = run("reduce", [n, mom], [t, s, z], [n, 2])
-    compare("ema", e, mom * t.astype(np.float64) + (1 - mom) * s.astype(np.float64), FWD)
-    compare("sumsq (double accumulation)", extra[:1], [np.sum(s.astype(np.float64) ** 2)], 1e-6)
-    compare("count_nonfinite", extra[1:], [3.0], 0.0)
+def ref_ema(c, a):
+    mom = c["f"][0]
+    return {"teacher": (mom * a["teacher"].astype(np.float64) + (1 - mom) * a["student"].astype(np.float64), "fwd")}
 
 
-case_linear(37, 50, 29)
-case_linear(64, 768, 96)
-case_layernorm(13, 96)
-case_layernorm(3, 768)
-case_attention(1, 1, 1, 8)
-case_attention(2, 5, 2, 4)
-case_attention(2, 70, 2, 8)
-case_attention(1, 197, 3, 16)
-case_attention_causal(1, 1, 1, 8)
-case_attention_causal(2, 77, 2, 8)
-case_attention_causal(1, 150, 3, 16)
-case_act(0, 1000)
-case_act(1, 1000)
-case_resample(0, 7, 7, 9, 11, 3)
-case_resample(0, 14, 14, 16, 16, 8)
-case_resample(0, 10, 9, 7, 4, 2)
-case_resample(1, 7, 7, 9, 11, 3)
-case_resample(1, 10, 9, 7, 4, 2)
-case_l2norm(5, 64)
-case_patchify(2, 8, 12, 4)
-case_embed(2, 4, 6)
-case_adamw(1000, 3, 1e-3, 0.9, 0.999, 1e-8, 0.0)
-case_adamw(1000, 3, 3e-3, 0.9, 0.98, 1e-6, 0.05)
-case_reduce(100000, 0.996)
-print("test_ops_torch:", "all checks passed" if failures == 0 else f"{failures} check(s) failed")
+def ref_sumsq(c, a):
+    return {"sumsq": ([np.sum(a["x"].astype(np.float64) ** 2)], "fwd")}
+
+
+REF = {
+    "linear": ref_linear,
+    "matmul": ref_matmul,
+    "layernorm": ref_layernorm,
+    "attention": lambda c, a: attention(c, a, False),
+    "attention_causal": lambda c, a: attention(c, a, True),
+    "act": ref_act,
+    "resample": ref_resample,
+    "patchify": ref_patchify,
+    "embed": ref_embed,
+    "adamw": ref_adamw,
+    "ema": ref_ema,
+    "sumsq": ref_sumsq,
+}
+EXTRA = {"patchify": check_patchify_conv}
+
+
+def run_case(c):
+    global failures
+    ins, order = {}, []
+    for t in c["tensors"]:
+        if t["role"] in ("in", "up", "inout"):
+            a = np.zeros(t["n"], np.float32) if t["scale"] == 0 else \
+                (t["off"] + t["scale"] * rng.standard_normal(t["n"])).astype(np.float32)
+            ins[t["name"]] = a
+            order.append(a)
+    inp, outp = os.path.join(TMP, "in.bin"), os.path.join(TMP, "out.bin")
+    np.concatenate(order).astype(np.float32).tofile(inp)
+    subprocess.run([DRIVER, str(c["index"]), inp, outp], check=True)
+    flat = np.fromfile(outp, np.float32)
+    outs, pos = {}, 0
+    for t in c["tensors"]:
+        if t["role"] not in ("in", "up"):
+            outs[t["name"]] = flat[pos:pos + t["n"]]
+            pos += t["n"]
+    assert pos == flat.size, f"{c['label']}: driver wrote {flat.size} floats, expected {pos}"
+    if c["family"] not in REF:
+        print(f"  {c['label']}: no PyTorch reference for family {c['family']}  FAIL")
+        failures += 1
+        return
+    shape = " ".join(str(p) for p in c["p"] if p) or "-"
+    for name, (ref, kind) in REF[c["family"]](c, ins).items():
+        bound = 0.0 if kind == "exact" else c[kind]
+        compare(f"{c['label']} [{shape}] {name}", outs[name], ref, bound)
+    if c["family"] in EXTRA:
+        EXTRA[c["family"]](c, ins, outs)
+
+
+cases = [json.loads(l) for l in subprocess.run([DRIVER, "--list"], check=True, capture_output=True,
+                                                text=True).stdout.splitlines()]
+assert cases, "op_driver --list gave no OPC_TORCH case"
+for c in cases:
+    run_case(c)
+print(f"test_ops_torch: {len(cases)} cases,", "all checks passed" if failures == 0 else f"{failures} check(s) failed")
 sys.exit(1 if failures else 0)

@@ -1,4 +1,4 @@
-/* core: status codes + CHECK, rank-aware logging, counter-based RNG, timers,
+/* core: status codes + ATAS_CHECK, rank-aware logging, counter-based RNG, timers,
  * tracked allocation. Everything else in atas stands on this header. */
 #ifndef ATAS_CORE_H
 #define ATAS_CORE_H
@@ -47,22 +47,31 @@ void atas_error_clear(void);
 #define ATAS_ERR(code, ...) atas_error_raise((code), __FILE__, __LINE__, __func__, __VA_ARGS__)
 
 /* Propagate a failing status with file:line: a traceback, never an abort. */
-#define CHECK(expr)                                                                  \
+#define ATAS_CHECK(expr)                                                             \
     do {                                                                             \
         atas_status _atas_s = (expr);                                                \
         if (_atas_s != ATAS_OK) return atas_error_trace(_atas_s, __FILE__, __LINE__, __func__); \
     } while (0)
 
 /* Same, but jump to a cleanup label with the status stored in `st`. */
-#define CHECK_GOTO(st, expr, label)                                                  \
+#define ATAS_CHECK_GOTO(st, expr, label)                                             \
     do {                                                                             \
         (st) = (expr);                                                               \
         if ((st) != ATAS_OK) { atas_error_trace((st), __FILE__, __LINE__, __func__); goto label; } \
     } while (0)
 
 /* Precondition check that raises ATAS_ERR_INVALID with a message. */
-#define REQUIRE(cond, ...)                                                           \
+#define ATAS_REQUIRE(cond, ...)                                                      \
     do { if (!(cond)) return ATAS_ERR(ATAS_ERR_INVALID, __VA_ARGS__); } while (0)
+
+/* The unprefixed names are aliases kept while the branches written against them
+ * are merged; new code uses the ATAS_ names (an including program may have its
+ * own CHECK). Define ATAS_NO_SHORT_MACROS to leave them out. */
+#ifndef ATAS_NO_SHORT_MACROS
+#define CHECK(expr) ATAS_CHECK(expr)
+#define CHECK_GOTO(st, expr, label) ATAS_CHECK_GOTO(st, expr, label)
+#define REQUIRE(cond, ...) ATAS_REQUIRE(cond, __VA_ARGS__)
+#endif
 
 /* ---------------------------------------------------------------- logging */
 typedef enum { ATAS_LOG_DEBUG = 0, ATAS_LOG_INFO, ATAS_LOG_WARN, ATAS_LOG_ERROR } atas_log_level;

@@ -10,11 +10,12 @@
 #include <cblas.h>
 #include <jansson.h>
 
+#include "atas/op_cases.h"
 #include "atas/vit.h"
 
 typedef struct {
     int threads, reps, torch;
-    int quick;
+    int quick, ops_only;
     const char *python, *srcdir, *backend;
 } bench_opts;
 
@@ -128,55 +129,46 @@ static void load_torch_ops(const bench_opts *o, int B, int T, int D, int H, int 
     pclose(f);
 }
 
-/* The ops of one ViT-B/16 block at batch B, 224 px (T = 197). */
+/* The benchmark rows of the op registry's case list (src/backend/op_cases.c):
+ * OPC_BENCH cases (the ops of one ViT-B/16 block at batch 8, 224 px, T = 197),
+ * or OPC_BENCH_QUICK ones with --quick. FLOPs are the registry's counts of the
+ * calls each case makes; rows are "<label>_fwd" / "<label>_bwd", the names the
+ * PyTorch side (tools/bench/torch_ops_bench.py) times under. */
 static void bench_ops(const bench_opts *o, int B, int T, int D, int H, int Hm) {
     const atas_backend *be = g_be;
-    const int M = B * T, hd = D / H, reps = o->reps;
-    char shape[64];
-    const size_t big = ATAS_MAX((size_t)M * Hm, (size_t)28 * 28 * D);
-    float *x = bbuf(big, 10), *y = bbuf(big, 11), *W = bbuf((size_t)Hm * D, 12);
-    float *bias = bbuf(Hm, 13), *dx = bbuf(big, 14), *dW = bbuf((size_t)Hm * D, 15);
-    float *db = bbuf(Hm, 16), *qkv = bbuf((size_t)M * 3 * D, 17), *dqkv = bbuf((size_t)M * 3 * D, 18);
-    float *mean = bbuf(M, 19), *rstd = bbuf(M, 20), *lse = bbuf((size_t)B * H * T, 21);
-    void *ws = NULL;
-    size_t wsb = be->attention_workspace_bytes(B, T, H, hd);
-    if (wsb) OK(be->alloc(&ws, wsb, "ws"));
-    double t;
+    const unsigned mode = o->quick ? OPC_BENCH_QUICK : OPC_BENCH;
     printf("#\n# ops of one transformer block (width %d, MLP %d), batch %d, T = %d tokens, fp32\n", D, Hm, B, T);
     load_torch_ops(o, B, T, D, H, Hm);
     printf("# %-20s %-28s %10s %9s %6s %9s %8s\n", "op", "shape", "ms", "GFLOP/s", "%peak", "torch_ms",
            "speedup");
-    snprintf(shape, sizeof shape, "%dx%d -> %d", M, D, Hm);
-    TIME_BEST(t, reps, OK(be->linear_fwd(y, x, W, bias, M, D, Hm)));
-    op_row("linear_fwd", shape, t, 2.0 * M * D * Hm);
-    TIME_BEST(t, reps, OK(be->linear_bwd(dx, dW, db, y, x, W, M, D, Hm)));
-    op_row("linear_bwd", shape, t, 4.0 * M * D * Hm);
-    snprintf(shape, sizeof shape, "%dx%d", M, D);
-    TIME_BEST(t, reps, OK(be->layernorm_fwd(y, mean, rstd, x, W, bias, M, D, 1e-5f)));
-    op_row("layernorm_fwd", shape, t, 0);
-    TIME_BEST(t, reps, OK(be->layernorm_bwd(dx, dW, db, y, x, W, mean, rstd, M, D)));
-    op_row("layernorm_bwd", shape, t, 0);
-    snprintf(shape, sizeof shape, "B%d T%d H%d hd%d", B, T, H, hd);
-    double aflops = 4.0 * B * (double)T * T * D; /* QK^T and PV */
-    TIME_BEST(t, reps, OK(be->attention_fwd(y, lse, qkv, B, T, H, hd, ws)));
-    op_row("attention_fwd", shape, t, aflops);
-    TIME_BEST(t, reps, OK(be->attention_bwd(dqkv, x, qkv, y, lse, B, T, H, hd, ws)));
-    op_row("attention_bwd", shape, t, 2.5 * aflops); /* recompute S, dP, dS K, dS^T Q, P^T dO */
-    snprintf(shape, sizeof shape, "%d", M * Hm);
-    TIME_BEST(t, reps, OK(be->act_fwd(y, x, (size_t)M * Hm, ATAS_ACT_QUICKGELU)));
-    op_row("quickgelu_fwd", shape, t, 0);
-    TIME_BEST(t, reps, OK(be->act_bwd(dx, y, x, (size_t)M * Hm, ATAS_ACT_QUICKGELU)));
-    op_row("quickgelu_bwd", shape, t, 0);
-    TIME_BEST(t, reps, OK(be->act_fwd(y, x, (size_t)M * Hm, ATAS_ACT_GELU)));
-    op_row("gelu_fwd", shape, t, 0);
-    snprintf(shape, sizeof shape, "14x14 -> 28x28 x %d", D);
-    TIME_BEST(t, reps, OK(be->resample_fwd(y, x, 14, 14, 28, 28, D, ATAS_RESAMPLE_BICUBIC)));
-    op_row("bicubic_fwd", shape, t, 0);
-    TIME_BEST(t, reps, OK(be->resample_bwd(dx, y, 14, 14, 28, 28, D, ATAS_RESAMPLE_BICUBIC)));
-    op_row("bicubic_bwd", shape, t, 0);
-    be->free(ws);
-    float *bufs[] = {x, y, W, bias, dx, dW, db, qkv, dqkv, mean, rstd, lse};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) be->free(bufs[i]);
+    for (int ci = 0; ci < atas_op_ncases; ci++) {
+        const opc_case *c = &atas_op_cases[ci];
+        const opc_family *f = atas_op_family(c->family);
+        if (!(c->modes & mode) || !f) continue;
+        opc_tensor ts[OPC_MAXT];
+        float *t[OPC_MAXT];
+        const int nt = f->tensors(c, ts);
+        for (int k = 0; k < nt; k++) t[k] = bbuf(ts[k].n ? ts[k].n : 1, 10 + (uint64_t)k);
+        void *ws = NULL;
+        if (f->workspace) OK(be->alloc(&ws, f->workspace(be, c), "ws"));
+        char shape[64] = "", row[64];
+        for (int k = 0, len = 0; k < 8 && f->pnames[k] && len < (int)sizeof shape; k++)
+            len += snprintf(shape + len, sizeof shape - len, "%s%s%d", k ? " " : "", f->pnames[k], c->p[k]);
+        atas_op_cost cf = {0, 0}, cb = {0, 0};
+        OK(f->fwd(be, c, t, ws, &cf)); /* also fills what the backward reads */
+        double sec;
+        TIME_BEST(sec, o->reps, OK(f->fwd(be, c, t, ws, NULL)));
+        snprintf(row, sizeof row, "%s_fwd", c->label);
+        op_row(row, shape, sec, cf.flops);
+        if (f->bwd) {
+            OK(f->bwd(be, c, t, ws, &cb));
+            TIME_BEST(sec, o->reps, OK(f->bwd(be, c, t, ws, NULL)));
+            snprintf(row, sizeof row, "%s_bwd", c->label);
+            op_row(row, shape, sec, cb.flops);
+        }
+        be->free(ws);
+        for (int k = 0; k < nt; k++) be->free(t[k]);
+    }
 }
 
 typedef struct { double ms, mib; int ok; } torch_result;
@@ -254,7 +246,8 @@ static void usage(void) {
            "  to PyTorch doing the same computation in the same run.\n"
            "  --backend cuda  the same tables on the GPU (peak = cublasSgemm 8192^3,\n"
            "                  memory = device bytes of model + pass, no torch column)\n"
-           "  --quick   a tiny model only (a smoke run for tests)\n");
+           "  --quick   a tiny model only (a smoke run for tests)\n"
+           "  --ops-only  the per-op table only (no model rows)\n");
 }
 
 int main(int argc, char **argv) {
@@ -266,16 +259,18 @@ int main(int argc, char **argv) {
                                        {"reps", required_argument, 0, 'r'},
                                        {"no-torch", no_argument, 0, 'n'},
                                        {"quick", no_argument, 0, 'q'},
+                                       {"ops-only", no_argument, 0, 'o'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "t:b:r:nqh", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "t:b:r:nqoh", lo, NULL)) != -1) {
         switch (ch) {
         case 't': o.threads = atoi(optarg); break;
         case 'r': o.reps = atoi(optarg); break;
         case 'b': o.backend = optarg; break;
         case 'n': o.torch = 0; break;
         case 'q': o.quick = 1; break;
+        case 'o': o.ops_only = 1; break;
         case 'h': usage(); return 0;
         default: usage(); return 2;
         }
@@ -301,6 +296,7 @@ int main(int argc, char **argv) {
     if (o.quick) {
         atas_vit_config c = {8, 64, 2, 4, 128, 32, 4, ATAS_ACT_QUICKGELU, 1e-5f};
         bench_ops(&o, 2, 17, 64, 4, 128);
+        if (o.ops_only) return 0;
         printf("#\n# %-8s %4s %5s %-7s %9s %9s %8s %8s %6s %9s %9s\n", "model", "res", "batch", "output",
                "atas_ms", "torch_ms", "speedup", "GFLOP/s", "%peak", "atas_MiB", "torch_MiB");
         bench_model(&o, "tiny", &c, 32, 2, 0);
@@ -308,6 +304,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     bench_ops(&o, 8, 197, 768, 12, 3072);
+    if (o.ops_only) return 0;
     atas_vit_config b16;
     atas_vit_preset("ViT-B-16", &b16);
     printf("#\n# ViT-B/16 forward+backward, every tensor trainable; FLOPs = 3 x forward "

@@ -6,14 +6,7 @@
 #include "model/text_internal.h"
 
 static void free_buffers(atas_text *t) {
-    const atas_backend *be = t->be;
-    float **bufs[] = {&t->x, &t->h, &t->qkv, &t->att, &t->hid, &t->pooled, &t->pooled_ln, &t->out};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
-        if (*bufs[i]) be->free(*bufs[i]);
-        *bufs[i] = NULL;
-    }
-    if (t->ws) be->free(t->ws);
-    t->ws = NULL;
+    atas_plan_release(&t->plan);
     t->Bcap = 0;
 }
 
@@ -31,16 +24,22 @@ static atas_status ensure_buffers(atas_text *t, int B) {
     const atas_backend *be = t->be;
     const atas_text_config *c = &t->cfg;
     const size_t rows = (size_t)B * c->ctx, W = c->width, f = sizeof(float);
-    CHECK(be->alloc((void **)&t->x, rows * W * f, "text x"));
-    CHECK(be->alloc((void **)&t->h, rows * W * f, "text h"));
-    CHECK(be->alloc((void **)&t->qkv, rows * 3 * W * f, "text qkv"));
-    CHECK(be->alloc((void **)&t->att, rows * W * f, "text attention"));
-    CHECK(be->alloc((void **)&t->hid, rows * (size_t)c->mlp * f, "text mlp"));
-    CHECK(be->alloc((void **)&t->pooled, (size_t)B * W * f, "text pooled"));
-    CHECK(be->alloc((void **)&t->pooled_ln, (size_t)B * W * f, "text pooled ln"));
-    CHECK(be->alloc((void **)&t->out, (size_t)B * c->embed * f, "text out"));
+    /* the activation plan of a forward over B sequences: one allocation */
+    atas_plan *pl = &t->plan;
+    atas_plan_init(pl, be, "text tower");
+    atas_plan_add(pl, &t->x, rows * W * f, "text x");
+    atas_plan_add(pl, &t->h, rows * W * f, "text h");
+    atas_plan_add(pl, &t->qkv, rows * 3 * W * f, "text qkv");
+    atas_plan_add(pl, &t->att, rows * W * f, "text attention");
+    atas_plan_add(pl, &t->hid, rows * (size_t)c->mlp * f, "text mlp");
+    atas_plan_add(pl, &t->pooled, (size_t)B * W * f, "text pooled");
+    atas_plan_add(pl, &t->pooled_ln, (size_t)B * W * f, "text pooled ln");
+    atas_plan_add(pl, &t->out, (size_t)B * c->embed * f, "text out");
     size_t wsb = be->attention_workspace_bytes(B, c->ctx, c->heads, c->width / c->heads);
-    CHECK(be->alloc(&t->ws, wsb ? wsb : 64, "text attention workspace"));
+    atas_plan_add(pl, &t->ws, wsb ? wsb : 64, "text attention workspace");
+    CHECK(atas_plan_alloc(pl));
+    /* debug level: the text tower's programs print JSON on stdout */
+    atas_plan_print(pl, ATAS_LOG_DEBUG);
     t->Bcap = B;
     return ATAS_OK;
 }

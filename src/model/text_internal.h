@@ -22,6 +22,7 @@ struct atas_text {
     int Bcap;
     float *x, *h, *qkv, *att, *hid, *pooled, *pooled_ln, *out;
     void *ws;
+    atas_plan plan; /* the buffers above, in one allocation */
 };
 
 static inline int txt_blk(int l, int k) { return TXT_NHEAD + l * ATAS_BLK_NTENSORS + k; }

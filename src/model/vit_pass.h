@@ -10,6 +10,8 @@ struct atas_vit_pass {
     int nblk; /* blocks run on the full sequence: L with a global output, else L-1 */
     size_t bytes;
     const atas_backend *be;
+    atas_plan plan; /* every buffer below lives in its one allocation */
+    char title[96];
 
     /* embedding */
     float *patches; /* [B,Np,3PP] */

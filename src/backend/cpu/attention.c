@@ -23,15 +23,8 @@ size_t atas_cpu_attention_workspace_bytes(int B, int T, int H, int hd) {
     return sizeof(float) * per_thread_floats(T) * (size_t)omp_get_max_threads();
 }
 
-static atas_status check_args(const char *op, int B, int T, int H, int hd, const void *ws) {
-    REQUIRE(B >= 0 && T > 0 && H > 0 && hd > 0, "%s: bad shape B=%d T=%d H=%d hd=%d", op, B, T, H,
-            hd);
-    REQUIRE(ws, "%s: NULL workspace (size it with attention_workspace_bytes)", op);
-    return ATAS_OK;
-}
-
 /* P[m,T] <- softmax rows of S (in place); lse[i] = max + log(sum) of row i */
-static void softmax_rows(float *S, int m, int T, float *lse) {
+ATAS_CPU_HOT static void softmax_rows(float *S, int m, int T, float *lse) {
     for (int i = 0; i < m; i++) {
         float *r = S + (size_t)i * T;
         float mx = r[0];
@@ -51,8 +44,6 @@ static void softmax_rows(float *S, int m, int T, float *lse) {
  * [i0, i0+m) then needs keys [0, i0+m) and masks the upper triangle inside. */
 static atas_status attention_fwd(const char *op, float *out, float *lse, const float *qkv, int B,
                                  int T, int H, int hd, void *workspace, int causal) {
-    CHECK(check_args(op, B, T, H, hd, workspace));
-    REQUIRE(out && qkv, "%s: NULL out or qkv", op);
     const int D = H * hd, ld = 3 * D;
     const float scale = 1.0f / sqrtf((float)hd);
     const int nq = (T + QBLK - 1) / QBLK;
@@ -101,12 +92,35 @@ atas_status atas_cpu_attention_causal_fwd(float *out, float *lse, const float *q
     return ATAS_OK;
 }
 
+/* backward, rows i < m of a query block: P = exp(S - lse) in place, and
+ * Di = rowsum(dO * O) = rowsum(P * dP) */
+ATAS_CPU_HOT static void probs_rows(float *P, float *Di, const float *L, const float *dO,
+                                    const float *O, int m, int T, int D, int hd) {
+    for (int i = 0; i < m; i++) {
+        float *r = P + (size_t)i * T;
+        const float l = L[i];
+        for (int j = 0; j < T; j++) r[j] = atas_fast_expf(r[j] - l);
+        float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+        for (int c = 0; c < hd; c++) s += dO[(size_t)i * D + c] * O[(size_t)i * D + c];
+        Di[i] = s;
+    }
+}
+
+/* dS = P (dP - Di), in place over dP */
+ATAS_CPU_HOT static void dscores_rows(float *dS, const float *P, const float *Di, int m, int T) {
+    for (int i = 0; i < m; i++) {
+        float *d = dS + (size_t)i * T;
+        const float *p = P + (size_t)i * T;
+        const float di = Di[i];
+        for (int j = 0; j < T; j++) d[j] = p[j] * (d[j] - di);
+    }
+}
+
 atas_status atas_cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv,
                                    const float *out, const float *lse, int B, int T, int H, int hd,
                                    void *workspace) {
-    CHECK(check_args("attention_bwd", B, T, H, hd, workspace));
     if (!dqkv) return ATAS_OK;
-    REQUIRE(dout && qkv && out && lse, "attention_bwd: needs dout, qkv, out and the saved lse");
     const int D = H * hd, ld = 3 * D;
     const float scale = 1.0f / sqrtf((float)hd);
     const long ntask = (long)B * H;
@@ -132,28 +146,14 @@ atas_status atas_cpu_attention_bwd(float *dqkv, const float *dout, const float *
             /* P = exp(scale Q K^T - lse) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, T, hd, scale, Q, ld, K, ld,
                         0.0f, P, T);
-            for (int i = 0; i < m; i++) {
-                float *r = P + (size_t)i * T;
-                const float l = L[i0 + i];
-                for (int j = 0; j < T; j++) r[j] = atas_fast_expf(r[j] - l);
-                /* Di = rowsum(dO * O) = rowsum(P * dP) */
-                float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-                for (int c = 0; c < hd; c++) s += dO[(size_t)i * D + c] * O[(size_t)i * D + c];
-                Di[i] = s;
-            }
+            probs_rows(P, Di, L + i0, dO, O, m, T, D, hd);
             /* dV += P^T dO */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, m, 1.0f, P, T, dO, D, 1.0f,
                         dV, ld);
             /* dP = dO V^T, then dS = P (dP - Di) in place */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, T, hd, 1.0f, dO, D, V, ld, 0.0f,
                         dS, T);
-            for (int i = 0; i < m; i++) {
-                float *d = dS + (size_t)i * T;
-                const float *p = P + (size_t)i * T;
-                const float di = Di[i];
-                for (int j = 0; j < T; j++) d[j] = p[j] * (d[j] - di);
-            }
+            dscores_rows(dS, P, Di, m, T);
             /* dQ += scale dS K ; dK += scale dS^T Q */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, T, scale, dS, T, K, ld,
                         1.0f, dQa + (size_t)i0 * ld, ld);

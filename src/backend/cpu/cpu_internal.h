@@ -5,7 +5,9 @@
 #define ATAS_CPU_INTERNAL_H
 
 /* FP exception flags are never read in atas; without this GCC refuses to
- * if-convert the clamps in the exp/erf helpers and leaves their loops scalar. */
+ * if-convert the clamps in the exp/erf helpers and leaves their loops scalar.
+ * The Release build also passes -fno-trapping-math (CMakeLists.txt): the pragma
+ * does not reach the AVX2 clones of ATAS_CPU_HOT functions. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
@@ -14,6 +16,21 @@
 #include <string.h>
 
 #include "atas/backend.h"
+
+/* The hot loops (activations, softmax, LayerNorm rows) are compiled twice, for
+ * x86-64-v3 (AVX2 + FMA) and for the portable baseline, and the loader picks
+ * the clone the CPU runs (GCC target_clones, an ifunc). A build that already
+ * targets AVX2 (-DATAS_NATIVE=ON on such a machine) compiles them once. The
+ * OpenMP regions call them per span or row: a region's outlined body is not
+ * cloned, a function it calls is. GEMMs are OpenBLAS's, dispatched by it. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__AVX2__)
+#define ATAS_CPU_HOT \
+    __attribute__((target_clones("arch=x86-64-v3", "default"), optimize("no-trapping-math")))
+#else
+#define ATAS_CPU_HOT
+#endif
+/* elements per span handed to an ATAS_CPU_HOT function by a parallel loop */
+#define ATAS_CPU_SPAN ((long)1 << 14)
 
 /* Elementwise loops shorter than this run on the calling thread: an OpenMP
  * region costs a few microseconds, more than 32k float ops. */
@@ -25,7 +42,10 @@
 static inline float atas_fast_expf(float x) {
     x = x < -87.3f ? -87.3f : x;
     x = x > 88.7f ? 88.7f : x;
-    float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+    /* n = nearest integer to x/ln2 by the 1.5*2^23 shift (|x/ln2| < 2^22): adds
+     * vectorise on every ISA, where floorf needs SSE4.1's roundps and is a libm
+     * call in the portable baseline, which stops the loop vectorising */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693359375f;
     r = r + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -54,75 +74,10 @@ static inline float atas_fast_erff(float x) {
     return x < 0 ? -y : y;
 }
 
-/* memory.c */
-atas_status atas_cpu_alloc(void **p, size_t bytes, const char *what);
-void atas_cpu_free(void *p);
-atas_status atas_cpu_upload(void *dst, const void *src, size_t bytes);
-atas_status atas_cpu_download(void *dst, const void *src, size_t bytes);
-atas_status atas_cpu_copy(void *dst, const void *src, size_t bytes);
-atas_status atas_cpu_zero(void *dst, size_t bytes);
-atas_status atas_cpu_sync(void);
-
-/* cpu_matmul.c */
-atas_status atas_cpu_matmul_fwd(float *y, const float *x, const float *W, int M, int K, int N);
-atas_status atas_cpu_matmul_bwd(float *dx, float *dW, const float *dy, const float *x,
-                                const float *W, int M, int K, int N);
-/* linear.c */
-atas_status atas_cpu_linear_fwd(float *y, const float *x, const float *W, const float *b, int M,
-                                int K, int N);
-atas_status atas_cpu_linear_bwd(float *dx, float *dW, float *db, const float *dy, const float *x,
-                                const float *W, int M, int K, int N);
-
-/* layernorm.c */
-atas_status atas_cpu_layernorm_fwd(float *y, float *mean, float *rstd, const float *x,
-                                   const float *w, const float *b, int M, int C, float eps);
-atas_status atas_cpu_layernorm_bwd(float *dx, float *dw, float *db, const float *dy,
-                                   const float *x, const float *w, const float *mean,
-                                   const float *rstd, int M, int C);
-
-/* attention.c */
-size_t atas_cpu_attention_workspace_bytes(int B, int T, int H, int hd);
-atas_status atas_cpu_attention_fwd(float *out, float *lse, const float *qkv, int B, int T, int H,
-                                   int hd, void *workspace);
-atas_status atas_cpu_attention_causal_fwd(float *out, float *lse, const float *qkv, int B, int T,
-                                          int H, int hd, void *workspace);
-atas_status atas_cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv,
-                                   const float *out, const float *lse, int B, int T, int H, int hd,
-                                   void *workspace);
-
-/* elementwise.c */
-atas_status atas_cpu_act_fwd(float *y, const float *x, size_t n, atas_act kind);
-atas_status atas_cpu_act_bwd(float *dx, const float *dy, const float *x, size_t n, atas_act kind);
-atas_status atas_cpu_add(float *y, const float *a, const float *b, size_t n);
-atas_status atas_cpu_axpy(float *y, float alpha, const float *x, size_t n);
-atas_status atas_cpu_scale(float *y, float alpha, size_t n);
-
-/* resample.c */
-atas_status atas_cpu_resample_fwd(float *out, const float *in, int ih, int iw, int oh, int ow,
-                                  int C, atas_resample kind);
-atas_status atas_cpu_resample_bwd(float *din, const float *dout, int ih, int iw, int oh, int ow,
-                                  int C, atas_resample kind);
-
-/* l2norm.c */
-atas_status atas_cpu_l2norm_fwd(float *y, float *norm, const float *x, int M, int C);
-atas_status atas_cpu_l2norm_bwd(float *dx, const float *dy, const float *y, const float *norm,
-                                int M, int C);
-
-/* vit_plumbing.c */
-atas_status atas_cpu_patchify(float *patches, const float *img, int B, int H, int W, int P);
-atas_status atas_cpu_embed_fwd(float *x, const float *pe, const float *cls, const float *pos,
-                               int B, int Np, int D);
-atas_status atas_cpu_embed_bwd(float *dpe, float *dcls, float *dpos, const float *dx, int B,
-                               int Np, int D);
-atas_status atas_cpu_rows_gather(float *out, const float *in, int B, int T, int C, int t0, int nt);
-atas_status atas_cpu_rows_scatter_add(float *din, const float *dout, int B, int T, int C, int t0,
-                                      int nt);
-
-/* optimizer.c */
-atas_status atas_cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr,
-                           float beta1, float beta2, float eps, float wd, int t);
-atas_status atas_cpu_ema(float *teacher, const float *student, size_t n, float mom);
-atas_status atas_cpu_sumsq(double *host_out, const float *x, size_t n);
-atas_status atas_cpu_count_nonfinite(size_t *host_out, const float *x, size_t n);
+/* every op of the registry (include/atas/ops.def) as atas_cpu_<name>; the
+ * registry's argument checks have run before any of them is called */
+#define ATAS_OP(name, params, args, checks, flops, bytes) atas_status atas_cpu_##name params;
+#define ATAS_FN(name, ret, params) ret atas_cpu_##name params;
+#include "atas/ops.def"
 
 #endif

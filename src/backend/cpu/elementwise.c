@@ -6,56 +6,66 @@
 #define INV_SQRT2 0.70710678118654752f
 #define INV_SQRT2PI 0.39894228040143268f
 
-atas_status atas_cpu_act_fwd(float *y, const float *x, size_t n, atas_act kind) {
-    REQUIRE(y && x, "act_fwd: NULL y or x");
-    const long nn = (long)n;
+ATAS_CPU_HOT static void act_fwd_span(float *y, const float *x, long n, atas_act kind) {
     if (kind == ATAS_ACT_QUICKGELU) {
-#pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
-        for (long i = 0; i < nn; i++) {
+#pragma omp simd
+        for (long i = 0; i < n; i++) {
             float v = x[i];
             y[i] = v / (1.0f + atas_fast_expf(-QG_ALPHA * v));
         }
-    } else if (kind == ATAS_ACT_GELU) {
-#pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
-        for (long i = 0; i < nn; i++) {
+    } else {
+#pragma omp simd
+        for (long i = 0; i < n; i++) {
             float v = x[i];
             y[i] = 0.5f * v * (1.0f + atas_fast_erff(v * INV_SQRT2));
         }
-    } else {
-        return ATAS_ERR(ATAS_ERR_INVALID, "act_fwd: unknown activation kind %d", (int)kind);
     }
-    return ATAS_OK;
 }
 
-atas_status atas_cpu_act_bwd(float *dx, const float *dy, const float *x, size_t n, atas_act kind) {
-    REQUIRE(dy && x, "act_bwd: NULL dy or x");
-    if (!dx) return ATAS_OK;
-    const long nn = (long)n;
+ATAS_CPU_HOT static void act_bwd_span(float *dx, const float *dy, const float *x, long n,
+                                      atas_act kind) {
     if (kind == ATAS_ACT_QUICKGELU) {
         /* d/dx x s(ax) = s + a x s (1 - s) */
-#pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
-        for (long i = 0; i < nn; i++) {
+#pragma omp simd
+        for (long i = 0; i < n; i++) {
             float v = x[i];
             float s = 1.0f / (1.0f + atas_fast_expf(-QG_ALPHA * v));
             dx[i] += dy[i] * (s + QG_ALPHA * v * s * (1.0f - s));
         }
-    } else if (kind == ATAS_ACT_GELU) {
+    } else {
         /* d/dx 0.5 x (1 + erf(x/sqrt2)) = Phi(x) + x phi(x) */
-#pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
-        for (long i = 0; i < nn; i++) {
+#pragma omp simd
+        for (long i = 0; i < n; i++) {
             float v = x[i];
             float cdf = 0.5f * (1.0f + atas_fast_erff(v * INV_SQRT2));
             float pdf = INV_SQRT2PI * atas_fast_expf(-0.5f * v * v);
             dx[i] += dy[i] * (cdf + v * pdf);
         }
-    } else {
-        return ATAS_ERR(ATAS_ERR_INVALID, "act_bwd: unknown activation kind %d", (int)kind);
+    }
+}
+
+/* the registry has checked kind (QuickGELU or GELU) and the pointers */
+atas_status atas_cpu_act_fwd(float *y, const float *x, size_t n, atas_act kind) {
+    const long nn = (long)n, nspan = (nn + ATAS_CPU_SPAN - 1) / ATAS_CPU_SPAN;
+#pragma omp parallel for schedule(static) if (n > ATAS_CPU_PAR_MIN)
+    for (long k = 0; k < nspan; k++) {
+        const long i0 = k * ATAS_CPU_SPAN;
+        act_fwd_span(y + i0, x + i0, ATAS_MIN(ATAS_CPU_SPAN, nn - i0), kind);
+    }
+    return ATAS_OK;
+}
+
+atas_status atas_cpu_act_bwd(float *dx, const float *dy, const float *x, size_t n, atas_act kind) {
+    const long nn = (long)n, nspan = (nn + ATAS_CPU_SPAN - 1) / ATAS_CPU_SPAN;
+#pragma omp parallel for schedule(static) if (n > ATAS_CPU_PAR_MIN)
+    for (long k = 0; k < nspan; k++) {
+        const long i0 = k * ATAS_CPU_SPAN;
+        act_bwd_span(dx + i0, dy + i0, x + i0, ATAS_MIN(ATAS_CPU_SPAN, nn - i0), kind);
     }
     return ATAS_OK;
 }
 
 atas_status atas_cpu_add(float *y, const float *a, const float *b, size_t n) {
-    REQUIRE(y && a && b, "add: NULL operand");
     const long nn = (long)n;
 #pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
     for (long i = 0; i < nn; i++) y[i] = a[i] + b[i];
@@ -63,7 +73,6 @@ atas_status atas_cpu_add(float *y, const float *a, const float *b, size_t n) {
 }
 
 atas_status atas_cpu_axpy(float *y, float alpha, const float *x, size_t n) {
-    REQUIRE(y && x, "axpy: NULL operand");
     const long nn = (long)n;
 #pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
     for (long i = 0; i < nn; i++) y[i] += alpha * x[i];
@@ -71,7 +80,6 @@ atas_status atas_cpu_axpy(float *y, float alpha, const float *x, size_t n) {
 }
 
 atas_status atas_cpu_scale(float *y, float alpha, size_t n) {
-    REQUIRE(y || n == 0, "scale: NULL operand");
     const long nn = (long)n;
 #pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
     for (long i = 0; i < nn; i++) y[i] *= alpha;

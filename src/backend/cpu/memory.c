@@ -3,7 +3,6 @@
 #include "backend/cpu/cpu_internal.h"
 
 atas_status atas_cpu_alloc(void **p, size_t bytes, const char *what) {
-    REQUIRE(p, "alloc: output pointer is NULL (%s)", what ? what : "buffer");
     CHECK(atas_host_calloc(p, bytes, what));
     return ATAS_OK;
 }
@@ -12,7 +11,6 @@ void atas_cpu_free(void *p) { atas_host_free(p); }
 
 static atas_status move(void *dst, const void *src, size_t bytes, const char *op) {
     if (bytes == 0) return ATAS_OK;
-    REQUIRE(dst && src, "%s: NULL pointer for %zu bytes", op, bytes);
     memmove(dst, src, bytes);
     return ATAS_OK;
 }
@@ -29,7 +27,6 @@ atas_status atas_cpu_copy(void *dst, const void *src, size_t bytes) {
 
 atas_status atas_cpu_zero(void *dst, size_t bytes) {
     if (bytes == 0) return ATAS_OK;
-    REQUIRE(dst, "zero: NULL pointer for %zu bytes", bytes);
     memset(dst, 0, bytes);
     return ATAS_OK;
 }

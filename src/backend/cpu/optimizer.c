@@ -1,34 +1,20 @@
 /* AdamW (torch.optim.AdamW arithmetic, step by step), the EMA teacher update
- * and the reductions the trainer uses for gradient norms and NaN guards. */
+ * and the sum of squares the trainer uses for gradient norms and NaN guards. */
 #include <math.h>
 
+#include "backend/adamw_math.h"
 #include "backend/cpu/cpu_internal.h"
 
 atas_status atas_cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr,
                            float beta1, float beta2, float eps, float wd, int t) {
-    REQUIRE(p && g && m && v, "adamw: NULL operand");
-    REQUIRE(t >= 1, "adamw: step t=%d must be >= 1", t);
-    REQUIRE(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
-            "adamw: betas (%g, %g) outside [0, 1)", (double)beta1, (double)beta2);
-    /* torch: p *= 1 - lr wd; denom = sqrt(v) / sqrt(bc2) + eps; p -= lr/bc1 * m / denom */
-    const float bc1 = 1.0f - powf(beta1, (float)t);
-    const float bc2s = sqrtf(1.0f - powf(beta2, (float)t));
-    const float step = lr / bc1, decay = 1.0f - lr * wd;
+    const atas_adamw_consts k = atas_adamw_prepare(lr, beta1, beta2, eps, wd, t);
     const long nn = (long)n;
 #pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
-    for (long i = 0; i < nn; i++) {
-        const float gi = g[i];
-        const float mi = beta1 * m[i] + (1.0f - beta1) * gi;
-        const float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = p[i] * decay - step * mi / (sqrtf(vi) / bc2s + eps);
-    }
+    for (long i = 0; i < nn; i++) atas_adamw_update(p + i, m + i, v + i, g[i], k);
     return ATAS_OK;
 }
 
 atas_status atas_cpu_ema(float *teacher, const float *student, size_t n, float mom) {
-    REQUIRE(teacher && student, "ema: NULL operand");
     const long nn = (long)n;
     const float a = 1.0f - mom;
 #pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
@@ -37,26 +23,10 @@ atas_status atas_cpu_ema(float *teacher, const float *student, size_t n, float m
 }
 
 atas_status atas_cpu_sumsq(double *host_out, const float *x, size_t n) {
-    REQUIRE(host_out && (x || n == 0), "sumsq: NULL operand");
     const long nn = (long)n;
     double s = 0.0;
 #pragma omp parallel for simd schedule(static) reduction(+ : s) if (n > ATAS_CPU_PAR_MIN)
     for (long i = 0; i < nn; i++) s += (double)x[i] * x[i];
     *host_out = s;
-    return ATAS_OK;
-}
-
-atas_status atas_cpu_count_nonfinite(size_t *host_out, const float *x, size_t n) {
-    REQUIRE(host_out && (x || n == 0), "count_nonfinite: NULL operand");
-    const long nn = (long)n;
-    size_t cnt = 0;
-    /* exponent bits all ones = Inf or NaN; a bit test survives -ffast-math */
-#pragma omp parallel for simd schedule(static) reduction(+ : cnt) if (n > ATAS_CPU_PAR_MIN)
-    for (long i = 0; i < nn; i++) {
-        uint32_t u;
-        memcpy(&u, x + i, sizeof u);
-        cnt += (u & 0x7f800000u) == 0x7f800000u;
-    }
-    *host_out = cnt;
     return ATAS_OK;
 }

@@ -3,11 +3,6 @@
 #include "backend/cpu/cpu_internal.h"
 
 atas_status atas_cpu_patchify(float *patches, const float *img, int B, int H, int W, int P) {
-    REQUIRE(B >= 0 && H > 0 && W > 0 && P > 0, "patchify: bad shape B=%d H=%d W=%d P=%d", B, H, W,
-            P);
-    REQUIRE(H % P == 0 && W % P == 0, "patchify: image %dx%d is not a multiple of patch %d", H, W,
-            P);
-    REQUIRE(patches && img, "patchify: NULL patches or img");
     const int gh = H / P, gw = W / P, np = gh * gw, pd = 3 * P * P;
     const long nrows = (long)B * np;
 #pragma omp parallel for schedule(static) if ((size_t)nrows * pd > ATAS_CPU_PAR_MIN)
@@ -25,8 +20,6 @@ atas_status atas_cpu_patchify(float *patches, const float *img, int B, int H, in
 
 atas_status atas_cpu_embed_fwd(float *x, const float *pe, const float *cls, const float *pos,
                                int B, int Np, int D) {
-    REQUIRE(B >= 0 && Np >= 0 && D > 0, "embed_fwd: bad shape B=%d Np=%d D=%d", B, Np, D);
-    REQUIRE(x && pe && cls && pos, "embed_fwd: NULL operand");
     const int T = Np + 1;
     const long nrows = (long)B * T;
 #pragma omp parallel for schedule(static) if ((size_t)nrows * D > ATAS_CPU_PAR_MIN)
@@ -42,8 +35,6 @@ atas_status atas_cpu_embed_fwd(float *x, const float *pe, const float *cls, cons
 
 atas_status atas_cpu_embed_bwd(float *dpe, float *dcls, float *dpos, const float *dx, int B,
                                int Np, int D) {
-    REQUIRE(B >= 0 && Np >= 0 && D > 0, "embed_bwd: bad shape B=%d Np=%d D=%d", B, Np, D);
-    REQUIRE(dx, "embed_bwd: NULL dx");
     const int T = Np + 1;
     const int par = (size_t)B * T * D > ATAS_CPU_PAR_MIN;
     if (dpe) {
@@ -72,15 +63,7 @@ atas_status atas_cpu_embed_bwd(float *dpe, float *dcls, float *dpos, const float
     return ATAS_OK;
 }
 
-static atas_status check_rows(const char *op, int B, int T, int C, int t0, int nt) {
-    REQUIRE(B >= 0 && T > 0 && C > 0 && t0 >= 0 && nt >= 0 && t0 + nt <= T,
-            "%s: rows [%d, %d) out of range of T=%d (B=%d C=%d)", op, t0, t0 + nt, T, B, C);
-    return ATAS_OK;
-}
-
 atas_status atas_cpu_rows_gather(float *out, const float *in, int B, int T, int C, int t0, int nt) {
-    CHECK(check_rows("rows_gather", B, T, C, t0, nt));
-    REQUIRE(out && in, "rows_gather: NULL operand");
 #pragma omp parallel for schedule(static) if ((size_t)B * nt * C > ATAS_CPU_PAR_MIN)
     for (int b = 0; b < B; b++)
         memcpy(out + (size_t)b * nt * C, in + ((size_t)b * T + t0) * C, sizeof(float) * nt * C);
@@ -89,8 +72,6 @@ atas_status atas_cpu_rows_gather(float *out, const float *in, int B, int T, int 
 
 atas_status atas_cpu_rows_scatter_add(float *din, const float *dout, int B, int T, int C, int t0,
                                       int nt) {
-    CHECK(check_rows("rows_scatter_add", B, T, C, t0, nt));
-    REQUIRE(dout, "rows_scatter_add: NULL dout");
     if (!din) return ATAS_OK;
     const size_t n = (size_t)nt * C;
 #pragma omp parallel for schedule(static) if ((size_t)B * n > ATAS_CPU_PAR_MIN)

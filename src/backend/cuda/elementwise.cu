@@ -3,6 +3,7 @@
  * (the backend is never built with fast-math). */
 #include <math.h>
 
+#include "backend/adamw_math.h"
 #include "backend/cuda/cuda_common.cuh"
 
 #define QG_ALPHA 1.702f
@@ -46,18 +47,12 @@ __global__ void k_act_bwd(float *dx, const float *dy, const float *x, size_t n, 
 }
 
 extern "C" atas_status atas_cuda_act_fwd(float *y, const float *x, size_t n, atas_act kind) {
-    REQUIRE(y && x, "act_fwd: NULL y or x");
-    REQUIRE(kind == ATAS_ACT_QUICKGELU || kind == ATAS_ACT_GELU,
-            "act_fwd: unknown activation kind %d", (int)kind);
     LAUNCH(k_act_fwd, n, "act_fwd", y, x, n, (int)kind);
     return ATAS_OK;
 }
 
 extern "C" atas_status atas_cuda_act_bwd(float *dx, const float *dy, const float *x, size_t n,
                                          atas_act kind) {
-    REQUIRE(dy && x, "act_bwd: NULL dy or x");
-    REQUIRE(kind == ATAS_ACT_QUICKGELU || kind == ATAS_ACT_GELU,
-            "act_bwd: unknown activation kind %d", (int)kind);
     if (!dx) return ATAS_OK;
     LAUNCH(k_act_bwd, n, "act_bwd", dx, dy, x, n, (int)kind);
     return ATAS_OK;
@@ -78,50 +73,33 @@ __global__ void k_ema(float *t, const float *s, size_t n, float mom) {
 }
 
 extern "C" atas_status atas_cuda_add(float *y, const float *a, const float *b, size_t n) {
-    REQUIRE(y && a && b, "add: NULL operand");
     LAUNCH(k_add, n, "add", y, a, b, n);
     return ATAS_OK;
 }
 extern "C" atas_status atas_cuda_axpy(float *y, float alpha, const float *x, size_t n) {
-    REQUIRE(y && x, "axpy: NULL operand");
     LAUNCH(k_axpy, n, "axpy", y, alpha, x, n);
     return ATAS_OK;
 }
 extern "C" atas_status atas_cuda_scale(float *y, float alpha, size_t n) {
-    REQUIRE(y || n == 0, "scale: NULL operand");
     LAUNCH(k_scale, n, "scale", y, alpha, n);
     return ATAS_OK;
 }
 extern "C" atas_status atas_cuda_ema(float *teacher, const float *student, size_t n, float mom) {
-    REQUIRE(teacher && student, "ema: NULL operand");
     LAUNCH(k_ema, n, "ema", teacher, student, n, mom);
     return ATAS_OK;
 }
 
-/* torch.optim.AdamW: p *= 1 - lr wd; denom = sqrt(v)/sqrt(bc2) + eps; p -= lr/bc1 * m/denom */
-__global__ void k_adamw(float *p, const float *g, float *m, float *v, size_t n, float beta1,
-                        float beta2, float eps, float step, float decay, float bc2s) {
-    GRID_STRIDE(i, n) {
-        const float gi = g[i];
-        const float mi = beta1 * m[i] + (1.0f - beta1) * gi;
-        const float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = p[i] * decay - step * mi / (sqrtf(vi) / bc2s + eps);
-    }
+/* torch.optim.AdamW, the same arithmetic as the CPU backend (adamw_math.h) */
+__global__ void k_adamw(float *p, const float *g, float *m, float *v, size_t n,
+                        const atas_adamw_consts k) {
+    GRID_STRIDE(i, n) atas_adamw_update(p + i, m + i, v + i, g[i], k);
 }
 
 extern "C" atas_status atas_cuda_adamw(float *p, const float *g, float *m, float *v, size_t n,
                                        float lr, float beta1, float beta2, float eps, float wd,
                                        int t) {
-    REQUIRE(p && g && m && v, "adamw: NULL operand");
-    REQUIRE(t >= 1, "adamw: step t=%d must be >= 1", t);
-    REQUIRE(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
-            "adamw: betas (%g, %g) outside [0, 1)", (double)beta1, (double)beta2);
     /* the step constants on the host, exactly as the CPU backend computes them */
-    const float bc1 = 1.0f - powf(beta1, (float)t);
-    const float bc2s = sqrtf(1.0f - powf(beta2, (float)t));
-    const float step = lr / bc1, decay = 1.0f - lr * wd;
-    LAUNCH(k_adamw, n, "adamw", p, g, m, v, n, beta1, beta2, eps, step, decay, bc2s);
+    const atas_adamw_consts k = atas_adamw_prepare(lr, beta1, beta2, eps, wd, t);
+    LAUNCH(k_adamw, n, "adamw", p, g, m, v, n, k);
     return ATAS_OK;
 }

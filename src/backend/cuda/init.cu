@@ -3,12 +3,25 @@
  * cuBLAS keeps full fp32 arithmetic: under CUBLAS_DEFAULT_MATH cublasSgemm does
  * not use TF32 tensor cores (that takes CUBLAS_TF32_TENSOR_OP_MATH), so parity
  * with the CPU stays tight. */
+#include <pthread.h>
+
 #include "backend/cuda/cuda_common.cuh"
 
 cublasHandle_t atas_cuda_blas = NULL;
 
+static atas_status cuda_init_once(void);
+
+/* once per process, whichever thread asks first; the others wait for it */
 extern "C" atas_status atas_cuda_init(void) {
-    if (atas_cuda_blas) return ATAS_OK;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
+    const atas_status st = atas_cuda_blas ? ATAS_OK : cuda_init_once();
+    pthread_mutex_unlock(&lock);
+    if (st != ATAS_OK) return atas_error_trace(st, __FILE__, __LINE__, __func__);
+    return ATAS_OK;
+}
+
+static atas_status cuda_init_once(void) {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess || n == 0) {

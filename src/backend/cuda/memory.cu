@@ -4,7 +4,6 @@
 #include "backend/cuda/cuda_common.cuh"
 
 extern "C" atas_status atas_cuda_alloc(void **p, size_t bytes, const char *what) {
-    REQUIRE(p, "alloc: output pointer is NULL (%s)", what ? what : "buffer");
     *p = NULL;
     void *d = NULL;
     cudaError_t e = cudaMalloc(&d, bytes ? bytes : 1);
@@ -29,32 +28,28 @@ extern "C" void atas_cuda_free(void *p) {
 
 extern "C" atas_status atas_cuda_upload(void *dst, const void *src, size_t bytes) {
     if (bytes == 0) return ATAS_OK;
-    REQUIRE(dst && src, "upload: NULL pointer for %zu bytes", bytes);
     CU_CHECK("upload", cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
     return ATAS_OK;
 }
 
 extern "C" atas_status atas_cuda_download(void *dst, const void *src, size_t bytes) {
     if (bytes == 0) return ATAS_OK;
-    REQUIRE(dst && src, "download: NULL pointer for %zu bytes", bytes);
     CU_CHECK("download", cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
     return ATAS_OK;
 }
 
 extern "C" atas_status atas_cuda_copy(void *dst, const void *src, size_t bytes) {
     if (bytes == 0 || dst == src) return ATAS_OK;
-    REQUIRE(dst && src, "copy: NULL pointer for %zu bytes", bytes);
     const char *d = (const char *)dst, *s = (const char *)src;
     /* cudaMemcpy leaves overlapping ranges undefined (the CPU backend's memmove does not) */
-    REQUIRE(d + bytes <= s || s + bytes <= d, "copy: source and destination overlap (%zu bytes)",
-            bytes);
+    ATAS_REQUIRE(d + bytes <= s || s + bytes <= d,
+                 "copy: source and destination overlap (%zu bytes)", bytes);
     CU_CHECK("copy", cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, 0));
     return ATAS_OK;
 }
 
 extern "C" atas_status atas_cuda_zero(void *dst, size_t bytes) {
     if (bytes == 0) return ATAS_OK;
-    REQUIRE(dst, "zero: NULL pointer for %zu bytes", bytes);
     CU_CHECK("zero", cudaMemsetAsync(dst, 0, bytes, 0));
     return ATAS_OK;
 }

@@ -1,5 +1,5 @@
-/* Whole-tensor reductions written to host memory: the sum of squares (double
- * accumulation) and the count of NaN/Inf. Each block writes one partial into a
+/* Whole-tensor reduction written to host memory: the sum of squares (double
+ * accumulation; a NaN or Inf anywhere makes it non-finite). Each block writes one partial into a
  * static device array (no allocation per call); the host adds the partials in
  * block order, so results are deterministic. */
 #include "backend/cuda/cuda_common.cuh"
@@ -8,7 +8,6 @@
 #define RED_THREADS 256
 
 __device__ double g_red_sum[RED_BLOCKS];
-__device__ unsigned long long g_red_cnt[RED_BLOCKS];
 
 __global__ void k_sumsq(const float *x, size_t n) {
     __shared__ double sh[RED_THREADS / 32];
@@ -28,28 +27,12 @@ __global__ void k_sumsq(const float *x, size_t n) {
     }
 }
 
-__global__ void k_nonfinite(const float *x, size_t n) {
-    __shared__ unsigned long long sh[RED_THREADS];
-    unsigned long long c = 0;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x)
-        c += (__float_as_uint(x[i]) & 0x7f800000u) == 0x7f800000u; /* exponent all ones */
-    sh[threadIdx.x] = c;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        unsigned long long t = 0;
-        for (int k = 0; k < RED_THREADS; k++) t += sh[k];
-        g_red_cnt[blockIdx.x] = t;
-    }
-}
-
 static unsigned red_blocks(size_t n) {
     size_t b = (n + RED_THREADS - 1) / RED_THREADS;
     return (unsigned)(b < 1 ? 1 : (b > RED_BLOCKS ? RED_BLOCKS : b));
 }
 
 extern "C" atas_status atas_cuda_sumsq(double *host_out, const float *x, size_t n) {
-    REQUIRE(host_out && (x || n == 0), "sumsq: NULL operand");
     *host_out = 0.0;
     if (n == 0) return ATAS_OK;
     const unsigned nb = red_blocks(n);
@@ -60,20 +43,5 @@ extern "C" atas_status atas_cuda_sumsq(double *host_out, const float *x, size_t 
     double s = 0.0;
     for (unsigned k = 0; k < nb; k++) s += part[k];
     *host_out = s;
-    return ATAS_OK;
-}
-
-extern "C" atas_status atas_cuda_count_nonfinite(size_t *host_out, const float *x, size_t n) {
-    REQUIRE(host_out && (x || n == 0), "count_nonfinite: NULL operand");
-    *host_out = 0;
-    if (n == 0) return ATAS_OK;
-    const unsigned nb = red_blocks(n);
-    k_nonfinite<<<nb, RED_THREADS>>>(x, n);
-    CU_LAUNCHED("count_nonfinite");
-    unsigned long long part[RED_BLOCKS];
-    CU_CHECK("count_nonfinite", cudaMemcpyFromSymbol(part, g_red_cnt, nb * sizeof(part[0])));
-    size_t c = 0;
-    for (unsigned k = 0; k < nb; k++) c += (size_t)part[k];
-    *host_out = c;
     return ATAS_OK;
 }

@@ -21,11 +21,6 @@ __global__ void k_patchify(float *patches, const float *img, size_t n, int H, in
 
 extern "C" atas_status atas_cuda_patchify(float *patches, const float *img, int B, int H, int W,
                                           int P) {
-    REQUIRE(B >= 0 && H > 0 && W > 0 && P > 0, "patchify: bad shape B=%d H=%d W=%d P=%d", B, H, W,
-            P);
-    REQUIRE(H % P == 0 && W % P == 0, "patchify: image %dx%d is not a multiple of patch %d", H, W,
-            P);
-    REQUIRE(patches && img, "patchify: NULL patches or img");
     const int gw = W / P, np = (H / P) * gw;
     const size_t n = (size_t)B * 3 * H * W;
     if (n == 0) return ATAS_OK;
@@ -47,8 +42,6 @@ __global__ void k_embed_fwd(float *x, const float *pe, const float *cls, const f
 
 extern "C" atas_status atas_cuda_embed_fwd(float *x, const float *pe, const float *cls,
                                            const float *pos, int B, int Np, int D) {
-    REQUIRE(B >= 0 && Np >= 0 && D > 0, "embed_fwd: bad shape B=%d Np=%d D=%d", B, Np, D);
-    REQUIRE(x && pe && cls && pos, "embed_fwd: NULL operand");
     const int T = Np + 1;
     const size_t n = (size_t)B * T * D;
     if (n == 0) return ATAS_OK;
@@ -85,8 +78,6 @@ __global__ void k_embed_bwd_pos(float *dcls, float *dpos, const float *dx, int B
 
 extern "C" atas_status atas_cuda_embed_bwd(float *dpe, float *dcls, float *dpos, const float *dx,
                                            int B, int Np, int D) {
-    REQUIRE(B >= 0 && Np >= 0 && D > 0, "embed_bwd: bad shape B=%d Np=%d D=%d", B, Np, D);
-    REQUIRE(dx, "embed_bwd: NULL dx");
     const int T = Np + 1;
     const size_t npe = (size_t)B * Np * D;
     if (dpe && npe) {
@@ -100,12 +91,6 @@ extern "C" atas_status atas_cuda_embed_bwd(float *dpe, float *dcls, float *dpos,
                                                                                  T, D);
         CU_LAUNCHED("embed_bwd dpos/dcls");
     }
-    return ATAS_OK;
-}
-
-static atas_status check_rows(const char *op, int B, int T, int C, int t0, int nt) {
-    REQUIRE(B >= 0 && T > 0 && C > 0 && t0 >= 0 && nt >= 0 && t0 + nt <= T,
-            "%s: rows [%d, %d) out of range of T=%d (B=%d C=%d)", op, t0, t0 + nt, T, B, C);
     return ATAS_OK;
 }
 
@@ -124,8 +109,6 @@ __global__ void k_rows(float *small, float *big, size_t n, int T, int C, int t0,
 
 extern "C" atas_status atas_cuda_rows_gather(float *out, const float *in, int B, int T, int C,
                                              int t0, int nt) {
-    CHECK(check_rows("rows_gather", B, T, C, t0, nt));
-    REQUIRE(out && in, "rows_gather: NULL operand");
     const size_t n = (size_t)B * nt * C;
     if (n == 0) return ATAS_OK;
     k_rows<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(out, (float *)in, n, T, C, t0,
@@ -136,8 +119,6 @@ extern "C" atas_status atas_cuda_rows_gather(float *out, const float *in, int B,
 
 extern "C" atas_status atas_cuda_rows_scatter_add(float *din, const float *dout, int B, int T,
                                                   int C, int t0, int nt) {
-    CHECK(check_rows("rows_scatter_add", B, T, C, t0, nt));
-    REQUIRE(dout, "rows_scatter_add: NULL dout");
     if (!din) return ATAS_OK;
     const size_t n = (size_t)B * nt * C;
     if (n == 0) return ATAS_OK;

@@ -1,0 +1,462 @@
+/* The one list of op test cases (include/atas/op_cases.h): the families (how an
+ * op pair lays out its tensors and runs) and the cases of every mode. The
+ * tolerances are the project's contract (docs/backend.md): against the CPU
+ * backend GEMM-based ops 1e-2 (a backend may use bf16/TF32), fp32 elementwise and
+ * normalisation 1e-4, data movement exact; against PyTorch in float64 1e-5 for
+ * outputs and 2e-5 for gradients; finite differences 2e-3 for ops linear in their
+ * inputs and 1e-2 for the others. */
+#include <string.h>
+
+#include "atas/op_cases.h"
+
+#define B_GEMM 1e-2
+#define B_FP32 1e-4
+#define B_EXACT 0.0
+
+/* a tensor row: name, role, floats, fill scale and offset, parity bound, grad-of */
+#define TN(nm, role, n, sc, off, tol, of) \
+    (opc_tensor){(nm), (role), (size_t)(n), (sc), (off), (tol), (of)}
+#define IN(nm, n, sc, off) TN(nm, OPC_IN, n, sc, off, 0, -1)
+#define UP(nm, n) TN(nm, OPC_UP, n, 1, 0, 0, -1)
+#define OUT(nm, n, tol) TN(nm, OPC_OUT, n, 0, 0, tol, -1)
+#define SAVED(nm, n, tol) TN(nm, OPC_SAVED, n, 0, 0, tol, -1)
+#define GRAD(nm, n, tol, of) TN(nm, OPC_DGRAD, n, 1, 0, tol, of)
+#define INOUT(nm, n, sc, tol) TN(nm, OPC_INOUT, n, sc, 0, tol, -1)
+
+/* run one registry op, adding its registry cost when asked */
+#define RUN(op, ...)                                                                    \
+    do {                                                                                \
+        if (cost) {                                                                     \
+            atas_op_cost c_ = atas_op_cost_##op(__VA_ARGS__);                           \
+            cost->flops += c_.flops;                                                    \
+            cost->bytes += c_.bytes;                                                    \
+        }                                                                               \
+        ATAS_CHECK(be->op(__VA_ARGS__));                                                \
+    } while (0)
+#define FAMILY_FN(fn)                                                                   \
+    static atas_status fn(const atas_backend *be, const opc_case *c, float **t, void *ws, \
+                          atas_op_cost *cost)
+
+/* ---------------------------------------------------------------- linear */
+static int linear_t(const opc_case *c, opc_tensor *t) {
+    const size_t M = c->p[0], K = c->p[1], N = c->p[2];
+    t[0] = IN("x", M * K, 1, 0);
+    t[1] = IN("W", N * K, 0.1f, 0);
+    t[2] = IN("b", N, 1, 0);
+    t[3] = OUT("y", M * N, B_GEMM);
+    t[4] = UP("dy", M * N);
+    t[5] = GRAD("dx", M * K, B_GEMM, 0);
+    t[6] = GRAD("dW", N * K, B_GEMM, 1);
+    t[7] = GRAD("db", N, B_FP32, 2);
+    return 8;
+}
+FAMILY_FN(linear_f) {
+    RUN(linear_fwd, t[3], t[0], t[1], t[2], c->p[0], c->p[1], c->p[2]);
+    return ATAS_OK;
+}
+FAMILY_FN(linear_b) {
+    RUN(linear_bwd, t[5], t[6], t[7], t[4], t[0], t[1], c->p[0], c->p[1], c->p[2]);
+    return ATAS_OK;
+}
+
+/* ---------------------------------------------------------------- matmul ([K,N] weights) */
+static int matmul_t(const opc_case *c, opc_tensor *t) {
+    const size_t M = c->p[0], K = c->p[1], N = c->p[2];
+    t[0] = IN("x", M * K, 1, 0);
+    t[1] = IN("W", K * N, 0.1f, 0);
+    t[2] = OUT("y", M * N, B_GEMM);
+    t[3] = UP("dy", M * N);
+    t[4] = GRAD("dx", M * K, B_GEMM, 0);
+    t[5] = GRAD("dW", K * N, B_GEMM, 1);
+    return 6;
+}
+FAMILY_FN(matmul_f) {
+    RUN(matmul_fwd, t[2], t[0], t[1], c->p[0], c->p[1], c->p[2]);
+    return ATAS_OK;
+}
+FAMILY_FN(matmul_b) {
+    RUN(matmul_bwd, t[4], t[5], t[3], t[0], t[1], c->p[0], c->p[1], c->p[2]);
+    return ATAS_OK;
+}
+
+/* ---------------------------------------------------------------- layernorm */
+static int layernorm_t(const opc_case *c, opc_tensor *t) {
+    const size_t M = c->p[0], C = c->p[1];
+    t[0] = IN("x", M * C, 2, 3);
+    t[1] = IN("w", C, 0.5f, 1);
+    t[2] = IN("b", C, 1, 0);
+    t[3] = OUT("y", M * C, B_FP32);
+    t[4] = SAVED("mean", M, B_FP32);
+    t[5] = SAVED("rstd", M, B_FP32);
+    t[6] = UP("dy", M * C);
+    t[7] = GRAD("dx", M * C, B_FP32, 0);
+    t[8] = GRAD("dw", C, B_FP32, 1);
+    t[9] = GRAD("db", C, B_FP32, 2);
+    return 10;
+}
+FAMILY_FN(layernorm_f) {
+    RUN(layernorm_fwd, t[3], t[4], t[5], t[0], t[1], t[2], c->p[0], c->p[1], 1e-5f);
+    return ATAS_OK;
+}
+FAMILY_FN(layernorm_b) {
+    RUN(layernorm_bwd, t[7], t[8], t[9], t[6], t[0], t[1], t[4], t[5], c->p[0], c->p[1]);
+    return ATAS_OK;
+}
+
+/* ---------------------------------------------------------------- attention (B T H hd) */
+static int attention_t(const opc_case *c, opc_tensor *t) {
+    const size_t B = c->p[0], T = c->p[1], H = c->p[2], D = H * c->p[3];
+    t[0] = IN("qkv", B * T * 3 * D, 1, 0);
+    t[1] = OUT("out", B * T * D, B_GEMM);
+    t[2] = SAVED("lse", B * H * T, B_GEMM);
+    t[3] = UP("dout", B * T * D);
+    t[4] = GRAD("dqkv", B * T * 3 * D, B_GEMM, 0);
+    return 5;
+}
+static size_t attention_ws(const atas_backend *be, const opc_case *c) {
+    return be->attention_workspace_bytes(c->p[0], c->p[1], c->p[2], c->p[3]);
+}
+FAMILY_FN(attention_f) {
+    RUN(attention_fwd, t[1], t[2], t[0], c->p[0], c->p[1], c->p[2], c->p[3], ws);
+    return ATAS_OK;
+}
+FAMILY_FN(attention_b) {
+    RUN(attention_bwd, t[4], t[3], t[0], t[1], t[2], c->p[0], c->p[1], c->p[2], c->p[3], ws);
+    return ATAS_OK;
+}
+/* the text tower's causal forward (no backward) */
+static int attention_causal_t(const opc_case *c, opc_tensor *t) {
+    attention_t(c, t);
+    return 3;
+}
+FAMILY_FN(attention_causal_f) {
+    RUN(attention_causal_fwd, t[1], t[2], t[0], c->p[0], c->p[1], c->p[2], c->p[3], ws);
+    return ATAS_OK;
+}
+
+/* ---------------------------------------------------------------- activation (n kind) */
+static int act_t(const opc_case *c, opc_tensor *t) {
+    const size_t n = c->p[0];
+    t[0] = IN("x", n, 3, 0);
+    t[1] = OUT("y", n, B_FP32);
+    t[2] = UP("dy", n);
+    t[3] = GRAD("dx", n, B_FP32, 0);
+    return 4;
+}
+FAMILY_FN(act_f) {
+    RUN(act_fwd, t[1], t[0], (size_t)c->p[0], (atas_act)c->p[1]);
+    return ATAS_OK;
+}
+FAMILY_FN(act_b) {
+    RUN(act_bwd, t[3], t[2], t[0], (size_t)c->p[0], (atas_act)c->p[1]);
+    return ATAS_OK;
+}
+
+/* ---------------------------------------------------------------- elementwise (n; f0 = alpha) */
+static int add_t(const opc_case *c, opc_tensor *t) {
+    t[0] = IN("a", c->p[0], 1, 0);
+    t[1] = IN("b", c->p[0], 1, 0);
+    t[2] = OUT("y", c->p[0], B_FP32);
+    return 3;
+}
+FAMILY_FN(add_f) {
+    RUN(add, t[2], t[0], t[1], (size_t)c->p[0]);
+    return ATAS_OK;
+}
+/* y aliases a: a = a + b */
+static int add_alias_t(const opc_case *c, opc_tensor *t) {
+    t[0] = INOUT("a", c->p[0], 1, B_FP32);
+    t[1] = IN("b", c->p[0], 1, 0);
+    return 2;
+}
+FAMILY_FN(add_alias_f) {
+    RUN(add, t[0], t[0], t[1], (size_t)c->p[0]);
+    return ATAS_OK;
+}
+static int axpy_t(const opc_case *c, opc_tensor *t) {
+    t[0] = INOUT("y", c->p[0], 1, B_FP32);
+    t[1] = IN("x", c->p[0], 1, 0);
+    return 2;
+}
+FAMILY_FN(axpy_f) {
+    RUN(axpy, t[0], c->f[0], t[1], (size_t)c->p[0]);
+    return ATAS_OK;
+}
+static int scale_t(const opc_case *c, opc_tensor *t) {
+    t[0] = INOUT("y", c->p[0], 1, B_FP32);
+    return 1;
+}
+FAMILY_FN(scale_f) {
+    RUN(scale, t[0], c->f[0], (size_t)c->p[0]);
+    return ATAS_OK;
+}
+/* teacher = mom teacher + (1 - mom) student; f0 = mom */
+static int ema_t(const opc_case *c, opc_tensor *t) {
+    t[0] = INOUT("teacher", c->p[0], 1, B_FP32);
+    t[1] = IN("student", c->p[0], 1, 0);
+    return 2;
+}
+FAMILY_FN(ema_f) {
+    RUN(ema, t[0], t[1], (size_t)c->p[0], c->f[0]);
+    return ATAS_OK;
+}
+/* memory: copy src -> dst, zero dst */
+static int copy_t(const opc_case *c, opc_tensor *t) {
+    t[0] = IN("src", c->p[0], 1, 0);
+    t[1] = OUT("dst", c->p[0], B_EXACT);
+    return 2;
+}
+FAMILY_FN(copy_f) {
+    RUN(copy, t[1], t[0], (size_t)c->p[0] * sizeof(float));
+    return ATAS_OK;
+}
+static int zero_t(const opc_case *c, opc_tensor *t) {
+    t[0] = INOUT("dst", c->p[0], 1, B_EXACT);
+    return 1;
+}
+FAMILY_FN(zero_f) {
+    RUN(zero, t[0], (size_t)c->p[0] * sizeof(float));
+    return ATAS_OK;
+}
+
+/* ---------------------------------------------------------------- resample (ih iw oh ow C kind) */
+static int resample_t(const opc_case *c, opc_tensor *t) {
+    const size_t ni = (size_t)c->p[0] * c->p[1] * c->p[4], no = (size_t)c->p[2] * c->p[3] * c->p[4];
+    t[0] = IN("in", ni, 1, 0);
+    t[1] = OUT("out", no, B_FP32);
+    t[2] = UP("dout", no);
+    t[3] = GRAD("din", ni, B_FP32, 0);
+    return 4;
+}
+FAMILY_FN(resample_f) {
+    const int *p = c->p;
+    RUN(resample_fwd, t[1], t[0], p[0], p[1], p[2], p[3], p[4], (atas_resample)p[5]);
+    return ATAS_OK;
+}
+FAMILY_FN(resample_b) {
+    const int *p = c->p;
+    RUN(resample_bwd, t[3], t[2], p[0], p[1], p[2], p[3], p[4], (atas_resample)p[5]);
+    return ATAS_OK;
+}
+
+/* ---------------------------------------------------------------- ViT plumbing */
+/* patchify (B H W P) */
+static int patchify_t(const opc_case *c, opc_tensor *t) {
+    const size_t n = (size_t)c->p[0] * 3 * c->p[1] * c->p[2];
+    t[0] = IN("img", n, 1, 0);
+    t[1] = OUT("patches", n, B_EXACT);
+    return 2;
+}
+FAMILY_FN(patchify_f) {
+    RUN(patchify, t[1], t[0], c->p[0], c->p[1], c->p[2], c->p[3]);
+    return ATAS_OK;
+}
+/* embed (B Np D) */
+static int embed_t(const opc_case *c, opc_tensor *t) {
+    const size_t B = c->p[0], Np = c->p[1], D = c->p[2], T = Np + 1;
+    t[0] = IN("pe", B * Np * D, 1, 0);
+    t[1] = IN("cls", D, 1, 0);
+    t[2] = IN("pos", T * D, 1, 0);
+    t[3] = OUT("x", B * T * D, B_FP32);
+    t[4] = UP("dx", B * T * D);
+    t[5] = GRAD("dpe", B * Np * D, B_FP32, 0);
+    t[6] = GRAD("dcls", D, B_FP32, 1);
+    t[7] = GRAD("dpos", T * D, B_FP32, 2);
+    return 8;
+}
+FAMILY_FN(embed_f) {
+    RUN(embed_fwd, t[3], t[0], t[1], t[2], c->p[0], c->p[1], c->p[2]);
+    return ATAS_OK;
+}
+FAMILY_FN(embed_b) {
+    RUN(embed_bwd, t[5], t[6], t[7], t[4], c->p[0], c->p[1], c->p[2]);
+    return ATAS_OK;
+}
+/* rows_gather / rows_scatter_add (B T C t0 nt) */
+static int rows_t(const opc_case *c, opc_tensor *t) {
+    const size_t B = c->p[0], T = c->p[1], C = c->p[2], nt = c->p[4];
+    t[0] = IN("in", B * T * C, 1, 0);
+    t[1] = OUT("out", B * nt * C, B_EXACT);
+    t[2] = UP("dout", B * nt * C);
+    t[3] = GRAD("din", B * T * C, B_FP32, 0);
+    return 4;
+}
+FAMILY_FN(rows_f) {
+    RUN(rows_gather, t[1], t[0], c->p[0], c->p[1], c->p[2], c->p[3], c->p[4]);
+    return ATAS_OK;
+}
+FAMILY_FN(rows_b) {
+    RUN(rows_scatter_add, t[3], t[2], c->p[0], c->p[1], c->p[2], c->p[3], c->p[4]);
+    return ATAS_OK;
+}
+
+/* ---------------------------------------------------------------- optimizer */
+/* adamw (n steps; f = lr b1 b2 eps wd): steps updates of p with gradients g1.. */
+#define ADAMW_MAXSTEPS 4
+static int adamw_t(const opc_case *c, opc_tensor *t) {
+    static const char *gn[ADAMW_MAXSTEPS] = {"g1", "g2", "g3", "g4"};
+    const size_t n = c->p[0];
+    t[0] = INOUT("p", n, 1, 1e-5);
+    t[1] = INOUT("m", n, 0, 1e-5);
+    t[2] = INOUT("v", n, 0, 1e-5);
+    for (int s = 0; s < c->p[1] && s < ADAMW_MAXSTEPS; s++)
+        t[3 + s] = IN(gn[s], n, 0.1f * (s + 1), 0);
+    return 3 + ATAS_MIN(c->p[1], ADAMW_MAXSTEPS);
+}
+FAMILY_FN(adamw_f) {
+    const float *f = c->f;
+    for (int s = 0; s < c->p[1] && s < ADAMW_MAXSTEPS; s++)
+        RUN(adamw, t[0], t[3 + s], t[1], t[2], (size_t)c->p[0], f[0], f[1], f[2], f[3], f[4], s + 1);
+    return ATAS_OK;
+}
+/* sumsq (n): the double result, rounded to float, in a one-float output */
+static int sumsq_t(const opc_case *c, opc_tensor *t) {
+    t[0] = IN("x", c->p[0], 1, 0);
+    t[1] = OUT("sumsq", 1, 1e-6);
+    return 2;
+}
+FAMILY_FN(sumsq_f) {
+    double s = 0;
+    RUN(sumsq, &s, t[0], (size_t)c->p[0]);
+    const float f = (float)s;
+    ATAS_CHECK(be->upload(t[1], &f, sizeof f));
+    return ATAS_OK;
+}
+
+/* ---------------------------------------------------------------- the families */
+static const opc_family g_families[] = {
+    {"linear", {"M", "K", "N"}, linear_t, linear_f, linear_b, NULL},
+    {"matmul", {"M", "K", "N"}, matmul_t, matmul_f, matmul_b, NULL},
+    {"layernorm", {"M", "C"}, layernorm_t, layernorm_f, layernorm_b, NULL},
+    {"attention", {"B", "T", "H", "hd"}, attention_t, attention_f, attention_b, attention_ws},
+    {"attention_causal", {"B", "T", "H", "hd"}, attention_causal_t, attention_causal_f, NULL,
+     attention_ws},
+    {"act", {"n", "kind"}, act_t, act_f, act_b, NULL},
+    {"add", {"n"}, add_t, add_f, NULL, NULL},
+    {"add_alias", {"n"}, add_alias_t, add_alias_f, NULL, NULL},
+    {"axpy", {"n"}, axpy_t, axpy_f, NULL, NULL},
+    {"scale", {"n"}, scale_t, scale_f, NULL, NULL},
+    {"ema", {"n"}, ema_t, ema_f, NULL, NULL},
+    {"copy", {"n"}, copy_t, copy_f, NULL, NULL},
+    {"zero", {"n"}, zero_t, zero_f, NULL, NULL},
+    {"resample", {"ih", "iw", "oh", "ow", "C", "kind"}, resample_t, resample_f, resample_b, NULL},
+    {"patchify", {"B", "H", "W", "P"}, patchify_t, patchify_f, NULL, NULL},
+    {"embed", {"B", "Np", "D"}, embed_t, embed_f, embed_b, NULL},
+    {"rows", {"B", "T", "C", "t0", "nt"}, rows_t, rows_f, rows_b, NULL},
+    {"adamw", {"n", "steps"}, adamw_t, adamw_f, NULL, NULL},
+    {"sumsq", {"n"}, sumsq_t, sumsq_f, NULL, NULL},
+};
+
+const opc_family *atas_op_family(const char *name) {
+    for (size_t i = 0; i < sizeof g_families / sizeof g_families[0]; i++)
+        if (strcmp(g_families[i].name, name) == 0) return &g_families[i];
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- the cases
+ * columns: family, label, modes, {p}, {f}, fd bound, fd step, torch fwd, torch bwd */
+#define P OPC_PARITY
+#define G OPC_GRAD
+#define TO OPC_TORCH
+#define BE OPC_BENCH
+#define BQ OPC_BENCH_QUICK
+#define FD(bound) (bound), 1e-2f /* finite differences: bound, step 1e-2 */
+#define NOFD 0, 0
+#define TORCH 1e-5, 2e-5 /* fp32 against float64 */
+#define NOTORCH 0, 0
+#define QG ATAS_ACT_QUICKGELU
+#define GE ATAS_ACT_GELU
+#define BIC ATAS_RESAMPLE_BICUBIC
+#define BIL ATAS_RESAMPLE_BILINEAR
+
+const opc_case atas_op_cases[] = {
+    /* linear */
+    {"linear", "linear", P, {67, 96, 80}, {0}, NOFD, NOTORCH},
+    {"linear", "linear", G, {5, 7, 6}, {0}, FD(2e-3), NOTORCH},
+    {"linear", "linear", TO, {37, 50, 29}, {0}, NOFD, TORCH},
+    {"linear", "linear", TO, {64, 768, 96}, {0}, NOFD, TORCH},
+    {"linear", "linear", BE, {8 * 197, 768, 3072}, {0}, NOFD, NOTORCH},
+    {"linear", "linear", BQ, {2 * 17, 64, 128}, {0}, NOFD, NOTORCH},
+    /* matmul ([K,N] weights: CLIP's proj) */
+    {"matmul", "matmul", P, {67, 96, 80}, {0}, NOFD, NOTORCH},
+    {"matmul", "matmul", G, {5, 7, 6}, {0}, FD(2e-3), NOTORCH},
+    {"matmul", "matmul", TO, {37, 50, 29}, {0}, NOFD, TORCH},
+    /* layernorm */
+    {"layernorm", "layernorm", P, {33, 200}, {0}, NOFD, NOTORCH},
+    {"layernorm", "layernorm", G, {4, 33}, {0}, FD(1e-2), NOTORCH},
+    {"layernorm", "layernorm", TO, {13, 96}, {0}, NOFD, TORCH},
+    {"layernorm", "layernorm", TO, {3, 768}, {0}, NOFD, TORCH},
+    {"layernorm", "layernorm", BE, {8 * 197, 768}, {0}, NOFD, NOTORCH},
+    {"layernorm", "layernorm", BQ, {2 * 17, 64}, {0}, NOFD, NOTORCH},
+    /* attention */
+    {"attention", "attention T1", P, {2, 1, 2, 8}, {0}, NOFD, NOTORCH},
+    {"attention", "attention T77", P, {2, 77, 3, 16}, {0}, NOFD, NOTORCH},
+    {"attention", "attention T197", P, {1, 197, 2, 64}, {0}, NOFD, NOTORCH},
+    {"attention", "attention T=1 H=1", G, {1, 1, 1, 4}, {0}, FD(1e-2), NOTORCH},
+    {"attention", "attention T=5 H=2", G, {2, 5, 2, 3}, {0}, FD(1e-2), NOTORCH},
+    {"attention", "attention T=70 H=2", G, {1, 70, 2, 4}, {0}, FD(1e-2), NOTORCH},
+    {"attention", "attention T=131 H=1", G, {1, 131, 1, 8}, {0}, FD(1e-2), NOTORCH},
+    {"attention", "attention", TO, {1, 1, 1, 8}, {0}, NOFD, TORCH},
+    {"attention", "attention", TO, {2, 5, 2, 4}, {0}, NOFD, TORCH},
+    {"attention", "attention", TO, {2, 70, 2, 8}, {0}, NOFD, TORCH},
+    {"attention", "attention", TO, {1, 197, 3, 16}, {0}, NOFD, TORCH},
+    {"attention", "attention", BE, {8, 197, 12, 64}, {0}, NOFD, NOTORCH},
+    {"attention", "attention", BQ, {2, 17, 4, 16}, {0}, NOFD, NOTORCH},
+    /* causal attention (CLIP's text tower; forward only) */
+    {"attention_causal", "attention_causal T1", P, {2, 1, 2, 8}, {0}, NOFD, NOTORCH},
+    {"attention_causal", "attention_causal T77", P, {3, 77, 2, 16}, {0}, NOFD, NOTORCH},
+    {"attention_causal", "attention_causal T150", P, {1, 150, 2, 32}, {0}, NOFD, NOTORCH},
+    {"attention_causal", "attention causal", TO, {1, 1, 1, 8}, {0}, NOFD, TORCH},
+    {"attention_causal", "attention causal", TO, {2, 77, 2, 8}, {0}, NOFD, TORCH},
+    {"attention_causal", "attention causal", TO, {1, 150, 3, 16}, {0}, NOFD, TORCH},
+    {"attention_causal", "attention_causal", BE, {64, 77, 8, 64}, {0}, NOFD, NOTORCH},
+    {"attention_causal", "attention_causal", BQ, {2, 17, 4, 16}, {0}, NOFD, NOTORCH},
+    /* activations */
+    {"act", "quickgelu", P, {100003, QG}, {0}, NOFD, NOTORCH},
+    {"act", "gelu", P, {1001, GE}, {0}, NOFD, NOTORCH},
+    {"act", "quickgelu", G, {60, QG}, {0}, FD(1e-2), NOTORCH},
+    {"act", "gelu", G, {60, GE}, {0}, FD(1e-2), NOTORCH},
+    {"act", "quickgelu", TO, {1000, QG}, {0}, NOFD, TORCH},
+    {"act", "gelu", TO, {1000, GE}, {0}, NOFD, TORCH},
+    {"act", "quickgelu", BE, {8 * 197 * 3072, QG}, {0}, NOFD, NOTORCH},
+    {"act", "gelu", BE, {8 * 197 * 3072, GE}, {0}, NOFD, NOTORCH},
+    {"act", "quickgelu", BQ, {2 * 17 * 128, QG}, {0}, NOFD, NOTORCH},
+    /* elementwise and memory */
+    {"add", "add", P, {70001}, {0}, NOFD, NOTORCH},
+    {"add_alias", "add (y aliases a)", P, {70001}, {0}, NOFD, NOTORCH},
+    {"axpy", "axpy", P, {70001}, {-0.7f}, NOFD, NOTORCH},
+    {"scale", "scale", P, {70001}, {1.3f}, NOFD, NOTORCH},
+    {"ema", "ema", P, {70001}, {0.996f}, NOFD, NOTORCH},
+    {"ema", "ema", TO, {100000}, {0.996f}, NOFD, TORCH},
+    {"copy", "copy", P, {70001}, {0}, NOFD, NOTORCH},
+    {"zero", "zero", P, {70001}, {0}, NOFD, NOTORCH},
+    /* resampling */
+    {"resample", "bicubic", P, {14, 14, 16, 20, 40, BIC}, {0}, NOFD, NOTORCH},
+    {"resample", "bilinear", P, {13, 9, 6, 11, 3, BIL}, {0}, NOFD, NOTORCH},
+    {"resample", "bicubic 5x6->7x4", G, {5, 6, 7, 4, 3, BIC}, {0}, FD(2e-3), NOTORCH},
+    {"resample", "bilinear 5x6->7x4", G, {5, 6, 7, 4, 3, BIL}, {0}, FD(2e-3), NOTORCH},
+    {"resample", "bicubic 4x4->9x9", G, {4, 4, 9, 9, 2, BIC}, {0}, FD(2e-3), NOTORCH},
+    {"resample", "bicubic", TO, {7, 7, 9, 11, 3, BIC}, {0}, NOFD, TORCH},
+    {"resample", "bicubic", TO, {14, 14, 16, 16, 8, BIC}, {0}, NOFD, TORCH},
+    {"resample", "bicubic", TO, {10, 9, 7, 4, 2, BIC}, {0}, NOFD, TORCH},
+    {"resample", "bilinear", TO, {7, 7, 9, 11, 3, BIL}, {0}, NOFD, TORCH},
+    {"resample", "bilinear", TO, {10, 9, 7, 4, 2, BIL}, {0}, NOFD, TORCH},
+    {"resample", "bicubic", BE, {14, 14, 28, 28, 768, BIC}, {0}, NOFD, NOTORCH},
+    {"resample", "bicubic", BQ, {4, 4, 8, 8, 64, BIC}, {0}, NOFD, NOTORCH},
+    /* ViT plumbing */
+    {"patchify", "patchify", P, {2, 32, 48, 16}, {0}, NOFD, NOTORCH},
+    {"patchify", "patchify", TO, {2, 8, 12, 4}, {0}, NOFD, TORCH},
+    {"embed", "embed", P, {2, 6, 24}, {0}, NOFD, NOTORCH},
+    {"embed", "embed", G, {2, 3, 4}, {0}, FD(2e-3), NOTORCH},
+    {"embed", "embed", TO, {2, 4, 6}, {0}, NOFD, TORCH},
+    {"rows", "rows_gather", P, {2, 7, 24, 1, 5}, {0}, NOFD, NOTORCH},
+    {"rows", "rows_gather", G, {2, 5, 3, 1, 3}, {0}, FD(2e-3), NOTORCH},
+    /* optimizer and reductions */
+    {"adamw", "adamw x3", P, {50000, 3}, {1e-3f, 0.9f, 0.999f, 1e-8f, 0.05f}, NOFD, NOTORCH},
+    {"adamw", "adamw 3 steps wd=0", TO, {1000, 3}, {1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f}, NOFD, TORCH},
+    {"adamw", "adamw 3 steps wd=0.05", TO, {1000, 3}, {3e-3f, 0.9f, 0.98f, 1e-6f, 0.05f}, NOFD,
+     TORCH},
+    {"sumsq", "sumsq", P, {50000}, {0}, NOFD, NOTORCH},
+    {"sumsq", "sumsq (double accumulation)", TO, {100000}, {0}, NOFD, 1e-6, 0},
+};
+const int atas_op_ncases = (int)(sizeof atas_op_cases / sizeof atas_op_cases[0]);
