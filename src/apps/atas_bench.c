@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "atas/vit.h"
+#include "atas/version.h"
 
 typedef struct {
     int threads, reps, torch;
@@ -254,7 +255,8 @@ static void usage(void) {
            "  to PyTorch doing the same computation in the same run.\n"
            "  --backend cuda  the same tables on the GPU (peak = cublasSgemm 8192^3,\n"
            "                  memory = device bytes of model + pass, no torch column)\n"
-           "  --quick   a tiny model only (a smoke run for tests)\n");
+           "  --quick   a tiny model only (a smoke run for tests)\n"
+           "  --version, --help\n");
 }
 
 int main(int argc, char **argv) {
@@ -267,6 +269,7 @@ int main(int argc, char **argv) {
                                        {"no-torch", no_argument, 0, 'n'},
                                        {"quick", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
+                                       {"version", no_argument, 0, 'V'},
                                        {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "t:b:r:nqh", lo, NULL)) != -1) {
@@ -277,6 +280,7 @@ int main(int argc, char **argv) {
         case 'n': o.torch = 0; break;
         case 'q': o.quick = 1; break;
         case 'h': usage(); return 0;
+        case 'V': atas_print_version("atas_bench"); return 0;
         default: usage(); return 2;
         }
     }

@@ -1,16 +1,56 @@
 /* metrics.jsonl (one object per step), the progress line and the phase table:
  * rank 0 alone calls these. */
+#include <errno.h>
+#include <jansson.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "trainer_internal.h"
 
 const char *const atas_phase_names[PH_N] = {"data_wait", "teacher_fwd", "student_fwd", "loss",
                                             "backward", "comm", "optimizer", "checkpoint"};
 
+/* A resumed run repeats the steps between its checkpoint and the stop (a hard kill
+ * loses them): the records of those steps go, so every step is in the file once.
+ * Records without a step (or torn last lines) are kept / dropped as they parse. */
+static atas_status cut_to_step(const char *path, long long step) {
+    FILE *in = fopen(path, "r");
+    if (!in) return ATAS_OK; /* nothing logged yet */
+    char tmp[1400];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *out = fopen(tmp, "w");
+    if (!out) { fclose(in); return ATAS_ERR(ATAS_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno)); }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long long dropped = 0;
+    while ((n = getline(&line, &cap, in)) > 0) {
+        json_error_t je;
+        json_t *o = json_loadb(line, (size_t)n, 0, &je);
+        json_t *js = o ? json_object_get(o, "step") : NULL;
+        int keep = o && (!json_is_integer(js) || json_integer_value(js) < step);
+        json_decref(o);
+        if (!keep) { dropped++; continue; }
+        fputs(line, out);
+        if (line[n - 1] != '\n') fputc('\n', out);
+    }
+    free(line);
+    fclose(in);
+    if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0) {
+        unlink(tmp);
+        return ATAS_ERR(ATAS_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    }
+    if (rename(tmp, path) != 0) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+    if (dropped) atas_info("metrics.jsonl: %lld record(s) of steps >= %lld (after the checkpoint) removed", dropped, step);
+    return ATAS_OK;
+}
+
 atas_status atas_metrics_open(atas_trainer *t, int append) {
     char p[1300];
     snprintf(p, sizeof p, "%s/metrics.jsonl", t->run_dir);
+    if (append) CHECK(cut_to_step(p, t->st.step));
     t->metrics = fopen(p, append ? "a" : "w");
     if (!t->metrics) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open for writing", p);
     return ATAS_OK;

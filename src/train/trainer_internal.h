@@ -35,6 +35,7 @@ typedef struct {
     FILE *metrics;
     double t_start;
     long long steps_this_run;
+    char resumed_from[1300]; /* the checkpoint this run resumed from, "" when fresh */
 } atas_trainer;
 
 /* metrics.c */

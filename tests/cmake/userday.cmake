@@ -1,0 +1,8 @@
+# A user's day (issue 13): protected run directories, Ctrl-C on one rank and under
+# mpirun, metrics and schedule on resume, one error message on many ranks, --help and
+# --version everywhere, the metrics plot.
+foreach(case run_dir sigint sigint_mpirun resume_metrics resume_schedule messages help_version)
+  atas_script_test(NAME runs_${case}
+    COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/train/test_runs.py ${case}
+    LABELS trainer TIMEOUT 180)
+endforeach()

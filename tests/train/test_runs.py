@@ -1,0 +1,270 @@
+"""A user's day with atas_mpi, run for real: run directories that protect their run,
+Ctrl-C (SIGINT) on one rank, under mpirun (through tools/atas_mpirun) and twice,
+metrics.jsonl after a hard kill and resume, schedule changes on resume, error messages
+on many ranks, --help/--version of every program.
+    test_runs.py CASE     (CASE: one of the functions named case_*)"""
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import trainlib as T  # noqa: E402
+
+ATAS_MPIRUN = os.path.join(T.SRC, "tools", "atas_mpirun")
+
+
+def digest(run_dir):
+    """Bytes of everything in a run directory (to prove a refusal changed nothing)."""
+    h = {}
+    for root, _, files in os.walk(run_dir):
+        for f in files:
+            p = os.path.join(root, f)
+            h[os.path.relpath(p, run_dir)] = hashlib.sha1(open(p, "rb").read()).hexdigest()
+    return h
+
+
+def steps_of(rd):
+    return [m["step"] for m in T.metrics(rd) if "step" in m]
+
+
+def errors(text):
+    return [l for l in text.splitlines() if "error:" in l]
+
+
+# ----------------------------------------------------------------------------- run directory
+def case_run_dir():
+    """A fresh start in a directory holding another run is refused (one message naming
+    the directory, --resume and --overwrite), changes nothing; --overwrite replaces it."""
+    d = T.workdir("rundir")
+    c = T.make_corpus(d, n=16)
+    rd = os.path.join(d, "runs", "a")
+    rc, out, err, _ = T.run(0, T.sets_for(d, c, "a", run__steps=6, optim__warmup_steps=1, checkpoint__every=3))
+    T.check(rc == 0, "first run: exit 0 (%d)" % rc)
+    before = digest(rd)
+    T.check("metrics.jsonl" in before and "checkpoints/ckpt-00000006.h5" in before, "first run wrote metrics and checkpoints")
+    for n in (0, 2):
+        rc, out, err, _ = T.run(n, T.sets_for(d, c, "a", run__steps=4, optim__warmup_steps=1))
+        what = "fresh start on %d rank(s) in the used directory" % max(n, 1)
+        T.check(rc == 1, "%s: exit 1 (%d)" % (what, rc))
+        e = errors(err)
+        T.check(len(e) == 1 and rd in e[0] and "holds another run" in e[0] and "--resume" in e[0]
+                and "--overwrite" in e[0], "%s: one message naming the directory and both options: %s" % (what, e))
+        T.check(digest(rd) == before, "%s: the old run is untouched" % what)
+    rc, out, err, _ = T.run(0, T.sets_for(d, c, "a", run__steps=4, optim__warmup_steps=1, checkpoint__every=0),
+                            args=["--overwrite"])
+    T.check(rc == 0, "--overwrite: exit 0 (%d) %s" % (rc, T.tail(err, 3)))
+    T.check(T.ckpts(rd) == ["ckpt-00000004.h5", "ckpt-00000004.h5.done"],
+            "--overwrite: only the new run's checkpoint is left: %s" % T.ckpts(rd))
+    T.check(steps_of(rd) == [0, 1, 2, 3], "--overwrite: metrics.jsonl is the new run's %s" % steps_of(rd))
+    T.check("--overwrite: deleted the previous run in %s" % rd in err, "--overwrite says what it deleted")
+    # --resume auto in the same directory is the way to continue, not refused
+    rc, out, err, _ = T.run(0, T.sets_for(d, c, "a", run__steps=4, optim__warmup_steps=1, checkpoint__every=0),
+                            args=["--resume", "auto"])
+    T.check(rc == 0 and "resumed from" in out + err, "--resume auto in the used directory: allowed (%d)" % rc)
+
+
+# ----------------------------------------------------------------------------- signals
+def slow_sets(d, c, name, **kw):
+    """~3 s steps (512 px mosaics): time for two signals inside one step."""
+    return T.sets_for(d, c, name, run__steps=1000, mosaic__canvas=512, checkpoint__every=0, **kw)
+
+
+def case_sigint():
+    """Ctrl-C on one rank: checkpoint and exit 3, then --resume auto continues; a second
+    SIGINT a second later stops at once (exit 130), without a new checkpoint."""
+    d = T.workdir("sigint")
+    c = T.make_corpus(d, n=16)
+    name = "one"
+    sets = T.sets_for(d, c, name, run__steps=200, checkpoint__every=0, run__log_every=1000)
+    rd = os.path.join(d, "runs", name)
+    log = os.path.join(d, "one.log")
+    p = T.start(0, sets, log=log)
+    try:
+        T.check(T.wait_steps(rd, 3, p), "one rank: 3 steps before Ctrl-C")
+        os.kill(p.pid, signal.SIGINT)
+        rc = p.wait(timeout=60)
+    finally:
+        T.stop_group(p)
+    text = open(log).read()
+    if not T.check(rc == 3, "one rank, SIGINT: exit 3 (got %d)" % rc):
+        print(T.tail(text, 20))
+    stopped = len(T.metrics(rd))
+    T.check(re.search(r"stopping at step %d on request \(SIGINT\)" % stopped, text) is not None,
+            "the log says it stopped on SIGINT at step %d" % stopped)
+    T.check(os.path.exists(T.ckpt_path(rd, stopped) + ".done"), "complete checkpoint at step %d" % stopped)
+    rc, out, err, _ = T.run(0, sets, args=["--resume", "auto"])
+    T.check(rc == 0 and steps_of(rd) == list(range(200)), "resumed to the end, every step once (%d)" % rc)
+
+    # twice: the second SIGINT (a second later, mid-step) ends the process at once
+    d2 = os.path.join(d, "twice")
+    os.makedirs(d2)
+    c2 = T.make_corpus(d2, n=16, size=256)
+    rd2 = os.path.join(d2, "runs", "two")
+    log2 = os.path.join(d2, "two.log")
+    p = T.start(0, slow_sets(d2, c2, "two"), log=log2)
+    try:
+        T.check(T.wait_steps(rd2, 1, p, timeout=120), "slow run: first step done")
+        os.kill(p.pid, signal.SIGINT)
+        time.sleep(1.3)
+        t0 = time.time()
+        os.kill(p.pid, signal.SIGINT)
+        rc = p.wait(timeout=60)
+        secs = time.time() - t0
+    finally:
+        T.stop_group(p)
+    text = open(log2).read()
+    if not T.check(rc == 130, "second SIGINT: exit 130 (got %d)" % rc):
+        print(T.tail(text, 20))
+    T.check(secs < 1.0, "second SIGINT: stops at once (%.2f s), not after the ~3 s step" % secs)
+    T.check("second stop signal: stopping now" in text, "second SIGINT: says so")
+    T.check(not T.ckpts(rd2), "second SIGINT: no checkpoint written %s" % T.ckpts(rd2))
+
+
+def case_sigint_mpirun():
+    """Ctrl-C under mpirun. Plain Open MPI mpirun answers SIGINT itself (SIGTERM to the
+    ranks, SIGKILL a second later, exit 1 whatever they do); tools/atas_mpirun turns
+    Ctrl-C into SIGUSR1, which mpirun forwards: every rank checkpoints, exit 3."""
+    d = T.workdir("sigint_mpirun")
+    c = T.make_corpus(d, n=16)
+    steps = 60
+    name = "wrapped"
+    sets = T.sets_for(d, c, name, run__steps=steps, checkpoint__every=0, run__log_every=1000)
+    rd = os.path.join(d, "runs", name)
+    log = os.path.join(d, name + ".log")
+    argv = [ATAS_MPIRUN] + T.cmdline(2, sets)[1:]
+    f = open(log, "w")
+    # a terminal's Ctrl-C goes to the foreground process group: the wrapper's own group
+    p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=T.ENV, start_new_session=True)
+    try:
+        T.check(T.wait_steps(rd, 4, p), "atas_mpirun: 4 steps before Ctrl-C")
+        os.killpg(p.pid, signal.SIGINT)
+        rc = p.wait(timeout=60)
+    finally:
+        T.stop_group(p)
+    text = open(log).read()
+    if not T.check(rc == 3, "atas_mpirun, Ctrl-C on 2 ranks: exit 3 (got %d)" % rc):
+        print(T.tail(text, 30))
+    stopped = len(T.metrics(rd))
+    T.check(0 < stopped < steps and os.path.exists(T.ckpt_path(rd, stopped) + ".done"),
+            "checkpoint at the stop (step %d)" % stopped)
+    rc, out, err, _ = T.run(2, sets, args=["--resume", "auto"])
+    T.check(rc == 0 and steps_of(rd) == list(range(steps)), "resumed on 2 ranks to the end, every step once (%d)" % rc)
+
+
+# ----------------------------------------------------------------------------- resume
+def case_resume_metrics():
+    """A hard kill (SIGKILL) after the last checkpoint, then --resume auto: metrics.jsonl
+    is cut back to the checkpoint's step, so every step is in it exactly once."""
+    d = T.workdir("resume_metrics")
+    c = T.make_corpus(d, n=16)
+    sets = T.sets_for(d, c, "k", run__steps=1000, checkpoint__every=5, run__log_every=1000)
+    rd = os.path.join(d, "runs", "k")
+    p = T.start(2, sets, log=os.path.join(d, "k.log"))
+    try:
+        T.check(T.wait_steps(rd, 13, p), "13 steps before the kill")
+        pids = T.rank_pids(p.pid)
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    finally:
+        T.stop_group(p)
+    for pid in pids.values():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    logged = steps_of(rd)
+    last = max(int(x[5:13]) for x in T.ckpts(rd) if x.endswith(".h5"))
+    T.check(len(logged) > last, "the kill came after steps beyond the checkpoint (logged %d, checkpoint %d)"
+            % (len(logged), last))
+    rc, out, err, _ = T.run(2, sets, args=["--resume", "auto", "--stop-after", "10"])
+    T.check(rc == 3, "--resume auto, 10 more steps: exit 3 (%d)" % rc)
+    got = steps_of(rd)
+    T.check(got == list(range(last + 10)), "every step once after the resume (%d records, %d distinct, expected %d)"
+            % (len(got), len(set(got)), last + 10))
+    if not T.check(re.search(r"metrics\.jsonl: \d+ record\(s\) of steps >= %d .* removed" % last, out) is not None,
+                   "the log says how many records were removed"):
+        print(T.tail(out, 10))
+
+
+def case_resume_schedule():
+    """Resuming with another run.steps is refused with both values (nothing changed on
+    disk); --allow-schedule-change continues with a loud warning."""
+    d = T.workdir("resume_schedule")
+    c = T.make_corpus(d, n=16)
+    rd = os.path.join(d, "runs", "s")
+    rc, out, err, _ = T.run(0, T.sets_for(d, c, "s", run__steps=20), args=["--stop-after", "6"])
+    T.check(rc == 3, "stopped after 6 of 20 steps (exit %d)" % rc)
+    before = digest(rd)
+    sets30 = T.sets_for(d, c, "s", run__steps=30)
+    rc, out, err, _ = T.run(2, sets30, args=["--resume", "auto"])
+    T.check(rc == 1, "resume with run.steps=30: exit 1 (%d)" % rc)
+    e = errors(err)
+    T.check(len(e) == 1 and "total steps 20 in the checkpoint, 30 now" in e[0] and "run.steps 20 -> 30" in e[0]
+            and "--allow-schedule-change" in e[0], "one message with both values and the flag: %s" % e)
+    T.check(digest(rd) == before, "the refused resume changed nothing in the run directory")
+    rc, out, err, _ = T.run(0, T.sets_for(d, c, "s", run__steps=20, optim__lr="2e-4"), args=["--resume", "auto"])
+    T.check(rc == 1 and "optim.lr" in err and "0.0001 in the checkpoint, 0.0002 now" in err,
+            "resume with another optim.lr: refused naming both values (%d): %s" % (rc, errors(err)))
+    rc, out, err, _ = T.run(0, sets30, args=["--resume", "auto", "--allow-schedule-change"])
+    T.check(rc == 0, "--allow-schedule-change: exit 0 (%d)" % rc)
+    T.check("SCHEDULE CHANGED on resume" in err and "total steps 20 in the checkpoint, 30 now" in err,
+            "--allow-schedule-change: a loud warning with both values")
+    T.check(steps_of(rd) == list(range(30)), "--allow-schedule-change: steps 0..29 logged once")
+    rc, out, err, _ = T.run(0, T.sets_for(d, c, "s", run__steps=30), args=["--resume", "auto"])
+    T.check(rc == 0, "resume at the end with the (new) schedule of the checkpoint: exit 0 (%d)" % rc)
+
+
+# ----------------------------------------------------------------------------- messages
+def case_messages():
+    """A config error on 4 ranks: one message (rank 0), no traceback, no MPI_ABORT banner,
+    exit 1; ATAS_DEBUG=1 adds the source locations."""
+    d = T.workdir("messages")
+    c = T.make_corpus(d, n=16)
+    argv = T.cmdline(4, T.sets_for(d, c, "m") + ["optim.learning_rate=1e-3"])
+    quiet = [argv[0], "-q"] + argv[1:]  # mpirun -q: no notice of mpirun's own
+    r = subprocess.run(quiet, capture_output=True, text=True, env=T.ENV, timeout=120)
+    lines = [l for l in (r.stdout + r.stderr).splitlines() if l.strip()]
+    T.check(r.returncode == 1, "4 ranks, unknown key: exit 1 (%d)" % r.returncode)
+    T.check(len(lines) == 1 and "optim.learning_rate" in lines[0] and lines[0].startswith("error: "),
+            "mpirun -q: exactly one line, the message: %s" % lines[:6])
+    r = subprocess.run(argv, capture_output=True, text=True, env=T.ENV, timeout=120)
+    text = r.stdout + r.stderr
+    T.check(len(errors(text)) == 1, "plain mpirun: one error line from atas (%d)" % len(errors(text)))
+    T.check("MPI_ABORT" not in text and "[rank" not in text and " at train/" not in text,
+            "plain mpirun: no MPI_ABORT banner, no rank prefix, no traceback")
+    r = subprocess.run(T.cmdline(0, T.sets_for(d, c, "m") + ["optim.learning_rate=1e-3"]), capture_output=True,
+                       text=True, env=dict(T.ENV, ATAS_DEBUG="1"), timeout=120)
+    T.check(re.search(r"^  at train/config_load\.c:\d+", r.stderr, re.M) is not None,
+            "ATAS_DEBUG=1: source locations shown")
+    # a missing corpus: the file named, once, on 2 ranks
+    r = subprocess.run([argv[0], "-q"] + T.cmdline(2, T.sets_for(d, os.path.join(d, "nope.h5"), "m"))[1:],
+                       capture_output=True, text=True, env=T.ENV, timeout=120)
+    e = errors(r.stdout + r.stderr)
+    T.check(r.returncode == 1 and len(e) == 1 and "nope.h5" in e[0],
+            "missing corpus on 2 ranks: one message naming the file (%d): %s" % (r.returncode, e))
+
+
+def case_help_version():
+    """--help exits 0 with a usage on stdout, --version names atas and its version,
+    for every program."""
+    progs = sorted(p for p in os.listdir(T.BIN) if p.startswith("atas_") and os.access(os.path.join(T.BIN, p), os.X_OK)
+                   and os.path.isfile(os.path.join(T.BIN, p)))
+    T.check(len(progs) >= 8, "programs found: %s" % progs)
+    cm = open(os.path.join(T.SRC, "CMakeLists.txt")).read()
+    version = re.search(r"project\(atas VERSION (\S+)", cm).group(1)
+    for p in progs:
+        exe = os.path.join(T.BIN, p)
+        r = subprocess.run([exe, "--help"], capture_output=True, text=True, env=T.ENV, timeout=60)
+        T.check(r.returncode == 0 and "usage" in r.stdout.lower(), "%s --help: exit 0, usage on stdout (%d)" % (p, r.returncode))
+        r = subprocess.run([exe, "--version"], capture_output=True, text=True, env=T.ENV, timeout=60)
+        T.check(r.returncode == 0 and r.stdout.startswith("%s (atas) %s" % (p, version)),
+                "%s --version: '%s'" % (p, r.stdout.strip()))
+
+
+if __name__ == "__main__":
+    globals()["case_" + sys.argv[1]]()
+    T.finish()
