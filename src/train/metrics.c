@@ -66,7 +66,11 @@ void atas_metrics_step(atas_trainer *t, long long step, const double *l, double 
                        double mom, double img_s, int skipped, double step_s) {
     FILE *f = t->metrics;
     if (!f) return;
-    fprintf(f, "{\"step\": %lld, ", step);
+    atas_observe_step(t, step_s);
+    char when[40];
+    atas_wallclock_iso(when, sizeof when);
+    fprintf(f, "{\"step\": %lld, \"epoch\": %lld, \"time\": \"%s\", \"elapsed_s\": %.3f, ", step,
+            t->steps_per_epoch > 0 ? step / t->steps_per_epoch : 0, when, atas_now() - t->t_start);
     num(f, "g2l", l[0], 1); num(f, "l2l", l[1], 1); num(f, "g2g", l[2], 1); num(f, "total", l[3], 1);
     num(f, "lr", lr, 1); num(f, "grad_norm", gnorm, 1); num(f, "teacher_momentum", mom, 1);
     num(f, "images_per_s", img_s, 1);
@@ -80,8 +84,12 @@ void atas_metrics_step(atas_trainer *t, long long step, const double *l, double 
         double after = b->t_done - (b->t_backward_end > 0 ? b->t_backward_end : b->t_done);
         hidden = span > 0 ? fmax(0, 1 - after / span) : 0;
     }
-    fprintf(f, "\"comm_bytes\": %zu, \"comm_buckets_in_backward\": %d, \"comm_hidden_frac\": %.3f}\n",
+    fprintf(f, "\"comm_bytes\": %zu, \"comm_buckets_in_backward\": %d, \"comm_hidden_frac\": %.3f, ",
             b->bytes, b->launched_during_backward, hidden);
+    /* rank 0's: MFU against run.peak_tflops or the sgemm peak measured at start (observe.c) */
+    fprintf(f, "\"mfu\": %.5f, \"rss_peak_mib\": %.1f", t->last_mfu, t->rss_peak / 1048576.0);
+    if (t->dev_peak) fprintf(f, ", \"device_mem_peak_mib\": %.1f", t->dev_peak / 1048576.0);
+    fputs("}\n", f);
     fflush(f);
 }
 
@@ -97,8 +105,13 @@ void atas_progress_line(atas_trainer *t, long long step, const double *l, double
     char eta[32];
     double steps_per_s = img_s / atas_config_images_per_step(&t->cfg);
     fmt_eta((double)(t->total_steps - step) / steps_per_s, eta, sizeof eta);
-    atas_info("step %6lld/%lld  g2l %.4f  l2l %.4f  g2g %.4f  total %.4f  lr %.2e  %7.1f img/s  ETA %s",
-              step, t->total_steps, l[0], l[1], l[2], l[3], lr, img_s, eta);
+    char mem[64];
+    int k = snprintf(mem, sizeof mem, "mem %.0f MiB", t->rss_peak / 1048576.0);
+    if (t->dev_peak) snprintf(mem + k, sizeof mem - k, " + dev %.0f MiB", t->dev_peak / 1048576.0);
+    atas_info("step %6lld/%lld  epoch %lld  g2l %.4f  l2l %.4f  g2g %.4f  total %.4f  lr %.2e  %7.1f img/s  "
+              "MFU %.1f%%  %s  ETA %s",
+              step, t->total_steps, t->steps_per_epoch > 0 ? (step - 1) / t->steps_per_epoch : 0, l[0], l[1], l[2],
+              l[3], lr, img_s, 100 * t->last_mfu, mem, eta);
 }
 
 void atas_phase_table(atas_trainer *t) {

@@ -552,6 +552,7 @@ static atas_status run(atas_trainer *t, const atas_train_args *a) {
         CHECK(atas_config_write_resolved(&t->cfg, p));
     }
     CHECK(setup_passes(t));
+    CHECK(atas_observe_setup(t));
     if (t->comm->rank == 0) CHECK(atas_metrics_open(t, t->st.step > 0));
     atas_info("training %lld steps (%lld per epoch, %d images per step on %d rank(s)); run directory %s",
               t->total_steps, t->steps_per_epoch, atas_config_images_per_step(&t->cfg), t->comm->world, t->run_dir);

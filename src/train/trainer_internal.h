@@ -36,6 +36,10 @@ typedef struct {
     double t_start;
     long long steps_this_run;
     char resumed_from[1300]; /* the checkpoint this run resumed from, "" when fresh */
+    /* observe.c: FLOPs of one step of this rank, the peak MFU is measured against, and
+     * the last logged step's MFU and memory high-water marks */
+    double step_flops, peak_tflops, last_mfu;
+    size_t rss_peak, dev_peak;
 } atas_trainer;
 
 /* metrics.c */
@@ -44,6 +48,11 @@ void atas_metrics_step(atas_trainer *t, long long step, const double *loss4, dou
                        double mom, double img_s, int skipped, double step_s);
 void atas_progress_line(atas_trainer *t, long long step, const double *loss4, double lr, double img_s);
 void atas_phase_table(atas_trainer *t);
+
+/* observe.c */
+atas_status atas_observe_setup(atas_trainer *t);
+void atas_observe_step(atas_trainer *t, double step_s); /* MFU and memory of the step just done */
+void atas_wallclock_iso(char *buf, size_t n);           /* "2026-01-31T12:34:56.789Z" (UTC) */
 
 /* dump.c */
 atas_status atas_dump_begin(atas_trainer *t, const char *dir, long long step, const atas_batch *b,

@@ -265,6 +265,56 @@ def case_help_version():
                 "%s --version: '%s'" % (p, r.stdout.strip()))
 
 
+# ----------------------------------------------------------------------------- observability
+STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+
+
+def tiny_step_flops(views, mosaics, R=64, C=128, P=8, D=64, L=3, mlp=256, E=32):
+    """FLOPs of one tiny.cfg step of one rank, from ATAS-METHOD's formula: forward per image
+    L*(8ND^2 + 4N*D*mlp + 4N^2*D) + patch embedding + head; teacher forward, student
+    forward + backward (3x) on the views (G2G) and on the mosaics."""
+    def fwd(px):
+        n_p = (px // P) ** 2
+        n = n_p + 1
+        return L * (8 * n * D * D + 4 * n * D * mlp + 4 * n * n * D) + 2 * n_p * 3 * P * P * D + 2 * D * E
+    return views * fwd(R) + 3 * views * fwd(R) + 3 * mosaics * fwd(C)
+
+
+def case_observe():
+    """Timestamps, epoch, MFU (against run.peak_tflops, and measured) and peak memory in
+    the log and in every metrics.jsonl record."""
+    from datetime import datetime
+    d = T.workdir("observe")
+    c = T.make_corpus(d, n=16)  # 16 images, 8 per step: 2 steps per epoch
+    rd = os.path.join(d, "runs", "o")
+    rc, out, err, _ = T.run(2, T.sets_for(d, c, "o", run__steps=7, optim__warmup_steps=1, run__peak_tflops=0.05))
+    T.check(rc == 0, "2-rank run with run.peak_tflops: exit 0 (%d)" % rc)
+    m = T.metrics(rd)
+    T.check([x["epoch"] for x in m] == [s // 2 for s in range(7)], "epoch of every record: %s" % [x.get("epoch") for x in m])
+    times = [datetime.strptime(x["time"], "%Y-%m-%dT%H:%M:%S.%fZ") for x in m]
+    T.check(all(a <= b for a, b in zip(times, times[1:])) and abs((times[-1] - datetime.utcnow()).total_seconds()) < 120,
+            "ISO UTC times, in order, of now: %s .. %s" % (m[0]["time"], m[-1]["time"]))
+    T.check(all(a["elapsed_s"] < b["elapsed_s"] for a, b in zip(m, m[1:])), "elapsed_s increases")
+    flops = tiny_step_flops(views=4, mosaics=1)  # per rank: 1 group of 4 views, 1 mosaic
+    bad = [(x["step"], x["mfu"], flops / (x["ms"]["step"] * 1e-3) / 0.05e12) for x in m
+           if abs(x["mfu"] - flops / (x["ms"]["step"] * 1e-3) / 0.05e12) > 2e-3 * x["mfu"] + 1e-5]
+    T.check(not bad, "mfu = step FLOPs (formula) / step time / run.peak_tflops %s" % bad[:3])
+    T.check("against a peak of 0.05 TFLOP/s per rank (run.peak_tflops)" in out, "the log names the peak and its source")
+    rss = [x["rss_peak_mib"] for x in m]
+    T.check(all(10 < r < 4096 for r in rss) and rss == sorted(rss), "rss_peak_mib plausible and never falls %s" % rss[:3])
+    prog = re.findall(r"^%s step +\d+/7  epoch (\d+) .* MFU ([\d.]+)%%  mem (\d+) MiB  ETA" % STAMP, out, re.M)
+    T.check(len(prog) == 7 and [int(p[0]) for p in prog] == [s // 2 for s in range(7)],
+            "progress lines carry time, epoch, MFU and memory: %s" % prog[:2])
+    T.check(all(re.match(STAMP + " ", l) for l in out.splitlines() if l and not l.startswith(("#", " "))),
+            "every log line starts with the date and time")
+    # measured peak: an sgemm at start
+    rc, out, err, _ = T.run(0, T.sets_for(d, c, "p", run__steps=2, optim__warmup_steps=1))
+    g = re.search(r"against a peak of ([\d.e+-]+) TFLOP/s per rank \(sgemm measured now\)", out)
+    T.check(rc == 0 and g is not None and 1e-4 < float(g.group(1)) < 100, "measured sgemm peak in the log: %s" % (g and g.group(1)))
+    mm = T.metrics(os.path.join(d, "runs", "p"))
+    T.check(all(0 < x["mfu"] < 1 for x in mm), "MFU against the measured peak within (0, 1): %s" % [x["mfu"] for x in mm])
+
+
 if __name__ == "__main__":
     globals()["case_" + sys.argv[1]]()
     T.finish()
