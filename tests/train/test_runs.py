@@ -1,5 +1,5 @@
 """A user's day with atas_mpi, run for real: run directories that protect their run,
-Ctrl-C (SIGINT) on one rank, under mpirun (through tools/atas_mpirun) and twice,
+Ctrl-C (SIGINT) on one rank, under mpirun (through tools/atas_run) and twice,
 metrics.jsonl after a hard kill and resume, schedule changes on resume, error messages
 on many ranks, --help/--version of every program.
     test_runs.py CASE     (CASE: one of the functions named case_*)"""
@@ -14,7 +14,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import trainlib as T  # noqa: E402
 
-ATAS_MPIRUN = os.path.join(T.SRC, "tools", "atas_mpirun")
+ATAS_RUN = os.path.join(T.SRC, "tools", "atas_run")
 
 
 def digest(run_dir):
@@ -126,7 +126,7 @@ def case_sigint():
 
 def case_sigint_mpirun():
     """Ctrl-C under mpirun. Plain Open MPI mpirun answers SIGINT itself (SIGTERM to the
-    ranks, SIGKILL a second later, exit 1 whatever they do); tools/atas_mpirun turns
+    ranks, SIGKILL a second later, exit 1 whatever they do); tools/atas_run turns
     Ctrl-C into SIGUSR1, which mpirun forwards: every rank checkpoints, exit 3."""
     d = T.workdir("sigint_mpirun")
     c = T.make_corpus(d, n=16)
@@ -135,24 +135,72 @@ def case_sigint_mpirun():
     sets = T.sets_for(d, c, name, run__steps=steps, checkpoint__every=0, run__log_every=1000)
     rd = os.path.join(d, "runs", name)
     log = os.path.join(d, name + ".log")
-    argv = [ATAS_MPIRUN] + T.cmdline(2, sets)[1:]
+    argv = [ATAS_RUN] + T.cmdline(2, sets)
     f = open(log, "w")
     # a terminal's Ctrl-C goes to the foreground process group: the wrapper's own group
     p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=T.ENV, start_new_session=True)
     try:
-        T.check(T.wait_steps(rd, 4, p), "atas_mpirun: 4 steps before Ctrl-C")
+        T.check(T.wait_steps(rd, 4, p), "atas_run mpirun: 4 steps before Ctrl-C")
         os.killpg(p.pid, signal.SIGINT)
         rc = p.wait(timeout=60)
     finally:
         T.stop_group(p)
     text = open(log).read()
-    if not T.check(rc == 3, "atas_mpirun, Ctrl-C on 2 ranks: exit 3 (got %d)" % rc):
+    if not T.check(rc == 3, "atas_run mpirun, Ctrl-C on 2 ranks: exit 3 (got %d)" % rc):
         print(T.tail(text, 30))
     stopped = len(T.metrics(rd))
     T.check(0 < stopped < steps and os.path.exists(T.ckpt_path(rd, stopped) + ".done"),
             "checkpoint at the stop (step %d)" % stopped)
     rc, out, err, _ = T.run(2, sets, args=["--resume", "auto"])
     T.check(rc == 0 and steps_of(rd) == list(range(steps)), "resumed on 2 ranks to the end, every step once (%d)" % rc)
+
+
+def case_sigint_srun():
+    """Ctrl-C under srun (real Slurm from tools/slurm_local.sh): srun itself sends SIGKILL
+    right after SIGINT on a double Ctrl-C, so tools/atas_run turns Ctrl-C into SIGUSR1,
+    which srun forwards: both ranks checkpoint, srun exits 3, --resume auto continues."""
+    bdir = T.BIN
+    sdir = os.path.join(bdir, "slurm-user")
+    if len(sdir) > 60:
+        import tempfile
+        sdir = tempfile.mkdtemp(prefix="atas-slurm-u.", dir="/tmp")
+    senv = dict(T.ENV, ATAS_SLURM_DIR=sdir)
+    slurm_local = os.path.join(T.SRC, "tools", "slurm_local.sh")
+    subprocess.run([slurm_local, "stop"], env=senv, capture_output=True)
+    r = subprocess.run([slurm_local, "start"], env=senv, capture_output=True, text=True)
+    if r.returncode != 0:
+        print("SKIP: Slurm cannot start here (%d): %s" % (r.returncode, r.stderr.strip()[-300:]))
+        sys.exit(77)
+    conf = re.search(r"SLURM_CONF=(\S+)", r.stdout).group(1)
+    try:
+        d = T.workdir("sigint_srun")
+        c = T.make_corpus(d, n=16)
+        steps = 60
+        sets = T.sets_for(d, c, "s", run__steps=steps, checkpoint__every=0, run__log_every=1000)
+        rd = os.path.join(d, "runs", "s")
+        env = dict(T.ENV, SLURM_CONF=conf)
+        srun = ["srun", "-n", "2", "--mpi=pmix", "--overcommit", "--time=5"]
+        log = os.path.join(d, "s.log")
+        p = subprocess.Popen([ATAS_RUN] + srun + T.cmdline(0, sets), stdout=open(log, "w"),
+                             stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            T.check(T.wait_steps(rd, 3, p, timeout=90), "srun: 3 steps before Ctrl-C")
+            os.killpg(p.pid, signal.SIGINT)
+            rc = p.wait(timeout=60)
+        finally:
+            T.stop_group(p)
+        text = open(log).read()
+        if not T.check(rc == 3, "atas_run srun, Ctrl-C on 2 ranks: exit 3 (got %d)" % rc):
+            print(T.tail(text, 30))
+        stopped = len(T.metrics(rd))
+        T.check(0 < stopped < steps and os.path.exists(T.ckpt_path(rd, stopped) + ".done"),
+                "srun: checkpoint at the stop (step %d)" % stopped)
+        r = subprocess.run(srun + T.cmdline(0, sets, args=["--resume", "auto"]), capture_output=True, text=True,
+                           env=env, timeout=180)
+        T.check(r.returncode == 0 and steps_of(rd) == list(range(steps)),
+                "srun --resume auto: to the end, every step once (%d)" % r.returncode)
+    finally:
+        subprocess.run([slurm_local, "stop"], env=senv, capture_output=True)
 
 
 # ----------------------------------------------------------------------------- resume
