@@ -70,7 +70,7 @@ atas_status atas_rundir_guard(atas_comm *comm, const char *run_dir, const char *
             } else if (delete_run(run_dir, ckpt_dir) != ATAS_OK) {
                 snprintf(msg, sizeof msg, "%s", atas_error_message());
             } else {
-                atas_warn("--overwrite: deleted the previous run in %s (%s)", run_dir, what);
+                atas_info("--overwrite: deleted the previous run in %s (%s)", run_dir, what);
             }
         }
     }

@@ -16,3 +16,7 @@ atas_script_test(NAME test_plot_metrics TIMEOUT 120
 # The job templates pass --cpus-per-task to srun and load ATAS_MODULES (stand-in srun).
 atas_script_test(NAME test_jobs_template TIMEOUT 60
   COMMAND bash ${PROJECT_SOURCE_DIR}/tests/test_jobs_template.sh)
+# tools/quickstart.sh end to end (20 steps, no install): real photographs, initial vs trained
+# picture, progress, no warnings.
+atas_script_test(NAME test_quickstart TIMEOUT 300
+  COMMAND bash ${PROJECT_SOURCE_DIR}/tests/test_quickstart.sh)

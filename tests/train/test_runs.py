@@ -60,7 +60,7 @@ def case_run_dir():
     T.check(T.ckpts(rd) == ["ckpt-00000004.h5", "ckpt-00000004.h5.done"],
             "--overwrite: only the new run's checkpoint is left: %s" % T.ckpts(rd))
     T.check(steps_of(rd) == [0, 1, 2, 3], "--overwrite: metrics.jsonl is the new run's %s" % steps_of(rd))
-    T.check("--overwrite: deleted the previous run in %s" % rd in err, "--overwrite says what it deleted")
+    T.check("--overwrite: deleted the previous run in %s" % rd in out, "--overwrite says what it deleted")
     # --resume auto in the same directory is the way to continue, not refused
     rc, out, err, _ = T.run(0, T.sets_for(d, c, "a", run__steps=4, optim__warmup_steps=1, checkpoint__every=0),
                             args=["--resume", "auto"])
