@@ -8,6 +8,7 @@
 # For tests: QUICKSTART_SETUP=0 skips setup.sh, QUICKSTART_BIN (build/), QUICKSTART_OUT (runs),
 # QUICKSTART_STEPS (300).
 set -euo pipefail
+case "${1:-}" in -h|--help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 cd "$(dirname "$0")/.."
 say() { echo "quickstart: $*"; }
 if [ "${QUICKSTART_SETUP:-1}" != 0 ]; then

@@ -279,8 +279,7 @@ static atas_status write_checkpoint(atas_trainer *t) {
         if (s == ATAS_OK) atas_info("checkpoint %s", path);
     }
     /* everyone learns whether rank 0 succeeded */
-    int bad = s != ATAS_OK;
-    if (bad) atas_error_print(stderr);
+    int bad = s != ATAS_OK; /* rank 0's message is printed once, at exit (atas_exit) */
     t->comm->phase = "checkpoint";
     CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
     if (bad) return s != ATAS_OK ? s : ATAS_ERR(ATAS_ERR_IO, "rank 0 failed to write a checkpoint");

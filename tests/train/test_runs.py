@@ -359,8 +359,14 @@ def case_observe():
     rc, out, err, _ = T.run(0, T.sets_for(d, c, "p", run__steps=2, optim__warmup_steps=1))
     g = re.search(r"against a peak of ([\d.e+-]+) TFLOP/s per rank \(sgemm measured now\)", out)
     T.check(rc == 0 and g is not None and 1e-4 < float(g.group(1)) < 100, "measured sgemm peak in the log: %s" % (g and g.group(1)))
+    # against the measured peak (printed to 3 digits); not bounded by 1 on a loaded machine,
+    # where the peak measured at start can be below what a later step gets
     mm = T.metrics(os.path.join(d, "runs", "p"))
-    T.check(all(0 < x["mfu"] < 1 for x in mm), "MFU against the measured peak within (0, 1): %s" % [x["mfu"] for x in mm])
+    flops1 = tiny_step_flops(views=8, mosaics=2)  # one rank: 2 groups of 4 views, 2 mosaics
+    peak = float(g.group(1)) if g else 1.0
+    bad = [(x["step"], x["mfu"]) for x in mm
+           if not abs(x["mfu"] - flops1 / (x["ms"]["step"] * 1e-3) / (peak * 1e12)) <= 6e-3 * x["mfu"]]
+    T.check(not bad, "MFU against the measured peak = FLOPs / step time / that peak %s" % bad)
 
 
 if __name__ == "__main__":
