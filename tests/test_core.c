@@ -1,5 +1,6 @@
-/* core: the traceback carries every frame; RNG streams are pure functions of
+/* core: the traceback carries every frame (shown with ATAS_DEBUG=1); RNG streams are pure functions of
  * (seed, a, b); known-answer Philox vector; uniform statistics. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "test_util.h"
@@ -13,10 +14,20 @@ int main(void) {
     atas_status s = outer();
     T_ASSERT(s == ATAS_ERR_FORMAT, "status %d", s);
     T_ASSERT(strcmp(atas_error_message(), "bad thing at offset 42") == 0, "msg '%s'", atas_error_message());
+    /* a user's error prints its message alone ... */
     char buf[4096] = {0};
+    unsetenv("ATAS_DEBUG");
     FILE *f = fmemopen(buf, sizeof buf, "w");
     atas_error_print(f);
     fclose(f);
+    T_ASSERT(strcmp(buf, "error: bad thing at offset 42\n") == 0, "without ATAS_DEBUG, the message alone:\n%s", buf);
+    /* ... and ATAS_DEBUG=1 adds every frame of the traceback */
+    setenv("ATAS_DEBUG", "1", 1);
+    memset(buf, 0, sizeof buf);
+    f = fmemopen(buf, sizeof buf, "w");
+    atas_error_print(f);
+    fclose(f);
+    unsetenv("ATAS_DEBUG");
     T_ASSERT(strstr(buf, "test_core.c") && strstr(buf, "(inner)") && strstr(buf, "(middle)") &&
                  strstr(buf, "(outer)"), "traceback:\n%s", buf);
     atas_error_clear();

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the quickstart corpus from real photographs: the Debian wallpapers of
-# mate-backgrounds (installed by tools/setup.sh), or any folder you name.
+# mate-backgrounds (its nature photographs; installed by tools/setup.sh), or any folder you name.
 #   tools/make_demo_corpus.sh [IMAGE_DIR] [-o data/demo.h5] [--size 256] [-n RANKS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SRC=/usr/share/backgrounds/mate OUT=data/demo.h5 SIZE=256 RANKS=1
+SRC=/usr/share/backgrounds/mate/nature OUT=data/demo.h5 SIZE=256 RANKS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     -o) OUT=$2; shift 2 ;;

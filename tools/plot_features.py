@@ -5,6 +5,7 @@ of the file, shared so colours compare across images), and optionally the same
 images' maps from a second file (e.g. pretrained vs ATAS-trained weights).
 
 usage: plot_features.py EMB.h5 CORPUS.h5 OUT.png [--other EMB2.h5] [--max 6]
+                        [--label TEXT] [--other-label TEXT] [--title TEXT]
 EMB.h5: atas_embed output (/dense [N,h,w,E]); CORPUS.h5: the corpus it embedded
 (images shown as stored). Coherent objects show as flat colour regions.
 """
@@ -40,6 +41,9 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--other")
     ap.add_argument("--max", type=int, default=6)
+    ap.add_argument("--label", default="dense PCA", help="row label of EMB.h5's maps")
+    ap.add_argument("--other-label", default="other PCA", help="row label of --other's maps")
+    ap.add_argument("--title", default="atas dense features (first 3 principal components as RGB)")
     a = ap.parse_args()
     with h5py.File(a.emb, "r") as f:
         n = min(a.max, f["dense"].shape[0])
@@ -48,10 +52,10 @@ def main():
     with h5py.File(a.corpus, "r") as f:
         imgs = np.asarray(f["images"][:n])
     rgb, basis = pca_rgb(dense)
-    rows = [("image", None), ("dense PCA", rgb)]
+    rows = [("image", None), (a.label, rgb)]
     if a.other:
         with h5py.File(a.other, "r") as f:
-            rows.append(("other PCA", pca_rgb(np.asarray(f["dense"][:n]), basis)[0]))
+            rows.append((a.other_label, pca_rgb(np.asarray(f["dense"][:n]), basis)[0]))
     fig, ax = plt.subplots(len(rows), n, figsize=(2.2 * n, 2.3 * len(rows)), squeeze=False)
     for j in range(n):
         for i, (label, data) in enumerate(rows):
@@ -60,7 +64,7 @@ def main():
             if j == 0:
                 ax[i, j].set_ylabel(label)
         ax[0, j].set_title(names[j].split("/")[-1][:22], fontsize=8)
-    fig.suptitle("atas dense features (first 3 principal components as RGB)")
+    fig.suptitle(a.title)
     fig.tight_layout()
     fig.savefig(a.out, dpi=100)
     print("plot_features: wrote", a.out)

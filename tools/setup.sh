@@ -53,7 +53,17 @@ if ! PYTHONPATH=$OCDEPS /usr/bin/python3 -c "import ftfy, regex; import os; asse
     || echo "setup: warning: could not install open_clip_torch; test_tokenizer_openclip will skip"
 fi
 
+echo "setup: configuring (build-configure.log)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" >build-configure.log 2>&1 || { cat build-configure.log; exit 1; }
-cmake --build build -j"$(nproc)" 2>&1 | grep -E "error|warning: |Error" || true
-cmake --build build -j"$(nproc)" >/dev/null
+# progress on one line; the whole output in build/build.log
+echo "setup: building with $(nproc) jobs (build/build.log)"
+if ! cmake --build build -j"$(nproc)" 2>&1 | tee build/build.log |
+     awk 'match($0, /^\[ *[0-9]+%\]/) { p = substr($0, RSTART, RLENGTH); if (p != last) { printf "\rsetup: build %s", p; fflush(); last = p } }
+          END { printf "\n" }'; then
+  grep -E "error|Error" build/build.log | head -n 40
+  echo "setup: the build failed (build/build.log)"
+  exit 1
+fi
+n=$(grep -c "warning: " build/build.log || true)
+[ "$n" -eq 0 ] || echo "setup: $n compiler warning(s) in build/build.log"
 echo "setup: built into build/"

@@ -49,6 +49,7 @@ typedef struct {
         int threads;   /* 0 = auto */
         int dump_step; /* -1 = never */
         char dump_dir[ATAS_CFG_PATH_LEN]; /* "" = <run dir>/dump */
+        double peak_tflops; /* per rank, for MFU; 0 = measured (sgemm) at start */
     } run;
     struct {
         char preset[ATAS_CFG_NAME_LEN]; /* "" or an atas_vit_preset name */

@@ -64,6 +64,8 @@ typedef struct {
     long long dump_step;     /* -1: none */
     const char *dump_dir;
     long long stop_after;    /* > 0: stop (as if signalled) after this many steps of this run (tests) */
+    int overwrite;           /* a fresh start may delete another run in its run directory */
+    int allow_schedule_change; /* a resume may change the schedule (loud warning) */
 } atas_train_args;
 
 /* Runs a whole training job on this rank; returns the process exit code. */

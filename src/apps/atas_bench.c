@@ -12,6 +12,7 @@
 
 #include "atas/op_cases.h"
 #include "atas/vit.h"
+#include "atas/version.h"
 
 typedef struct {
     int threads, reps, torch;
@@ -247,7 +248,8 @@ static void usage(void) {
            "  --backend cuda  the same tables on the GPU (peak = cublasSgemm 8192^3,\n"
            "                  memory = device bytes of model + pass, no torch column)\n"
            "  --quick   a tiny model only (a smoke run for tests)\n"
-           "  --ops-only  the per-op table only (no model rows)\n");
+           "  --ops-only  the per-op table only (no model rows)\n"
+           "  --version, --help\n");
 }
 
 int main(int argc, char **argv) {
@@ -261,6 +263,7 @@ int main(int argc, char **argv) {
                                        {"quick", no_argument, 0, 'q'},
                                        {"ops-only", no_argument, 0, 'o'},
                                        {"help", no_argument, 0, 'h'},
+                                       {"version", no_argument, 0, 'V'},
                                        {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "t:b:r:nqoh", lo, NULL)) != -1) {
@@ -272,6 +275,7 @@ int main(int argc, char **argv) {
         case 'q': o.quick = 1; break;
         case 'o': o.ops_only = 1; break;
         case 'h': usage(); return 0;
+        case 'V': atas_print_version("atas_bench"); return 0;
         default: usage(); return 2;
         }
     }

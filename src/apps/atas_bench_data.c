@@ -10,6 +10,7 @@
 
 #include "atas/corpus.h"
 #include "atas/loader.h"
+#include "atas/version.h"
 
 int main(int argc, char **argv) {
     int provided;
@@ -26,7 +27,8 @@ int main(int argc, char **argv) {
     static struct option opts[] = {{"steps", 1, 0, 's'}, {"n", 1, 0, 'n'}, {"groups", 1, 0, 'G'},
                                    {"mosaics", 1, 0, 'm'}, {"grids", 1, 0, 'g'}, {"view", 1, 0, 'R'},
                                    {"canvas", 1, 0, 'C'}, {"workers", 1, 0, 'w'},
-                                   {"prefetch", 1, 0, 'p'}, {0, 0, 0, 0}};
+                                   {"prefetch", 1, 0, 'p'}, {"help", 0, 0, 'h'},
+                                   {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
@@ -44,10 +46,18 @@ int main(int argc, char **argv) {
         case 'C': c.canvas_px = atoi(optarg); break;
         case 'w': c.workers = atoi(optarg); break;
         case 'p': c.prefetch = atoi(optarg); break;
+        case 'h': rc = -1; break;
+        case 'V': if (rank == 0) atas_print_version("atas_bench_data"); MPI_Finalize(); return 0;
         default: rc = 2;
         }
     }
     if (rc || optind != argc - 1) {
+        if (rc < 0) { /* --help: the usage on stdout, success */
+            if (rank == 0) printf("usage: atas_bench_data CORPUS.h5 [--steps N] [--n n] [--groups G] "
+                                  "[--mosaics m] [--grids a,b] [--view R] [--canvas C] [--workers w] [--prefetch p]\n");
+            MPI_Finalize();
+            return 0;
+        }
         if (rank == 0) fprintf(stderr, "usage: atas_bench_data CORPUS.h5 [--steps N] [--n n] [--groups G] "
                                        "[--mosaics m] [--grids a,b] [--view R] [--canvas C] [--workers w] [--prefetch p]\n");
         MPI_Finalize();

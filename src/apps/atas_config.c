@@ -12,15 +12,22 @@
 #include <string.h>
 
 #include "atas/config.h"
+#include "atas/version.h"
 
-static int usage(void) {
-    fprintf(stderr, "usage: atas_config CONFIG [--set key=value ...] [--world N] [--corpus-images N] [--out resolved.cfg]\n"
-                    "       atas_config --docs [out.md]\n");
-    return 2;
+static int usage_to(FILE *f, int code) {
+    fprintf(f, "usage: atas_config CONFIG [--set key=value ...] [--world N] [--corpus-images N] [--out resolved.cfg]\n"
+               "       atas_config --docs [out.md]\n"
+               "       atas_config --version | --help\n"
+               "  checks CONFIG with every --set applied (for N ranks), prints it resolved\n"
+               "  (or writes it to --out); --docs writes the key reference (configs/README.md)\n");
+    return code;
 }
+static int usage(void) { return usage_to(stderr, 2); }
 
 int main(int argc, char **argv) {
     if (argc < 2) return usage();
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return usage_to(stdout, 0);
+    if (!strcmp(argv[1], "--version")) { atas_print_version("atas_config"); return 0; }
     if (!strcmp(argv[1], "--docs")) {
         if (argc > 3) return usage();
         FILE *f = argc == 3 ? fopen(argv[2], "w") : stdout;

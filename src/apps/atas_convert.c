@@ -7,6 +7,7 @@
 
 #include "atas/h5util.h"
 #include "atas/weights.h"
+#include "atas/version.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -129,7 +130,7 @@ int main(int argc, char **argv) {
         {"output", required_argument, 0, 'o'}, {"to", required_argument, 0, 't'},
         {"which", required_argument, 0, 'w'},  {"alpha", required_argument, 0, 'a'},
         {"pretrained", required_argument, 0, 'p'}, {"heads", required_argument, 0, 'H'},
-        {"act", required_argument, 0, 'A'},    {"help", no_argument, 0, 'h'},
+        {"act", required_argument, 0, 'A'},    {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "o:t:w:a:p:H:A:h", lo, NULL)) != -1) {
@@ -173,6 +174,7 @@ int main(int argc, char **argv) {
             o.have_act = 1;
             break;
         case 'h': usage(stdout); return 0;
+        case 'V': atas_print_version("atas_convert"); return 0;
         default: usage(stderr); return 2;
         }
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "atas/embed.h"
+#include "atas/version.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -48,7 +49,7 @@ int main(int argc, char **argv) {
         {"heads", required_argument, 0, 'H'},   {"act", required_argument, 0, 'A'},
         {"no-dense", no_argument, 0, 'D'},      {"normalize", no_argument, 0, 'n'},
         {"output", required_argument, 0, 'o'},  {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
     int ch, ok = 1;
     while ((ch = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1) {
         switch (ch) {
@@ -79,6 +80,7 @@ int main(int argc, char **argv) {
         case 'o': e.out = optarg; break;
         case 'q': e.progress = 0; break;
         case 'h': if (rank == 0) usage(stdout); MPI_Finalize(); return 0;
+        case 'V': if (rank == 0) atas_print_version("atas_embed"); MPI_Finalize(); return 0;
         default: ok = 0;
         }
     }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "atas/corpus.h"
+#include "atas/version.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: atas_inspect CORPUS.h5 [--verify] [--png INDEX OUT.png]\n"
@@ -20,7 +21,8 @@ int main(int argc, char **argv) {
     long long png_index = -1;
     const char *png_out = NULL;
     static struct option opts[] = {{"verify", no_argument, 0, 'v'}, {"png", required_argument, 0, 'p'},
-                                   {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+                                   {"help", no_argument, 0, 'h'},
+                                   {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
         if (c == 'v') verify = 1;
@@ -30,6 +32,7 @@ int main(int argc, char **argv) {
             if (*end || optind >= argc) { usage(stderr); MPI_Finalize(); return 2; }
             png_out = argv[optind++];
         } else if (c == 'h') { usage(stdout); MPI_Finalize(); return 0; }
+        else if (c == 'V') { atas_print_version("atas_inspect"); MPI_Finalize(); return 0; }
         else { usage(stderr); MPI_Finalize(); return 2; }
     }
     if (optind != argc - 1) { usage(stderr); MPI_Finalize(); return 2; }

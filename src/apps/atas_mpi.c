@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atas/exit.h"
 #include "atas/train.h"
+#include "atas/version.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -13,14 +15,18 @@ static void usage(FILE *f) {
             "  --set key=value    override any key, with the same checks (repeatable)\n"
             "  --resume auto|PATH newest complete checkpoint of the run, or a given one\n"
             "  --dump-step N DIR  write step N (weights, inputs, losses, gradients) to DIR as HDF5\n"
+            "  --overwrite        a fresh start may delete another run in the run directory\n"
+            "  --allow-schedule-change  a resume may change run.steps/lr/warmup/momentum (warns)\n"
             "  --stop-after N     stop as if signalled after N steps of this run (tests)\n"
-            "exit codes: 0 done, 1 error, 2 usage, 3 stopped by SIGUSR1/SIGTERM after a checkpoint\n"
-            "(requeue), 4 a collective timed out, 5 too many non-finite steps\n");
+            "  --version, --help\n"
+            "exit codes: 0 done, 1 error, 2 usage, 3 stopped by SIGINT/SIGTERM/SIGUSR1 after a\n"
+            "checkpoint (requeue; a second SIGINT/SIGTERM stops at once), 4 a collective timed out,\n"
+            "5 too many non-finite steps. ATAS_DEBUG=1 adds source locations to error messages.\n");
 }
 
 int main(int argc, char **argv) {
     atas_comm comm;
-    if (atas_comm_init(&comm, &argc, &argv, 300) != ATAS_OK) {
+    if (atas_comm_init(&comm, &argc, &argv, 300) != ATAS_OK || atas_exit_prepare(&comm) != ATAS_OK) {
         atas_error_print(stderr);
         return ATAS_EXIT_ERROR;
     }
@@ -30,6 +36,9 @@ int main(int argc, char **argv) {
                                        {"resume", required_argument, 0, 'r'},
                                        {"dump-step", required_argument, 0, 'd'},
                                        {"stop-after", required_argument, 0, 'x'},
+                                       {"overwrite", no_argument, 0, 'O'},
+                                       {"allow-schedule-change", no_argument, 0, 'S'},
+                                       {"version", no_argument, 0, 'V'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
     int ch, bad = 0;
@@ -43,6 +52,9 @@ int main(int argc, char **argv) {
             else bad = 1;
             break;
         case 'x': a.stop_after = atoll(optarg); break;
+        case 'O': a.overwrite = 1; break;
+        case 'S': a.allow_schedule_change = 1; break;
+        case 'V': if (comm.rank == 0) atas_print_version("atas_mpi"); atas_comm_finalize(&comm); return 0;
         case 'h': if (comm.rank == 0) usage(stdout); atas_comm_finalize(&comm); return 0;
         default: bad = 1;
         }
@@ -56,16 +68,6 @@ int main(int argc, char **argv) {
     a.sets = sets;
     int code = atas_train_main(&comm, &a);
     free(sets);
-    if (code == ATAS_EXIT_ERROR && comm.world > 1) {
-        /* one rank failing alone must not leave the others waiting in a collective */
-        MPI_Abort(MPI_COMM_WORLD, code);
-    }
-    /* every rank reaches 0, 3 and 5 together: wait for rank 0's last lines before
-     * any rank exits non-zero and mpirun tears the job down */
-    if (comm.world > 1) {
-        comm.phase = "exit";
-        if (atas_comm_barrier(&comm) != ATAS_OK) atas_error_print(stderr);
-    }
-    atas_comm_finalize(&comm);
-    return code;
+    /* one message for a failure every rank found; an abort when a rank failed alone */
+    return atas_exit(&comm, code);
 }

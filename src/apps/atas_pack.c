@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "atas/corpus.h"
+#include "atas/version.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -37,6 +38,7 @@ int main(int argc, char **argv) {
                                    {"round", required_argument, 0, 'r'},
                                    {"quiet", no_argument, 0, 'q'},
                                    {"help", no_argument, 0, 'h'},
+                                   {"version", no_argument, 0, 'V'},
                                    {0, 0, 0, 0}};
     int c, bad = 0;
     while ((c = getopt_long(argc, argv, "s:o:qh", opts, NULL)) != -1) {
@@ -52,6 +54,7 @@ int main(int argc, char **argv) {
         case 'r': cfg.files_per_round = atoi(optarg); break;
         case 'q': cfg.progress = 0; break;
         case 'h': if (rank == 0) usage(stdout); MPI_Finalize(); return 0;
+        case 'V': if (rank == 0) atas_print_version("atas_pack"); MPI_Finalize(); return 0;
         default: bad = 1;
         }
     }

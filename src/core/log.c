@@ -1,7 +1,9 @@
-/* Rank-aware logging: rank 0 speaks; others only warn or fail, with a prefix. */
+/* Rank-aware logging: rank 0 speaks; others only warn or fail, with a prefix. Every line
+ * starts with the local date and time. */
 #include "atas/core.h"
 
 #include <stdarg.h>
+#include <time.h>
 
 static int g_rank = 0, g_world = 1;
 static atas_log_level g_level = ATAS_LOG_INFO;
@@ -15,6 +17,12 @@ void atas_log(atas_log_level lvl, const char *fmt, ...) {
     if (lvl < g_level) return;
     if (lvl <= ATAS_LOG_INFO && g_rank != 0) return;
     FILE *f = lvl >= ATAS_LOG_WARN ? stderr : stdout;
+    /* local wall-clock time on every line: logs of long runs are read by time */
+    time_t now = time(NULL);
+    struct tm tm;
+    char when[32];
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&now, &tm));
+    fprintf(f, "%s ", when);
     if (g_world > 1 && g_rank != 0) fprintf(f, "[rank %d] ", g_rank);
     if (lvl == ATAS_LOG_WARN) fputs("warning: ", f);
     if (lvl == ATAS_LOG_ERROR) fputs("error: ", f);

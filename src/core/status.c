@@ -2,6 +2,7 @@
 #include "atas/core.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ATAS_MAX_FRAMES 32
@@ -72,13 +73,22 @@ atas_status atas_error_trace(atas_status code, const char *file, int line, const
 
 const char *atas_error_message(void) { return g_err.code == ATAS_OK ? "" : g_err.msg; }
 
+/* The file:line frames are for developers: shown for errors that are ours (internal,
+ * memory, CUDA) or when ATAS_DEBUG is set; a user's mistake gets the message alone. */
+static int show_frames(atas_status code) {
+    const char *d = getenv("ATAS_DEBUG");
+    if (d && d[0] && strcmp(d, "0") != 0) return 1;
+    return code == ATAS_ERR_INTERNAL || code == ATAS_ERR_NOMEM || code == ATAS_ERR_CUDA;
+}
+
 void atas_error_print(FILE *f) {
     if (!f) f = stderr;
     if (g_err.code == ATAS_OK) return;
     char prefix[32] = "";
-    if (atas_log_world() > 1) snprintf(prefix, sizeof prefix, "[rank %d] ", atas_log_rank());
+    if (atas_log_world() > 1 && atas_log_rank() != 0) snprintf(prefix, sizeof prefix, "[rank %d] ", atas_log_rank());
     fprintf(f, "%serror: %s\n", prefix, g_err.msg);
-    for (int i = 0; i < g_err.nframes; i++) fprintf(f, "%s  at %s\n", prefix, g_err.frames[i]);
+    for (int i = 0; show_frames(g_err.code) && i < g_err.nframes; i++)
+        fprintf(f, "%s  at %s\n", prefix, g_err.frames[i]);
     fflush(f);
 }
 

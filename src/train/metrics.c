@@ -1,16 +1,56 @@
 /* metrics.jsonl (one object per step), the progress line and the phase table:
  * rank 0 alone calls these. */
+#include <errno.h>
+#include <jansson.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "trainer_internal.h"
 
 const char *const atas_phase_names[PH_N] = {"data_wait", "teacher_fwd", "student_fwd", "loss",
                                             "backward", "comm", "optimizer", "checkpoint"};
 
+/* A resumed run repeats the steps between its checkpoint and the stop (a hard kill
+ * loses them): the records of those steps go, so every step is in the file once.
+ * Records without a step (or torn last lines) are kept / dropped as they parse. */
+static atas_status cut_to_step(const char *path, long long step) {
+    FILE *in = fopen(path, "r");
+    if (!in) return ATAS_OK; /* nothing logged yet */
+    char tmp[1400];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *out = fopen(tmp, "w");
+    if (!out) { fclose(in); return ATAS_ERR(ATAS_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno)); }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long long dropped = 0;
+    while ((n = getline(&line, &cap, in)) > 0) {
+        json_error_t je;
+        json_t *o = json_loadb(line, (size_t)n, 0, &je);
+        json_t *js = o ? json_object_get(o, "step") : NULL;
+        int keep = o && (!json_is_integer(js) || json_integer_value(js) < step);
+        json_decref(o);
+        if (!keep) { dropped++; continue; }
+        fputs(line, out);
+        if (line[n - 1] != '\n') fputc('\n', out);
+    }
+    free(line);
+    fclose(in);
+    if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0) {
+        unlink(tmp);
+        return ATAS_ERR(ATAS_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    }
+    if (rename(tmp, path) != 0) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+    if (dropped) atas_info("metrics.jsonl: %lld record(s) of steps >= %lld (after the checkpoint) removed", dropped, step);
+    return ATAS_OK;
+}
+
 atas_status atas_metrics_open(atas_trainer *t, int append) {
     char p[1300];
     snprintf(p, sizeof p, "%s/metrics.jsonl", t->run_dir);
+    if (append) CHECK(cut_to_step(p, t->st.step));
     t->metrics = fopen(p, append ? "a" : "w");
     if (!t->metrics) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open for writing", p);
     return ATAS_OK;
@@ -26,7 +66,11 @@ void atas_metrics_step(atas_trainer *t, long long step, const double *l, double 
                        double mom, double img_s, int skipped, double step_s) {
     FILE *f = t->metrics;
     if (!f) return;
-    fprintf(f, "{\"step\": %lld, ", step);
+    atas_observe_step(t, step_s);
+    char when[40];
+    atas_wallclock_iso(when, sizeof when);
+    fprintf(f, "{\"step\": %lld, \"epoch\": %lld, \"time\": \"%s\", \"elapsed_s\": %.3f, ", step,
+            t->steps_per_epoch > 0 ? step / t->steps_per_epoch : 0, when, atas_now() - t->t_start);
     num(f, "g2l", l[0], 1); num(f, "l2l", l[1], 1); num(f, "g2g", l[2], 1); num(f, "total", l[3], 1);
     num(f, "lr", lr, 1); num(f, "grad_norm", gnorm, 1); num(f, "teacher_momentum", mom, 1);
     num(f, "images_per_s", img_s, 1);
@@ -40,10 +84,13 @@ void atas_metrics_step(atas_trainer *t, long long step, const double *l, double 
         double after = b->t_done - (b->t_backward_end > 0 ? b->t_backward_end : b->t_done);
         hidden = span > 0 ? fmax(0, 1 - after / span) : 0;
     }
-    fprintf(f, "\"comm_bytes\": %zu, \"comm_buckets_in_backward\": %d, \"comm_hidden_frac\": %.3f",
+    fprintf(f, "\"comm_bytes\": %zu, \"comm_buckets_in_backward\": %d, \"comm_hidden_frac\": %.3f, ",
             b->bytes, b->launched_during_backward, hidden);
+    /* rank 0's: MFU against run.peak_tflops or the sgemm peak measured at start (observe.c) */
+    fprintf(f, "\"mfu\": %.5f, \"rss_peak_mib\": %.1f", t->last_mfu, t->rss_peak / 1048576.0);
+    if (t->dev_peak) fprintf(f, ", \"device_mem_peak_mib\": %.1f", t->dev_peak / 1048576.0);
     atas_eval_hook_json(t, f, step);
-    fprintf(f, "}\n");
+    fputs("}\n", f);
     fflush(f);
 }
 
@@ -61,8 +108,13 @@ void atas_progress_line(atas_trainer *t, long long step, const double *l, double
     fmt_eta((double)(t->total_steps - step) / steps_per_s, eta, sizeof eta);
     char ev[96];
     atas_eval_hook_summary(t, ev, sizeof ev);
-    atas_info("step %6lld/%lld  g2l %.4f  l2l %.4f  g2g %.4f  total %.4f  lr %.2e  %7.1f img/s  ETA %s%s",
-              step, t->total_steps, l[0], l[1], l[2], l[3], lr, img_s, eta, ev);
+    char mem[64];
+    int k = snprintf(mem, sizeof mem, "mem %.0f MiB", t->rss_peak / 1048576.0);
+    if (t->dev_peak) snprintf(mem + k, sizeof mem - k, " + dev %.0f MiB", t->dev_peak / 1048576.0);
+    atas_info("step %6lld/%lld  epoch %lld  g2l %.4f  l2l %.4f  g2g %.4f  total %.4f  lr %.2e  %7.1f img/s  "
+              "MFU %.1f%%  %s  ETA %s%s",
+              step, t->total_steps, t->steps_per_epoch > 0 ? (step - 1) / t->steps_per_epoch : 0, l[0], l[1], l[2],
+              l[3], lr, img_s, 100 * t->last_mfu, mem, eta, ev);
 }
 
 void atas_phase_table(atas_trainer *t) {

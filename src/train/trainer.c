@@ -11,10 +11,9 @@
 
 #include "atas/h5util.h"
 #include "atas/weights.h"
+#include "rundir.h"
+#include "signals.h"
 #include "trainer_internal.h"
-
-static volatile sig_atomic_t g_stop_signal = 0;
-static void on_signal(int sig) { g_stop_signal = sig; }
 
 static atas_status mkdirs(const char *path) {
     char buf[1200];
@@ -173,6 +172,7 @@ static atas_status setup_resume(atas_trainer *t) {
         snprintf(path, sizeof path, "%s", r);
     }
     CHECK(atas_ckpt_read(path, &t->student, &t->teacher, t->adam_m, t->adam_v, &t->st));
+    snprintf(t->resumed_from, sizeof t->resumed_from, "%s", path);
     if (t->st.seed != t->cfg.run.seed)
         atas_warn("%s was written with run.seed %lld, the config says %lld; continuing with the checkpoint's data order",
                   path, t->st.seed, (long long)t->cfg.run.seed);
@@ -280,8 +280,7 @@ static atas_status write_checkpoint(atas_trainer *t) {
         if (s == ATAS_OK) atas_info("checkpoint %s", path);
     }
     /* everyone learns whether rank 0 succeeded */
-    int bad = s != ATAS_OK;
-    if (bad) atas_error_print(stderr);
+    int bad = s != ATAS_OK; /* rank 0's message is printed once, at exit (atas_exit) */
     t->comm->phase = "checkpoint";
     CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
     if (bad) return s != ATAS_OK ? s : ATAS_ERR(ATAS_ERR_IO, "rank 0 failed to write a checkpoint");
@@ -445,7 +444,7 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
         t->phase[PH_COMM] = t->buckets.t_busy;
 
         /* losses, the stop flag and non-finite flags: one small allreduce */
-        double red[7] = {loss4[0], loss4[1], loss4[2], loss4[3], (double)(g_stop_signal != 0),
+        double red[7] = {loss4[0], loss4[1], loss4[2], loss4[3], (double)(atas_signals_stop_requested() != 0),
                          (double)bad_loss, 0};
         comm->phase = "metrics";
         CHECK(atas_comm_allreduce_sum_f64(comm, red, 7));
@@ -510,7 +509,7 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
                             "last good state checkpointed", step, t->st.nonfinite_in_row);
         if (stop) {
             atas_info("stopping at step %lld on request (%s); resume with --resume auto", t->st.step,
-                      g_stop_signal == SIGTERM ? "SIGTERM" : g_stop_signal == SIGUSR1 ? "SIGUSR1" : "signal or test limit");
+                      atas_signals_name(atas_signals_stop_requested()));
             return ATAS_ERR_INTERRUPTED;
         }
     }
@@ -542,23 +541,28 @@ static void teardown(atas_trainer *t) {
 
 static atas_status run(atas_trainer *t, const atas_train_args *a) {
     CHECK(setup_config(t, a));
+    CHECK(atas_rundir_guard(t->comm, t->run_dir, t->ckpt_dir, t->cfg.checkpoint.resume[0] != 0, a->overwrite));
+    CHECK(setup_models(t));
+    CHECK(setup_resume(t));
+    CHECK(setup_data(t));
+    if (t->resumed_from[0])
+        CHECK(atas_resume_check_schedule(t->resumed_from, &t->cfg, atas_loader_corpus_count(t->loader),
+                                         a->allow_schedule_change, t->comm->rank));
+    /* the run directory is written once nothing in the set-up has refused the run */
     if (t->comm->rank == 0) {
         CHECK(mkdirs(t->ckpt_dir));
         char p[1300];
         snprintf(p, sizeof p, "%s/config.cfg", t->run_dir);
         CHECK(atas_config_write_resolved(&t->cfg, p));
     }
-    CHECK(setup_models(t));
-    CHECK(setup_resume(t));
-    CHECK(setup_data(t));
     CHECK(setup_passes(t));
     CHECK(atas_eval_hook_open(t));
+    CHECK(atas_observe_setup(t));
     if (t->comm->rank == 0) CHECK(atas_metrics_open(t, t->st.step > 0));
     CHECK(atas_recipe_log(&t->cfg, t->comm->world, atas_loader_corpus_count(t->loader)));
     atas_info("training %lld steps (%lld per epoch, %d images per step on %d rank(s)); run directory %s",
               t->total_steps, t->steps_per_epoch, atas_config_images_per_step(&t->cfg), t->comm->world, t->run_dir);
-    signal(SIGUSR1, on_signal);
-    signal(SIGTERM, on_signal);
+    atas_signals_install();
     atas_status s = train_loop(t, a);
     if (t->comm->rank == 0 && t->steps_this_run > 0) atas_phase_table(t);
     CHECK(s);
@@ -571,9 +575,10 @@ int atas_train_main(atas_comm *comm, const atas_train_args *a) {
     t->comm = comm;
     atas_status s = run(t, a);
     int code = ATAS_EXIT_OK;
-    if (s == ATAS_ERR_INTERRUPTED) code = ATAS_EXIT_REQUEUE;
-    else if (s == ATAS_ERR_NUMERIC) { atas_error_print(stderr); code = ATAS_EXIT_NONFINITE; }
-    else if (s != ATAS_OK) { atas_error_print(stderr); code = ATAS_EXIT_ERROR; }
+    /* the message stays pending: atas_exit prints it once (include/atas/exit.h) */
+    if (s == ATAS_ERR_INTERRUPTED) { atas_error_clear(); code = ATAS_EXIT_REQUEUE; }
+    else if (s == ATAS_ERR_NUMERIC) code = ATAS_EXIT_NONFINITE;
+    else if (s != ATAS_OK) code = ATAS_EXIT_ERROR;
     teardown(t);
     free(t);
     return code;

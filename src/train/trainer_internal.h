@@ -36,6 +36,11 @@ typedef struct {
     double t_start;
     long long steps_this_run;
     struct atas_eval_hook *eval; /* eval_hook.c; NULL when eval.every = 0 */
+    char resumed_from[1300]; /* the checkpoint this run resumed from, "" when fresh */
+    /* observe.c: FLOPs of one step of this rank, the peak MFU is measured against, and
+     * the last logged step's MFU and memory high-water marks */
+    double step_flops, peak_tflops, last_mfu;
+    size_t rss_peak, dev_peak;
 } atas_trainer;
 
 /* metrics.c */
@@ -53,6 +58,10 @@ atas_status atas_eval_hook_final(atas_trainer *t);                 /* after the 
 void atas_eval_hook_json(atas_trainer *t, FILE *f, long long step); /* `, "eval": {...}` for that step's record */
 void atas_eval_hook_summary(const atas_trainer *t, char *buf, size_t n); /* for the progress line */
 void atas_eval_hook_close(atas_trainer *t);
+/* observe.c */
+atas_status atas_observe_setup(atas_trainer *t);
+void atas_observe_step(atas_trainer *t, double step_s); /* MFU and memory of the step just done */
+void atas_wallclock_iso(char *buf, size_t n);           /* "2026-01-31T12:34:56.789Z" (UTC) */
 
 /* dump.c */
 atas_status atas_dump_begin(atas_trainer *t, const char *dir, long long step, const atas_batch *b,

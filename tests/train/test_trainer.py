@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import trainlib as T  # noqa: E402
 
 LOSSES = ("g2l", "l2l", "g2g", "total")
+STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"  # every log line starts with the local date and time
 
 
 def loss_close(a, b, rel=1e-5):
@@ -381,14 +382,14 @@ def case_metrics():
     mom = [1 - 0.5 * 0.01 * (1 + math.cos(math.pi * s / (steps - 1))) for s in range(steps)]
     T.check(all(abs(x["lr"] - l) <= 1e-9 * 1e-4 + 1e-15 for x, l in zip(m, lr)), "lr follows warmup + cosine")
     T.check(all(abs(x["teacher_momentum"] - v) <= 1e-9 for x, v in zip(m, mom)), "teacher momentum follows its cosine")
-    prog = re.findall(r"^step +(\d+)/%d .*ETA \S+" % steps, out, re.M)
+    prog = re.findall(r"^%s step +(\d+)/%d .*ETA \S+" % (STAMP, steps), out, re.M)
     T.check([int(s) for s in prog] == list(range(1, steps + 1)),
             "one progress line with ETA per step on stdout, rank 0 only (%d lines)" % len(prog))
-    T.check(not re.search(r"^step +\d+/", err, re.M), "no progress lines on stderr")
+    T.check(not re.search(r"^%s step +\d+/" % STAMP, err, re.M), "no progress lines on stderr")
     T.check(out.count("# phase times over %d steps" % steps) == 1, "one phase table")
     # log_every = 5: a line at step 1, every 5th, and the last
     rc, out, err, _ = T.run(2, T.sets_for(d, c, "m5", run__steps=12, run__log_every=5))
-    prog = [int(s) for s in re.findall(r"^step +(\d+)/12 ", out, re.M)]
+    prog = [int(s) for s in re.findall(r"^%s step +(\d+)/12 " % STAMP, out, re.M)]
     T.check(prog == [1, 5, 10, 12], "log_every=5: progress at steps %s" % prog)
 
 
