@@ -19,12 +19,16 @@
 #   --bundle  default: .gpu/atas-bundle.tar.xz next to this script's tools/ (the repo's), or the
 #             bundle this script sits in (atas-bundle/share/atas/gpu_check.sh)
 #   --quick   skip the benchmarks and vitb16 (the CTest on a machine without a GPU)
-# env: OUT (default /tmp/gpu_check), ATAS_BUNDLE_DIR (where to unpack, default $OUT/bundle),
+# env: OUT (logs, summary, metrics; default /tmp/gpu_check), WORK (the unpacked bundle and the runs
+#      with their checkpoints, kept out of OUT; default $OUT.work),
 #      ATAS_CUDA_LIBDIRS (where the machine's cuBLAS / NCCL / libcuda are, when not found)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd -P)
 OUT=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd -P)
+WORK=${WORK:-$OUT.work}
+mkdir -p "$WORK" 2>/dev/null || WORK=$(mktemp -d "${TMPDIR:-/tmp}/atas-gpu-check.XXXXXX")
+WORK=$(cd "$WORK" && pwd -P)
 BUNDLE_ARG="" ONLY="" QUICK=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -44,7 +48,7 @@ fi
 if [ -d "$BUNDLE_ARG" ]; then
   B=$(cd "$BUNDLE_ARG" && pwd -P)
 elif [ -f "$BUNDLE_ARG" ]; then
-  U=${ATAS_BUNDLE_DIR:-$OUT/bundle}
+  U=$WORK/bundle
   rm -rf "$U" && mkdir -p "$U"
   t0=$(date +%s)
   tar -C "$U" -xJf "$BUNDLE_ARG" || { echo "gpu_check: cannot unpack $BUNDLE_ARG into $U" >&2; exit 1; }
@@ -63,8 +67,11 @@ if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_RO
 # containers often forbid the cross-memory-attach single copy; shared memory still works
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer /usr/local/cuda*/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
-RUNS=$OUT/runs
+RUNS=$WORK/runs
 rm -rf "$RUNS" && mkdir -p "$RUNS"
+
+# the machine's libcuda, cuBLAS, NCCL into the bundle's hostlib/ (every program needs cuBLAS)
+"$BIN/atas-hostlibs" >"$OUT/hostlibs.txt" 2>&1
 
 # ---- steps: step NAME KIND TIMEOUT COMMAND (bash -c); KIND cpu | cuda | info
 NAMES=() RESULTS=() SECS=() NOTES=()
@@ -116,13 +123,13 @@ step facts info 60 "
   nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1
   echo '# toolkit'; (nvcc --version || /usr/local/cuda/bin/nvcc --version) 2>&1 | tail -2
   echo \"compute-sanitizer: ${SAN:-not found}\"
-  '$BIN/atas-hostlibs'"
+  cat '$OUT/hostlibs.txt'"
 # every library of every program resolves, from the bundle (or the machine's CUDA libraries)
 step libs cpu 60 "
   fail=0
   for p in atas_mpi atas_bench atas_pack atas_inspect atas_config atas_convert atas_embed test_backend_parity mpirun orted; do
-    l=\$('$BIN/atas-ldd' \$p 2>&1); echo \"# \$p\"; echo \"\$l\" | sed 's/ (0x.*//'
-    if echo \"\$l\" | grep -q 'not found'; then echo \"\$p: missing libraries\" >'$OUT/note'; fail=1; fi
+    l=\$('$BIN/atas-ldd' \$p 2>&1); r=\$?; echo \"# \$p\"; echo \"\$l\" | sed 's/ (0x.*//'
+    if [ \$r != 0 ] || echo \"\$l\" | grep -Eq 'not found|error while loading'; then echo \"\$p: missing libraries\" >'$OUT/note'; fail=1; fi
   done
   exit \$fail"
 
@@ -200,7 +207,9 @@ else
   step memcheck_train cuda 5 "echo 'compute-sanitizer not found on this machine' | tee '$OUT/note'; exit 77"
 fi
 
-# ---- summary
+# ---- summary (and the runs' metrics, small, next to the logs)
+mkdir -p "$OUT/metrics"
+for m in "$RUNS"/*/metrics.jsonl; do [ -f "$m" ] && cp "$m" "$OUT/metrics/$(basename "$(dirname "$m")").jsonl"; done
 {
   echo "# gpu_check $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n): $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1 || true)"
   echo "# bundle $(sed -n 's/^commit: *//p' "$B/BUNDLE.txt"), host $(getconf GNU_LIBC_VERSION 2>/dev/null), logs in $OUT"

@@ -41,7 +41,7 @@ END {
             r = abs(a - b) / d
             if (r > worst) worst = r
             if (r > tol) bad = 1
-            printf " %13.7g %13.7g %9.2e%s", a, b, r, r > tol ? "!" : ""
+            printf " %13.7g %13.7g %9.2e%s", a, b, r, (r > tol ? " !" : "")
         }
         printf "\n"
     }
