@@ -70,6 +70,9 @@ SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 
 RUNS=$WORK/runs
 rm -rf "$RUNS" && mkdir -p "$RUNS"
 
+# a GPU here? (then "no CUDA device" from a program is a failure, not a skip)
+HAVE_GPU=0
+if nvidia-smi -L 2>/dev/null | grep -q '^GPU ' || [ -e /dev/nvidia0 ]; then HAVE_GPU=1; fi
 # the machine's libcuda, cuBLAS, NCCL into the bundle's hostlib/ (every program needs cuBLAS)
 "$BIN/atas-hostlibs" >"$OUT/hostlibs.txt" 2>&1
 
@@ -89,11 +92,16 @@ step() {
   rc=$?
   local secs; secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
   NOTE=$(cat "$OUT/note" 2>/dev/null)
+  local nodev=0
+  if [ "$kind" = cuda ] && grep -Eq 'no CUDA device available|this build has no CUDA backend|no usable CUDA device' "$log"; then nodev=1; fi
   if [ $rc = 0 ]; then res=PASS
-  elif [ $rc = 77 ]; then res=SKIPPED; NOTE=${NOTE:-"exit 77: $(tail -1 "$log" | cut -c1-70)"}
   elif [ $rc = 124 ] || [ $rc = 137 ]; then res=FAIL; NOTE="timed out after ${limit}s"
-  elif [ "$kind" = cuda ] && grep -Eq 'no CUDA device available|this build has no CUDA backend|no usable CUDA device' "$log"; then
-    res=SKIPPED; NOTE=${NOTE:-"no usable CUDA device"}
+  elif [ $rc = 77 ] && [ -n "$NOTE" ]; then res=SKIPPED  # a skip this script decided, with its reason
+  elif { [ $rc = 77 ] || [ $nodev = 1 ]; } && [ $HAVE_GPU = 1 ]; then
+    # the machine has a GPU: a program that finds none is a failure, not a skip
+    res=FAIL; NOTE="a GPU is present but: $(grep -Em1 'no CUDA device|no usable|unsupported|CUDA' "$log" | cut -c1-90)"
+  elif [ $rc = 77 ]; then res=SKIPPED; NOTE="exit 77: $(tail -1 "$log" | cut -c1-70)"
+  elif [ $nodev = 1 ]; then res=SKIPPED; NOTE="no usable CUDA device"
   else res=FAIL; NOTE=${NOTE:-"exit $rc, see $(basename "$log")"}
   fi
   [ "$kind" = info ] && [ $res = PASS ] && res=INFO
@@ -102,7 +110,6 @@ step() {
   NAMES+=("$name") RESULTS+=("$res") SECS+=("$secs") NOTES+=("$NOTE")
 }
 result_of() { local i; for i in "${!NAMES[@]}"; do [ "${NAMES[$i]}" = "$1" ] && echo "${RESULTS[$i]}"; done; }
-# a step whose inputs were skipped is skipped too
 # needs STEP...: a command that stops the step (exit 77) unless every STEP passed
 needs() {
   local s r
@@ -212,7 +219,7 @@ mkdir -p "$OUT/metrics"
 for m in "$RUNS"/*/metrics.jsonl; do [ -f "$m" ] && cp "$m" "$OUT/metrics/$(basename "$(dirname "$m")").jsonl"; done
 {
   echo "# gpu_check $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n): $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1 || true)"
-  echo "# bundle $(sed -n 's/^commit: *//p' "$B/BUNDLE.txt"), host $(getconf GNU_LIBC_VERSION 2>/dev/null), logs in $OUT"
+  echo "# bundle $(sed -n 's/^commit: *//p' "$B/BUNDLE.txt"), host $(getconf GNU_LIBC_VERSION 2>/dev/null), GPU seen: $([ $HAVE_GPU = 1 ] && echo yes || echo no), logs in $OUT"
   printf '%-16s %-8s %8s  %s\n' step result seconds note
   for i in "${!NAMES[@]}"; do
     printf '%-16s %-8s %8s  %s\n' "${NAMES[$i]}" "${RESULTS[$i]}" "${SECS[$i]}" "${NOTES[$i]}"
