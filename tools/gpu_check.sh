@@ -19,6 +19,8 @@
 #   --bundle  default: .gpu/atas-bundle.tar.xz next to this script's tools/ (the repo's), or the
 #             bundle this script sits in (atas-bundle/share/atas/gpu_check.sh)
 #   --quick   skip the benchmarks and vitb16 (the CTest on a machine without a GPU)
+# The whole check keeps within BUDGET_S seconds (default 570, for the device tool's 600 s): a step
+# gets at most what is left, and summary.txt is rewritten after every step.
 # env: OUT (logs, summary, metrics; default /tmp/gpu_check), WORK (the unpacked bundle and the runs
 #      with their checkpoints, kept out of OUT; default $OUT.work),
 #      ATAS_CUDA_LIBDIRS (where the machine's cuBLAS / NCCL / libcuda are, when not found)
@@ -30,6 +32,7 @@ WORK=${WORK:-$OUT.work}
 mkdir -p "$WORK" 2>/dev/null || WORK=$(mktemp -d "${TMPDIR:-/tmp}/atas-gpu-check.XXXXXX")
 WORK=$(cd "$WORK" && pwd -P)
 BUNDLE_ARG="" ONLY="" QUICK=0
+START_S=$(date +%s) BUDGET_S=${BUDGET_S:-570}
 while [ $# -gt 0 ]; do
   case "$1" in
     --bundle) BUNDLE_ARG=$2; shift 2 ;;
@@ -85,6 +88,14 @@ step() {
   if [ -n "$ONLY" ] && [[ $ONLY != *",$name,"* ]]; then return 0; fi
   n=$((n + 1))
   log=$OUT/$(printf '%02d' $n)_$name.log
+  # the whole check keeps within BUDGET_S (the device tool's limit): later steps get what is left
+  local left=$(( BUDGET_S - ($(date +%s) - START_S) ))
+  if [ $left -lt 15 ]; then
+    echo "== [$n] $name: SKIPPED (time budget of ${BUDGET_S}s spent)" | tee "$log"
+    NAMES+=("$name") RESULTS+=(SKIPPED) SECS+=(0) NOTES+=("time budget of ${BUDGET_S}s spent")
+    summary; return 0
+  fi
+  [ "$limit" -gt $((left - 5)) ] && limit=$((left - 5))
   echo "== [$n] $name ($kind, limit ${limit}s): $cmd" | tee "$log"
   rm -f "$OUT/note"
   t0=$(date +%s.%N)
@@ -108,6 +119,21 @@ step() {
   echo "== [$n] $name: $res ($secs s) $NOTE" | tee -a "$log"
   tail -25 "$log" | sed -n '/^== \['"$n"'\] '"$name"':/!p' | tail -20 | sed 's/^/   | /'
   NAMES+=("$name") RESULTS+=("$res") SECS+=("$secs") NOTES+=("$NOTE")
+  summary  # after every step, so that a check cut short still leaves its table
+}
+# summary: the table so far into $OUT/summary.txt (and the runs' metrics, small, next to the logs)
+summary() {
+  local m i
+  mkdir -p "$OUT/metrics"
+  for m in "$RUNS"/*/metrics.jsonl; do [ -f "$m" ] && cp "$m" "$OUT/metrics/$(basename "$(dirname "$m")").jsonl"; done
+  {
+    echo "# gpu_check $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n): $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1 || true)"
+    echo "# bundle $(sed -n 's/^commit: *//p' "$B/BUNDLE.txt"), host $(getconf GNU_LIBC_VERSION 2>/dev/null), GPU seen: $([ $HAVE_GPU = 1 ] && echo yes || echo no), logs in $OUT"
+    printf '%-16s %-8s %8s  %s\n' step result seconds note
+    for i in "${!NAMES[@]}"; do
+      printf '%-16s %-8s %8s  %s\n' "${NAMES[$i]}" "${RESULTS[$i]}" "${SECS[$i]}" "${NOTES[$i]}"
+    done
+  } >"$OUT/summary.txt"
 }
 result_of() { local i; for i in "${!NAMES[@]}"; do [ "${NAMES[$i]}" = "$1" ] && echo "${RESULTS[$i]}"; done; }
 # needs STEP...: a command that stops the step (exit 77) unless every STEP passed
@@ -186,10 +212,8 @@ else
   step nccl1 cuda 10 "echo 'NCCL path not implemented yet (issue 10)' | tee '$OUT/note'; exit 77"
 fi
 
-# ---- speed: per-op table and ViT-B/16 forward+backward; a ViT-B/16 training step's phases
+# ---- a ViT-B/16 training step: its phase table (and transfer counters once metrics have them)
 if [ $QUICK = 0 ]; then
-  step bench_cpu cpu 300 "'$BIN/atas_bench' --quick --no-torch --reps 2"
-  step bench_cuda cuda 400 "'$BIN/atas_bench' --backend cuda --no-torch --reps 5"
   step vitb16_cuda cuda 400 "'$BIN/atas_mpi' '$DATA/gpu/check_vitb16.cfg' --set 'run.dir=\"$RUNS\"' --set 'data.corpus=\"$DATA/corpus.h5\"' || exit
     m='$RUNS/vitb16_check/metrics.jsonl'
     if grep -q bytes_h2d \"\$m\"; then grep -o '\"step\": [0-9]*\\|\"bytes_[hd]2[hd]\": [0-9.e+]*' \"\$m\" | paste -sd' '
@@ -205,7 +229,7 @@ if [ -n "$SAN" ]; then
     echo "$MC $1; rc=\$?
       if [ \$rc != 0 ] && [ \$rc != 9 ] && [ \$rc != 77 ] && ! grep -q 'ERROR SUMMARY: [1-9]' \"\$STEP_LOG\"; then
         echo '== again with the host glibc loader'; rm -rf '$RUNS'/memcheck_train; ATAS_BUNDLE_HOST_GLIBC=1 $MC $1; rc=\$?; fi
-      grep -E 'ERROR SUMMARY' \"\$STEP_LOG\" | tail -1 >'$OUT/note'; exit \$rc"
+      [ \$rc = 77 ] || grep -E 'ERROR SUMMARY' \"\$STEP_LOG\" | tail -1 >'$OUT/note'; exit \$rc"
   }
   step memcheck_parity cuda 400 "$(san "'$BIN/test_backend_parity' cuda")"
   step memcheck_train cuda 400 "$(san "$(tiny memcheck_train cuda 1)")"
@@ -214,17 +238,14 @@ else
   step memcheck_train cuda 5 "echo 'compute-sanitizer not found on this machine' | tee '$OUT/note'; exit 77"
 fi
 
-# ---- summary (and the runs' metrics, small, next to the logs)
-mkdir -p "$OUT/metrics"
-for m in "$RUNS"/*/metrics.jsonl; do [ -f "$m" ] && cp "$m" "$OUT/metrics/$(basename "$(dirname "$m")").jsonl"; done
-{
-  echo "# gpu_check $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n): $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1 || true)"
-  echo "# bundle $(sed -n 's/^commit: *//p' "$B/BUNDLE.txt"), host $(getconf GNU_LIBC_VERSION 2>/dev/null), GPU seen: $([ $HAVE_GPU = 1 ] && echo yes || echo no), logs in $OUT"
-  printf '%-16s %-8s %8s  %s\n' step result seconds note
-  for i in "${!NAMES[@]}"; do
-    printf '%-16s %-8s %8s  %s\n' "${NAMES[$i]}" "${RESULTS[$i]}" "${SECS[$i]}" "${NOTES[$i]}"
-  done
-} >"$OUT/summary.txt"
+# ---- speed: per-op table and ViT-B/16 forward+backward (last: docs/results/ has earlier numbers)
+if [ $QUICK = 0 ]; then
+  step bench_cpu cpu 300 "'$BIN/atas_bench' --quick --no-torch --reps 2"
+  step bench_cuda cuda 400 "'$BIN/atas_bench' --backend cuda --no-torch --reps 5"
+fi
+
+# ---- summary
+summary
 echo
 cat "$OUT/summary.txt"
 for r in "${RESULTS[@]}"; do [ "$r" = FAIL ] && exit 1; done
