@@ -10,9 +10,9 @@
 #   mpi2_cpu, mpi2_cuda          mpirun -n 2 from the bundle (two ranks share the one GPU through
 #                                the MPI path); losses against the 1-rank cpu run
 #   nccl1                        one rank with dist.backend = "nccl" (SKIPPED until it exists)
-#   bench_cpu, bench_cuda        atas_bench: per-op table, ViT-B/16 fwd+bwd (cpu: --quick only)
 #   vitb16_cuda                  atas_mpi, ViT-B/16 shape, random init, 2 steps: the phase table
 #   memcheck_parity, memcheck_train   compute-sanitizer memcheck: parity harness, 1 training step
+#   bench_cpu, bench_cuda        atas_bench: per-op table, ViT-B/16 fwd+bwd (cpu: --quick only)
 # Where no GPU can be used the CUDA steps are SKIPPED (the programs exit 77, or say there is no
 # CUDA device) and the CPU steps still run. Exit status: 0 when no step FAILED.
 # usage: bash tools/gpu_check.sh [--bundle TAR|DIR] [--only step,step...] [--quick]
