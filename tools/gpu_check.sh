@@ -54,7 +54,9 @@ elif [ -f "$BUNDLE_ARG" ]; then
   U=$WORK/bundle
   rm -rf "$U" && mkdir -p "$U"
   t0=$(date +%s)
-  tar -C "$U" -xJf "$BUNDLE_ARG" || { echo "gpu_check: cannot unpack $BUNDLE_ARG into $U" >&2; exit 1; }
+  if command -v xz >/dev/null; then tar -C "$U" -xJf "$BUNDLE_ARG"
+  else python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$BUNDLE_ARG" "$U"  # no xz here
+  fi || { echo "gpu_check: cannot unpack $BUNDLE_ARG into $U (needs xz or python3)" >&2; exit 1; }
   B=$(cd "$U/atas-bundle" && pwd -P)
   echo "gpu_check: unpacked $BUNDLE_ARG into $B in $(( $(date +%s) - t0 )) s"
 else
