@@ -77,7 +77,7 @@ S=$W/out/summary.txt
 
 # ---- 4. the verdict: CPU steps passed, CUDA steps skipped with their reasons, nothing failed
 res() { awk -v s="$1" '$1 == s {print $2}' "$S"; }
-for s in libs parity_cpu train_cpu mpi2_cpu isolation; do
+for s in libs parity_cpu tools train_cpu mpi2_cpu isolation; do
   [ "$(res $s)" = PASS ] || fail "step $s: '$(res $s)' (expected PASS; $S)"
 done
 for s in parity_cuda train_cuda cmp_cuda_cpu mpi2_cuda memcheck_parity memcheck_train; do

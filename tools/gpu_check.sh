@@ -4,6 +4,7 @@
 # logged to $OUT/NN_step.log, with a summary table at the end ($OUT/summary.txt):
 #   facts, libs, isolation       glibc / driver / device, what the programs load and from where
 #   parity_cpu, parity_cuda      the op parity harness (every op of "cuda" against "cpu")
+#   tools                        atas_inspect on the carried corpus, atas_config on the check config
 #   train_cpu, train_cuda, cmp_cuda_cpu
 #                                atas_mpi on configs/tiny.cfg, 10 steps, on each backend; losses
 #                                agree within 1e-4 relative (tools/gpu/compare_losses.awk)
@@ -169,6 +170,8 @@ step libs cpu 60 "
   exit \$fail"
 
 step parity_cpu cpu 120 "'$BIN/test_backend_parity' cpu"
+# the tools read the carried corpus (parallel HDF5) and resolve the ViT-B/16 check config
+step tools cpu 60 "set -o pipefail; '$BIN/atas_inspect' '$DATA/corpus.h5' && '$BIN/atas_config' '$DATA/gpu/check_vitb16.cfg' --set 'data.corpus=\"$DATA/corpus.h5\"' | head -30"
 step parity_cuda cuda 300 "'$BIN/test_backend_parity' cuda"
 
 # ---- a tiny training run on each backend, compared
