@@ -65,7 +65,7 @@ OUT="$W/out" bash "$B/share/atas/gpu_check.sh" --bundle "$B" --quick
 EOF
 rc=0
 env -i PATH=/usr/bin:/bin HOME="${HOME:-/root}" LANG=C \
-  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 BUDGET_S=1500 \
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 BUDGET_S=1500 OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 \
   unshare --mount --propagation private bash "$W/inner.sh" || rc=$?
 case $rc in
   90|91) fail "could not hide the system libraries (mount in the namespace failed)" ;;

@@ -137,8 +137,9 @@ done
 [ -f "$B/lib/glibc/ld-linux-x86-64.so.2" ] || cp -L /lib64/ld-linux-x86-64.so.2 "$B/lib/glibc/"
 GLIBC_VERSION=$(getconf GNU_LIBC_VERSION 2>/dev/null || echo "glibc ?")
 
-# NCCL: linked (DT_NEEDED) but, until issue 10 lands the NCCL path, no NCCL symbol is used. An
-# empty library of the same soname lets the programs start where the machine has no NCCL.
+# NCCL is on the link line but, until issue 10 lands the NCCL path, no NCCL function is called:
+# the linker usually drops it; should it stay DT_NEEDED, an empty library of the same soname lets
+# the programs start where the machine has no NCCL.
 if [ "$WITH_CUDA" = 1 ] && grep -q libnccl <(for e in "${ELF[@]:0:8}"; do ldd "$e"; done); then
   syms=$(nm -D --undefined-only "${ELF[@]:0:8}" 2>/dev/null || true)
   if grep -q ' nccl' <<<"$syms"; then
