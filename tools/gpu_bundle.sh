@@ -275,6 +275,8 @@ rm -rf "$imgs" "$B/share/atas/corpus.h5.report.txt"
   (cd "$B" && find lib -type f -printf '%s %p\n' | sort -rn | head -12 | awk '{printf "  %8d  %s\n", $1/1024, $2}')
 } >"$B/BUNDLE.txt"
 mkdir -p "$(dirname "$OUTTAR")"
+# the loose layout of earlier versions (.gpu/bin, lib, include) would travel too: gone
+if [ "$OUTTAR" = .gpu/atas-bundle.tar.xz ]; then rm -rf .gpu/bin .gpu/lib .gpu/include; fi
 say "compressing (xz -9)"
 tar -C "$STAGE" -cf - "$BUNDLE_NAME" | xz -9 -T1 >"$OUTTAR.tmp"
 mv "$OUTTAR.tmp" "$OUTTAR"
