@@ -1,100 +1,257 @@
 #!/usr/bin/env bash
-# The CUDA backend's check on a GPU machine, in one call, from the repo root:
-#   1. nvidia-smi;
-#   2. the parity harness: every op of "cuda" against "cpu" (tests/test_backend_parity.c);
-#   3. atas_bench --backend cuda (per-op table, ViT-B/16 fwd+bwd, %peak vs cublasSgemm);
-#   4. the parity harness under compute-sanitizer memcheck (where the runtime allows it).
-# It runs the binaries that tools/gpu_bundle.sh packed into .gpu/ (built on the dev
-# machine; carry .gpu), with cuBLAS found on this machine. If they cannot start here
-# (missing libraries, glibc), it rebuilds the two programs with this machine's nvcc + cc
-# from the sources, linking the carried OpenBLAS. Logs go to $OUT (or /tmp/gpu_check).
-# Exit status: 0 when the parity harness passed.
-# usage: tools/gpu_check.sh [--build-only]   (--build-only: just the fallback build, any machine)
+# The GPU check, in one call, on a machine that has only the CUDA driver (+ toolkit): unpacks the
+# bundle of tools/gpu_bundle.sh, prints the machine's facts, and runs each step time-limited,
+# logged to $OUT/NN_step.log, with a summary table at the end ($OUT/summary.txt):
+#   facts, libs, isolation       glibc / driver / device, what the programs load and from where
+#   parity_cpu, parity_cuda      the op parity harness (every op of "cuda" against "cpu")
+#   tools                        atas_inspect on the carried corpus, atas_config on the check config
+#   train_cpu, train_cuda, cmp_cuda_cpu
+#                                atas_mpi on configs/tiny.cfg, 10 steps, on each backend; losses
+#                                agree within 1e-4 relative (tools/gpu/compare_losses.awk)
+#   mpi2_cpu, mpi2_cuda          mpirun -n 2 from the bundle (two ranks share the one GPU through
+#                                the MPI path); losses against the 1-rank cpu run
+#   nccl1                        one rank with dist.backend = "nccl" (SKIPPED until it exists)
+#   vitb16_cuda                  atas_mpi, ViT-B/16 shape, random init, 2 steps: the phase table
+#   memcheck_parity, memcheck_train   compute-sanitizer memcheck: parity harness, 1 training step
+#   bench_cpu, bench_cuda        atas_bench: per-op table, ViT-B/16 fwd+bwd (cpu: --quick only)
+# Where no GPU can be used the CUDA steps are SKIPPED (the programs exit 77, or say there is no
+# CUDA device) and the CPU steps still run. Exit status: 0 when no step FAILED.
+# usage: bash tools/gpu_check.sh [--bundle TAR|DIR] [--only step,step...] [--quick]
+#   --bundle  default: .gpu/atas-bundle.tar.xz next to this script's tools/ (the repo's), or the
+#             bundle this script sits in (atas-bundle/share/atas/gpu_check.sh)
+#   --quick   skip the benchmarks and vitb16 (the CTest on a machine without a GPU)
+# The whole check keeps within BUDGET_S seconds (default 570, for the device tool's 600 s): a step
+# gets at most what is left, and summary.txt is rewritten after every step.
+# env: OUT (logs, summary, metrics; default /tmp/gpu_check), WORK (the unpacked bundle and the runs
+#      with their checkpoints, kept out of OUT; default $OUT.work),
+#      ATAS_CUDA_LIBDIRS (where the machine's cuBLAS / NCCL / libcuda are, when not found)
 set -u
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+HERE=$(cd "$(dirname "$0")" && pwd -P)
 OUT=${OUT:-/tmp/gpu_check}
-mkdir -p "$OUT"
-ARCH=${ATAS_CUDA_ARCH:-90}
+mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd -P)
+WORK=${WORK:-$OUT.work}
+mkdir -p "$WORK" 2>/dev/null || WORK=$(mktemp -d "${TMPDIR:-/tmp}/atas-gpu-check.XXXXXX")
+WORK=$(cd "$WORK" && pwd -P)
+BUNDLE_ARG="" ONLY="" QUICK=0
+START_S=$(date +%s) BUDGET_S=${BUDGET_S:-570}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bundle) BUNDLE_ARG=$2; shift 2 ;;
+    --only) ONLY=",$2,"; shift 2 ;;
+    --quick) QUICK=1; shift ;;
+    -h|--help) sed -n 2,24p "$0"; exit 0 ;;
+    *) echo "gpu_check: unknown argument '$1' (--help)" >&2; exit 2 ;;
+  esac
+done
 
-# ---- cuBLAS: the toolkit's, the system's, or PyTorch's wheels
-find_cublas() {
-  local d
-  for d in ${CUDA_HOME:-/nonexistent}/lib64 /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
-           /usr/local/cuda-13*/lib64 /usr/local/cuda-13*/lib /usr/local/cuda-13*/targets/x86_64-linux/lib \
-           /usr/lib/x86_64-linux-gnu; do
-    [ -e "$d/libcublas.so.13" ] && [ -e "$d/libcublasLt.so.13" ] && { echo "$d"; return; }
+# ---- the bundle
+if [ -z "$BUNDLE_ARG" ]; then
+  if [ -x "$HERE/../../bin/.launch" ]; then BUNDLE_ARG=$(cd "$HERE/../.." && pwd -P)
+  else BUNDLE_ARG=$HERE/../.gpu/atas-bundle.tar.xz; fi
+fi
+if [ -d "$BUNDLE_ARG" ]; then
+  B=$(cd "$BUNDLE_ARG" && pwd -P)
+elif [ -f "$BUNDLE_ARG" ]; then
+  U=$WORK/bundle
+  rm -rf "$U" && mkdir -p "$U"
+  t0=$(date +%s)
+  if command -v xz >/dev/null; then tar -C "$U" -xJf "$BUNDLE_ARG"
+  else python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$BUNDLE_ARG" "$U"  # no xz here
+  fi || { echo "gpu_check: cannot unpack $BUNDLE_ARG into $U (needs xz or python3)" >&2; exit 1; }
+  B=$(cd "$U/atas-bundle" && pwd -P)
+  echo "gpu_check: unpacked $BUNDLE_ARG into $B in $(( $(date +%s) - t0 )) s"
+else
+  echo "gpu_check: no bundle at '$BUNDLE_ARG': build it with tools/gpu_bundle.sh (and carry .gpu)" >&2
+  exit 1
+fi
+[ -x "$B/bin/.launch" ] || { echo "gpu_check: $B is not an atas bundle (no bin/.launch)" >&2; exit 1; }
+BIN=$B/bin DATA=$B/share/atas
+CMP=$DATA/gpu/compare_losses.awk
+export PATH="$BIN:$PATH"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-4} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-4}
+if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
+# containers often forbid the cross-memory-attach single copy; shared memory still works
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer /usr/local/cuda*/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
+RUNS=$WORK/runs
+rm -rf "$RUNS" && mkdir -p "$RUNS"
+
+# a GPU here? (then "no CUDA device" from a program is a failure, not a skip)
+HAVE_GPU=0
+if nvidia-smi -L 2>/dev/null | grep -q '^GPU ' || [ -e /dev/nvidia0 ]; then HAVE_GPU=1; fi
+# the machine's libcuda, cuBLAS, NCCL into the bundle's hostlib/ (every program needs cuBLAS)
+"$BIN/atas-hostlibs" >"$OUT/hostlibs.txt" 2>&1
+
+# ---- steps: step NAME KIND TIMEOUT COMMAND (bash -c); KIND cpu | cuda | info
+NAMES=() RESULTS=() SECS=() NOTES=()
+n=0
+NOTE=""
+step() {
+  local name=$1 kind=$2 limit=$3 cmd=$4 log rc t0 res
+  if [ -n "$ONLY" ] && [[ $ONLY != *",$name,"* ]]; then return 0; fi
+  n=$((n + 1))
+  log=$OUT/$(printf '%02d' $n)_$name.log
+  # the whole check keeps within BUDGET_S (the device tool's limit): later steps get what is left
+  local left=$(( BUDGET_S - ($(date +%s) - START_S) ))
+  if [ $left -lt 15 ]; then
+    echo "== [$n] $name: SKIPPED (time budget of ${BUDGET_S}s spent)" | tee "$log"
+    NAMES+=("$name") RESULTS+=(SKIPPED) SECS+=(0) NOTES+=("time budget of ${BUDGET_S}s spent")
+    summary; return 0
+  fi
+  [ "$limit" -gt $((left - 5)) ] && limit=$((left - 5))
+  echo "== [$n] $name ($kind, limit ${limit}s): $cmd" | tee "$log"
+  rm -f "$OUT/note"
+  t0=$(date +%s.%N)
+  (export STEP_LOG=$log; timeout -k 15 "$limit" bash -c "$cmd") >>"$log" 2>&1
+  rc=$?
+  local secs; secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+  NOTE=$(cat "$OUT/note" 2>/dev/null)
+  local nodev=0
+  if [ "$kind" = cuda ] && grep -Eq 'no CUDA device available|this build has no CUDA backend|no usable CUDA device' "$log"; then nodev=1; fi
+  if [ $rc = 0 ]; then res=PASS
+  elif [ $rc = 124 ] || [ $rc = 137 ]; then res=FAIL; NOTE="timed out after ${limit}s"
+  elif [ $rc = 77 ] && [ -n "$NOTE" ]; then res=SKIPPED  # a skip this script decided, with its reason
+  elif { [ $rc = 77 ] || [ $nodev = 1 ]; } && [ $HAVE_GPU = 1 ]; then
+    # the machine has a GPU: a program that finds none is a failure, not a skip
+    res=FAIL; NOTE="a GPU is present but: $(grep -Em1 'no CUDA device|no usable|unsupported|CUDA' "$log" | cut -c1-90)"
+  elif [ $rc = 77 ]; then res=SKIPPED; NOTE="exit 77: $(tail -1 "$log" | cut -c1-70)"
+  elif [ $nodev = 1 ]; then res=SKIPPED; NOTE="no usable CUDA device"
+  else res=FAIL; NOTE=${NOTE:-"exit $rc, see $(basename "$log")"}
+  fi
+  [ "$kind" = info ] && [ $res = PASS ] && res=INFO
+  echo "== [$n] $name: $res ($secs s) $NOTE" | tee -a "$log"
+  tail -25 "$log" | sed -n '/^== \['"$n"'\] '"$name"':/!p' | tail -20 | sed 's/^/   | /'
+  NAMES+=("$name") RESULTS+=("$res") SECS+=("$secs") NOTES+=("$NOTE")
+  summary  # after every step, so that a check cut short still leaves its table
+}
+# summary: the table so far into $OUT/summary.txt (and the runs' metrics, small, next to the logs)
+summary() {
+  local m i
+  mkdir -p "$OUT/metrics"
+  for m in "$RUNS"/*/metrics.jsonl; do [ -f "$m" ] && cp "$m" "$OUT/metrics/$(basename "$(dirname "$m")").jsonl"; done
+  {
+    echo "# gpu_check $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n): $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1 || true)"
+    echo "# bundle $(sed -n 's/^commit: *//p' "$B/BUNDLE.txt"), host $(getconf GNU_LIBC_VERSION 2>/dev/null), GPU seen: $([ $HAVE_GPU = 1 ] && echo yes || echo no), logs in $OUT"
+    printf '%-16s %-8s %8s  %s\n' step result seconds note
+    for i in "${!NAMES[@]}"; do
+      printf '%-16s %-8s %8s  %s\n' "${NAMES[$i]}" "${RESULTS[$i]}" "${SECS[$i]}" "${NOTES[$i]}"
+    done
+  } >"$OUT/summary.txt"
+}
+result_of() { local i; for i in "${!NAMES[@]}"; do [ "${NAMES[$i]}" = "$1" ] && echo "${RESULTS[$i]}"; done; }
+# needs STEP...: a command that stops the step (exit 77) unless every STEP passed
+needs() {
+  local s r
+  for s in "$@"; do
+    r=$(result_of "$s")
+    [ "$r" = PASS ] || { echo "{ echo '$s was ${r:-not run}' | tee '$OUT/note'; exit 77; }"; return; }
   done
-  local f
-  f=$(ldconfig -p 2>/dev/null | awk '/libcublas\.so\.13 /{print $NF; exit}')
-  [ -n "$f" ] && { dirname "$f"; return; }
-  for py in python3 /opt/torch/.venv/bin/python3; do
-    d=$($py -c 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))' 2>/dev/null) || continue
-    f=$(find "$d/nvidia" -maxdepth 4 -name 'libcublas.so.13' 2>/dev/null | head -1)
-    [ -n "$f" ] && { dirname "$f"; return; }
-  done
+  echo true
 }
 
-# ---- fallback: core + backends (+ model for the bench) straight from the sources
-fallback_build() {
-  local B=/tmp/atas-gpu-build NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
-  rm -rf "$B" && mkdir -p "$B/obj" "$B/bin"
-  local cflags="-std=gnu11 -O3 -march=x86-64-v3 -fopenmp -DNDEBUG -DATAS_WITH_CUDA=1 -Iinclude -Isrc -Itests -I.gpu/include -DATAS_SOURCE_DIR_DEFAULT=\"$ROOT\""
-  local s objs=()
-  for s in src/core/*.c src/backend/*.c src/backend/cpu/*.c src/backend/cuda/*.c src/model/*.c \
-           src/backend/cuda/*.cu; do
-    objs+=("$B/obj/$(echo "$s" | tr / _).o")
+# ---- facts
+step facts info 60 "
+  echo '# host';  uname -a; echo \"host glibc: \$(getconf GNU_LIBC_VERSION 2>/dev/null || ldd --version 2>&1 | head -1)\"
+  echo \"cores: \$(nproc), memory: \$(awk '/MemTotal/ {printf \"%.0f GiB\", \$2 / 1048576}' /proc/meminfo)\"
+  echo '# bundle'; cat '$B/BUNDLE.txt' | head -8
+  echo \"carried loader: \$('$B/lib/glibc/ld-linux-x86-64.so.2' --version | head -1)\"
+  echo '# GPU'; nvidia-smi 2>&1 | head -20
+  nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1
+  echo '# toolkit'; (nvcc --version || /usr/local/cuda/bin/nvcc --version) 2>&1 | tail -2
+  echo \"compute-sanitizer: ${SAN:-not found}\"
+  cat '$OUT/hostlibs.txt'"
+# every library of every program resolves, from the bundle (or the machine's CUDA libraries)
+step libs cpu 60 "
+  fail=0
+  for p in atas_mpi atas_bench atas_pack atas_inspect atas_config atas_convert atas_embed test_backend_parity mpirun orted; do
+    l=\$('$BIN/atas-ldd' \$p 2>&1); r=\$?; echo \"# \$p\"; echo \"\$l\" | sed 's/ (0x.*//'
+    if [ \$r != 0 ] || echo \"\$l\" | grep -Eq 'not found|error while loading'; then echo \"\$p: missing libraries\" >'$OUT/note'; fail=1; fi
   done
-  printf '%s\n' src/core/*.c src/backend/*.c src/backend/cpu/*.c src/backend/cuda/*.c src/model/*.c |
-    xargs -P 16 -I{} sh -c "cc $cflags -c {} -o $B/obj/\$(echo {} | tr / _).o" || return 1
-  for s in src/backend/cuda/*.cu; do
-    echo "$s"
-  done | xargs -P 16 -I{} sh -c "'$NVCC' -O3 -std=c++17 -gencode arch=compute_$ARCH,code=sm_$ARCH -DNDEBUG -DATAS_WITH_CUDA=1 -Iinclude -Isrc -c {} -o $B/obj/\$(echo {} | tr / _).o" || return 1
-  local libs="-L.gpu/lib ${CUBLAS_DIR:+-L$CUBLAS_DIR} -l:libopenblas.so.0 -l:libcublas.so.13 -l:libcublasLt.so.13 -l:libcudart.so.13 -lgomp -lstdc++ -lm -lpthread -ldl"
-  cc $cflags tests/test_backend_parity.c "${objs[@]}" $libs -o "$B/bin/test_backend_parity_cpu" || return 1
-  cc $cflags src/apps/atas_bench.c "${objs[@]}" $libs -o "$B/bin/atas_bench" || return 1
-  BIN=$B/bin
+  exit \$fail"
+
+step parity_cpu cpu 120 "'$BIN/test_backend_parity' cpu"
+# the tools read the carried corpus (parallel HDF5) and resolve the ViT-B/16 check config
+step tools cpu 60 "set -o pipefail; '$BIN/atas_inspect' '$DATA/corpus.h5' && '$BIN/atas_config' '$DATA/gpu/check_vitb16.cfg' --set 'data.corpus=\"$DATA/corpus.h5\"' | head -30"
+step parity_cuda cuda 300 "'$BIN/test_backend_parity' cuda"
+
+# ---- a tiny training run on each backend, compared
+TINY="$DATA/configs/tiny.cfg"
+tiny() { # tiny NAME BACKEND STEPS [extra --set ...]
+  local name=$1 be=$2 steps=$3; shift 3
+  echo "'$BIN/atas_mpi' '$TINY' --set 'run.dir=\"$RUNS\"' --set 'run.name=\"$name\"' --set 'run.backend=\"$be\"' --set run.steps=$steps --set 'data.corpus=\"$DATA/corpus.h5\"' --set checkpoint.every=0 $*"
 }
+cmp_losses() { # cmp_losses RUN_A RUN_B: every loss of every step within 1e-4 relative
+  echo "awk -f '$CMP' -v tol=1e-4 -v note='$OUT/note' '$RUNS/$1/metrics.jsonl' '$RUNS/$2/metrics.jsonl'"
+}
+step train_cpu cpu 300 "$(tiny train_cpu cpu 10)"
+step train_cuda cuda 300 "$(tiny train_cuda cuda 10)"
+step cmp_cuda_cpu cuda 30 "$(needs train_cpu train_cuda) && $(cmp_losses train_cuda train_cpu)"
 
-CUBLAS_DIR=$(find_cublas)
-if [ "${1:-}" = "--build-only" ]; then
-  CUBLAS_DIR=${CUBLAS_DIR:-/usr/local/cuda/lib64}
-  fallback_build && echo "gpu_check: fallback build OK in $BIN" && exit 0
-  echo "gpu_check: fallback build FAILED"; exit 1
+# ---- two ranks through the bundle's Open MPI; maps of a running rank show where its libraries
+# came from (the isolation step checks them)
+mpi2() { # mpi2 NAME BACKEND
+  cat <<EOF
+'$BIN/mpirun' --oversubscribe --bind-to none -n 2 $(tiny "$1" "$2" 10) &
+mp=\$!
+got=0
+for i in \$(seq 1 600); do
+  for pid in \$(for d in /proc/[0-9]*; do c=\$(tr '\\0' ' ' <\$d/cmdline 2>/dev/null) && [[ \$c == *'$B/libexec/atas_mpi '* && \$c != *check_maps* ]] && echo \${d#/proc/}; done); do
+    if [ ! -f '$OUT/maps_$1.'\$pid ] && cp /proc/\$pid/maps '$OUT/maps_$1.'\$pid 2>/dev/null && grep -q libmpi '$OUT/maps_$1.'\$pid; then got=\$((got + 1)); fi
+  done
+  [ \$got -ge 2 ] && break
+  kill -0 \$mp 2>/dev/null || break
+  sleep 0.2
+done
+wait \$mp
+EOF
+}
+step mpi2_cpu cpu 300 "$(mpi2 mpi2_cpu cpu) && $(needs train_cpu) && $(cmp_losses mpi2_cpu train_cpu)"
+step mpi2_cuda cuda 300 "$(mpi2 mpi2_cuda cuda) && $(needs train_cpu) && $(cmp_losses mpi2_cuda train_cpu)"
+step isolation cpu 30 "awk -f '$DATA/gpu/check_maps.awk' -v bundle='$B' -v note='$OUT/note' '$OUT'/maps_mpi2_*.* 2>/dev/null ||
+  { ls '$OUT'/maps_mpi2_* >/dev/null 2>&1 || { echo 'exit 77: no rank maps were captured' | tee '$OUT/note'; exit 77; }; exit 1; }"
+
+# ---- NCCL with one rank: only once the trainer has dist.backend (issue 10)
+if "$BIN/atas_config" --docs 2>/dev/null | grep -q 'dist\.backend'; then
+  step nccl1 cuda 300 "$(tiny nccl1 cuda 10 --set 'dist.backend=\"nccl\"') && $(needs train_cpu) && $(cmp_losses nccl1 train_cpu)"
+else
+  step nccl1 cuda 10 "echo 'NCCL path not implemented yet (issue 10)' | tee '$OUT/note'; exit 77"
 fi
 
-echo "== nvidia-smi"
-nvidia-smi 2>&1 | tee "$OUT/nvidia-smi.txt"
-echo "== cuBLAS from: ${CUBLAS_DIR:-NOT FOUND}"
-export LD_LIBRARY_PATH="$ROOT/.gpu/lib${CUBLAS_DIR:+:$CUBLAS_DIR}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-8} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-8}
-
-BIN=$ROOT/.gpu/bin
-if [ ! -x "$BIN/test_backend_parity_cpu" ] || ldd "$BIN/test_backend_parity_cpu" 2>&1 | grep -q 'not found' ||
-   ! "$BIN/test_backend_parity_cpu" cpu >"$OUT/parity_cpu.txt" 2>&1; then
-  echo "== carried binaries cannot run here:"
-  ldd "$BIN/test_backend_parity_cpu" 2>&1 | grep -i 'not found'
-  tail -3 "$OUT/parity_cpu.txt" 2>/dev/null
-  echo "== fallback build with $(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"
-  fallback_build 2>&1 | tail -20 || { echo "gpu_check: fallback build FAILED"; exit 2; }
+# ---- a ViT-B/16 training step: its phase table (and transfer counters once metrics have them)
+if [ $QUICK = 0 ]; then
+  step vitb16_cuda cuda 400 "'$BIN/atas_mpi' '$DATA/gpu/check_vitb16.cfg' --set 'run.dir=\"$RUNS\"' --set 'data.corpus=\"$DATA/corpus.h5\"' || exit
+    m='$RUNS/vitb16_check/metrics.jsonl'
+    if grep -q bytes_h2d \"\$m\"; then grep -o '\"step\": [0-9]*\\|\"bytes_[hd]2[hd]\": [0-9.e+]*' \"\$m\" | paste -sd' '
+    else echo 'no transfer counters (bytes_h2d / bytes_d2h) in metrics.jsonl yet (issue 10)'; fi"
 fi
-echo "== binaries: $BIN"
 
-echo "== parity: cuda against cpu"
-timeout 300 "$BIN/test_backend_parity_cpu" cuda 2>&1 | tee "$OUT/parity_cuda.txt"
-prc=${PIPESTATUS[0]}
-echo "== parity exit status: $prc (0 pass, 77 no usable device, else failures)"
-
-echo "== atas_bench --backend cuda"
-timeout 300 "$BIN/atas_bench" --backend cuda --reps 5 2>&1 | tee "$OUT/bench_cuda.txt"
-echo "== bench exit status: ${PIPESTATUS[0]}"
-
-if command -v compute-sanitizer >/dev/null 2>&1; then
-  echo "== compute-sanitizer memcheck on the parity harness"
-  timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 \
-    "$BIN/test_backend_parity_cpu" cuda >"$OUT/memcheck.txt" 2>&1
-  echo "== memcheck exit status: $? (0 clean, 9 errors found, 124 timeout)"
-  grep -E 'ERROR SUMMARY|Invalid|Error|not supported' "$OUT/memcheck.txt" | head -20
+# ---- compute-sanitizer memcheck (exit 9 on any error it finds)
+if [ -n "$SAN" ]; then
+  MC="'$SAN' --tool memcheck --target-processes all --error-exitcode 9"
+  # the sanitizer's injected library may need a newer libstdc++/glibc than the bundle's: then the
+  # same run once more through the host's loader (ATAS_BUNDLE_HOST_GLIBC=1)
+  san() {
+    echo "$MC $1; rc=\$?
+      if [ \$rc != 0 ] && [ \$rc != 9 ] && [ \$rc != 77 ] && ! grep -q 'ERROR SUMMARY: [1-9]' \"\$STEP_LOG\"; then
+        echo '== again with the host glibc loader'; rm -rf '$RUNS'/memcheck_train; ATAS_BUNDLE_HOST_GLIBC=1 $MC $1; rc=\$?; fi
+      [ \$rc = 77 ] || grep -E 'ERROR SUMMARY' \"\$STEP_LOG\" | tail -1 >'$OUT/note'; exit \$rc"
+  }
+  step memcheck_parity cuda 400 "$(san "'$BIN/test_backend_parity' cuda")"
+  step memcheck_train cuda 400 "$(san "$(tiny memcheck_train cuda 1)")"
+else
+  step memcheck_parity cuda 5 "echo 'compute-sanitizer not found on this machine' | tee '$OUT/note'; exit 77"
+  step memcheck_train cuda 5 "echo 'compute-sanitizer not found on this machine' | tee '$OUT/note'; exit 77"
 fi
-echo "== gpu_check: parity $( [ "$prc" = 0 ] && echo PASSED || echo FAILED )"
-exit "$prc"
+
+# ---- speed: per-op table and ViT-B/16 forward+backward (last: docs/results/ has earlier numbers)
+if [ $QUICK = 0 ]; then
+  step bench_cpu cpu 300 "'$BIN/atas_bench' --quick --no-torch --reps 2"
+  step bench_cuda cuda 400 "'$BIN/atas_bench' --backend cuda --no-torch --reps 5"
+fi
+
+# ---- summary
+summary
+echo
+cat "$OUT/summary.txt"
+for r in "${RESULTS[@]}"; do [ "$r" = FAIL ] && exit 1; done
+exit 0
