@@ -77,8 +77,8 @@ static atas_status open_ckpt(const char *path, hid_t *f) {
                      path, fmt);
     int ver = 0;
     if (s == ATAS_OK) s = attr_num(*f, path, "format_version", H5T_NATIVE_INT, &ver);
-    if (s == ATAS_OK && ver != 1)
-        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: format_version = %d, this build reads 1", path, ver);
+    if (s == ATAS_OK && ver != 1 && ver != 2) /* 2: the same with Fletcher32 on every tensor */
+        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: format_version = %d, this build reads 1 and 2", path, ver);
     if (s != ATAS_OK) H5Fclose(*f);
     return s;
 }
