@@ -1,8 +1,8 @@
 /* io: creating an HDF5 file that either appears complete under its final name or not
  * at all, whatever the disk does (ENOSPC, EIO, EDQUOT): an unpredictable temporary
  * beside the target (mkstemp, never through a symlink), mode 0666 & ~umask, errors
- * with the path and the system's reason, and a close that cannot leave HDF5 holding
- * a half-flushed file (which crashes the library at exit). */
+ * with the path and the system's reason, and no HDF5 write that can fail half-way
+ * (a failed flush leaves HDF5 1.10 unable to close the file; it crashes at exit). */
 #ifndef ATAS_H5FILE_H
 #define ATAS_H5FILE_H
 
@@ -17,13 +17,16 @@ extern "C" {
 /* mkstemp "<dir>/.<base>.XXXXXX" beside final_path into tmp (cap bytes); the file exists,
  * empty, mode from the umask. */
 atas_status atas_tmp_name(const char *final_path, char *tmp, size_t cap);
-/* atas_tmp_name + H5Fcreate on it with fapl (H5P_DEFAULT or an MPI-IO list); refuses a
- * temporary that was swapped for a symlink or another file before HDF5 opened it. */
-atas_status atas_h5_create_tmp(const char *final_path, char *tmp, size_t cap, hid_t fapl, hid_t *f);
-/* Close f (created on tmp). When prior != ATAS_OK or the close fails, the temporary is
- * emptied (so that HDF5's retried flush has room), closed for good and removed; the
- * returned error names tmp and the system's reason (from HDF5's error stack). */
-atas_status atas_h5_close_tmp(hid_t f, const char *tmp, atas_status prior);
+/* A serial HDF5 file built in memory (core driver, nothing on disk): HDF5 itself then
+ * never meets a write error - in HDF5 1.10 a failed metadata flush makes the file
+ * impossible to close and crashes the library at exit. `name` only names it. */
+atas_status atas_h5_create_mem(const char *name, size_t expected_bytes, hid_t *f);
+/* Close the in-memory file f and write its image to final_path through an mkstemp
+ * temporary (write, fsync, rename, fsync dir); when prior != ATAS_OK or anything fails,
+ * nothing is left on disk and final_path is untouched; errors name the path and the
+ * system's reason. size/crc (either may be NULL): the bytes written and their CRC-32. */
+atas_status atas_h5_commit_mem(hid_t f, const char *final_path, atas_status prior, long long *size,
+                               unsigned long *crc);
 /* fsync tmp, rename it to final_path, fsync the directory; on failure tmp is removed. */
 atas_status atas_commit_tmp(const char *tmp, const char *final_path);
 /* The last HDF5 error's system reason ("No space left on device") or "" - read right

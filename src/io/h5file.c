@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static mode_t umask_mode(void) {
     mode_t u = umask(0);
@@ -50,57 +51,6 @@ const char *atas_h5_sys_reason(void) {
     return g_reason;
 }
 
-atas_status atas_h5_create_tmp(const char *final_path, char *tmp, size_t cap, hid_t fapl, hid_t *f) {
-    *f = -1;
-    CHECK(atas_tmp_name(final_path, tmp, cap));
-    struct stat before, after;
-    if (lstat(tmp, &before) != 0 || !S_ISREG(before.st_mode)) {
-        unlink(tmp);
-        return ATAS_ERR(ATAS_ERR_IO, "%s: temporary vanished or is not a regular file", tmp);
-    }
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    *f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    if (*f < 0) {
-        const char *why = atas_h5_sys_reason();
-        unlink(tmp);
-        return ATAS_ERR(ATAS_ERR_IO, "%s: cannot create HDF5 file%s%s", tmp, why[0] ? ": " : "", why);
-    }
-    /* someone swapped the name for a link or another file between mkstemp and H5Fcreate */
-    if (lstat(tmp, &after) != 0 || !S_ISREG(after.st_mode) || after.st_ino != before.st_ino ||
-        after.st_dev != before.st_dev) {
-        atas_h5_close_tmp(*f, tmp, ATAS_ERR(ATAS_ERR_IO, "%s: replaced while being created", tmp));
-        *f = -1;
-        return ATAS_ERR(ATAS_ERR_IO, "%s: temporary file was replaced while being created (refused)", tmp);
-    }
-    return ATAS_OK;
-}
-
-atas_status atas_h5_close_tmp(hid_t f, const char *tmp, atas_status prior) {
-    char why[256] = "";
-    int failed = prior != ATAS_OK;
-    if (failed) snprintf(why, sizeof why, "%s", atas_error_message());
-    if (f >= 0) {
-        if (failed) { /* drop what is unwritten: emptying frees the blocks a retried flush needs */
-            int fd = open(tmp, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-            if (fd >= 0) { if (ftruncate(fd, 0) != 0) { /* best effort */ } close(fd); }
-        }
-        if (H5Fclose(f) < 0) {
-            const char *r = atas_h5_sys_reason();
-            if (!failed) snprintf(why, sizeof why, "%s", r[0] ? r : "closing failed");
-            failed = 1;
-            /* HDF5 keeps a file whose close failed and crashes at exit trying again:
-             * give its retry room, then close it for good now */
-            int fd = open(tmp, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-            if (fd >= 0) { if (ftruncate(fd, 0) != 0) { /* best effort */ } close(fd); }
-            if (H5Fclose(f) < 0) H5Eclear2(H5E_DEFAULT);
-        }
-    }
-    if (!failed) return ATAS_OK;
-    unlink(tmp);
-    if (prior != ATAS_OK) return prior;
-    return ATAS_ERR(ATAS_ERR_IO, "%s: write failed: %s", tmp, why);
-}
-
 atas_status atas_fsync_path(const char *path) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open for fsync: %s", path, strerror(errno));
@@ -124,5 +74,62 @@ atas_status atas_commit_tmp(const char *tmp, const char *final_path) {
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - final_path) : 1, slash ? final_path : ".");
     if (!dir[0]) snprintf(dir, sizeof dir, "/");
     CHECK(atas_fsync_path(dir));
+    return ATAS_OK;
+}
+
+atas_status atas_h5_create_mem(const char *name, size_t expected_bytes, hid_t *f) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    size_t inc = expected_bytes + (expected_bytes >> 4) + (1u << 20);
+    H5Pset_fapl_core(fapl, inc, 0);
+    *f = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (*f < 0) return ATAS_ERR(ATAS_ERR_NOMEM, "%s: cannot create the file in memory", name);
+    return ATAS_OK;
+}
+
+static atas_status write_all(int fd, const char *path, const unsigned char *p, size_t len) {
+    while (len) {
+        size_t chunk = len > (1u << 30) ? (1u << 30) : len;
+        ssize_t w = write(fd, p, chunk);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return ATAS_ERR(ATAS_ERR_IO, "%s: write failed: %s", path, w < 0 ? strerror(errno) : "no progress");
+        p += w;
+        len -= (size_t)w;
+    }
+    return ATAS_OK;
+}
+
+atas_status atas_h5_commit_mem(hid_t f, const char *final_path, atas_status prior, long long *size,
+                               unsigned long *crc) {
+    unsigned char *img = NULL;
+    ssize_t n = -1;
+    if (prior == ATAS_OK && H5Fflush(f, H5F_SCOPE_LOCAL) >= 0) n = H5Fget_file_image(f, NULL, 0);
+    if (n > 0) img = malloc((size_t)n);
+    if (img && H5Fget_file_image(f, img, (size_t)n) != n) { free(img); img = NULL; }
+    H5Fclose(f); /* in memory: nothing to fail on */
+    if (prior != ATAS_OK) return prior;
+    if (!img) return ATAS_ERR(ATAS_ERR_NOMEM, "%s: cannot take the file image (%zd bytes) from memory", final_path, n);
+    char tmp[4200];
+    atas_status s = atas_tmp_name(final_path, tmp, sizeof tmp);
+    if (s != ATAS_OK) { free(img); return s; }
+    int fd = open(tmp, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) s = ATAS_ERR(ATAS_ERR_IO, "%s: cannot open the temporary: %s", tmp, strerror(errno));
+    if (s == ATAS_OK) s = write_all(fd, tmp, img, (size_t)n);
+    if (s == ATAS_OK && fsync(fd) != 0) s = ATAS_ERR(ATAS_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
+    if (fd >= 0 && close(fd) != 0 && s == ATAS_OK)
+        s = ATAS_ERR(ATAS_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
+    if (s == ATAS_OK && crc) {
+        uLong c = crc32(0L, Z_NULL, 0);
+        for (size_t o = 0; o < (size_t)n; o += (1u << 30)) {
+            size_t k = (size_t)n - o < (1u << 30) ? (size_t)n - o : (1u << 30);
+            c = crc32(c, img + o, (uInt)k);
+        }
+        *crc = c;
+    }
+    if (size) *size = n;
+    free(img);
+    if (s != ATAS_OK) { unlink(tmp); return s; }
+    CHECK(atas_commit_tmp(tmp, final_path));
     return ATAS_OK;
 }

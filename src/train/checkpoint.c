@@ -38,31 +38,28 @@ atas_status atas_ckpt_write(const char *dir, const atas_vit *student, const atas
                             const float *adam_m, const float *adam_v, const atas_ckpt_state *st,
                             const char *resolved_config, const char *pretrained, char *out_path,
                             size_t out_cap) {
-    char path[1200], tmp[1300], done[1300];
+    char path[1200], done[1300];
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return ATAS_ERR(ATAS_ERR_IO, "%s: cannot create checkpoint directory: %s", dir, strerror(errno));
     snprintf(path, sizeof path, "%s/ckpt-%08lld.h5", dir, st->step);
     snprintf(done, sizeof done, "%s.done", path);
+    /* built in memory, then written by us: a full disk is an error, not an HDF5 crash */
     hid_t f;
-    CHECK(atas_h5_create_tmp(path, tmp, sizeof tmp, H5P_DEFAULT, &f));
+    CHECK(atas_h5_create_mem(path, (size_t)4 * sizeof(float) * student->nparams, &f));
     atas_status s = write_attrs(f, student, st, resolved_config, pretrained);
     if (s == ATAS_OK) s = atas_model_h5_write_tensors(f, "student", student, student->params, 0);
     if (s == ATAS_OK) s = atas_model_h5_write_tensors(f, "teacher", teacher, teacher->params, 0);
     if (s == ATAS_OK && adam_m) s = atas_model_h5_write_tensors(f, "adam_m", student, adam_m, 1);
     if (s == ATAS_OK && adam_v) s = atas_model_h5_write_tensors(f, "adam_v", student, adam_v, 1);
-    s = atas_h5_close_tmp(f, tmp, s);
+    unsigned long crc = 0;
+    long long size = 0;
+    s = atas_h5_commit_mem(f, path, s, &size, &crc);
     if (s != ATAS_OK) {
         char why[1024];
         snprintf(why, sizeof why, "%s", atas_error_message());
         atas_error_clear();
         return ATAS_ERR(ATAS_ERR_IO, "checkpoint %s not written (the previous ones are kept): %s", path, why);
     }
-    unsigned long crc = 0;
-    long long size = 0;
-    s = atas_ckpt_file_crc(tmp, &size, &crc);
-    if (s == ATAS_OK) s = atas_commit_tmp(tmp, path);
-    else unlink(tmp);
-    CHECK(s);
     char line[64];
     int n = snprintf(line, sizeof line, "%lld %08lx\n", size, crc);
     CHECK(atas_write_file_atomic(done, line, (size_t)n));
