@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "atas/corpus.h"
+#include "atas/fileio.h"
 
 static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -35,6 +36,7 @@ static int read_str_attr(hid_t loc, const char *name, char *buf, size_t len) {
         char *tmp = calloc(n + 2, 1);
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, n + 1); /* room for the terminator of a NULLPAD string */
+        H5Tset_cset(mt, H5Tget_cset(t)); /* UTF-8 (h5py's default for str) reads as UTF-8 */
         if (tmp && H5Aread(a, mt, tmp) >= 0) {
             snprintf(buf, len, "%s", tmp);
             rc = 0;
@@ -45,6 +47,7 @@ static int read_str_attr(hid_t loc, const char *name, char *buf, size_t len) {
         char *s = NULL;
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(t));
         if (H5Aread(a, mt, &s) >= 0 && s) {
             snprintf(buf, len, "%s", s);
             H5free_memory(s);
@@ -73,6 +76,7 @@ atas_status atas_corpus_open(atas_corpus *c, const char *path, MPI_Comm comm) {
     c->raw_fd = -1;
     snprintf(c->path, sizeof c->path, "%s", path);
     quiet_hdf5();
+    CHECK(atas_require_regular_file(path, "corpus")); /* a FIFO would block HDF5's open */
     FILE *f = fopen(path, "rb");
     if (!f) return ATAS_ERR(ATAS_ERR_IO, "corpus %s: cannot open (%s)", path, "no such file or no permission");
     fclose(f);

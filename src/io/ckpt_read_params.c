@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "atas/weights.h"
+#include "atas/fileio.h"
 
 /* Silence HDF5's own error stack printing while we look: we raise our own. */
 typedef struct {
@@ -68,6 +69,7 @@ static atas_status attr_num(hid_t f, const char *path, const char *name, hid_t m
 }
 
 static atas_status open_ckpt(const char *path, hid_t *f) {
+    CHECK(atas_require_regular_file(path, "checkpoint"));
     *f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (*f < 0) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open as HDF5", path);
     char fmt[64];

@@ -17,6 +17,7 @@
 #include "atas/h5util.h"
 #include "atas/loader.h"
 #include "atas/weights.h"
+#include "atas/fileio.h"
 
 #define EMBED_FORMAT "atas-embeddings"
 
@@ -86,6 +87,7 @@ static void source_close(source *s) {
 }
 
 static atas_status read_list(source *s, const char *list) {
+    CHECK(atas_require_regular_file(list, "image list"));
     FILE *f = fopen(list, "r");
     if (!f) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open the image list: %s", list, strerror(errno));
     char line[4096];

@@ -2,15 +2,19 @@
 /* HDF5 helpers: float/int datasets and scalar attributes with named errors. */
 #include "atas/h5util.h"
 #include "atas/h5file.h"
+#include "atas/fileio.h"
 
 #include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static pthread_mutex_t g_h5_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 void atas_h5_lock(void) { pthread_mutex_lock(&g_h5_mutex); }
 void atas_h5_unlock(void) { pthread_mutex_unlock(&g_h5_mutex); }
 
 int atas_h5_is_file(const char *path) {
+    struct stat sb; /* never open a FIFO or device to look: the open would block */
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
     H5E_auto2_t fn;
     void *data;
     H5Eget_auto2(H5E_DEFAULT, &fn, &data);
@@ -28,6 +32,7 @@ atas_status atas_h5_create(const char *path, hid_t *file) {
 
 atas_status atas_h5_open_ro(const char *path, hid_t *file) {
     *file = -1;
+    CHECK(atas_require_regular_file(path, "HDF5 file"));
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0)
         return ATAS_ERR(is < 0 ? ATAS_ERR_IO : ATAS_ERR_FORMAT, "%s: %s", path,
@@ -223,6 +228,7 @@ atas_status atas_h5_attr_read_str(hid_t loc, const char *name, char *buf, size_t
         char *s = NULL;
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(ft)); /* UTF-8 attributes (h5py str) read as UTF-8 */
         if (H5Aread(a, mt, &s) < 0 || !s) st = ATAS_ERR(ATAS_ERR_FORMAT, "%s: cannot read %s", file, name);
         else { snprintf(buf, cap, "%s", s); H5free_memory(s); }
         H5Tclose(mt);
@@ -233,6 +239,7 @@ atas_status atas_h5_attr_read_str(hid_t loc, const char *name, char *buf, size_t
         else {
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, sz + 1);
+            H5Tset_cset(mt, H5Tget_cset(ft));
             memset(tmp, 0, sizeof tmp);
             if (H5Aread(a, mt, tmp) < 0) st = ATAS_ERR(ATAS_ERR_FORMAT, "%s: cannot read %s", file, name);
             else snprintf(buf, cap, "%s", tmp);

@@ -103,6 +103,8 @@ atas_status side_read(const char *path, atas_layout layout, sidecfg *s) {
     free(dir);
     struct stat sb;
     if (stat(s->file, &sb) != 0) return ATAS_OK; /* no side config */
+    if (!S_ISREG(sb.st_mode))
+        return ATAS_ERR(ATAS_ERR_FORMAT, "%s: not a regular file (a FIFO or device is refused)", s->file);
     json_error_t jerr;
     json_t *root = json_load_file(s->file, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)

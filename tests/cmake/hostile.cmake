@@ -5,3 +5,8 @@ foreach(case checkpoint_corrupt full_disk)
     COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/hostile/test_hostile_ckpt.py ${case}
     LABELS hostile TIMEOUT 300)
 endforeach()
+foreach(case sizes corpus files parsing)
+  atas_script_test(NAME hostile_${case}
+    COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/hostile/test_hostile_files.py ${case}
+    LABELS hostile TIMEOUT 300)
+endforeach()
