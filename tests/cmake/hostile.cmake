@@ -10,3 +10,9 @@ foreach(case sizes corpus files parsing)
     COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/hostile/test_hostile_files.py ${case}
     LABELS hostile TIMEOUT 300)
 endforeach()
+# libFuzzer runs (clang; skip 77 without it) of the readers of hostile files
+foreach(target config corpus ckpt)
+  atas_script_test(NAME hostile_fuzz_${target}
+    COMMAND bash ${PROJECT_SOURCE_DIR}/tests/hostile/fuzz_readers.sh ${target}
+    LABELS "hostile;fuzz" TIMEOUT 600)
+endforeach()
