@@ -153,6 +153,32 @@ def case_full_disk():
                                         "%s: %s reads back" % (what, n))
                 finally:
                     subprocess.run(["umount", mnt])
+        # the other writers on a full disk: packed corpus, embeddings, safetensors export
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt], check=True)
+        try:
+            ck = T.ckpt_path(os.path.join(d, "runs", "ref"), 6)
+            b = os.path.dirname(T.ATAS_MPI)
+            for what, argv in (
+                    ("atas_pack", [T.ATAS_PACK, "-q", "--size", "128", "-o", os.path.join(mnt, "c.h5"),
+                                   os.path.join(d, "imgs")]),
+                    ("atas_embed", [os.path.join(b, "atas_embed"), "-q", "--weights", ck, "--corpus", c,
+                                    "-o", os.path.join(mnt, "e.h5")]),
+                    ("atas_convert", [os.path.join(b, "atas_convert"), ck, "-o", os.path.join(mnt, "w.safetensors")])):
+                with open(os.path.join(mnt, "filler"), "wb") as f:  # leave ~64 KiB
+                    try:
+                        f.write(b"\0" * (192 * 1024))
+                    except OSError:
+                        pass
+                r = subprocess.run(argv, capture_output=True, text=True, env=T.ENV, timeout=120)
+                T.check(r.returncode == 1 and "No space left on device" in r.stderr and mnt in r.stderr,
+                        "%s on a full disk: exit 1 with the path and the reason (%d: %s)"
+                        % (what, r.returncode, r.stderr.strip()[-300:]))
+                left = [n for n in os.listdir(mnt) if n != "filler"]
+                T.check(left == [] or left == ["c.h5.report.txt"], "%s: nothing half-written left: %s" % (what, left))
+                for n in os.listdir(mnt):
+                    os.unlink(os.path.join(mnt, n))
+        finally:
+            subprocess.run(["umount", mnt])
     finally:
         subprocess.run(["umount", mnt], capture_output=True)
 
