@@ -229,6 +229,10 @@ static void test_resample(atas_resample kind, int ih, int iw, int oh, int ow, in
             T_ASSERT(0, "%s: constant input not preserved (%g)", name, R.out[i]);
             break;
         }
+    atas_host_free(R.in); /* the sanitizer job checks leaks */
+    atas_host_free(R.out);
+    atas_host_free(R.r);
+    atas_host_free(R.din);
 }
 
 /* ---------------------------------------------------------------- l2norm */

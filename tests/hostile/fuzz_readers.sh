@@ -66,7 +66,7 @@ else:
 PY
 cd "$BIN"
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:fast_unwind_on_malloc=0:suppressions=$SRC/tools/asan.supp UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-export LSAN_OPTIONS=suppressions=$SRC/tools/lsan.supp:print_suppressions=0
+export LSAN_OPTIONS=suppressions=$SRC/tools/lsan.supp:print_suppressions=0:use_tls=0
 # -error_exitcode: libFuzzer's default (77) would read as "skipped" to CTest
 ./fuzz_$T -runs="$RUNS" -max_len=8192 -rss_limit_mb=2048 -timeout=20 -seed=1 -error_exitcode=1 \
   "seeds_$T" >"fuzz_$T.log" 2>&1 || { tail -60 "fuzz_$T.log"; exit 1; }
