@@ -53,12 +53,13 @@ int main(int argc, char **argv) {
             }
             break;
         }
-        case 'h': if (comm.rank == 0) usage(stdout); atas_comm_finalize(&comm); return 0;
+        case 'h': if (comm.rank == 0) usage(stdout); free(sets); atas_comm_finalize(&comm); return 0;
         default: bad = 1;
         }
     }
     if (bad || optind != argc - 1) {
         if (comm.rank == 0) usage(stderr);
+        free(sets);
         atas_comm_finalize(&comm);
         return ATAS_EXIT_USAGE;
     }
