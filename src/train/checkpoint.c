@@ -197,6 +197,20 @@ atas_status atas_ckpt_find_latest(const char *dir, char *path, size_t cap) {
 }
 
 atas_status atas_ckpt_prune(const char *dir, int keep_last, int keep_every) {
+    /* temporaries of writes that were killed (SIGKILL, node loss): rank 0 is the only
+     * writer and its write has finished, so every ".ckpt-*.h5.XXXXXX" here is debris */
+    DIR *dd = opendir(dir);
+    struct dirent *de;
+    while (dd && (de = readdir(dd))) {
+        long long s;
+        char rest[16];
+        if (sscanf(de->d_name, ".ckpt-%lld.h5.%15s", &s, rest) == 2 && strlen(rest) == 6) {
+            char p[1200];
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            unlink(p);
+        }
+    }
+    if (dd) closedir(dd);
     long long steps[4096];
     int n = list_steps(dir, steps, 4096), kept = 0;
     for (int i = 0; i < n; i++) { /* newest first */
