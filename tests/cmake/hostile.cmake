@@ -16,3 +16,4 @@ foreach(target config corpus ckpt)
     COMMAND bash ${PROJECT_SOURCE_DIR}/tests/hostile/fuzz_readers.sh ${target}
     LABELS "hostile;fuzz" TIMEOUT 600)
 endforeach()
+atas_c_test(NAME hostile_fast_exp_nan SOURCES hostile/test_fast_exp_nan.c LABELS hostile TIMEOUT 30)
