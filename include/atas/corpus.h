@@ -14,6 +14,8 @@ extern "C" {
 
 #define ATAS_CORPUS_FORMAT "atas-corpus"
 #define ATAS_CORPUS_VERSION 1
+#define ATAS_CORPUS_MAX_SIDE 8192                /* pixels (docs/limits.md) */
+#define ATAS_CORPUS_MAX_COUNT 4294967295LL       /* images: the sampler's uint32 indices */
 #define ATAS_CORPUS_IMAGES "images" /* uint8 [N, S, S, 3], chunk [1, S, S, 3], Fletcher32 */
 #define ATAS_CORPUS_NAMES "names"   /* fixed-length strings [N]: source path of each image */
 

@@ -27,6 +27,12 @@ atas_status atas_h5_write_f32(hid_t loc, const char *name, const float *data, in
                               const size_t *dims);
 atas_status atas_h5_write_i32(hid_t loc, const char *name, const int *data, int ndim,
                               const size_t *dims);
+/* Like atas_h5_write_f32, chunked with HDF5's Fletcher32 checksum filter (verified by
+ * every read); dims must be > 0. */
+atas_status atas_h5_write_f32_checked(hid_t loc, const char *name, const float *data, int ndim,
+                                      const size_t *dims);
+/* 1 when dataset `name` carries the Fletcher32 filter */
+int atas_h5_has_fletcher32(hid_t loc, const char *name);
 /* Read a float dataset whose element count must be n; `file` only names it in errors. */
 atas_status atas_h5_read_f32(hid_t loc, const char *name, float *data, size_t n, const char *file);
 atas_status atas_h5_read_i32(hid_t loc, const char *name, int *data, size_t n, const char *file);

@@ -29,7 +29,7 @@ enum {
 
 /* ---- checkpoints: one HDF5 file each (docs/checkpoint.md) */
 #define ATAS_CKPT_FORMAT "atas-checkpoint"
-#define ATAS_CKPT_VERSION 1
+#define ATAS_CKPT_VERSION 2 /* 2: Fletcher32 on every tensor; 1 still read */
 
 typedef struct {
     long long step;          /* optimizer steps completed */

@@ -29,6 +29,13 @@ typedef struct {
 /* A config that cannot work fails here, naming the key (prefixed by `where`,
  * e.g. "configs/x.cfg: model") and the rule. */
 atas_status atas_vit_config_check(const atas_vit_config *c, const char *where);
+/* Limits of atas_vit_config_check (docs/limits.md) */
+#define ATAS_VIT_MAX_PATCH 1024
+#define ATAS_VIT_MAX_WIDTH 16384
+#define ATAS_VIT_MAX_LAYERS 1024
+#define ATAS_VIT_MAX_MLP 65536
+#define ATAS_VIT_MAX_GRID 1024
+#define ATAS_VIT_MAX_PARAMS ((size_t)16 << 30) /* 1.7e10 parameters */
 /* An input resolution (H x W) for this model: positive multiples of the patch. */
 atas_status atas_vit_check_resolution(const atas_vit_config *c, int H, int W, const char *key);
 /* Named presets: "ViT-B-16", "ViT-L-14", "ViT-L-14-336", "ViT-H-14", "ViT-g-14", "ViT-bigG-14". */

@@ -69,14 +69,15 @@ int main(int argc, char **argv) {
         for (long long i = 0; i < cp.N; i++) {
             if (atas_corpus_read(&cp, i, buf) != ATAS_OK) {
                 atas_corpus_name(&cp, i, s, sizeof s);
-                fprintf(stderr, "verify: %s: image %lld (%s) fails its checksum\n", path, i, s);
+                /* the reader's own words: a checksum failure, a never-written chunk... */
+                fprintf(stderr, "verify: image %lld (%s): %s\n", i, s, atas_error_message());
                 atas_error_clear();
                 nbad++;
             }
         }
         printf("verify   %lld of %lld images bad (%.2f s)\n", nbad, (long long)cp.N, atas_now() - t0);
         if (nbad) {
-            ATAS_ERR(ATAS_ERR_FORMAT, "corpus %s: %lld image(s) fail their checksum (indices above)",
+            ATAS_ERR(ATAS_ERR_FORMAT, "corpus %s: %lld image(s) fail their checksum or are missing (indices above)",
                      path, nbad);
             rc = 1;
         }

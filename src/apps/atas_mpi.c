@@ -1,5 +1,6 @@
 /* atas_mpi CONFIG [--set key=value ...] [--resume auto|PATH] [--dump-step N DIR]
  * Trains a CLIP vision encoder with ATAS on every rank of MPI_COMM_WORLD. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,16 +52,26 @@ int main(int argc, char **argv) {
             if (optind < argc) a.dump_dir = argv[optind++];
             else bad = 1;
             break;
-        case 'x': a.stop_after = atoll(optarg); break;
+        case 'x': {
+            char *end;
+            errno = 0;
+            a.stop_after = strtoll(optarg, &end, 10);
+            if (end == optarg || *end || errno || a.stop_after < 1) {
+                if (comm.rank == 0) fprintf(stderr, "error: --stop-after \"%s\": expected a positive integer\n", optarg);
+                bad = 1;
+            }
+            break;
+        }
         case 'O': a.overwrite = 1; break;
         case 'S': a.allow_schedule_change = 1; break;
         case 'V': if (comm.rank == 0) atas_print_version("atas_mpi"); atas_comm_finalize(&comm); return 0;
-        case 'h': if (comm.rank == 0) usage(stdout); atas_comm_finalize(&comm); return 0;
+        case 'h': if (comm.rank == 0) usage(stdout); free(sets); atas_comm_finalize(&comm); return 0;
         default: bad = 1;
         }
     }
     if (bad || optind != argc - 1) {
         if (comm.rank == 0) usage(stderr);
+        free(sets);
         atas_comm_finalize(&comm);
         return ATAS_EXIT_USAGE;
     }

@@ -5,9 +5,11 @@
 #include <hdf5.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "atas/corpus.h"
+#include "atas/fileio.h"
 
 static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -34,6 +36,7 @@ static int read_str_attr(hid_t loc, const char *name, char *buf, size_t len) {
         char *tmp = calloc(n + 2, 1);
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, n + 1); /* room for the terminator of a NULLPAD string */
+        H5Tset_cset(mt, H5Tget_cset(t)); /* UTF-8 (h5py's default for str) reads as UTF-8 */
         if (tmp && H5Aread(a, mt, tmp) >= 0) {
             snprintf(buf, len, "%s", tmp);
             rc = 0;
@@ -44,6 +47,7 @@ static int read_str_attr(hid_t loc, const char *name, char *buf, size_t len) {
         char *s = NULL;
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(t));
         if (H5Aread(a, mt, &s) >= 0 && s) {
             snprintf(buf, len, "%s", s);
             H5free_memory(s);
@@ -72,6 +76,7 @@ atas_status atas_corpus_open(atas_corpus *c, const char *path, MPI_Comm comm) {
     c->raw_fd = -1;
     snprintf(c->path, sizeof c->path, "%s", path);
     quiet_hdf5();
+    CHECK(atas_require_regular_file(path, "corpus")); /* a FIFO would block HDF5's open */
     FILE *f = fopen(path, "rb");
     if (!f) return ATAS_ERR(ATAS_ERR_IO, "corpus %s: cannot open (%s)", path, "no such file or no permission");
     fclose(f);
@@ -123,7 +128,40 @@ atas_status atas_corpus_open(atas_corpus *c, const char *path, MPI_Comm comm) {
                  (unsigned long long)dims[2], (unsigned long long)dims[3], N, S);
         return fmt_err(c, m);
     }
-    if (S < 1 || S > 65536) return fmt_err(c, "attribute 'size' out of range");
+    if (S < 1 || S > ATAS_CORPUS_MAX_SIDE) {
+        char m[160];
+        snprintf(m, sizeof m, "attribute 'size' = %lld out of range 1..%d", S, ATAS_CORPUS_MAX_SIDE);
+        return fmt_err(c, m);
+    }
+    if (N < 0 || N > ATAS_CORPUS_MAX_COUNT) {
+        char m[160];
+        snprintf(m, sizeof m, "attribute 'count' = %lld out of range 0..%lld", N, (long long)ATAS_CORPUS_MAX_COUNT);
+        return fmt_err(c, m);
+    }
+    /* the checksum is the integrity guarantee: a corpus without it is refused */
+    {
+        hid_t dcpl = H5Dget_create_plist(d);
+        hsize_t ck[4] = {0};
+        int ok = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 4, ck) == 4 &&
+                 ck[0] == 1 && ck[1] == (hsize_t)S && ck[2] == (hsize_t)S && ck[3] == 3;
+        int fl = 0;
+        for (int i = 0; dcpl >= 0 && i < H5Pget_nfilters(dcpl); i++) {
+            unsigned flags, conf;
+            size_t ne = 0;
+            if (H5Pget_filter2(dcpl, (unsigned)i, &flags, &ne, NULL, 0, NULL, &conf) == H5Z_FILTER_FLETCHER32) fl = 1;
+        }
+        if (dcpl >= 0) H5Pclose(dcpl);
+        if (!fl) return fmt_err(c, "dataset 'images' carries no Fletcher32 checksum filter (repack with atas_pack)");
+        if (!ok) return fmt_err(c, "dataset 'images' must be chunked one image per chunk, [1, size, size, 3]");
+    }
+    /* every image is stored: the file holds at least N*S*S*3 bytes (before allocating for N) */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && (unsigned long long)sb.st_size / ((unsigned long long)S * S * 3) < (unsigned long long)N) {
+        char m[256];
+        snprintf(m, sizeof m, "%lld bytes cannot hold the %lld images of %lldx%lld it declares (truncated, or "
+                 "images never written)", (long long)sb.st_size, N, S, S);
+        return fmt_err(c, m);
+    }
     c->S = (int)S;
     c->N = N;
     c->version = (int)v;
@@ -181,13 +219,14 @@ static int read_full(int fd, void *buf, size_t n, off_t off) {
  * buffer and copy: 1 pass over the data instead of 3. Returns 1 when it did the
  * read, 0 to fall back to H5Dread, -1 on a checksum mismatch or short read. */
 static int read_direct(atas_corpus *c, int64_t idx, uint8_t *dst) {
-    if (c->raw_fd < 0) return 0;
     hsize_t off[4] = {(hsize_t)idx, 0, 0, 0}, size = 0;
     unsigned mask = 0;
     haddr_t addr = 0;
     const size_t n = (size_t)c->S * c->S * 3;
-    if (H5Dget_chunk_info_by_coord((hid_t)c->hid_images, off, &mask, &addr, &size) < 0) return 0;
-    if (mask != 0 || size != n + 4 || addr == HADDR_UNDEF) return 0; /* not the v1 layout */
+    if (H5Dget_chunk_info_by_coord((hid_t)c->hid_images, off, &mask, &addr, &size) < 0) return -2;
+    if (addr == HADDR_UNDEF) return -2; /* never written: HDF5 would return the fill value */
+    if (mask != 0 || size != n + 4) return -1; /* open checked the layout: a damaged chunk index */
+    if (c->raw_fd < 0) return 0;
     uint8_t ck[4];
     if (read_full(c->raw_fd, dst, n, (off_t)addr) != 0 || read_full(c->raw_fd, ck, 4, (off_t)(addr + n)) != 0)
         return -1;
@@ -203,6 +242,9 @@ atas_status atas_corpus_read(atas_corpus *c, int64_t idx, uint8_t *dst) {
             (long long)idx, (long long)c->N);
     int d = read_direct(c, idx, dst);
     if (d == 1) return ATAS_OK;
+    if (d == -2)
+        return ATAS_ERR(ATAS_ERR_FORMAT, "corpus %s: image %lld was never written (its chunk is missing)",
+                        c->path, (long long)idx);
     if (d < 0)
         return ATAS_ERR(ATAS_ERR_FORMAT,
                         "corpus %s: image %lld cannot be read (Fletcher32 checksum failure or "

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jpeglib.h>
 #include <png.h>
@@ -183,6 +184,10 @@ atas_status atas_image_decode(const char *path, atas_alpha_bg bg, atas_image *ou
                               size_t why_len) {
     out->w = out->h = 0;
     out->rgb = NULL;
+    struct stat sb;
+    if (stat(path, &sb) != 0) return fail(why, why_len, ATAS_ERR_IO, "cannot open: %s", strerror(errno));
+    if (!S_ISREG(sb.st_mode)) /* a FIFO would block the open */
+        return fail(why, why_len, ATAS_ERR_FORMAT, "%s", "not a regular file (FIFO, device or directory)");
     FILE *f = fopen(path, "rb");
     if (!f) return fail(why, why_len, ATAS_ERR_IO, "cannot open: %s", strerror(errno));
     unsigned char magic[8] = {0};

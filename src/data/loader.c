@@ -288,26 +288,28 @@ void atas_loader_close(atas_loader *ld) {
 static atas_status check_config(const atas_loader_config *c, int world) {
     if (!c->path) return ATAS_ERR(ATAS_ERR_CONFIG, "loader: no corpus path");
     if (c->group_images < 1 || c->group_images > 256)
-        return ATAS_ERR(ATAS_ERR_CONFIG, "loader: group_images = %d, expected 1..256", c->group_images);
+        return ATAS_ERR(ATAS_ERR_CONFIG, "loader: batch.group_images = %d, expected 1..256", c->group_images);
     if (c->groups < 1 || c->groups % world != 0)
-        return ATAS_ERR(ATAS_ERR_CONFIG, "loader: groups per global batch G = %d must be a positive "
+        return ATAS_ERR(ATAS_ERR_CONFIG, "loader: batch.groups (groups per global batch) = %d must be a positive "
                         "multiple of the number of ranks %d", c->groups, world);
-    if (c->mosaics < 0) return ATAS_ERR(ATAS_ERR_CONFIG, "loader: mosaics = %d < 0", c->mosaics);
+    if (c->mosaics < 0) return ATAS_ERR(ATAS_ERR_CONFIG, "loader: mosaic.per_group = %d < 0", c->mosaics);
     if (c->ngrids < 1 || c->ngrids > 2 * ATAS_MOSAIC_MAX_GRID || !c->grids)
-        return ATAS_ERR(ATAS_ERR_CONFIG, "loader: needs 1..%d mosaic grid sizes (got %d)",
+        return ATAS_ERR(ATAS_ERR_CONFIG, "loader: mosaic.grids needs 1..%d grid sizes (got %d)",
                         2 * ATAS_MOSAIC_MAX_GRID, c->ngrids);
     if (c->view_px < 1 || c->canvas_px < 1)
-        return ATAS_ERR(ATAS_ERR_CONFIG, "loader: view %d / canvas %d px must be positive", c->view_px,
-                        c->canvas_px);
+        return ATAS_ERR(ATAS_ERR_CONFIG, "loader: %s = %d / %s = %d px must be positive",
+                        c->view_key ? c->view_key : "data.resolution", c->view_px,
+                        c->canvas_key ? c->canvas_key : "mosaic.canvas", c->canvas_px);
     for (int i = 0; i < c->ngrids; i++)
         if (c->grids[i] < 1 || c->grids[i] > ATAS_MOSAIC_MAX_GRID || c->canvas_px % c->grids[i])
-            return ATAS_ERR(ATAS_ERR_CONFIG, "loader: grid %d must be in 1..%d and divide the canvas %d",
-                            c->grids[i], ATAS_MOSAIC_MAX_GRID, c->canvas_px);
+            return ATAS_ERR(ATAS_ERR_CONFIG, "loader: mosaic.grids[%d] = %d must be in 1..%d and divide %s = %d",
+                            i, c->grids[i], ATAS_MOSAIC_MAX_GRID,
+                            c->canvas_key ? c->canvas_key : "mosaic.canvas", c->canvas_px);
     if (c->mosaics > 0)
         CHECK(atas_mosaic_check_images(c->grids, c->ngrids, c->group_images, c->repeat_images, "loader: grids",
                                        "group_images"));
     if (c->workers < 1 || c->prefetch < 1)
-        return ATAS_ERR(ATAS_ERR_CONFIG, "loader: workers = %d and prefetch = %d must be >= 1",
+        return ATAS_ERR(ATAS_ERR_CONFIG, "loader: data.workers = %d and data.prefetch = %d must be >= 1",
                         c->workers, c->prefetch);
     if (c->start_epoch < 0 || c->start_step < 0)
         return ATAS_ERR(ATAS_ERR_CONFIG, "loader: negative start cursor (%lld, %lld)",

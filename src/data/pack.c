@@ -14,9 +14,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "atas/corpus.h"
+#include "atas/h5file.h"
 
 #define REASON_LEN 200
 
@@ -203,6 +205,23 @@ static atas_status pack_files(const atas_pack_config *cfg, MPI_Comm comm, strlis
     const long long F = files->n;
     size_t maxname = 1;
     for (int i = 0; i < files->n; i++) maxname = ATAS_MAX(maxname, strlen(files->v[i]) + 1);
+    /* HDF5 1.10 cannot close a file after a failed flush (it crashes at exit): room for
+     * every file is checked before anything is written, a clear message instead */
+    {
+        int short_room = 0;
+        unsigned long long need = (unsigned long long)F * (img_bytes + 4 + maxname) + (1ull << 20), avail = 0;
+        if (rank == 0) {
+            struct statvfs vs;
+            if (statvfs(tmp, &vs) == 0) {
+                avail = (unsigned long long)vs.f_bavail * vs.f_frsize;
+                short_room = avail < need;
+            }
+        }
+        MPI_Bcast(&short_room, 1, MPI_INT, 0, comm);
+        if (short_room)
+            return ATAS_ERR(ATAS_ERR_IO, "pack: %s: %s: %llu bytes free, %lld images of %dx%d need up to %llu",
+                            cfg->out, strerror(ENOSPC), avail, F, S, S, need);
+    }
 
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
@@ -384,6 +403,26 @@ done:
     return st;
 }
 
+static atas_status verify_written(const char *tmp, long long packed) {
+    atas_corpus c;
+    CHECK(atas_corpus_open(&c, tmp, MPI_COMM_NULL));
+    atas_status s = c.N == packed ? ATAS_OK
+                                  : ATAS_ERR(ATAS_ERR_IO, "pack: %s holds %lld images, %lld were packed", tmp,
+                                             (long long)c.N, packed);
+    uint8_t *buf = NULL;
+    if (s == ATAS_OK) s = atas_host_alloc((void **)&buf, (size_t)c.S * c.S * 3, "pack verify");
+    for (int64_t i = 0; s == ATAS_OK && i < c.N; i++) s = atas_corpus_read(&c, i, buf);
+    atas_host_free(buf);
+    atas_corpus_close(&c);
+    if (s != ATAS_OK) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", atas_error_message());
+        atas_error_clear();
+        return ATAS_ERR(ATAS_ERR_IO, "pack: verifying what was written failed: %s", why);
+    }
+    return ATAS_OK;
+}
+
 atas_status atas_pack(const atas_pack_config *cfg, MPI_Comm comm, atas_pack_result *res) {
     REQUIRE(cfg->S >= 8 && cfg->S <= 8192, "pack: --size %d out of range 8..8192", cfg->S);
     REQUIRE(cfg->out && cfg->ninputs > 0, "pack: needs an output and at least one input");
@@ -398,19 +437,31 @@ atas_status atas_pack(const atas_pack_config *cfg, MPI_Comm comm, atas_pack_resu
         sl_free(&files);
         return ATAS_ERR(ATAS_ERR_INVALID, "pack: no .jpg/.jpeg/.png file found in the inputs");
     }
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", cfg->out);
+    /* an unpredictable temporary beside the output (rank 0 makes it, everyone opens it) */
+    char tmp[4200] = "";
+    int terr = 0;
+    if (rank == 0 && atas_tmp_name(cfg->out, tmp, sizeof tmp) != ATAS_OK) terr = 1;
+    MPI_Bcast(&terr, 1, MPI_INT, 0, comm);
+    if (terr) {
+        sl_free(&files);
+        return rank == 0 ? atas_error_trace(ATAS_ERR_IO, __FILE__, __LINE__, __func__)
+                         : ATAS_ERR(ATAS_ERR_IO, "pack: rank 0 cannot create a temporary beside %s", cfg->out);
+    }
+    MPI_Bcast(tmp, sizeof tmp, MPI_CHAR, 0, comm);
     atas_status st = pack_files(cfg, comm, &files, tmp, res);
     sl_free(&files);
     MPI_Barrier(comm);
     int rc = 0;
     if (rank == 0) {
-        if (st == ATAS_OK) rc = rename(tmp, cfg->out) != 0 ? errno : 0;
+        /* finish by verifying what was written: every image back through its checksum */
+        if (st == ATAS_OK) st = verify_written(tmp, res->packed);
+        if (st == ATAS_OK) st = atas_commit_tmp(tmp, cfg->out);
         else unlink(tmp);
+        rc = st != ATAS_OK;
     }
     MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
     if (st != ATAS_OK) return atas_error_trace(st, __FILE__, __LINE__, __func__);
-    if (rc) return ATAS_ERR(ATAS_ERR_IO, "pack: cannot rename %s to %s (%s)", tmp, cfg->out, strerror(rc));
+    if (rc) return ATAS_ERR(ATAS_ERR_IO, "pack: rank 0 could not verify or rename %s", cfg->out);
     res->seconds = atas_now() - t0;
     return ATAS_OK;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "atas/weights.h"
+#include "atas/fileio.h"
 
 /* Silence HDF5's own error stack printing while we look: we raise our own. */
 typedef struct {
@@ -68,6 +69,7 @@ static atas_status attr_num(hid_t f, const char *path, const char *name, hid_t m
 }
 
 static atas_status open_ckpt(const char *path, hid_t *f) {
+    CHECK(atas_require_regular_file(path, "checkpoint"));
     *f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (*f < 0) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open as HDF5", path);
     char fmt[64];
@@ -77,8 +79,8 @@ static atas_status open_ckpt(const char *path, hid_t *f) {
                      path, fmt);
     int ver = 0;
     if (s == ATAS_OK) s = attr_num(*f, path, "format_version", H5T_NATIVE_INT, &ver);
-    if (s == ATAS_OK && ver != 1)
-        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: format_version = %d, this build reads 1", path, ver);
+    if (s == ATAS_OK && ver != 1 && ver != 2) /* 2: the same with Fletcher32 on every tensor */
+        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: format_version = %d, this build reads 1 and 2", path, ver);
     if (s != ATAS_OK) H5Fclose(*f);
     return s;
 }

@@ -11,12 +11,15 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "atas/corpus.h"
+#include "atas/h5file.h"
 #include "atas/h5util.h"
 #include "atas/loader.h"
 #include "atas/weights.h"
+#include "atas/fileio.h"
 
 #define EMBED_FORMAT "atas-embeddings"
 
@@ -86,6 +89,7 @@ static void source_close(source *s) {
 }
 
 static atas_status read_list(source *s, const char *list) {
+    CHECK(atas_require_regular_file(list, "image list"));
     FILE *f = fopen(list, "r");
     if (!f) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open the image list: %s", list, strerror(errno));
     char line[4096];
@@ -329,9 +333,22 @@ atas_status atas_embed_run(const atas_embed_config *e, MPI_Comm comm, atas_embed
     CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
 
     /* ---- output (collective create) */
-    snprintf(tmp_path, sizeof tmp_path, "%s.tmp", e->out);
-    st = out_create(&o, tmp_path, comm, world, N, G, E, e->dense, (size_t)namelen);
+    /* an unpredictable temporary beside the output (rank 0 makes it), and room for all of
+     * it checked first: HDF5 1.10 cannot close a file after a failed flush (it crashes) */
+    if (rank == 0) {
+        st = atas_tmp_name(e->out, tmp_path, sizeof tmp_path);
+        struct statvfs vs;
+        unsigned long long need = (unsigned long long)N * ((unsigned long long)E * 4 * (e->dense ? 1 + (unsigned long long)G * G : 1) + (unsigned long long)namelen) + (1ull << 20);
+        if (st == ATAS_OK && statvfs(tmp_path, &vs) == 0 && (unsigned long long)vs.f_bavail * vs.f_frsize < need) {
+            st = ATAS_ERR(ATAS_ERR_IO, "%s: %s: %llu bytes free, %lld embeddings need %llu", e->out, strerror(ENOSPC),
+                          (unsigned long long)vs.f_bavail * vs.f_frsize, (long long)N, need);
+            unlink(tmp_path);
+        }
+    }
+    CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
+    MPI_Bcast(tmp_path, sizeof tmp_path, MPI_CHAR, 0, comm);
     created = 1;
+    st = out_create(&o, tmp_path, comm, world, N, G, E, e->dense, (size_t)namelen);
     CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
     /* attributes: collective, the same values on every rank */
     st = atas_h5_attr_write_str(o.file, "format", EMBED_FORMAT);
@@ -391,8 +408,7 @@ atas_status atas_embed_run(const atas_embed_config *e, MPI_Comm comm, atas_embed
         }
     }
     out_close(&o);
-    if (rank == 0 && rename(tmp_path, e->out) != 0)
-        st = ATAS_ERR(ATAS_ERR_IO, "%s: cannot rename %s to it: %s", e->out, tmp_path, strerror(errno));
+    if (rank == 0) st = atas_commit_tmp(tmp_path, e->out); /* fsync, rename, fsync the directory */
     CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
     created = 0;
     if (res) {

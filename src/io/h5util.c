@@ -1,15 +1,20 @@
 #define _GNU_SOURCE /* PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP */
 /* HDF5 helpers: float/int datasets and scalar attributes with named errors. */
 #include "atas/h5util.h"
+#include "atas/h5file.h"
+#include "atas/fileio.h"
 
 #include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static pthread_mutex_t g_h5_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 void atas_h5_lock(void) { pthread_mutex_lock(&g_h5_mutex); }
 void atas_h5_unlock(void) { pthread_mutex_unlock(&g_h5_mutex); }
 
 int atas_h5_is_file(const char *path) {
+    struct stat sb; /* never open a FIFO or device to look: the open would block */
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
     H5E_auto2_t fn;
     void *data;
     H5Eget_auto2(H5E_DEFAULT, &fn, &data);
@@ -27,6 +32,7 @@ atas_status atas_h5_create(const char *path, hid_t *file) {
 
 atas_status atas_h5_open_ro(const char *path, hid_t *file) {
     *file = -1;
+    CHECK(atas_require_regular_file(path, "HDF5 file"));
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0)
         return ATAS_ERR(is < 0 ? ATAS_ERR_IO : ATAS_ERR_FORMAT, "%s: %s", path,
@@ -36,21 +42,69 @@ atas_status atas_h5_open_ro(const char *path, hid_t *file) {
     return ATAS_OK;
 }
 
-static atas_status write_any(hid_t loc, const char *name, hid_t type, const void *data, int ndim,
-                             const size_t *dims) {
-    hsize_t hd[8];
+static atas_status write_any_dcpl(hid_t loc, const char *name, hid_t type, const void *data,
+                                  int ndim, const size_t *dims, int checked) {
+    hsize_t hd[8], ck[8];
     REQUIRE(ndim >= 0 && ndim <= 8, "dataset %s: rank %d", name, ndim);
     for (int i = 0; i < ndim; i++) hd[i] = dims[i];
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
     hid_t space = ndim ? H5Screate_simple(ndim, hd, NULL) : H5Screate(H5S_SCALAR);
-    hid_t ds = H5Dcreate2(loc, name, type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = H5P_DEFAULT;
+    if (checked && ndim > 0) {
+        /* one chunk per tensor, split along the first axis below HDF5's 4 GiB chunk limit */
+        size_t rest = H5Tget_size(type);
+        for (int i = 1; i < ndim; i++) { ck[i] = hd[i]; rest *= dims[i]; }
+        size_t rows = ((size_t)1 << 30) / (rest ? rest : 1);
+        ck[0] = hd[0] < rows ? hd[0] : rows ? rows : 1;
+        for (int i = 0; i < ndim; i++)
+            REQUIRE(ck[i] > 0, "dataset %s: a zero-sized dimension cannot carry a checksum", name);
+        dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(dcpl, ndim, ck);
+        H5Pset_fletcher32(dcpl);
+    }
+    hid_t ds = H5Dcreate2(loc, name, type, space, lcpl, dcpl, H5P_DEFAULT);
     herr_t e = ds >= 0 ? H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : -1;
-    if (ds >= 0) H5Dclose(ds);
+    char why[256];
+    snprintf(why, sizeof why, "%s", e < 0 ? atas_h5_sys_reason() : ""); /* before the next call clears it */
+    if (ds >= 0 && H5Dclose(ds) < 0) {
+        if (e >= 0) snprintf(why, sizeof why, "%s", atas_h5_sys_reason());
+        e = -1;
+    }
     H5Sclose(space);
     H5Pclose(lcpl);
-    if (e < 0) return ATAS_ERR(ATAS_ERR_IO, "cannot write dataset %s", name);
+    if (dcpl != H5P_DEFAULT) H5Pclose(dcpl);
+    if (e < 0) {
+        return ATAS_ERR(ATAS_ERR_IO, "cannot write dataset %s%s%s", name, why[0] ? ": " : "", why);
+    }
     return ATAS_OK;
+}
+
+static atas_status write_any(hid_t loc, const char *name, hid_t type, const void *data, int ndim,
+                             const size_t *dims) {
+    return write_any_dcpl(loc, name, type, data, ndim, dims, 0);
+}
+
+atas_status atas_h5_write_f32_checked(hid_t loc, const char *name, const float *data, int ndim,
+                                      const size_t *dims) {
+    return write_any_dcpl(loc, name, H5T_NATIVE_FLOAT, data, ndim, dims, 1);
+}
+
+int atas_h5_has_fletcher32(hid_t loc, const char *name) {
+    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (ds < 0) return 0;
+    hid_t dcpl = H5Dget_create_plist(ds);
+    int n = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0, found = 0;
+    for (int i = 0; i < n; i++) {
+        unsigned flags;
+        size_t nelem = 0;
+        unsigned conf;
+        if (H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelem, NULL, 0, NULL, &conf) == H5Z_FILTER_FLETCHER32)
+            found = 1;
+    }
+    if (dcpl >= 0) H5Pclose(dcpl);
+    H5Dclose(ds);
+    return found;
 }
 
 atas_status atas_h5_write_f32(hid_t loc, const char *name, const float *data, int ndim,

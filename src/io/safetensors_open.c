@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "atas/safetensors.h"
+#include "atas/fileio.h"
 
 typedef struct {
     char *path;
@@ -33,6 +34,7 @@ static int cmp_name(const void *a, const void *b) {
 }
 
 static atas_status map_file(st_file *f) {
+    CHECK(atas_require_regular_file(f->path, "weights file")); /* a FIFO would block the open */
     int fd = open(f->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open: %s", f->path, strerror(errno));
     struct stat sb;
@@ -95,6 +97,7 @@ static char *join(const char *dir, const char *name) {
 /* The shard list of an index: distinct files in first-seen order. */
 static atas_status open_index(atas_st *st, const char *index) {
     json_error_t jerr;
+    CHECK(atas_require_regular_file(index, "weights index"));
     json_t *root = json_load_file(index, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: invalid JSON at line %d: %s", index, jerr.line,

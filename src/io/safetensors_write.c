@@ -28,7 +28,9 @@ static atas_status tmp_open(tmpfile_t *f, const char *path) {
         f->tmp = NULL;
         return s;
     }
-    fchmod(f->fd, 0644);
+    mode_t um = umask(0); /* final mode from the umask, like other tools (mkstemp makes 0600) */
+    umask(um);
+    fchmod(f->fd, 0666 & ~um);
     return ATAS_OK;
 }
 

@@ -103,6 +103,8 @@ atas_status side_read(const char *path, atas_layout layout, sidecfg *s) {
     free(dir);
     struct stat sb;
     if (stat(s->file, &sb) != 0) return ATAS_OK; /* no side config */
+    if (!S_ISREG(sb.st_mode))
+        return ATAS_ERR(ATAS_ERR_FORMAT, "%s: not a regular file (a FIFO or device is refused)", s->file);
     json_error_t jerr;
     json_t *root = json_load_file(s->file, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
@@ -173,7 +175,14 @@ static atas_status get_shape(const wview *v, const char *name, int ndim, int64_t
     if (t->ndim != ndim)
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: tensor '%s' has rank %d, expected %d (for %s)",
                         t->file, t->name, t->ndim, ndim, what);
-    for (int k = 0; k < ndim; k++) shape[k] = t->shape[k];
+    for (int k = 0; k < ndim; k++) {
+        shape[k] = t->shape[k];
+        /* a dimension of 0 (an empty tensor of any "size") or past int would give a model
+         * the file cannot fill: refuse it before anything is allocated */
+        if (shape[k] <= 0 || shape[k] > (1 << 20))
+            return ATAS_ERR(ATAS_ERR_FORMAT, "%s: tensor '%s' has dimension %d = %lld (must be in 1..%d)",
+                            t->file, t->name, k, (long long)shape[k], 1 << 20);
+    }
     return ATAS_OK;
 }
 
@@ -298,6 +307,22 @@ atas_status atas_weights_infer_config(const char *path, atas_vit_config *c, int 
     if (sc.have_eps) c->ln_eps = sc.ln_eps;
     if (have_act) *have_act = sc.have_act;
     CHECK_GOTO(s, atas_vit_config_check(c, path), done);
+    {   /* the model must fit in what the file holds before anything of its size is allocated */
+        atas_param_info *info = NULL;
+        int nt = 0;
+        size_t need = 0, have = 0;
+        CHECK_GOTO(s, atas_vit_param_table(c, &info, &nt, &need), done);
+        need = 0;
+        for (int i = 0; i < nt; i++) need += info[i].numel;
+        atas_host_free(info);
+        for (int i = 0; i < atas_st_count(v.st); i++) have += atas_st_get(v.st, i)->numel;
+        if (need > have) {
+            s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: the shapes say width %d, %d layers, mlp %d, grid %d (%zu "
+                         "parameters), but the file holds only %zu values", path, c->width, c->layers,
+                         c->mlp, c->grid, need, have);
+            goto done;
+        }
+    }
 done:
     side_free(&sc);
     wv_close(&v);

@@ -10,6 +10,25 @@ atas_status atas_vit_config_check(const atas_vit_config *c, const char *where) {
         return ATAS_ERR(ATAS_ERR_CONFIG, "%s.%s = %d: must be a positive integer", w, #field, c->field)
     POS(patch); POS(width); POS(layers); POS(heads); POS(mlp); POS(embed); POS(grid);
 #undef POS
+    /* Limits (docs/limits.md): far above any CLIP (ViT-bigG-14: width 1664, 48 layers, mlp
+     * 8192, 1.8e9 parameters) and low enough that every size derived from them (3*width,
+     * grid*grid+1, the parameter table, the token count) fits an int and the parameter
+     * count fits memory: a wrong number is a message, not an overflow or an OOM kill. */
+#define MAX(field, lim)                                                                    \
+    if (c->field > (lim))                                                                  \
+        return ATAS_ERR(ATAS_ERR_CONFIG, "%s.%s = %d: larger than the supported maximum %d", w, \
+                        #field, c->field, (lim))
+    MAX(patch, ATAS_VIT_MAX_PATCH); MAX(width, ATAS_VIT_MAX_WIDTH); MAX(layers, ATAS_VIT_MAX_LAYERS);
+    MAX(heads, ATAS_VIT_MAX_WIDTH); MAX(mlp, ATAS_VIT_MAX_MLP); MAX(embed, ATAS_VIT_MAX_WIDTH);
+    MAX(grid, ATAS_VIT_MAX_GRID);
+#undef MAX
+    size_t D = (size_t)c->width, G = (size_t)c->grid, P = (size_t)c->patch;
+    size_t per_layer = 4 * D * D + 2 * D * (size_t)c->mlp + 9 * D + (size_t)c->mlp + 16 * 12;
+    size_t total = (size_t)c->layers * per_layer + D * 3 * P * P + (G * G + 1) * D + D * (size_t)c->embed + 6 * D;
+    if (total > ATAS_VIT_MAX_PARAMS)
+        return ATAS_ERR(ATAS_ERR_CONFIG, "%s: width %d, layers %d, mlp %d, patch %d, grid %d, embed %d make "
+                        "%.3g parameters, more than the supported maximum %.3g", w, c->width, c->layers,
+                        c->mlp, c->patch, c->grid, c->embed, (double)total, (double)ATAS_VIT_MAX_PARAMS);
     if (c->width % c->heads != 0)
         return ATAS_ERR(ATAS_ERR_CONFIG, "%s.heads = %d: must divide %s.width = %d", w, c->heads, w,
                         c->width);

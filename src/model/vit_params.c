@@ -1,4 +1,5 @@
 /* The parameter table: OpenCLIP names and shapes, in the order of the one buffer. */
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
@@ -24,7 +25,10 @@ atas_status atas_vit_param_table(const atas_vit_config *c, atas_param_info **inf
                                  size_t *nparams) {
     CHECK(atas_vit_config_check(c, "model"));
     int D = c->width, P = c->patch, G = c->grid, Hm = c->mlp, E = c->embed;
-    int count = ATAS_VIT_NHEAD + c->layers * ATAS_BLK_NTENSORS + ATAS_VIT_NTAIL;
+    /* sizes in size_t; the limits checked above keep every int below (G*G+1, 3*D) in range */
+    size_t count = ATAS_VIT_NHEAD + (size_t)c->layers * ATAS_BLK_NTENSORS + ATAS_VIT_NTAIL;
+    REQUIRE(count <= (size_t)INT_MAX / 2 && (size_t)G * G + 1 <= (size_t)INT_MAX && 3 * (size_t)D <= (size_t)INT_MAX,
+            "model: sizes out of range (layers %d, grid %d, width %d)", c->layers, G, D);
     atas_param_info *t;
     CHECK(atas_host_calloc((void **)&t, sizeof *t * count, "parameter table"));
     size_t off = 0;
@@ -52,7 +56,7 @@ atas_status atas_vit_param_table(const atas_vit_config *c, atas_param_info **inf
     set(&t[atas_vit_tail(c->layers, ATAS_VIT_LNPOST_B)], &off, 0, 1, (int[]){D}, "visual.ln_post.bias");
     set(&t[atas_vit_tail(c->layers, ATAS_VIT_PROJ)], &off, 1, 2, (int[]){D, E}, "visual.proj");
     *info = t;
-    *n = count;
+    *n = (int)count;
     *nparams = off;
     return ATAS_OK;
 }

@@ -1,5 +1,7 @@
-/* Checkpoints: complete or absent. Written to a temporary name, fsync'd, renamed,
- * then marked done with the file size; the last good one is never touched first. */
+/* Checkpoints: complete or absent, and verified before they are trusted. Written to an
+ * unpredictable temporary name (every tensor with a Fletcher32 checksum), fsync'd,
+ * renamed, then marked done with the file size and the CRC-32 of the whole file; the
+ * last good one is never touched first. A full disk is an error, never a crash. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,18 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atas/h5file.h"
 #include "atas/h5util.h"
+#include "atas/safetensors.h"
+#include "ckpt_verify.h"
 #include "model_h5.h"
 #include "atas/train.h"
-
-static atas_status fsync_path(const char *path) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open for fsync: %s", path, strerror(errno));
-    int e = fsync(fd);
-    close(fd);
-    if (e != 0) return ATAS_ERR(ATAS_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-    return ATAS_OK;
-}
 
 static atas_status write_attrs(hid_t f, const atas_vit *m, const atas_ckpt_state *st,
                                const char *config, const char *pretrained) {
@@ -42,42 +38,37 @@ atas_status atas_ckpt_write(const char *dir, const atas_vit *student, const atas
                             const float *adam_m, const float *adam_v, const atas_ckpt_state *st,
                             const char *resolved_config, const char *pretrained, char *out_path,
                             size_t out_cap) {
-    char path[1200], tmp[1300], done[1300];
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+    char path[1200], done[1300];
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return ATAS_ERR(ATAS_ERR_IO, "%s: cannot create checkpoint directory: %s", dir, strerror(errno));
     snprintf(path, sizeof path, "%s/ckpt-%08lld.h5", dir, st->step);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     snprintf(done, sizeof done, "%s.done", path);
+    /* built in memory, then written by us: a full disk is an error, not an HDF5 crash */
     hid_t f;
-    CHECK(atas_h5_create(tmp, &f));
+    CHECK(atas_h5_create_mem(path, (size_t)4 * sizeof(float) * student->nparams, &f));
     atas_status s = write_attrs(f, student, st, resolved_config, pretrained);
     if (s == ATAS_OK) s = atas_model_h5_write_tensors(f, "student", student, student->params, 0);
     if (s == ATAS_OK) s = atas_model_h5_write_tensors(f, "teacher", teacher, teacher->params, 0);
     if (s == ATAS_OK && adam_m) s = atas_model_h5_write_tensors(f, "adam_m", student, adam_m, 1);
     if (s == ATAS_OK && adam_v) s = atas_model_h5_write_tensors(f, "adam_v", student, adam_v, 1);
-    if (H5Fclose(f) < 0 && s == ATAS_OK) s = ATAS_ERR(ATAS_ERR_IO, "%s: closing failed", tmp);
-    if (s == ATAS_OK) s = fsync_path(tmp);
-    if (s == ATAS_OK && rename(tmp, path) != 0)
-        s = ATAS_ERR(ATAS_ERR_IO, "cannot rename %s -> %s: %s", tmp, path, strerror(errno));
+    unsigned long crc = 0;
+    long long size = 0;
+    s = atas_h5_commit_mem(f, path, s, &size, &crc);
     if (s != ATAS_OK) {
-        unlink(tmp);
-        CHECK(s);
+        char why[1024];
+        snprintf(why, sizeof why, "%s", atas_error_message());
+        atas_error_clear();
+        return ATAS_ERR(ATAS_ERR_IO, "checkpoint %s not written (the previous ones are kept): %s", path, why);
     }
-    CHECK(fsync_path(dir));
-    struct stat sb;
-    if (stat(path, &sb) != 0) return ATAS_ERR(ATAS_ERR_IO, "%s: vanished after rename", path);
-    FILE *m = fopen(done, "w");
-    if (!m) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot write completion marker", done);
-    fprintf(m, "%lld\n", (long long)sb.st_size);
-    if (fflush(m) != 0 || fsync(fileno(m)) != 0) { fclose(m); return ATAS_ERR(ATAS_ERR_IO, "%s: write failed", done); }
-    fclose(m);
-    CHECK(fsync_path(dir));
+    char line[64];
+    int n = snprintf(line, sizeof line, "%lld %08lx\n", size, crc);
+    CHECK(atas_write_file_atomic(done, line, (size_t)n));
     if (out_path) snprintf(out_path, out_cap, "%s", path);
     return ATAS_OK;
 }
 
 static atas_status read_group(hid_t f, const char *path, const char *group, const atas_vit *m,
-                              float *dst, int optional_missing) {
+                              float *dst, int optional_missing, int need_checksums) {
     float *host = NULL, *buf = dst;
     if (!m->be->host_addressable) {
         CHECK(atas_host_calloc((void **)&host, m->nparams * sizeof(float), "checkpoint staging"));
@@ -88,6 +79,10 @@ static atas_status read_group(hid_t f, const char *path, const char *group, cons
         char name[192];
         snprintf(name, sizeof name, "%s/%s", group, m->info[i].name);
         if (optional_missing && !atas_h5_exists(f, name)) continue;
+        if (need_checksums && atas_h5_exists(f, name) && !atas_h5_has_fletcher32(f, name)) {
+            st = ATAS_ERR(ATAS_ERR_FORMAT, "%s: dataset %s carries no Fletcher32 checksum", path, name);
+            break;
+        }
         int nd;
         size_t dims[8];
         st = atas_h5_shape(f, name, &nd, dims, path);
@@ -112,6 +107,9 @@ static atas_status read_group(hid_t f, const char *path, const char *group, cons
 
 atas_status atas_ckpt_read(const char *path, atas_vit *student, atas_vit *teacher, float *adam_m,
                            float *adam_v, atas_ckpt_state *st) {
+    char why[512];
+    if (!atas_ckpt_marker_ok(path, why, sizeof why))
+        return ATAS_ERR(ATAS_ERR_FORMAT, "%s: damaged: %s", path, why);
     hid_t f;
     CHECK(atas_h5_open_ro(path, &f));
     atas_status s = ATAS_OK;
@@ -121,7 +119,9 @@ atas_status atas_ckpt_read(const char *path, atas_vit *student, atas_vit *teache
     if (s == ATAS_OK && strcmp(fmt, ATAS_CKPT_FORMAT) != 0)
         s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: format \"%s\" is not an atas checkpoint", path, fmt);
     if (s == ATAS_OK) s = atas_h5_attr_read_int(f, "format_version", &ver, path);
-    if (s == ATAS_OK && ver != ATAS_CKPT_VERSION)
+    if (s == ATAS_OK && ver == 1)
+        atas_warn("%s: a format version 1 checkpoint carries no checksums; its tensors cannot be verified", path);
+    if (s == ATAS_OK && ver != ATAS_CKPT_VERSION && ver != 1)
         s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: checkpoint format version %lld, this build reads version %d",
                      path, ver, ATAS_CKPT_VERSION);
     const atas_vit_config *c = &student->cfg;
@@ -144,10 +144,10 @@ atas_status atas_ckpt_read(const char *path, atas_vit *student, atas_vit *teache
             s = atas_h5_attr_read_int(f, at[i].k, at[i].dst, path);
         if (s == ATAS_OK && atas_h5_attr_read_int(f, "world_size", &v, path) == ATAS_OK) st->world = (int)v;
     }
-    if (s == ATAS_OK && student) s = read_group(f, path, "student", student, student->params, 0);
-    if (s == ATAS_OK && teacher) s = read_group(f, path, "teacher", teacher, teacher->params, 0);
-    if (s == ATAS_OK && adam_m) s = read_group(f, path, "adam_m", student, adam_m, 1);
-    if (s == ATAS_OK && adam_v) s = read_group(f, path, "adam_v", student, adam_v, 1);
+    if (s == ATAS_OK && student) s = read_group(f, path, "student", student, student->params, 0, ver >= 2);
+    if (s == ATAS_OK && teacher) s = read_group(f, path, "teacher", teacher, teacher->params, 0, ver >= 2);
+    if (s == ATAS_OK && adam_m) s = read_group(f, path, "adam_m", student, adam_m, 1, ver >= 2);
+    if (s == ATAS_OK && adam_v) s = read_group(f, path, "adam_v", student, adam_v, 1, ver >= 2);
     H5Fclose(f);
     CHECK(s);
     return ATAS_OK;
@@ -173,29 +173,12 @@ static int list_steps(const char *dir, long long *steps, int cap) {
     return n;
 }
 
-/* complete = marker present, size equal to the marker's, opens as an atas checkpoint */
+/* complete = marker present, size and CRC-32 equal to the marker's, and every dataset
+ * reads back with its checksum (atas_ckpt_verify) */
 static int usable(const char *dir, long long step, char *why, size_t cap) {
-    char path[1200], done[1300];
+    char path[1200];
     snprintf(path, sizeof path, "%s/ckpt-%08lld.h5", dir, step);
-    snprintf(done, sizeof done, "%s.done", path);
-    FILE *m = fopen(done, "r");
-    long long want = -1;
-    if (!m) { snprintf(why, cap, "no completion marker"); return 0; }
-    if (fscanf(m, "%lld", &want) != 1) want = -1;
-    fclose(m);
-    struct stat sb;
-    if (stat(path, &sb) != 0) { snprintf(why, cap, "file missing"); return 0; }
-    if ((long long)sb.st_size != want) {
-        snprintf(why, cap, "size %lld bytes, marker says %lld (truncated?)", (long long)sb.st_size, want);
-        return 0;
-    }
-    hid_t f;
-    if (atas_h5_open_ro(path, &f) != ATAS_OK) { snprintf(why, cap, "%s", atas_error_message()); atas_error_clear(); return 0; }
-    char fmt[64] = "";
-    int ok = atas_h5_attr_read_str(f, "format", fmt, sizeof fmt, path) == ATAS_OK && !strcmp(fmt, ATAS_CKPT_FORMAT);
-    H5Fclose(f);
-    if (!ok) { snprintf(why, cap, "not an atas checkpoint"); atas_error_clear(); }
-    return ok;
+    return atas_ckpt_verify(path, why, cap);
 }
 
 atas_status atas_ckpt_find_latest(const char *dir, char *path, size_t cap) {
@@ -214,6 +197,20 @@ atas_status atas_ckpt_find_latest(const char *dir, char *path, size_t cap) {
 }
 
 atas_status atas_ckpt_prune(const char *dir, int keep_last, int keep_every) {
+    /* temporaries of writes that were killed (SIGKILL, node loss): rank 0 is the only
+     * writer and its write has finished, so every ".ckpt-*.h5.XXXXXX" here is debris */
+    DIR *dd = opendir(dir);
+    struct dirent *de;
+    while (dd && (de = readdir(dd))) {
+        long long s;
+        char rest[16];
+        if (sscanf(de->d_name, ".ckpt-%lld.h5.%15s", &s, rest) == 2 && strlen(rest) == 6) {
+            char p[1200];
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            unlink(p);
+        }
+    }
+    if (dd) closedir(dd);
     long long steps[4096];
     int n = list_steps(dir, steps, 4096), kept = 0;
     for (int i = 0; i < n; i++) { /* newest first */

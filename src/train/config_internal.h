@@ -84,4 +84,8 @@ void atas_cfg_describe_rule(const cfg_key *k, char *buf, size_t n);
 /* Shortest %g that parses back to the same double, always with a '.' or 'e'. */
 void atas_cfg_fmt_double(double x, char *buf, size_t n);
 
+/* an integer literal beyond 64 bits in a config file (libconfig reads it as -1): the
+ * error names `shown`:line (config_literals.c) */
+atas_status atas_cfg_check_literals(const char *path, const char *shown);
+
 #endif

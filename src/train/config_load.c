@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atas/fileio.h"
 #include "train/config_internal.h"
 
 #define WHERE_LEN (ATAS_CFG_PATH_LEN + 32)
@@ -193,6 +194,8 @@ static atas_status walk(const config_setting_t *grp, const char *prefix, atas_ru
 }
 
 static atas_status read_file(const char *path, atas_run_config *c, cfg_origin *o) {
+    CHECK(atas_require_regular_file(path, "config file")); /* a FIFO would block the open */
+    CHECK(atas_cfg_check_literals(path, path));
     FILE *f = fopen(path, "r");
     if (!f) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open the config file: %s", path, strerror(errno));
     fclose(f);

@@ -271,8 +271,11 @@ atas_status atas_cfg_parse_text(const cfg_key *k, const char *text, cfg_value *v
         v->kind = CV_ARRAY;
         char *body = trim(s);
         if (!*body) return ATAS_OK; /* [] */
-        char *save = NULL;
-        for (char *tok = strtok_r(body, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        /* split by hand: strtok would read "[2,,4]" as [2, 4]; an empty element stays
+         * an (empty string) element that the type check refuses by index */
+        for (char *tok = body, *next; tok; tok = next) {
+            next = strchr(tok, ',');
+            if (next) *next++ = 0;
             tok = trim(tok);
             if (v->n < CV_MAX_ELEMS) {
                 int64_t i = 0;

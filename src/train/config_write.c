@@ -2,7 +2,9 @@
  * markdown reference of every key. */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "atas/h5file.h"
 #include "train/config_internal.h"
 
 /* Number of leading group components a and b share ("loss.g2l.x", "loss.l2l.y" -> 1). */
@@ -60,12 +62,17 @@ atas_status atas_config_write_resolved_file(const atas_run_config *c, FILE *f) {
 
 atas_status atas_config_write_resolved(const atas_run_config *c, const char *path) {
     /* write then rename: a resolved config is complete or absent */
-    char tmp[ATAS_CFG_PATH_LEN + 16];
-    int w = snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (w < 0 || (size_t)w >= sizeof tmp) return ATAS_ERR(ATAS_ERR_IO, "%s: path too long", path);
+    char tmp[ATAS_CFG_PATH_LEN + 32];
+    CHECK(atas_tmp_name(path, tmp, sizeof tmp)); /* mkstemp: unpredictable, never a planted link */
     FILE *f = fopen(tmp, "w");
-    if (!f) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    if (!f) {
+        atas_status e = ATAS_ERR(ATAS_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        remove(tmp);
+        return e;
+    }
     atas_status st = atas_config_write_resolved_file(c, f);
+    if (st == ATAS_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+        st = ATAS_ERR(ATAS_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
     if (fclose(f) != 0 && st == ATAS_OK) st = ATAS_ERR(ATAS_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
     if (st == ATAS_OK && rename(tmp, path) != 0)
         st = ATAS_ERR(ATAS_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));

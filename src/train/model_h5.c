@@ -20,7 +20,7 @@ atas_status atas_model_h5_write_tensors(hid_t f, const char *group, const atas_v
         size_t dims[4];
         for (int d = 0; d < m->info[i].ndim; d++) dims[d] = (size_t)m->info[i].shape[d];
         snprintf(name, sizeof name, "%s/%s", group, m->info[i].name);
-        st = atas_h5_write_f32(f, name, buf + m->info[i].offset, m->info[i].ndim, dims);
+        st = atas_h5_write_f32_checked(f, name, buf + m->info[i].offset, m->info[i].ndim, dims);
     }
     atas_host_free(host);
     CHECK(st);

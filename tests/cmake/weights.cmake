@@ -7,4 +7,5 @@ atas_script_test(NAME test_weights_interop
 atas_script_test(NAME test_fuzz_safetensors
   COMMAND bash ${PROJECT_SOURCE_DIR}/tests/fuzz_safetensors.sh
   TIMEOUT 120)
+set_tests_properties(test_fuzz_safetensors PROPERTIES LABELS fuzz)
 atas_script_test(NAME test_hf_export COMMAND bash ${PROJECT_SOURCE_DIR}/tests/test_hf_export.sh TIMEOUT 300)

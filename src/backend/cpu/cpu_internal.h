@@ -55,7 +55,9 @@ static inline float atas_fast_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float y = p * r * r + r + 1.0f;
-    int32_t e = ((int32_t)n + 127) << 23;
+    /* NaN: converting it to int is undefined; its exponent is irrelevant (y is NaN) */
+    int32_t ni = (int32_t)(n == n ? n : 0.0f);
+    uint32_t e = (uint32_t)(ni + 127) << 23;
     float s;
     memcpy(&s, &e, sizeof s);
     return y * s;
