@@ -44,7 +44,7 @@ typedef struct {
     size_t g2g_stride, cell_stride;
 } obj_ctx;
 
-static inline int obj_dense(const atas_obj_params *p) { return p->w_g2l > 0 || p->w_l2l > 0; }
+OBJ_HD int obj_dense(const atas_obj_params *p) { return p->w_g2l > 0 || p->w_l2l > 0; }
 
 /* Workspace layout (doubles, each piece 64-byte aligned); base NULL only counts. */
 static inline size_t obj_layout(obj_ctx *c, char *base) {

@@ -13,6 +13,7 @@ atas_status atas_metrics_open(atas_trainer *t, int append) {
     snprintf(p, sizeof p, "%s/metrics.jsonl", t->run_dir);
     t->metrics = fopen(p, append ? "a" : "w");
     if (!t->metrics) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open for writing", p);
+    atas_backend_transfer_bytes(&t->xfer_h2d, &t->xfer_d2h);
     return ATAS_OK;
 }
 
@@ -42,6 +43,12 @@ void atas_metrics_step(atas_trainer *t, long long step, const double *l, double 
     }
     fprintf(f, "\"comm_bytes\": %zu, \"comm_buckets_in_backward\": %d, \"comm_hidden_frac\": %.3f",
             b->bytes, b->launched_during_backward, hidden);
+    /* host <-> backend bytes since the previous line: this step, its checkpoint included */
+    unsigned long long h2d = 0, d2h = 0;
+    atas_backend_transfer_bytes(&h2d, &d2h);
+    fprintf(f, ", \"bytes_h2d\": %llu, \"bytes_d2h\": %llu", h2d - t->xfer_h2d, d2h - t->xfer_d2h);
+    t->xfer_h2d = h2d;
+    t->xfer_d2h = d2h;
     atas_eval_hook_json(t, f, step);
     fprintf(f, "}\n");
     fflush(f);

@@ -11,6 +11,8 @@
 enum { PH_DATA, PH_TEACHER, PH_STUDENT, PH_LOSS, PH_BACKWARD, PH_COMM, PH_OPTIM, PH_CKPT, PH_N };
 extern const char *const atas_phase_names[PH_N];
 
+typedef struct atas_step_dev atas_step_dev;
+
 typedef struct {
     atas_comm *comm;
     atas_run_config cfg;
@@ -36,6 +38,8 @@ typedef struct {
     double t_start;
     long long steps_this_run;
     struct atas_eval_hook *eval; /* eval_hook.c; NULL when eval.every = 0 */
+    struct atas_step_dev *dstep;  /* step_device.c: the device-resident objective and update */
+    unsigned long long xfer_h2d, xfer_d2h; /* transfer counters at the last metrics line */
 } atas_trainer;
 
 /* metrics.c */
