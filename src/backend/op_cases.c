@@ -324,6 +324,54 @@ FAMILY_FN(sumsq_f) {
 }
 
 
+/* grad_sumsq (n): the double result, rounded to float, in a one-float output */
+static int grad_sumsq_t(const opc_case *c, opc_tensor *t) {
+    t[0] = IN("x", c->p[0], 1, 0);
+    t[1] = OUT("sumsq", 1, 1e-6);
+    return 2;
+}
+static size_t grad_sumsq_ws(const atas_backend *be, const opc_case *c) {
+    return 256 + be->grad_sumsq_workspace_bytes((size_t)c->p[0]);
+}
+FAMILY_FN(grad_sumsq_f) {
+    RUN(grad_sumsq, (double *)ws, t[0], (size_t)c->p[0], (char *)ws + 256);
+    double s = 0;
+    ATAS_CHECK(be->download(&s, ws, sizeof s));
+    const float f = (float)s;
+    ATAS_CHECK(be->upload(t[1], &f, sizeof f));
+    return ATAS_OK;
+}
+/* clip_adamw_ema (n, clipped; f = lr b1 b2 eps wd mom): three segments (decay, no
+ * decay, frozen), the clip scale 0.4 when clipped; state and segments in ws */
+static int clip_adamw_ema_t(const opc_case *c, opc_tensor *t) {
+    const size_t n = c->p[0];
+    t[0] = INOUT("p", n, 1, 1e-5);
+    t[1] = INOUT("m", n, 0.01f, 1e-5);
+    t[2] = INOUT("v", n, 0, 1e-5);
+    t[3] = INOUT("teacher", n, 1, 1e-5);
+    t[4] = IN("g", n, 0.3f, 0);
+    return 5;
+}
+static size_t clip_adamw_ema_ws(const atas_backend *be, const opc_case *c) {
+    (void)be;
+    (void)c;
+    return 256;
+}
+FAMILY_FN(clip_adamw_ema_f) {
+    const size_t n = (size_t)c->p[0];
+    const double state[4] = {2.5, c->p[1] ? 0.4 : 1.0, 0, 0};
+    const size_t seg_end[3] = {n / 2, n - n / 5, n};
+    const int kind[3] = {ATAS_SEG_DECAY, ATAS_SEG_NO_DECAY, ATAS_SEG_FROZEN};
+    char *w = ws;
+    ATAS_CHECK(be->upload(w, state, sizeof state));
+    ATAS_CHECK(be->upload(w + 64, seg_end, sizeof seg_end));
+    ATAS_CHECK(be->upload(w + 128, kind, sizeof kind));
+    const float *f = c->f;
+    RUN(clip_adamw_ema, t[0], t[4], t[1], t[2], t[3], n, (const size_t *)(w + 64), (const int *)(w + 128), 3,
+        (const double *)w, f[0], f[1], f[2], f[3], f[4], 3, f[5]);
+    return ATAS_OK;
+}
+
 /* ---------------------------------------------------------------- device objective
  * objective (n, E, k, g, hT, mode): one group of n views, two mosaics (g x g cells
  * of k tokens, and one cell of g*k), the loss forms from `mode` (pool mode%3, G2L
@@ -452,6 +500,8 @@ static const opc_family g_families[] = {
     {"adamw", {"n", "steps"}, adamw_t, adamw_f, NULL, NULL},
     {"sumsq", {"n"}, sumsq_t, sumsq_f, NULL, NULL},
     {"objective", {"n", "E", "k", "g", "hT", "mode"}, objective_t, objective_f, objective_b, objective_ws},
+    {"grad_sumsq", {"n"}, grad_sumsq_t, grad_sumsq_f, NULL, grad_sumsq_ws},
+    {"clip_adamw_ema", {"n", "clipped"}, clip_adamw_ema_t, clip_adamw_ema_f, NULL, clip_adamw_ema_ws},
 };
 
 const opc_family *atas_op_family(const char *name) {
@@ -577,5 +627,9 @@ const opc_case atas_op_cases[] = {
     {"objective", "objective tw nce/sim/nce", P, {4, 40, 4, 2, 7, 22}, {0}, NOFD, NOTORCH},
     {"objective", "objective raw nce/sim/cos", P, {5, 33, 3, 3, 7, 11}, {0}, NOFD, NOTORCH},
     {"objective", "objective mean cos/cos/nce", P, {5, 64, 8, 2, 16, 12}, {0}, NOFD, NOTORCH},
+    {"grad_sumsq", "grad_sumsq", P, {3 * 65536 + 11}, {0}, NOFD, NOTORCH},
+    {"clip_adamw_ema", "clip_adamw_ema", P, {50001, 0}, {1e-3f, 0.9f, 0.999f, 1e-8f, 0.05f, 0.996f}, NOFD, NOTORCH},
+    {"clip_adamw_ema", "clip_adamw_ema clipped", P, {50001, 1}, {3e-3f, 0.9f, 0.98f, 1e-6f, 0.05f, 0.99f}, NOFD,
+     NOTORCH},
 };
 const int atas_op_ncases = (int)(sizeof atas_op_cases / sizeof atas_op_cases[0]);
