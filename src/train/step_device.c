@@ -15,6 +15,7 @@
 struct atas_step_dev {
     const atas_backend *be;
     int cap_cells;          /* cells per group the tables hold */
+    int *nc, *at;           /* [G_r] cells of group j and where they start in the packed table */
     int *h_cells, *d_cells; /* [G_r][cap_cells][ATAS_OBJ_CELL_INTS] */
     double *h_losses, *d_losses; /* [G_r][4] */
     float *ds_glob, *ds_dense;   /* the objective's gradients (backend memory) */
@@ -98,6 +99,8 @@ static atas_status dev_open(atas_trainer *t) {
     CHECK(atas_host_calloc((void **)&d->h_cells, sizeof(int) * (cell_ints ? cell_ints : 1), "cell tables"));
     CHECK(be->alloc((void **)&d->d_cells, sizeof(int) * (cell_ints ? cell_ints : 1), "cell tables"));
     CHECK(atas_host_calloc((void **)&d->h_losses, sizeof(double) * 4 * G, "group losses"));
+    CHECK(atas_host_calloc((void **)&d->nc, sizeof(int) * 2 * G, "cell counts"));
+    d->at = d->nc + G;
     CHECK(be->alloc((void **)&d->d_losses, sizeof(double) * 4 * G, "group losses"));
     CHECK(be->alloc((void **)&d->ds_glob, sizeof(float) * G * t->n * E, "grad student global"));
     if (t->need_sm)
@@ -118,6 +121,7 @@ void atas_step_dev_close(atas_trainer *t) {
         if (dev[i]) d->be->free(dev[i]);
     atas_host_free(d->h_cells);
     atas_host_free(d->h_losses);
+    atas_host_free(d->nc);
     atas_host_free(d);
     t->dstep = NULL;
 }
@@ -133,8 +137,7 @@ atas_status atas_step_dev_objective(atas_trainer *t, const atas_batch *b, double
     const atas_obj_params prm = atas_objective_params(&t->loss);
     const int dense = prm.w_g2l > 0 || prm.w_l2l > 0;
     /* the cell tables of every group, checked on the host, uploaded at once */
-    int nc[64], at[64], ncells_max = 0, kmax = 0, total = 0;
-    REQUIRE(t->G_r <= 64, "device step: %d groups per rank (at most 64)", t->G_r);
+    int *nc = d->nc, *at = d->at, ncells_max = 0, kmax = 0, total = 0;
     for (int j = 0; j < t->G_r; j++) { /* packed: group j's cells start at cell at[j] */
         int km = 0;
         nc[j] = 0;
