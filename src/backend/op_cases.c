@@ -627,9 +627,16 @@ const opc_case atas_op_cases[] = {
     {"objective", "objective tw nce/sim/nce", P, {4, 40, 4, 2, 7, 22}, {0}, NOFD, NOTORCH},
     {"objective", "objective raw nce/sim/cos", P, {5, 33, 3, 3, 7, 11}, {0}, NOFD, NOTORCH},
     {"objective", "objective mean cos/cos/nce", P, {5, 64, 8, 2, 16, 12}, {0}, NOFD, NOTORCH},
+    {"objective", "objective B/16 grid 4 + 1, cosine", BE, {16, 512, 15, 4, 14, 0}, {0}, NOFD, NOTORCH},
+    {"objective", "objective", BQ, {4, 32, 4, 2, 4, 0}, {0}, NOFD, NOTORCH},
     {"grad_sumsq", "grad_sumsq", P, {3 * 65536 + 11}, {0}, NOFD, NOTORCH},
+    {"grad_sumsq", "grad_sumsq B/16 params", BE, {86000000}, {0}, NOFD, NOTORCH},
+    {"grad_sumsq", "grad_sumsq", BQ, {100000}, {0}, NOFD, NOTORCH},
     {"clip_adamw_ema", "clip_adamw_ema", P, {50001, 0}, {1e-3f, 0.9f, 0.999f, 1e-8f, 0.05f, 0.996f}, NOFD, NOTORCH},
     {"clip_adamw_ema", "clip_adamw_ema clipped", P, {50001, 1}, {3e-3f, 0.9f, 0.98f, 1e-6f, 0.05f, 0.99f}, NOFD,
      NOTORCH},
+    {"clip_adamw_ema", "clip_adamw_ema B/16 params", BE, {86000000, 1}, {3e-3f, 0.9f, 0.98f, 1e-6f, 0.05f, 0.99f},
+     NOFD, NOTORCH},
+    {"clip_adamw_ema", "clip_adamw_ema", BQ, {100000, 1}, {3e-3f, 0.9f, 0.98f, 1e-6f, 0.05f, 0.99f}, NOFD, NOTORCH},
 };
 const int atas_op_ncases = (int)(sizeof atas_op_cases / sizeof atas_op_cases[0]);
