@@ -29,7 +29,7 @@ __global__ void k_inv_norm(double *inv, const float *x, long rows, int E) {
         inv[r] = obj_inv_norm(x + (size_t)r * E, E);
 }
 __global__ void k_cells(obj_ctx c, float *ds_dense) {
-    const int ci = blockIdx.x * blockDim.x + threadIdx.x;
+    const int ci = blockIdx.x * blockDim.x + threadIdx.x; /* any launch shape */
     if (ci < c.ncells) obj_cell(&c, ds_dense, ci);
 }
 __global__ void k_g2g(obj_ctx c, float *ds_glob) {
@@ -84,13 +84,15 @@ extern "C" atas_status atas_cuda_objective(double *losses, float *ds_glob, float
     }
     const size_t nd = ds_dense ? (size_t)m * hC * wC * E : 0, ng = ds_glob ? (size_t)n * E : 0;
     if (obj_dense(&prm)) {
-        k_cells<<<(c.ncells + T - 1) / T, T>>>(c, ds_dense);
+        /* one cell per block (a handful to a few hundred per group): each serial cell gets
+         * an SM's load/store units to itself instead of sharing one block's */
+        k_cells<<<c.ncells, 1>>>(c, ds_dense);
         CU_LAUNCHED("objective");
     } else if (nd) {
         CU_CHECK("objective", cudaMemsetAsync(ds_dense, 0, nd * sizeof(float), 0));
     }
     if (prm.w_g2g > 0) {
-        k_g2g<<<(n + T - 1) / T, T>>>(c, ds_glob);
+        k_g2g<<<n, 1>>>(c, ds_glob);
         CU_LAUNCHED("objective");
     } else if (ng) {
         CU_CHECK("objective", cudaMemsetAsync(ds_glob, 0, ng * sizeof(float), 0));
