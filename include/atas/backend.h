@@ -18,6 +18,22 @@ extern "C" {
 typedef enum { ATAS_ACT_QUICKGELU = 0, ATAS_ACT_GELU = 1 } atas_act;
 typedef enum { ATAS_RESAMPLE_BICUBIC = 0, ATAS_RESAMPLE_BILINEAR = 1 } atas_resample;
 
+/* The ATAS objective's settings as the device objective op takes them (by value;
+ * the enums' values are atas/objective.h's). */
+typedef struct {
+    double w_g2l, w_l2l, w_g2g;           /* a weight of 0 skips that loss */
+    int g2l_pool, g2l_form, l2l_form, g2g_form;
+    double pool_tau, g2l_tau, g2g_tau;
+} atas_obj_params;
+/* ints per cell in the device objective's cell table: mosaic, image, k, r0, c0 */
+#define ATAS_OBJ_CELL_INTS 5
+/* elements per partial of the deterministic gradient-norm reduction (grad_sumsq) */
+#define ATAS_GN_CHUNK ((size_t)1 << 16)
+/* the device step state step_guard writes: |g|, clip scale, skip flag */
+enum { ATAS_STEP_GNORM = 0, ATAS_STEP_CLIP_SCALE = 1, ATAS_STEP_SKIP = 2, ATAS_STEP_NSTATE = 4 };
+/* segment kinds of the fused optimizer op: decayed, not decayed, frozen (left alone) */
+enum { ATAS_SEG_DECAY = 0, ATAS_SEG_NO_DECAY = 1, ATAS_SEG_FROZEN = 2 };
+
 typedef struct atas_backend atas_backend;
 struct atas_backend {
     const char *name;
@@ -26,6 +42,12 @@ struct atas_backend {
 #define ATAS_FN(name, ret, params) ret(*name) params;
 #include "atas/ops.def"
 };
+
+/* Bytes moved by upload (host -> device) and download (device -> host) since the
+ * process started, all backends together (relaxed atomic counters; the trainer
+ * writes the per-step differences to metrics.jsonl). */
+void atas_backend_transfer_bytes(unsigned long long *h2d, unsigned long long *d2h);
+void atas_backend_count_transfer(int to_device, size_t bytes);
 
 /* "cpu" or "cuda". Asking for "cuda" in a CPU-only build, or on a machine with
  * no GPU, fails with ATAS_ERR_UNSUPPORTED and a message that says which. */

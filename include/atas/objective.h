@@ -7,6 +7,7 @@
 #ifndef ATAS_OBJECTIVE_H
 #define ATAS_OBJECTIVE_H
 
+#include "atas/backend.h"
 #include "atas/core.h"
 #include "atas/mosaic.h"
 
@@ -94,6 +95,16 @@ atas_status atas_objective_group(const atas_loss_config *cfg, const atas_mosaic 
  * with `threads` OpenMP threads (0 = omp_get_max_threads()). For memory planning. */
 size_t atas_objective_workspace_bytes(const atas_loss_config *cfg, const atas_mosaic *plans, int m,
                                       int n, int E, int hT, int wT, int patch, int threads);
+
+/* The device objective (ops.def `objective`, docs/step_device.md): its parameters
+ * from a loss config, and the cell table of a group's mosaic plans:
+ * cells[c * ATAS_OBJ_CELL_INTS + 0..4] = mosaic, image, k, r0, c0, mosaic-major then
+ * row-major (the host objective's order). The plans are checked as
+ * atas_objective_group checks them. cells may be NULL (counting only); cap is the
+ * number of ints cells holds. */
+atas_obj_params atas_objective_params(const atas_loss_config *cfg);
+atas_status atas_objective_cells(const atas_mosaic *plans, int m, int n, int patch, int hC, int wC, int *cells,
+                                 size_t cap, int *ncells, int *kmax);
 
 #ifdef __cplusplus
 }

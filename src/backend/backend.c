@@ -70,3 +70,13 @@ void atas_cpu_set_threads(int n) {
 }
 
 int atas_cpu_threads(void) { return omp_get_max_threads(); }
+
+/* transfer counters: every backend's upload/download adds to them */
+static _Atomic unsigned long long g_h2d = 0, g_d2h = 0;
+void atas_backend_count_transfer(int to_device, size_t bytes) {
+    atomic_fetch_add_explicit(to_device ? &g_h2d : &g_d2h, (unsigned long long)bytes, memory_order_relaxed);
+}
+void atas_backend_transfer_bytes(unsigned long long *h2d, unsigned long long *d2h) {
+    if (h2d) *h2d = atomic_load_explicit(&g_h2d, memory_order_relaxed);
+    if (d2h) *d2h = atomic_load_explicit(&g_d2h, memory_order_relaxed);
+}

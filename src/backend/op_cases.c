@@ -323,6 +323,160 @@ FAMILY_FN(sumsq_f) {
     return ATAS_OK;
 }
 
+
+/* grad_sumsq (n): the double result, rounded to float, in a one-float output */
+static int grad_sumsq_t(const opc_case *c, opc_tensor *t) {
+    t[0] = IN("x", c->p[0], 1, 0);
+    t[1] = OUT("sumsq", 1, 1e-6);
+    return 2;
+}
+static size_t grad_sumsq_ws(const atas_backend *be, const opc_case *c) {
+    return 256 + be->grad_sumsq_workspace_bytes((size_t)c->p[0]);
+}
+FAMILY_FN(grad_sumsq_f) {
+    RUN(grad_sumsq, (double *)ws, t[0], (size_t)c->p[0], (char *)ws + 256);
+    double s = 0;
+    ATAS_CHECK(be->download(&s, ws, sizeof s));
+    const float f = (float)s;
+    ATAS_CHECK(be->upload(t[1], &f, sizeof f));
+    return ATAS_OK;
+}
+/* clip_adamw_ema (n, clipped; f = lr b1 b2 eps wd mom): three segments (decay, no
+ * decay, frozen), the clip scale 0.4 when clipped; state and segments in ws */
+static int clip_adamw_ema_t(const opc_case *c, opc_tensor *t) {
+    const size_t n = c->p[0];
+    t[0] = INOUT("p", n, 1, 1e-5);
+    t[1] = INOUT("m", n, 0.01f, 1e-5);
+    t[2] = INOUT("v", n, 0, 1e-5);
+    t[3] = INOUT("teacher", n, 1, 1e-5);
+    t[4] = IN("g", n, 0.3f, 0);
+    return 5;
+}
+static size_t clip_adamw_ema_ws(const atas_backend *be, const opc_case *c) {
+    (void)be;
+    (void)c;
+    return 256;
+}
+FAMILY_FN(clip_adamw_ema_f) {
+    const size_t n = (size_t)c->p[0];
+    const double state[4] = {2.5, c->p[1] ? 0.4 : 1.0, 0, 0};
+    const size_t seg_end[3] = {n / 2, n - n / 5, n};
+    const int kind[3] = {ATAS_SEG_DECAY, ATAS_SEG_NO_DECAY, ATAS_SEG_FROZEN};
+    char *w = ws;
+    ATAS_CHECK(be->upload(w, state, sizeof state));
+    ATAS_CHECK(be->upload(w + 64, seg_end, sizeof seg_end));
+    ATAS_CHECK(be->upload(w + 128, kind, sizeof kind));
+    const float *f = c->f;
+    RUN(clip_adamw_ema, t[0], t[4], t[1], t[2], t[3], n, (const size_t *)(w + 64), (const int *)(w + 128), 3,
+        (const double *)w, f[0], f[1], f[2], f[3], f[4], 3, f[5]);
+    return ATAS_OK;
+}
+
+/* ---------------------------------------------------------------- device objective
+ * objective (n, E, k, g, hT, mode): one group of n views, two mosaics (g x g cells
+ * of k tokens, and one cell of g*k), the loss forms from `mode` (pool mode%3, G2L
+ * form (mode/3)%2, L2L form (mode/6)%2, G2G form (mode/12)%2), weights 1. The first
+ * output is the total loss (rounded to float); the backward runs the op with
+ * grad_scale = the upstream value and adds its gradients (the op overwrites its own
+ * outputs, so they go through scratch). Teacher-weighted pooling's weights are
+ * stop-gradient, so its cases are parity-only (test_objective_device checks it
+ * against the host objective, whose own FD test freezes the weights). */
+typedef struct {
+    int n, E, k, g, hT, hC, m, ncells, kmax;
+    atas_obj_params prm;
+} obj_case;
+static obj_case obj_shape(const opc_case *c) {
+    obj_case o;
+    o.n = c->p[0];
+    o.E = c->p[1];
+    o.k = c->p[2];
+    o.g = c->p[3];
+    o.hT = c->p[4];
+    o.hC = o.g * o.k;
+    o.m = 2;
+    o.ncells = o.g * o.g + 1;
+    o.kmax = o.hC;
+    const int mode = c->p[5];
+    o.prm = (atas_obj_params){1.0, 1.0, 1.0, mode % 3, (mode / 3) % 2, (mode / 6) % 2, (mode / 12) % 2,
+                              0.2, 0.3, 0.25};
+    return o;
+}
+static int objective_t(const opc_case *c, opc_tensor *t) {
+    const obj_case o = obj_shape(c);
+    const size_t ng = (size_t)o.n * o.E, nd = (size_t)o.m * o.hC * o.hC * o.E;
+    t[0] = IN("t_glob", ng, 1, 0);
+    t[1] = IN("t_dense", (size_t)o.n * o.hT * o.hT * o.E, 1, 0);
+    t[2] = IN("s_glob", ng, 1, 0.2f);
+    t[3] = IN("s_dense", nd, 1, 0.3f);
+    t[4] = OUT("loss", 1, 1e-6);
+    t[5] = UP("r", 1);
+    t[6] = GRAD("ds_glob", ng, 1e-5, 2);
+    t[7] = GRAD("ds_dense", nd, 1e-5, 3);
+    return 8;
+}
+/* workspace: cells | losses | the op's workspace | gradient scratch */
+static size_t obj_ws_parts(const atas_backend *be, const obj_case *o, size_t *off) {
+    const size_t ng = (size_t)o->n * o->E, nd = (size_t)o->m * o->hC * o->hC * o->E;
+    off[0] = 0;
+    off[1] = (sizeof(int) * ATAS_OBJ_CELL_INTS * o->ncells + 255) & ~(size_t)255;
+    off[2] = off[1] + 256;
+    off[3] = off[2] + ((be->objective_workspace_bytes(o->ncells, o->kmax, o->n, o->E, o->hT, o->hT, o->prm) + 255) &
+                       ~(size_t)255);
+    off[4] = off[3] + ((sizeof(float) * ng + 255) & ~(size_t)255);
+    return off[4] + sizeof(float) * nd;
+}
+static size_t objective_ws(const atas_backend *be, const opc_case *c) {
+    const obj_case o = obj_shape(c);
+    size_t off[5];
+    return obj_ws_parts(be, &o, off);
+}
+static atas_status objective_run(const atas_backend *be, const opc_case *c, float **t, void *ws, float scale,
+                                 atas_op_cost *cost) {
+    const obj_case o = obj_shape(c);
+    size_t off[5];
+    obj_ws_parts(be, &o, off);
+    char *w = ws;
+    int cells[ATAS_OBJ_CELL_INTS * (16 * 16 + 1)];
+    ATAS_REQUIRE(o.ncells <= 16 * 16 + 1, "objective case: g = %d too large", o.g);
+    for (int ci = 0; ci < o.ncells; ci++) {
+        int *e = cells + ATAS_OBJ_CELL_INTS * ci;
+        const int mos = ci < o.g * o.g ? 0 : 1, cc = mos ? 0 : ci;
+        e[0] = mos;
+        e[1] = (ci * 7 + 1) % o.n;
+        e[2] = mos ? o.hC : o.k;
+        e[3] = mos ? 0 : (cc / o.g) * o.k;
+        e[4] = mos ? 0 : (cc % o.g) * o.k;
+    }
+    ATAS_CHECK(be->upload(w + off[0], cells, sizeof(int) * ATAS_OBJ_CELL_INTS * o.ncells));
+    RUN(objective, (double *)(w + off[1]), (float *)(w + off[3]), (float *)(w + off[4]), t[0], t[1], t[2], t[3],
+        (const int *)(w + off[0]), o.ncells, o.kmax, o.n, o.m, o.E, o.hT, o.hT, o.hC, o.hC, o.prm, scale,
+        w + off[2]);
+    return ATAS_OK;
+}
+FAMILY_FN(objective_f) {
+    ATAS_CHECK(objective_run(be, c, t, ws, 1.0f, cost));
+    const obj_case o = obj_shape(c);
+    size_t off[5];
+    obj_ws_parts(be, &o, off);
+    double l[4];
+    ATAS_CHECK(be->download(l, (char *)ws + off[1], sizeof l));
+    const float f = (float)l[3];
+    ATAS_CHECK(be->upload(t[4], &f, sizeof f));
+    return ATAS_OK;
+}
+FAMILY_FN(objective_b) {
+    float r = 0;
+    ATAS_CHECK(be->download(&r, t[5], sizeof r));
+    ATAS_CHECK(objective_run(be, c, t, ws, r, cost));
+    const obj_case o = obj_shape(c);
+    size_t off[5];
+    obj_ws_parts(be, &o, off);
+    const size_t ng = (size_t)o.n * o.E, nd = (size_t)o.m * o.hC * o.hC * o.E;
+    if (t[6]) RUN(axpy, t[6], 1.0f, (const float *)((char *)ws + off[3]), ng);
+    if (t[7]) RUN(axpy, t[7], 1.0f, (const float *)((char *)ws + off[4]), nd);
+    return ATAS_OK;
+}
+
 /* ---------------------------------------------------------------- the families */
 static const opc_family g_families[] = {
     {"linear", {"M", "K", "N"}, linear_t, linear_f, linear_b, NULL},
@@ -345,6 +499,9 @@ static const opc_family g_families[] = {
     {"rows", {"B", "T", "C", "t0", "nt"}, rows_t, rows_f, rows_b, NULL},
     {"adamw", {"n", "steps"}, adamw_t, adamw_f, NULL, NULL},
     {"sumsq", {"n"}, sumsq_t, sumsq_f, NULL, NULL},
+    {"objective", {"n", "E", "k", "g", "hT", "mode"}, objective_t, objective_f, objective_b, objective_ws},
+    {"grad_sumsq", {"n"}, grad_sumsq_t, grad_sumsq_f, NULL, grad_sumsq_ws},
+    {"clip_adamw_ema", {"n", "clipped"}, clip_adamw_ema_t, clip_adamw_ema_f, NULL, clip_adamw_ema_ws},
 };
 
 const opc_family *atas_op_family(const char *name) {
@@ -458,5 +615,28 @@ const opc_case atas_op_cases[] = {
      TORCH},
     {"sumsq", "sumsq", P, {50000}, {0}, NOFD, NOTORCH},
     {"sumsq", "sumsq (double accumulation)", TO, {100000}, {0}, NOFD, 1e-6, 0},
+    /* device objective (n, E, k, g, hT, mode): FD on every form with mean / mean_raw
+     * pooling; parity on every mode, teacher-weighted included */
+    {"objective", "objective mean cos/cos/cos", G, {3, 6, 2, 2, 3, 0}, {0}, FD(1e-2), NOTORCH},
+    {"objective", "objective mean_raw nce/cos/cos", G, {3, 6, 2, 2, 3, 5}, {0}, FD(1e-2), NOTORCH},
+    {"objective", "objective mean cos/sim/cos", G, {3, 6, 2, 2, 5, 6}, {0}, FD(1e-2), NOTORCH},
+    {"objective", "objective mean_raw cos/cos/nce", G, {3, 6, 3, 2, 4, 14}, {0}, FD(1e-2), NOTORCH},
+    {"objective", "objective mean nce/sim/nce", G, {4, 5, 2, 3, 3, 21}, {0}, FD(1e-2), NOTORCH},
+    {"objective", "objective mean_raw nce/sim/nce", G, {3, 6, 2, 2, 3, 23}, {0}, FD(1e-2), NOTORCH},
+    {"objective", "objective tw cos/cos/cos", P, {4, 40, 4, 2, 7, 1}, {0}, NOFD, NOTORCH},
+    {"objective", "objective tw nce/sim/nce", P, {4, 40, 4, 2, 7, 22}, {0}, NOFD, NOTORCH},
+    {"objective", "objective raw nce/sim/cos", P, {5, 33, 3, 3, 7, 11}, {0}, NOFD, NOTORCH},
+    {"objective", "objective mean cos/cos/nce", P, {5, 64, 8, 2, 16, 12}, {0}, NOFD, NOTORCH},
+    {"objective", "objective B/16 grid 4 + 1, cosine", BE, {16, 512, 15, 4, 14, 0}, {0}, NOFD, NOTORCH},
+    {"objective", "objective", BQ, {4, 32, 4, 2, 4, 0}, {0}, NOFD, NOTORCH},
+    {"grad_sumsq", "grad_sumsq", P, {3 * 65536 + 11}, {0}, NOFD, NOTORCH},
+    {"grad_sumsq", "grad_sumsq B/16 params", BE, {86000000}, {0}, NOFD, NOTORCH},
+    {"grad_sumsq", "grad_sumsq", BQ, {100000}, {0}, NOFD, NOTORCH},
+    {"clip_adamw_ema", "clip_adamw_ema", P, {50001, 0}, {1e-3f, 0.9f, 0.999f, 1e-8f, 0.05f, 0.996f}, NOFD, NOTORCH},
+    {"clip_adamw_ema", "clip_adamw_ema clipped", P, {50001, 1}, {3e-3f, 0.9f, 0.98f, 1e-6f, 0.05f, 0.99f}, NOFD,
+     NOTORCH},
+    {"clip_adamw_ema", "clip_adamw_ema B/16 params", BE, {86000000, 1}, {3e-3f, 0.9f, 0.98f, 1e-6f, 0.05f, 0.99f},
+     NOFD, NOTORCH},
+    {"clip_adamw_ema", "clip_adamw_ema", BQ, {100000, 1}, {3e-3f, 0.9f, 0.98f, 1e-6f, 0.05f, 0.99f}, NOFD, NOTORCH},
 };
 const int atas_op_ncases = (int)(sizeof atas_op_cases / sizeof atas_op_cases[0]);

@@ -53,6 +53,7 @@ atas_status atas_metrics_open(atas_trainer *t, int append) {
     if (append) CHECK(cut_to_step(p, t->st.step));
     t->metrics = fopen(p, append ? "a" : "w");
     if (!t->metrics) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open for writing", p);
+    atas_backend_transfer_bytes(&t->xfer_h2d, &t->xfer_d2h);
     return ATAS_OK;
 }
 
@@ -89,6 +90,12 @@ void atas_metrics_step(atas_trainer *t, long long step, const double *l, double 
     /* rank 0's: MFU against run.peak_tflops or the sgemm peak measured at start (observe.c) */
     fprintf(f, "\"mfu\": %.5f, \"rss_peak_mib\": %.1f", t->last_mfu, t->rss_peak / 1048576.0);
     if (t->dev_peak) fprintf(f, ", \"device_mem_peak_mib\": %.1f", t->dev_peak / 1048576.0);
+    /* host <-> backend bytes since the previous line: this step, its checkpoint included */
+    unsigned long long h2d = 0, d2h = 0;
+    atas_backend_transfer_bytes(&h2d, &d2h);
+    fprintf(f, ", \"bytes_h2d\": %llu, \"bytes_d2h\": %llu", h2d - t->xfer_h2d, d2h - t->xfer_d2h);
+    t->xfer_h2d = h2d;
+    t->xfer_d2h = d2h;
     atas_eval_hook_json(t, f, step);
     fputs("}\n", f);
     fflush(f);

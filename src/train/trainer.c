@@ -14,6 +14,7 @@
 #include "rundir.h"
 #include "signals.h"
 #include "trainer_internal.h"
+#include "step_device.h"
 
 static atas_status mkdirs(const char *path) {
     char buf[1200];
@@ -288,70 +289,21 @@ static atas_status write_checkpoint(atas_trainer *t) {
     return ATAS_OK;
 }
 
-/* losses of every group of this rank; fills ds_*; returns 1 when a loss was not finite */
+/* losses of every group of this rank on the device (step_device.c); fills its ds_*;
+ * returns 1 when a loss was not finite (the gradients are then NaN) */
 static int run_objective(atas_trainer *t, const atas_batch *b, double *loss4) {
-    const size_t E = t->E, nT = (size_t)t->hT * t->hT * E, nC = (size_t)t->hC * t->hC * E;
-    memset(loss4, 0, 4 * sizeof(double));
     int bad = 0;
-    for (int j = 0; j < t->G_r; j++) {
-        atas_loss_values v;
-        atas_status s = atas_objective_group(
-            &t->loss, b->plans + (size_t)j * t->m, t->m, t->n, t->E, t->mcfg.patch,
-            t->t_glob + (size_t)j * t->n * E, t->t_dense ? t->t_dense + (size_t)j * t->n * nT : NULL,
-            t->hT, t->hT, t->s_glob + (size_t)j * t->n * E,
-            t->s_dense ? t->s_dense + (size_t)j * t->m * nC : NULL, t->hC, t->hC, 1.0f / (float)t->G_r,
-            t->need_sg ? t->ds_glob + (size_t)j * t->n * E : NULL,
-            t->ds_dense ? t->ds_dense + (size_t)j * t->m * nC : NULL, &v);
-        if (s == ATAS_ERR_NUMERIC) {
-            atas_warn("step %lld, group %lld: %s", t->st.step, (long long)b->group_index[j], atas_error_message());
-            atas_error_clear();
-            bad = 1;
-            v.g2l = v.l2l = v.g2g = v.total = NAN;
-        } else if (s != ATAS_OK) {
-            atas_error_print(stderr);
-            atas_comm_abort(t->comm, ATAS_EXIT_ERROR);
-        }
-        loss4[0] += v.g2l / t->G_r; loss4[1] += v.l2l / t->G_r;
-        loss4[2] += v.g2g / t->G_r; loss4[3] += v.total / t->G_r;
-    }
-    if (bad) { /* poison the gradients so every rank sees the step as non-finite */
-        size_t ng = (size_t)t->G_r * t->n * E, nd = (size_t)t->G_r * t->m * nC;
-        for (size_t i = 0; i < ng; i++) t->ds_glob[i] = NAN;
-        for (size_t i = 0; t->ds_dense && i < nd; i++) t->ds_dense[i] = NAN;
+    atas_status s = atas_step_dev_objective(t, b, loss4, &bad);
+    if (s != ATAS_OK) {
+        atas_error_print(stderr);
+        atas_comm_abort(t->comm, ATAS_EXIT_ERROR);
     }
     return bad;
 }
 
+/* gradient norm, skip flag, clip + AdamW + teacher EMA, all in backend memory (step_device.c) */
 static atas_status optimizer_step(atas_trainer *t, double lr, double mom, double *gnorm_out, int *finite) {
-    const atas_vit *s = &t->student;
-    double ss = 0;
-    for (int i = 0; i < s->ntensors; i++) {
-        if (!s->trainable[i]) continue;
-        double v;
-        CHECK(t->be->sumsq(&v, s->grads + s->info[i].offset, s->info[i].numel));
-        ss += v;
-    }
-    double gnorm = sqrt(ss);
-    *gnorm_out = gnorm;
-    *finite = isfinite(gnorm);
-    if (!*finite) return ATAS_OK;
-    const double clip = t->cfg.optim.clip_grad_norm;
-    if (clip > 0 && gnorm > clip) {
-        float sc = (float)(clip / (gnorm + 1e-6));
-        for (int i = 0; i < s->ntensors; i++)
-            if (s->trainable[i]) CHECK(t->be->scale(s->grads + s->info[i].offset, sc, s->info[i].numel));
-    }
-    const int step1 = (int)(t->st.step - t->st.nonfinite_total + 1); /* AdamW's t counts real updates */
-    for (int i = 0; i < s->ntensors; i++) {
-        if (!s->trainable[i]) continue;
-        size_t off = s->info[i].offset;
-        CHECK(t->be->adamw(s->params + off, s->grads + off, t->adam_m + off, t->adam_v + off, s->info[i].numel,
-                           (float)lr, (float)t->cfg.optim.betas[0], (float)t->cfg.optim.betas[1],
-                           (float)t->cfg.optim.eps, s->info[i].decay ? (float)t->cfg.optim.weight_decay : 0.0f,
-                           step1));
-        CHECK(t->be->ema(t->teacher.params + off, s->params + off, s->info[i].numel, (float)mom));
-    }
-    return ATAS_OK;
+    return atas_step_dev_optimize(t, lr, mom, gnorm_out, finite);
 }
 
 static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
@@ -384,25 +336,20 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
         }
 
         t0 = atas_now();
-        const size_t Bv = (size_t)t->G_r * t->n, Bm = (size_t)t->G_r * t->m, E = t->E;
-        const size_t nd = Bm * t->hC * t->hC * E;
+        const size_t Bv = (size_t)t->G_r * t->n, Bm = (size_t)t->G_r * t->m;
         atas_status up = ATAS_OK;
         const float *views = stage_in(t, t->d_views, b->views, Bv * 3 * t->R * t->R, &up);
         const float *mosaics = t->need_sm ? stage_in(t, t->d_mosaics, b->mosaics, Bm * 3 * t->C * t->C, &up) : NULL;
         CHECK(up);
-        CHECK(atas_vit_forward(t->t_pass, &t->teacher, views));
-        CHECK(fetch(t, t->t_glob, atas_vit_global(t->t_pass), Bv * E));
-        if (t->need_t_dense) CHECK(fetch(t, t->t_dense, atas_vit_dense(t->t_pass), Bv * t->hT * t->hT * E));
+        CHECK(atas_vit_forward(t->t_pass, &t->teacher, views)); /* the objective reads its outputs in place */
         t->phase[PH_TEACHER] = atas_now() - t0;
 
         t0 = atas_now();
         if (t->need_sg) {
             CHECK(atas_vit_forward(t->sg_pass, &t->student, views));
-            CHECK(fetch(t, t->s_glob, atas_vit_global(t->sg_pass), Bv * E));
         }
         if (t->need_sm) {
             CHECK(atas_vit_forward(t->sm_pass, &t->student, mosaics));
-            CHECK(fetch(t, t->s_dense, atas_vit_dense(t->sm_pass), nd));
         }
         t->phase[PH_STUDENT] = atas_now() - t0;
 
@@ -415,9 +362,8 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
         comm->phase = "backward";
         CHECK(atas_vit_zero_grads(&t->student));
         atas_buckets_begin(&t->buckets);
-        const float *ds_glob = stage_in(t, t->d_ds_glob, t->ds_glob, Bv * E, &up);
-        const float *ds_dense = t->need_sm ? stage_in(t, t->d_ds_dense, t->ds_dense, nd, &up) : NULL;
-        CHECK(up);
+        const float *ds_glob = atas_step_dev_ds_glob(t); /* the device objective's outputs */
+        const float *ds_dense = t->need_sm ? atas_step_dev_ds_dense(t) : NULL;
         atas_vit_pass *last = t->need_sm ? t->sm_pass : t->sg_pass;
         if (t->need_sg && t->need_sm) CHECK(atas_vit_backward(t->sg_pass, &t->student, ds_glob, NULL));
         /* host gradients are reduced bucket by bucket while the backward goes on */
@@ -529,6 +475,7 @@ static void teardown(atas_trainer *t) {
         for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
             if (dev[i]) t->be->free(dev[i]);
     }
+    atas_step_dev_close(t);
     atas_host_free(t->h_stage);
     atas_vit_destroy(&t->student);
     atas_vit_destroy(&t->teacher);

@@ -11,6 +11,8 @@
 enum { PH_DATA, PH_TEACHER, PH_STUDENT, PH_LOSS, PH_BACKWARD, PH_COMM, PH_OPTIM, PH_CKPT, PH_N };
 extern const char *const atas_phase_names[PH_N];
 
+typedef struct atas_step_dev atas_step_dev;
+
 typedef struct {
     atas_comm *comm;
     atas_run_config cfg;
@@ -41,6 +43,8 @@ typedef struct {
      * the last logged step's MFU and memory high-water marks */
     double step_flops, peak_tflops, last_mfu;
     size_t rss_peak, dev_peak;
+    struct atas_step_dev *dstep;  /* step_device.c: the device-resident objective and update */
+    unsigned long long xfer_h2d, xfer_d2h; /* transfer counters at the last metrics line */
 } atas_trainer;
 
 /* metrics.c */

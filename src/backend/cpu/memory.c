@@ -16,9 +16,11 @@ static atas_status move(void *dst, const void *src, size_t bytes, const char *op
 }
 
 atas_status atas_cpu_upload(void *dst, const void *src, size_t bytes) {
+    atas_backend_count_transfer(1, bytes);
     return move(dst, src, bytes, "upload");
 }
 atas_status atas_cpu_download(void *dst, const void *src, size_t bytes) {
+    atas_backend_count_transfer(0, bytes);
     return move(dst, src, bytes, "download");
 }
 atas_status atas_cpu_copy(void *dst, const void *src, size_t bytes) {

@@ -28,12 +28,14 @@ extern "C" void atas_cuda_free(void *p) {
 
 extern "C" atas_status atas_cuda_upload(void *dst, const void *src, size_t bytes) {
     if (bytes == 0) return ATAS_OK;
+    atas_backend_count_transfer(1, bytes);
     CU_CHECK("upload", cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
     return ATAS_OK;
 }
 
 extern "C" atas_status atas_cuda_download(void *dst, const void *src, size_t bytes) {
     if (bytes == 0) return ATAS_OK;
+    atas_backend_count_transfer(0, bytes);
     CU_CHECK("download", cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
     return ATAS_OK;
 }
