@@ -1,2 +1,7 @@
 # EVA02-CLIP backbones (docs/eva02.md)
 atas_c_test(NAME test_eva_torch SOURCES test_eva_torch.c TIMEOUT 600)
+atas_c_test(NAME test_eva_weights SOURCES test_eva_weights.c)
+atas_script_test(NAME test_eva_interop
+  COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/test_eva_interop.py
+          $<TARGET_FILE:atas_embed> $<TARGET_FILE:atas_convert>
+  TIMEOUT 120)

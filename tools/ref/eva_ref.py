@@ -124,6 +124,38 @@ def encode(p, cfg, images):
     return glob, dense.reshape(B, gh, gw, -1)
 
 
+def from_layout(d, layout):
+    """A state dict in OpenCLIP/timm ("openclip": visual.trunk.*, q/k/v_proj, fc1_g/fc1_x)
+    or BAAI EVA-CLIP ("baai": visual.*, q/k/v_proj + q_bias/v_bias, w1/w2/w3) names ->
+    the names used above (q|k|v and w1|w2 concatenated along rows)."""
+    out = {}
+    pre = "visual.trunk." if layout == "openclip" else "visual."
+    blocks = sorted({int(k[len(pre) + 7:].split(".")[0]) for k in d if k.startswith(pre + "blocks.")})
+    for k in ("patch_embed.proj.weight", "patch_embed.proj.bias", "cls_token", "pos_embed",
+              "norm.weight", "norm.bias", "head.weight", "head.bias"):
+        out[T + k] = d[pre + k]
+    for l in blocks:
+        b, o = f"{pre}blocks.{l}.", f"{T}blocks.{l}."
+        out[o + "attn.qkv.weight"] = torch.cat([d[b + f"attn.{c}_proj.weight"] for c in "qkv"], 0)
+        if layout == "openclip":
+            ren = {"attn.q_bias": "attn.q_proj.bias", "attn.v_bias": "attn.v_proj.bias",
+                   "attn.norm": "attn.norm", "mlp.norm": "mlp.norm", "mlp.fc2": "mlp.fc2"}
+            g, x = "mlp.fc1_g", "mlp.fc1_x"
+        else:
+            ren = {"attn.q_bias": "attn.q_bias", "attn.v_bias": "attn.v_bias",
+                   "attn.norm": "attn.inner_attn_ln", "mlp.norm": "mlp.ffn_ln", "mlp.fc2": "mlp.w3"}
+            g, x = "mlp.w1", "mlp.w2"
+        for w in ("weight", "bias"):
+            out[o + f"mlp.fc1_gx.{w}"] = torch.cat([d[b + f"{g}.{w}"], d[b + f"{x}.{w}"]], 0)
+            for n in ("norm1", "norm2", "attn.proj"):
+                out[o + f"{n}.{w}"] = d[b + f"{n}.{w}"]
+            for ours in ("attn.norm", "mlp.norm", "mlp.fc2"):
+                out[o + f"{ours}.{w}"] = d[b + f"{ren[ours]}.{w}"]
+        out[o + "attn.q_bias"] = d[b + ren["attn.q_bias"]]
+        out[o + "attn.v_bias"] = d[b + ren["attn.v_bias"]]
+    return out
+
+
 def main(inp, out):
     dt = torch.float32 if os.environ.get("ATAS_REF_DOUBLE") == "0" else torch.float64
     with h5py.File(inp, "r") as f:
