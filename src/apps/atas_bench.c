@@ -176,13 +176,13 @@ typedef struct { double ms, mib; int ok; } torch_result;
 static torch_result run_torch(const bench_opts *o, const atas_vit_config *c, int res, int B, int dense) {
     torch_result r = {0, 0, 0};
     if (!o->torch || g_be->host_addressable == 0) return r; /* the torch side is a CPU run */
-    if (c->family == ATAS_VIT_EVA02) return r; /* tools/bench/torch_vit_bench.py is the CLIP ViT */
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "OMP_NUM_THREADS=%d %s %s/tools/bench/torch_vit_bench.py --patch %d --width %d --layers %d "
-             "--heads %d --mlp %d --embed %d --grid %d --res %d --batch %d --reps %d --threads %d %s",
+             "--heads %d --mlp %d --embed %d --grid %d --res %d --batch %d --reps %d --threads %d %s%s",
              o->threads, o->python, o->srcdir, c->patch, c->width, c->layers, c->heads, c->mlp, c->embed,
-             c->grid, res, B, o->reps, o->threads, dense ? "--dense" : "");
+             c->grid, res, B, o->reps, o->threads, dense ? "--dense" : "",
+             c->family == ATAS_VIT_EVA02 ? " --eva" : "");
     FILE *f = popen(cmd, "r");
     if (!f) return r;
     char line[512];
@@ -245,7 +245,7 @@ static void usage(void) {
            "  Prints the sgemm peak, per-op timings of a ViT-B/16 block and full\n"
            "  forward+backward of ViT-B/16 at 224 (batch 8) and 448 (batch 2), each next\n"
            "  to PyTorch doing the same computation in the same run; then EVA02-B/16 and\n"
-           "  ViT-L/14 / EVA02-L/14 rows (no torch column for EVA02).\n"
+           "  ViT-L/14 / EVA02-L/14 rows.\n"
            "  --backend cuda  the same tables on the GPU (peak = cublasSgemm 8192^3,\n"
            "                  memory = device bytes of model + pass, no torch column)\n"
            "  --quick   a tiny model only (a smoke run for tests)\n"
@@ -319,7 +319,7 @@ int main(int argc, char **argv) {
     bench_model(&o, "ViT-B/16", &b16, 224, 8, 0);
     bench_model(&o, "ViT-B/16", &b16, 448, 2, 0);
     bench_model(&o, "ViT-B/16", &b16, 448, 2, 1);
-    /* EVA02-CLIP next to the CLIP ViT of the same size (docs/eva02.md; no torch column) */
+    /* EVA02-CLIP next to the CLIP ViT of the same size (docs/eva02.md) */
     atas_vit_config eb16, l14, el14;
     atas_vit_preset("EVA02-B-16", &eb16);
     atas_vit_preset("ViT-L-14", &l14);

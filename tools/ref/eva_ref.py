@@ -106,7 +106,7 @@ def block_without_attn(x, p, l, cfg):
     return x + mlp(ln(x, p, pre + "norm2", eps), p, pre, cfg)
 
 
-def encode(p, cfg, images):
+def encode(p, cfg, images, want_dense=True, want_global=True):
     P, D, L, H, eps = cfg["patch"], cfg["width"], cfg["layers"], cfg["heads"], cfg["ln_eps"]
     B, _, Hi, Wi = images.shape
     gh, gw = Hi // P, Wi // P
@@ -117,11 +117,15 @@ def encode(p, cfg, images):
     sin, cos = rope_tables(gh, gw, D // H, x.dtype)
     for l in range(L - 1):
         x = block(x, p, l, cfg, sin, cos)
-    xd = block_without_attn(x, p, L - 1, cfg)[:, 1:]
-    dense = F.linear(ln(xd, p, T + "norm", eps), p[T + "head.weight"], p[T + "head.bias"])
-    xg = block(x, p, L - 1, cfg, sin, cos)[:, 0]
-    glob = F.linear(ln(xg, p, T + "norm", eps), p[T + "head.weight"], p[T + "head.bias"])
-    return glob, dense.reshape(B, gh, gw, -1)
+    glob = dense = None
+    if want_dense:
+        xd = block_without_attn(x, p, L - 1, cfg)[:, 1:]
+        dense = F.linear(ln(xd, p, T + "norm", eps), p[T + "head.weight"], p[T + "head.bias"])
+        dense = dense.reshape(B, gh, gw, -1)
+    if want_global:
+        xg = block(x, p, L - 1, cfg, sin, cos)[:, 0]
+        glob = F.linear(ln(xg, p, T + "norm", eps), p[T + "head.weight"], p[T + "head.bias"])
+    return glob, dense
 
 
 def from_layout(d, layout):
