@@ -5,3 +5,7 @@ atas_script_test(NAME test_eva_interop
   COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/test_eva_interop.py
           $<TARGET_FILE:atas_embed> $<TARGET_FILE:atas_convert>
   TIMEOUT 120)
+# the rotary op against timm's own RotaryEmbeddingCat (build/pydeps-timm; skips without it)
+atas_script_test(NAME test_eva_timm
+  COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/test_eva_timm.py $<TARGET_FILE:op_driver>
+  TIMEOUT 120)
