@@ -8,4 +8,5 @@ atas_script_test(NAME test_eva_interop
 # the rotary op against timm's own RotaryEmbeddingCat (build/pydeps-timm; skips without it)
 atas_script_test(NAME test_eva_timm
   COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/test_eva_timm.py $<TARGET_FILE:op_driver>
+          $<TARGET_FILE:atas_embed>
   TIMEOUT 120)
