@@ -10,3 +10,5 @@ atas_script_test(NAME test_eva_timm
   COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/test_eva_timm.py $<TARGET_FILE:op_driver>
           $<TARGET_FILE:atas_embed>
   TIMEOUT 120)
+# a whole dumped ATAS step on an EVA02 student against the float64 reference
+atas_script_test(NAME test_eva_dump COMMAND bash ${PROJECT_SOURCE_DIR}/tests/test_eva_dump.sh TIMEOUT 300)
