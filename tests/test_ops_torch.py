@@ -168,6 +168,9 @@ REF = {
     "sumsq": ref_sumsq,
 }
 EXTRA = {"patchify": check_patchify_conv}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import eva_ops_ref  # noqa: E402  EVA02's ops (rope, swiglu)
+REF.update(eva_ops_ref.REF)
 
 
 def run_case(c):

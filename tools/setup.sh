@@ -53,6 +53,15 @@ if ! PYTHONPATH=$OCDEPS /usr/bin/python3 -c "import ftfy, regex; import os; asse
     || echo "setup: warning: could not install open_clip_torch; test_tokenizer_openclip will skip"
 fi
 
+# timm, whose RotaryEmbeddingCat is the reference of test_eva_timm (docs/eva02.md); --no-deps:
+# the test loads only timm/layers/pos_embed_sincos.py, torch stays Debian's.
+TIMMDEPS=build/pydeps-timm
+if [ ! -f $TIMMDEPS/timm/layers/pos_embed_sincos.py ]; then
+  mkdir -p $TIMMDEPS
+  /usr/bin/python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps --target $TIMMDEPS \
+    "timm==1.0.15" || echo "setup: warning: could not install timm; test_eva_timm will skip"
+fi
+
 echo "setup: configuring (build-configure.log)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" >build-configure.log 2>&1 || { cat build-configure.log; exit 1; }
 # progress on one line; the whole output in build/build.log

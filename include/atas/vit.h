@@ -24,7 +24,13 @@ typedef struct {
     int grid;    /* pretrained positional grid side (224/16 -> 14) */
     atas_act act;
     float ln_eps; /* 1e-5 for CLIP */
+    int family;   /* ATAS_VIT_CLIP (0) or ATAS_VIT_EVA02 (docs/eva02.md) */
 } atas_vit_config;
+
+/* Model families. EVA02 (docs/eva02.md): separate q/k/v (q, v biased), 2-D
+ * rotary embedding on q/k, inner LayerNorms, SwiGLU MLP (mlp = hidden width),
+ * conv bias, no ln_pre, a Linear head with bias; `act` is not used. */
+enum { ATAS_VIT_CLIP = 0, ATAS_VIT_EVA02 = 1 };
 
 /* A config that cannot work fails here, naming the key (prefixed by `where`,
  * e.g. "configs/x.cfg: model") and the rule. */
@@ -68,6 +74,34 @@ enum {
     ATAS_BLK_NTENSORS
 };
 enum { ATAS_VIT_LNPOST_W = 0, ATAS_VIT_LNPOST_B, ATAS_VIT_PROJ /* [D,E] */, ATAS_VIT_NTAIL };
+
+/* EVA02 tensor table (family ATAS_VIT_EVA02), timm's names under "visual.trunk." */
+enum { ATAS_EVA_PATCH_W = 0, ATAS_EVA_PATCH_B, ATAS_EVA_CLS, ATAS_EVA_POS, ATAS_EVA_NHEAD };
+enum {
+    ATAS_EVA_NORM1_W = 0,
+    ATAS_EVA_NORM1_B,
+    ATAS_EVA_QKV_W, /* [3D,D] rows q|k|v (q_proj, k_proj, v_proj) */
+    ATAS_EVA_Q_B,   /* [D] (k has no bias) */
+    ATAS_EVA_V_B,   /* [D] */
+    ATAS_EVA_ILN_W, /* attention's inner LayerNorm, before proj */
+    ATAS_EVA_ILN_B,
+    ATAS_EVA_PROJ_W,
+    ATAS_EVA_PROJ_B,
+    ATAS_EVA_NORM2_W,
+    ATAS_EVA_NORM2_B,
+    ATAS_EVA_W12_W, /* [2F,D] rows w1 (gate) | w2 (value) */
+    ATAS_EVA_W12_B, /* [2F] */
+    ATAS_EVA_FLN_W, /* the MLP's inner LayerNorm (ffn_ln), before w3 */
+    ATAS_EVA_FLN_B,
+    ATAS_EVA_W3_W,  /* [D,F] */
+    ATAS_EVA_W3_B,
+    ATAS_EVA_NBLK
+};
+enum { ATAS_EVA_NORM_W = 0, ATAS_EVA_NORM_B, ATAS_EVA_HEAD_W /* [E,D] */, ATAS_EVA_HEAD_B, ATAS_EVA_NTAIL };
+#define ATAS_EVA_ROPE_REF 16.0f    /* the pre-training grid of every EVA02-CLIP */
+#define ATAS_EVA_ROPE_THETA 10000.0f
+static inline int atas_eva_blk(int l, int k) { return ATAS_EVA_NHEAD + l * ATAS_EVA_NBLK + k; }
+static inline int atas_eva_tail(int layers, int k) { return ATAS_EVA_NHEAD + layers * ATAS_EVA_NBLK + k; }
 
 typedef struct {
     char name[96];   /* OpenCLIP name, with the "visual." prefix */

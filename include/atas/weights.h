@@ -14,8 +14,10 @@
 extern "C" {
 #endif
 
-typedef enum { ATAS_LAYOUT_OPENCLIP = 0, ATAS_LAYOUT_HF = 1 } atas_layout;
-const char *atas_layout_name(atas_layout l); /* "openclip" | "hf" */
+/* EVA02 models (docs/eva02.md): OPENCLIP = OpenCLIP/timm hub names (visual.trunk.*),
+ * EVA_BAAI = BAAI EVA-CLIP state dicts (visual.blocks.*); HF has no EVA02-CLIP class. */
+typedef enum { ATAS_LAYOUT_OPENCLIP = 0, ATAS_LAYOUT_HF = 1, ATAS_LAYOUT_EVA_BAAI = 2 } atas_layout;
+const char *atas_layout_name(atas_layout l); /* "openclip" | "hf" | "baai" */
 atas_status atas_layout_parse(const char *s, atas_layout *l);
 
 /* A tensor that is not part of the vision tower, carried byte for byte. */

@@ -180,9 +180,10 @@ static torch_result run_torch(const bench_opts *o, const atas_vit_config *c, int
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "OMP_NUM_THREADS=%d %s %s/tools/bench/torch_vit_bench.py --patch %d --width %d --layers %d "
-             "--heads %d --mlp %d --embed %d --grid %d --res %d --batch %d --reps %d --threads %d %s",
+             "--heads %d --mlp %d --embed %d --grid %d --res %d --batch %d --reps %d --threads %d %s%s",
              o->threads, o->python, o->srcdir, c->patch, c->width, c->layers, c->heads, c->mlp, c->embed,
-             c->grid, res, B, o->reps, o->threads, dense ? "--dense" : "");
+             c->grid, res, B, o->reps, o->threads, dense ? "--dense" : "",
+             c->family == ATAS_VIT_EVA02 ? " --eva" : "");
     FILE *f = popen(cmd, "r");
     if (!f) return r;
     char line[512];
@@ -244,7 +245,8 @@ static void usage(void) {
     printf("usage: atas_bench [--backend cpu|cuda] [--threads N] [--reps N] [--no-torch] [--quick]\n"
            "  Prints the sgemm peak, per-op timings of a ViT-B/16 block and full\n"
            "  forward+backward of ViT-B/16 at 224 (batch 8) and 448 (batch 2), each next\n"
-           "  to PyTorch doing the same computation in the same run.\n"
+           "  to PyTorch doing the same computation in the same run; then EVA02-B/16 and\n"
+           "  ViT-L/14 / EVA02-L/14 rows.\n"
            "  --backend cuda  the same tables on the GPU (peak = cublasSgemm 8192^3,\n"
            "                  memory = device bytes of model + pass, no torch column)\n"
            "  --quick   a tiny model only (a smoke run for tests)\n"
@@ -298,13 +300,16 @@ int main(int argc, char **argv) {
                g_peak);
     }
     if (o.quick) {
-        atas_vit_config c = {8, 64, 2, 4, 128, 32, 4, ATAS_ACT_QUICKGELU, 1e-5f};
+        atas_vit_config c = {8, 64, 2, 4, 128, 32, 4, ATAS_ACT_QUICKGELU, 1e-5f, ATAS_VIT_CLIP};
         bench_ops(&o, 2, 17, 64, 4, 128);
         if (o.ops_only) return 0;
         printf("#\n# %-8s %4s %5s %-7s %9s %9s %8s %8s %6s %9s %9s\n", "model", "res", "batch", "output",
                "atas_ms", "torch_ms", "speedup", "GFLOP/s", "%peak", "atas_MiB", "torch_MiB");
         bench_model(&o, "tiny", &c, 32, 2, 0);
         bench_model(&o, "tiny", &c, 48, 2, 1);
+        atas_vit_config ce = {8, 64, 2, 4, 96, 32, 4, ATAS_ACT_GELU, 1e-6f, ATAS_VIT_EVA02};
+        bench_model(&o, "tiny-eva", &ce, 32, 2, 0);
+        bench_model(&o, "tiny-eva", &ce, 48, 2, 1);
         return 0;
     }
     bench_ops(&o, 8, 197, 768, 12, 3072);
@@ -318,5 +323,14 @@ int main(int argc, char **argv) {
     bench_model(&o, "ViT-B/16", &b16, 224, 8, 0);
     bench_model(&o, "ViT-B/16", &b16, 448, 2, 0);
     bench_model(&o, "ViT-B/16", &b16, 448, 2, 1);
+    /* EVA02-CLIP next to the CLIP ViT of the same size (docs/eva02.md) */
+    atas_vit_config eb16, l14, el14;
+    atas_vit_preset("EVA02-B-16", &eb16);
+    atas_vit_preset("ViT-L-14", &l14);
+    atas_vit_preset("EVA02-L-14", &el14);
+    bench_model(&o, "EVA02-B/16", &eb16, 224, 8, 0);
+    bench_model(&o, "EVA02-B/16", &eb16, 448, 2, 1);
+    bench_model(&o, "ViT-L/14", &l14, 224, 2, 0);
+    bench_model(&o, "EVA02-L/14", &el14, 224, 2, 0);
     return 0;
 }

@@ -13,7 +13,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: atas_convert CKPT.h5 -o OUT [--to openclip|hf] [--which student|teacher]\n"
             "                    [--alpha A] [--pretrained FILE]\n"
-            "       atas_convert IN(.safetensors|index.json|dir) --to openclip|hf -o OUT\n"
+            "       atas_convert IN(.safetensors|index.json|dir) --to openclip|hf|baai -o OUT\n"
             "                    [--heads H] [--act quickgelu|gelu]\n"
             "OUT is a .safetensors file or a directory (HF: model.safetensors + config.json).\n"
             "A checkpoint exports CLIPSelf's recipe by default: the STUDENT, weight-ensembled\n"
@@ -95,7 +95,7 @@ done:
 
 static atas_status from_safetensors(const opts *o) {
     if (!o->have_to)
-        return ATAS_ERR(ATAS_ERR_INVALID, "%s: converting safetensors needs --to openclip|hf", o->in);
+        return ATAS_ERR(ATAS_ERR_INVALID, "%s: converting safetensors needs --to openclip|hf|baai (baai: EVA02 only)", o->in);
     if (o->have_alpha || o->pretrained)
         return ATAS_ERR(ATAS_ERR_INVALID, "--alpha/--pretrained apply to checkpoint input, not %s", o->in);
     atas_vit_config c = {.heads = o->heads};

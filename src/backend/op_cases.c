@@ -477,6 +477,54 @@ FAMILY_FN(objective_b) {
     return ATAS_OK;
 }
 
+/* ---------------------------------------------------------------- EVA02 (docs/eva02.md) */
+/* rope (B gh gw ld nh hd; f = ref theta): x [B, 1+gh*gw, ld] */
+static int rope_t(const opc_case *c, opc_tensor *t) {
+    const size_t n = (size_t)c->p[0] * (1 + c->p[1] * c->p[2]) * c->p[3];
+    t[0] = IN("x", n, 1, 0);
+    t[1] = OUT("y", n, B_FP32);
+    t[2] = UP("dy", n);
+    t[3] = GRAD("dx", n, B_FP32, 0);
+    return 4;
+}
+FAMILY_FN(rope_f) {
+    const int *p = c->p;
+    RUN(rope_fwd, t[1], t[0], p[0], p[1], p[2], p[3], p[4], p[5], c->f[0], c->f[1]);
+    return ATAS_OK;
+}
+FAMILY_FN(rope_b) {
+    const int *p = c->p;
+    RUN(rope_bwd, t[3], t[2], p[0], p[1], p[2], p[3], p[4], p[5], c->f[0], c->f[1]);
+    return ATAS_OK;
+}
+/* y aliases x: the model turns q and k in place */
+static int rope_alias_t(const opc_case *c, opc_tensor *t) {
+    t[0] = INOUT("x", (size_t)c->p[0] * (1 + c->p[1] * c->p[2]) * c->p[3], 1, B_FP32);
+    return 1;
+}
+FAMILY_FN(rope_alias_f) {
+    const int *p = c->p;
+    RUN(rope_fwd, t[0], t[0], p[0], p[1], p[2], p[3], p[4], p[5], c->f[0], c->f[1]);
+    return ATAS_OK;
+}
+/* swiglu (M F): x [M, 2F] -> y [M, F] */
+static int swiglu_t(const opc_case *c, opc_tensor *t) {
+    const size_t M = c->p[0], F = c->p[1];
+    t[0] = IN("x", M * 2 * F, 2, 0);
+    t[1] = OUT("y", M * F, B_FP32);
+    t[2] = UP("dy", M * F);
+    t[3] = GRAD("dx", M * 2 * F, B_FP32, 0);
+    return 4;
+}
+FAMILY_FN(swiglu_f) {
+    RUN(swiglu_fwd, t[1], t[0], c->p[0], c->p[1]);
+    return ATAS_OK;
+}
+FAMILY_FN(swiglu_b) {
+    RUN(swiglu_bwd, t[3], t[2], t[0], c->p[0], c->p[1]);
+    return ATAS_OK;
+}
+
 /* ---------------------------------------------------------------- the families */
 static const opc_family g_families[] = {
     {"linear", {"M", "K", "N"}, linear_t, linear_f, linear_b, NULL},
@@ -502,6 +550,10 @@ static const opc_family g_families[] = {
     {"objective", {"n", "E", "k", "g", "hT", "mode"}, objective_t, objective_f, objective_b, objective_ws},
     {"grad_sumsq", {"n"}, grad_sumsq_t, grad_sumsq_f, NULL, grad_sumsq_ws},
     {"clip_adamw_ema", {"n", "clipped"}, clip_adamw_ema_t, clip_adamw_ema_f, NULL, clip_adamw_ema_ws},
+    /* EVA02 */
+    {"rope", {"B", "gh", "gw", "ld", "nh", "hd"}, rope_t, rope_f, rope_b, NULL},
+    {"rope_alias", {"B", "gh", "gw", "ld", "nh", "hd"}, rope_alias_t, rope_alias_f, NULL, NULL},
+    {"swiglu", {"M", "F"}, swiglu_t, swiglu_f, swiglu_b, NULL},
 };
 
 const opc_family *atas_op_family(const char *name) {
@@ -638,5 +690,24 @@ const opc_case atas_op_cases[] = {
     {"clip_adamw_ema", "clip_adamw_ema B/16 params", BE, {86000000, 1}, {3e-3f, 0.9f, 0.98f, 1e-6f, 0.05f, 0.99f},
      NOFD, NOTORCH},
     {"clip_adamw_ema", "clip_adamw_ema", BQ, {100000, 1}, {3e-3f, 0.9f, 0.98f, 1e-6f, 0.05f, 0.99f}, NOFD, NOTORCH},
+    /* EVA02: rope on packed qkv (ld = 3D, nh = 2H: q and k turned, v copied), reference grid 16 */
+    {"rope", "rope qkv 14x14", P, {2, 14, 14, 3 * 64, 4, 32}, {16, 10000}, NOFD, NOTORCH},
+    {"rope", "rope qkv 5x7 hd=64", P, {2, 5, 7, 3 * 128, 4, 64}, {16, 10000}, NOFD, NOTORCH},
+    {"rope_alias", "rope in place", P, {2, 6, 4, 3 * 48, 6, 16}, {16, 10000}, NOFD, NOTORCH},
+    {"rope", "rope 3x2 hd=8", G, {2, 3, 2, 3 * 16, 4, 8}, {16, 10000}, FD(2e-3), NOTORCH},
+    {"rope", "rope 2x4 hd=4 ld>rot", G, {1, 2, 4, 13, 2, 4}, {7, 100}, FD(2e-3), NOTORCH},
+    {"rope", "rope", TO, {2, 14, 14, 3 * 64, 4, 32}, {16, 10000}, NOFD, TORCH},
+    {"rope", "rope", TO, {2, 6, 9, 3 * 128, 4, 64}, {16, 10000}, NOFD, TORCH},
+    {"rope", "rope", TO, {1, 24, 24, 2 * 64, 2, 64}, {16, 10000}, NOFD, TORCH},
+    {"rope", "rope", TO, {1, 3, 5, 21, 2, 8}, {7, 100}, NOFD, TORCH},
+    {"rope", "rope", BE, {8, 14, 14, 3 * 768, 24, 64}, {16, 10000}, NOFD, NOTORCH},
+    {"rope", "rope", BQ, {2, 4, 4, 3 * 64, 8, 16}, {16, 10000}, NOFD, NOTORCH},
+    /* EVA02: SwiGLU gate (hidden 2730 for L: not a multiple of 8) */
+    {"swiglu", "swiglu", P, {67, 2730}, {0}, NOFD, NOTORCH},
+    {"swiglu", "swiglu", G, {3, 7}, {0}, FD(1e-2), NOTORCH},
+    {"swiglu", "swiglu", TO, {13, 2730}, {0}, NOFD, TORCH},
+    {"swiglu", "swiglu", TO, {5, 31}, {0}, NOFD, TORCH},
+    {"swiglu", "swiglu", BE, {8 * 197, 3072}, {0}, NOFD, NOTORCH},
+    {"swiglu", "swiglu", BQ, {2 * 17, 128}, {0}, NOFD, NOTORCH},
 };
 const int atas_op_ncases = (int)(sizeof atas_op_cases / sizeof atas_op_cases[0]);

@@ -3,13 +3,17 @@
 #include <string.h>
 
 #include "atas/weights.h"
+#include "io/namemap_eva.h"
 
-const char *atas_layout_name(atas_layout l) { return l == ATAS_LAYOUT_HF ? "hf" : "openclip"; }
+const char *atas_layout_name(atas_layout l) {
+    return l == ATAS_LAYOUT_HF ? "hf" : l == ATAS_LAYOUT_EVA_BAAI ? "baai" : "openclip";
+}
 
 atas_status atas_layout_parse(const char *s, atas_layout *l) {
     if (strcmp(s, "hf") == 0) *l = ATAS_LAYOUT_HF;
     else if (strcmp(s, "openclip") == 0) *l = ATAS_LAYOUT_OPENCLIP;
-    else return ATAS_ERR(ATAS_ERR_CONFIG, "layout \"%s\": expected openclip or hf", s);
+    else if (strcmp(s, "baai") == 0) *l = ATAS_LAYOUT_EVA_BAAI;
+    else return ATAS_ERR(ATAS_ERR_CONFIG, "layout \"%s\": expected openclip, hf or baai (EVA02)", s);
     return ATAS_OK;
 }
 
@@ -22,9 +26,11 @@ const char *atas_weights_unwrap(const char *name) {
 }
 
 int atas_namemap_is_vision(const char *name, atas_layout layout) {
+    if (layout == ATAS_LAYOUT_EVA_BAAI) return atas_namemap_eva_is_vision(name, layout);
     if (layout == ATAS_LAYOUT_HF)
         return strncmp(name, "vision_model.", 13) == 0 || strncmp(name, "visual_projection.", 18) == 0;
-    return strncmp(name, "visual.", 7) == 0;
+    /* visual.rope.*: BAAI EVA-CLIP's rope tables, carried (never a CLIP/timm tensor) */
+    return strncmp(name, "visual.", 7) == 0 && strncmp(name, "visual.rope.", 12) != 0;
 }
 
 static void part(atas_namemap_part *p, const atas_param_info *t, int row0, int rows, int transpose,
@@ -43,6 +49,7 @@ int atas_namemap_parts(const atas_vit_config *c, const atas_param_info *info, in
                        atas_layout layout, atas_namemap_part parts[3]) {
     const atas_param_info *t = &info[idx];
     char nm[160];
+    if (c->family == ATAS_VIT_EVA02) return atas_namemap_eva_parts(c, info, idx, layout, parts);
     if (layout == ATAS_LAYOUT_OPENCLIP) {
         part(&parts[0], t, 0, t->shape[0], 0, t->name);
         return 1;

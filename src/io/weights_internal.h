@@ -27,4 +27,8 @@ typedef struct {
 atas_status side_read(const char *path, atas_layout layout, sidecfg *s);
 void side_free(sidecfg *s);
 
+/* EVA02 (weights_eva.c): which EVA layout a file uses (-1: not EVA02), and its dims */
+int atas_weights_eva_layout(const wview *v);
+atas_status atas_weights_eva_infer_dims(const wview *v, atas_layout L, atas_vit_config *c);
+
 #endif

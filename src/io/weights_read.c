@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "atas/weights.h"
+#include "io/namemap_eva.h"
 #include "io/weights_internal.h"
 
 /* ------------------------------------------------------------ unwrapped view */
@@ -75,6 +76,11 @@ atas_status atas_weights_detect_layout(const atas_st *st, atas_layout *l) {
                         "%s: no vision tower found (expected tensors named visual.* (OpenCLIP) or "
                         "vision_model.* (Hugging Face))", atas_st_path(st));
     *l = oc ? ATAS_LAYOUT_OPENCLIP : ATAS_LAYOUT_HF;
+    for (int i = 0; oc && i < atas_st_count(st); i++) /* BAAI EVA-CLIP names (visual.blocks.*) */
+        if (atas_namemap_eva_is_baai(atas_weights_unwrap(atas_st_get(st, i)->name))) {
+            *l = ATAS_LAYOUT_EVA_BAAI;
+            break;
+        }
     return ATAS_OK;
 }
 
@@ -188,6 +194,7 @@ static atas_status get_shape(const wview *v, const char *name, int ndim, int64_t
 
 static atas_status infer_dims(const wview *v, atas_layout L, atas_vit_config *c) {
     int hf = L == ATAS_LAYOUT_HF;
+    if (!hf && atas_weights_eva_layout(v) >= 0) return atas_weights_eva_infer_dims(v, L, c);
     const char *path = atas_st_path(v->st);
     int64_t s[4];
     CHECK(get_shape(v, hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight",
@@ -279,10 +286,10 @@ atas_status atas_weights_infer_config(const char *path, atas_vit_config *c, int 
         }
     } else {
         static const char *presets[] = {"ViT-B-16", "ViT-B-32", "ViT-L-14", "ViT-H-14",
-                                        "ViT-g-14", "ViT-bigG-14"};
+                                        "ViT-g-14", "ViT-bigG-14", "EVA02-B-16", "EVA02-L-14"};
         for (size_t i = 0; i < sizeof presets / sizeof *presets && !c->heads; i++) {
             atas_vit_config p;
-            if (atas_vit_preset(presets[i], &p) == ATAS_OK && p.width == c->width &&
+            if (atas_vit_preset(presets[i], &p) == ATAS_OK && p.family == c->family && p.width == c->width &&
                 p.layers == c->layers && p.patch == c->patch && p.mlp == c->mlp) {
                 c->heads = p.heads;
                 atas_info("%s: heads cannot be inferred from weights; using %d from the matching "
@@ -302,6 +309,13 @@ atas_status atas_weights_infer_config(const char *path, atas_vit_config *c, int 
                       "head_dim 64 -> heads = %d (state model.heads if that is wrong)", path,
                       c->heads);
         }
+    }
+    if (c->family == ATAS_VIT_EVA02) {
+        /* no activation to state (SwiGLU); eps 1e-6 unless atas' own export says */
+        sc.have_act = 1;
+        sc.act = c->act;
+        if (!(fe && atof(me) > 0)) sc.have_eps = 0;
+        else sc.ln_eps = (float)atof(me), sc.have_eps = 1;
     }
     if (sc.have_act) c->act = sc.act;
     if (sc.have_eps) c->ln_eps = sc.ln_eps;
@@ -402,6 +416,23 @@ atas_status atas_weights_read_host(const char *path, const atas_vit_config *c,
     unsigned char *used = calloc((size_t)v.n + 1, 1);
     if (!used) { s = ATAS_ERR(ATAS_ERR_NOMEM, "%s: no memory", path); goto done; }
     CHECK_GOTO(s, atas_weights_detect_layout(v.st, &L), done);
+    if (c->family == ATAS_VIT_EVA02 && L == ATAS_LAYOUT_HF) {
+        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: Hugging Face names (vision_model.*) for an EVA02 model: "
+                     "transformers has no EVA02-CLIP class; expected OpenCLIP/timm (visual.trunk.*) "
+                     "or BAAI EVA-CLIP (visual.blocks.*) names", path);
+        goto done;
+    }
+    if (c->family != ATAS_VIT_EVA02 && atas_weights_eva_layout(&v) >= 0) {
+        s = ATAS_ERR(ATAS_ERR_CONFIG, "%s: holds EVA02-CLIP weights but the model config is a CLIP "
+                     "ViT (use an EVA02 preset, e.g. model.preset = \"EVA02-B-16\")", path);
+        goto done;
+    }
+    if (c->family == ATAS_VIT_EVA02 && L == ATAS_LAYOUT_OPENCLIP && atas_weights_eva_layout(&v) < 0) {
+        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: EVA02 tensor 'visual.trunk.patch_embed.proj.weight' "
+                     "(OpenCLIP/timm) or 'visual.patch_embed.proj.weight' (BAAI) missing: not "
+                     "EVA02-CLIP weights", path);
+        goto done;
+    }
     for (int idx = 0; idx < n; idx++) {
         atas_namemap_part parts[3];
         int np = atas_namemap_parts(c, info, idx, L, parts);
@@ -446,7 +477,7 @@ atas_status atas_weights_read_host(const char *path, const atas_vit_config *c,
             goto done;
         }
     }
-    if (sc.have_act && sc.act != c->act) {
+    if (sc.have_act && sc.act != c->act && c->family != ATAS_VIT_EVA02) {
         s = ATAS_ERR(ATAS_ERR_CONFIG, "%s: says activation %s, the model config has act = %s", sc.file,
                      sc.act == ATAS_ACT_GELU ? "gelu" : "quickgelu",
                      c->act == ATAS_ACT_GELU ? "gelu" : "quickgelu");

@@ -108,6 +108,12 @@ atas_status atas_weights_save_host_meta(const char *path, const atas_vit_config 
                                         atas_layout layout, const atas_weights_extra *extra,
                                         const atas_weights_meta *meta) {
     CHECK(atas_vit_config_check(c, "model"));
+    if (c->family == ATAS_VIT_EVA02 && layout == ATAS_LAYOUT_HF)
+        return ATAS_ERR(ATAS_ERR_INVALID, "%s: EVA02 weights cannot be written in the hf layout: "
+                        "Hugging Face transformers has no EVA02-CLIP class (use openclip: OpenCLIP/"
+                        "timm names, or baai: BAAI EVA-CLIP names)", path);
+    if (c->family != ATAS_VIT_EVA02 && layout == ATAS_LAYOUT_EVA_BAAI)
+        return ATAS_ERR(ATAS_ERR_INVALID, "%s: the baai layout is for EVA02 models only", path);
     /* what the tensors cannot say, so the file reads back without --heads/--act */
     atas_weights_meta all = {0};
     for (int i = 0; meta && i < meta->n; i++) atas_weights_meta_add(&all, meta->key[i], "%s", meta->val[i]);
@@ -146,7 +152,9 @@ atas_status atas_weights_save_host_meta(const char *path, const atas_vit_config 
             goto done;
         }
         snprintf(file, plen + 64, "%s/%s", path,
-                 layout == ATAS_LAYOUT_HF ? "model.safetensors" : "open_clip_model.safetensors");
+                 layout == ATAS_LAYOUT_HF        ? "model.safetensors"
+                 : layout == ATAS_LAYOUT_EVA_BAAI ? "eva_clip_model.safetensors"
+                                                  : "open_clip_model.safetensors");
         snprintf(cfgpath, plen + 64, "%s/config.json", path);
     }
     for (int idx = 0; idx < n; idx++) {

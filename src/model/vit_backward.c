@@ -1,7 +1,7 @@
 /* ViT backward: the forward in reverse, accumulating into the model's gradient
  * buffer. Frozen tensors pass NULL gradients (no weight-gradient GEMM), and the
  * backward stops at the lowest block that still has something to learn. */
-#include "vit_pass.h"
+#include "eva_internal.h"
 
 #define SLOT(p, buf, l, per) ((p)->buf + (size_t)(l) * (per))
 #define G(m, idx) atas_vit_g((m), (idx))
@@ -144,6 +144,7 @@ atas_status atas_vit_backward(atas_vit_pass *p, const atas_vit *m, const float *
     const size_t BT = (size_t)p->B * p->T;
     REQUIRE(p->train, "backward needs a pass created with train = 1");
     REQUIRE(m->grads, "backward needs a model with gradients");
+    if (c->family == ATAS_VIT_EVA02) return atas_eva_backward(p, m, dglobal, ddense);
     if (!(p->outputs & ATAS_OUT_GLOBAL)) dglobal = NULL;
     if (!(p->outputs & ATAS_OUT_DENSE)) ddense = NULL;
     if (!dglobal && !ddense) return ATAS_OK;

@@ -35,6 +35,12 @@ atas_status atas_vit_config_check(const atas_vit_config *c, const char *where) {
     if (c->act != ATAS_ACT_QUICKGELU && c->act != ATAS_ACT_GELU)
         return ATAS_ERR(ATAS_ERR_CONFIG, "%s.act: unknown activation %d (expected quickgelu or gelu)",
                         w, (int)c->act);
+    if (c->family != ATAS_VIT_CLIP && c->family != ATAS_VIT_EVA02)
+        return ATAS_ERR(ATAS_ERR_CONFIG, "%s.family = %d: unknown (expected CLIP or EVA02)", w, c->family);
+    if (c->family == ATAS_VIT_EVA02 && (c->width / c->heads) % 4 != 0)
+        return ATAS_ERR(ATAS_ERR_CONFIG,
+                        "%s: EVA02 head width %d (width/heads) must be a multiple of 4 (2-D rotary)", w,
+                        c->width / c->heads);
     if (!(c->ln_eps > 0 && c->ln_eps < 1))
         return ATAS_ERR(ATAS_ERR_CONFIG, "%s.ln_eps = %g: must be in (0, 1)", w, c->ln_eps);
     return ATAS_OK;
@@ -49,19 +55,24 @@ atas_status atas_vit_check_resolution(const atas_vit_config *c, int H, int W, co
 
 atas_status atas_vit_preset(const char *name, atas_vit_config *c) {
     static const struct { const char *name; atas_vit_config c; } presets[] = {
-        {"ViT-B-16", {16, 768, 12, 12, 3072, 512, 14, ATAS_ACT_QUICKGELU, 1e-5f}},
-        {"ViT-B-32", {32, 768, 12, 12, 3072, 512, 7, ATAS_ACT_QUICKGELU, 1e-5f}},
-        {"ViT-L-14", {14, 1024, 24, 16, 4096, 768, 16, ATAS_ACT_QUICKGELU, 1e-5f}},
-        {"ViT-L-14-336", {14, 1024, 24, 16, 4096, 768, 24, ATAS_ACT_QUICKGELU, 1e-5f}},
-        {"ViT-H-14", {14, 1280, 32, 16, 5120, 1024, 16, ATAS_ACT_GELU, 1e-5f}},
-        {"ViT-g-14", {14, 1408, 40, 16, 6144, 1024, 16, ATAS_ACT_GELU, 1e-5f}},
-        {"ViT-bigG-14", {14, 1664, 48, 16, 8192, 1280, 16, ATAS_ACT_GELU, 1e-5f}},
+        {"ViT-B-16", {16, 768, 12, 12, 3072, 512, 14, ATAS_ACT_QUICKGELU, 1e-5f, ATAS_VIT_CLIP}},
+        {"ViT-B-32", {32, 768, 12, 12, 3072, 512, 7, ATAS_ACT_QUICKGELU, 1e-5f, ATAS_VIT_CLIP}},
+        {"ViT-L-14", {14, 1024, 24, 16, 4096, 768, 16, ATAS_ACT_QUICKGELU, 1e-5f, ATAS_VIT_CLIP}},
+        {"ViT-L-14-336", {14, 1024, 24, 16, 4096, 768, 24, ATAS_ACT_QUICKGELU, 1e-5f, ATAS_VIT_CLIP}},
+        {"ViT-H-14", {14, 1280, 32, 16, 5120, 1024, 16, ATAS_ACT_GELU, 1e-5f, ATAS_VIT_CLIP}},
+        {"ViT-g-14", {14, 1408, 40, 16, 6144, 1024, 16, ATAS_ACT_GELU, 1e-5f, ATAS_VIT_CLIP}},
+        {"ViT-bigG-14", {14, 1664, 48, 16, 8192, 1280, 16, ATAS_ACT_GELU, 1e-5f, ATAS_VIT_CLIP}},
+        /* EVA02-CLIP (docs/eva02.md): mlp = SwiGLU hidden (4*2/3 of the width) */
+        {"EVA02-B-16", {16, 768, 12, 12, 2048, 512, 14, ATAS_ACT_GELU, 1e-6f, ATAS_VIT_EVA02}},
+        {"EVA02-L-14", {14, 1024, 24, 16, 2730, 768, 16, ATAS_ACT_GELU, 1e-6f, ATAS_VIT_EVA02}},
+        {"EVA02-L-14-336", {14, 1024, 24, 16, 2730, 768, 24, ATAS_ACT_GELU, 1e-6f, ATAS_VIT_EVA02}},
     };
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
         if (strcmp(presets[i].name, name) == 0) { *c = presets[i].c; return ATAS_OK; }
     return ATAS_ERR(ATAS_ERR_CONFIG,
                     "model.preset = \"%s\": unknown (expected ViT-B-16, ViT-B-32, ViT-L-14, "
-                    "ViT-L-14-336, ViT-H-14, ViT-g-14 or ViT-bigG-14)", name);
+                    "ViT-L-14-336, ViT-H-14, ViT-g-14, ViT-bigG-14, EVA02-B-16, EVA02-L-14 or "
+                    "EVA02-L-14-336)", name);
 }
 
 double atas_vit_flops_forward(const atas_vit_config *c, int H, int W) {

@@ -1,6 +1,6 @@
 /* ViT forward: embedding, pre-LN blocks, global head (CLS -> ln_post -> proj) and
  * the dense value path of the last block (CLIPSelf), sharing blocks 1..L-1. */
-#include "vit_pass.h"
+#include "eva_internal.h"
 
 /* slot of a per-layer buffer: train keeps one per layer, inference reuses slot 0 */
 #define SLOT(p, buf, l, per) ((p)->buf + ((p)->train ? (size_t)(l) * (per) : 0))
@@ -110,6 +110,7 @@ atas_status atas_vit_forward(atas_vit_pass *p, const atas_vit *m, const float *i
     const int D = c->width, P = c->patch, L = c->layers;
     const size_t BT = (size_t)p->B * p->T;
     REQUIRE(be == p->be, "pass and model use different backends");
+    if (c->family == ATAS_VIT_EVA02) return atas_eva_forward(p, m, images);
 
     CHECK(be->patchify(p->patches, images, p->B, p->H, p->W, P));
     CHECK(be->linear_fwd(p->pe, p->patches, atas_vit_p(m, ATAS_VIT_CONV1), NULL, p->B * p->Np,

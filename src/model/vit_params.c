@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "atas/vit.h"
+#include "eva_internal.h"
 
 static void set(atas_param_info *t, size_t *off, int decay, int ndim, const int *shape,
                 const char *fmt, ...) {
@@ -24,6 +25,7 @@ static void set(atas_param_info *t, size_t *off, int decay, int ndim, const int 
 atas_status atas_vit_param_table(const atas_vit_config *c, atas_param_info **info, int *n,
                                  size_t *nparams) {
     CHECK(atas_vit_config_check(c, "model"));
+    if (c->family == ATAS_VIT_EVA02) return atas_eva_param_table(c, info, n, nparams);
     int D = c->width, P = c->patch, G = c->grid, Hm = c->mlp, E = c->embed;
     /* sizes in size_t; the limits checked above keep every int below (G*G+1, 3*D) in range */
     size_t count = ATAS_VIT_NHEAD + (size_t)c->layers * ATAS_BLK_NTENSORS + ATAS_VIT_NTAIL;
@@ -100,6 +102,10 @@ void atas_vit_set_trainable_blocks(atas_vit *m, int unlocked, int train_embeddin
     if (unlocked <= 0 || unlocked > L) unlocked = L;
     atas_vit_set_trainable_all(m, 0);
     if (!m->grads) return;
+    if (m->cfg.family == ATAS_VIT_EVA02) {
+        atas_eva_set_trainable_blocks(m, unlocked, train_embeddings, train_head);
+        return;
+    }
     for (int i = 0; i < ATAS_VIT_NHEAD; i++) m->trainable[i] = (unsigned char)train_embeddings;
     for (int l = L - unlocked; l < L; l++)
         for (int k = 0; k < ATAS_BLK_NTENSORS; k++) m->trainable[atas_vit_blk(l, k)] = 1;
@@ -135,6 +141,7 @@ atas_status atas_vit_init_random(atas_vit *m, uint64_t seed) {
         else std = 1.0f / sqrtf((float)t->shape[t->ndim - 1]); /* fan-in */
         if (i == ATAS_VIT_PROJ + ATAS_VIT_NHEAD + m->cfg.layers * ATAS_BLK_NTENSORS)
             std = 1.0f / sqrtf((float)D); /* proj is [D,E]: fan-in is D */
+        if (m->cfg.family == ATAS_VIT_EVA02) atas_eva_init_std(m, i, &mean, &std);
         for (size_t k = 0; k < t->numel; k++) h[t->offset + k] = mean + std * atas_rng_normal(&r);
     }
     atas_status s = m->be->upload(m->params, h, m->nparams * sizeof(float));

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vit_pass.h"
+#include "eva_internal.h"
 
 /* one named entry of the plan, in floats */
 static void take(atas_plan *pl, float **buf, size_t nfloats, const char *what) {
@@ -105,7 +105,10 @@ atas_status atas_vit_pass_create(atas_vit_pass **out, const atas_vit *m, int B, 
              (outputs & ATAS_OUT_GLOBAL) && (outputs & ATAS_OUT_DENSE) ? "+" : "",
              (outputs & ATAS_OUT_DENSE) ? "dense" : "", train ? "train" : "inference");
     atas_plan_init(&p->plan, m->be, p->title);
-    fill_in_activation_sizes(p, c);
+    if (c->family == ATAS_VIT_EVA02)
+        atas_eva_fill_activation_sizes(p, c);
+    else
+        fill_in_activation_sizes(p, c);
     CHECK(atas_plan_alloc(&p->plan));
     p->bytes = p->plan.total;
     atas_plan_print(&p->plan, ATAS_LOG_INFO);

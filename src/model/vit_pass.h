@@ -36,6 +36,13 @@ struct atas_vit_pass {
     float *d_x, *d_ln1, *d_ln1_mean, *d_ln1_rstd, *d_v, *d_x1, *d_ln2, *d_ln2_mean, *d_ln2_rstd,
         *d_fch, *d_x2, *d_lnp, *d_lnp_mean, *d_lnp_rstd, *dense;
 
+    /* EVA02 only (docs/eva02.md): the inner LayerNorms of attention and MLP, per
+     * slot like ln_1 (fch then holds the w1|w2 output [.., 2F], fca the SwiGLU
+     * output), their dense-path copies, the packed q|0|v bias and backward scratch */
+    float *e_iln, *e_iln_mean, *e_iln_rstd, *e_fln, *e_fln_mean, *e_fln_rstd;
+    float *d_iln, *d_iln_mean, *d_iln_rstd, *d_fln, *d_fln_mean, *d_fln_rstd;
+    float *e_bias3, *g_dbias3, *g_dqkv2, *g_dfln;
+
     /* backward scratch (train only) */
     float *g_dres, *g_dqkv, *g_datty, *g_dln, *g_dfch, *g_dfca, *g_dpos, *g_dpe, *g_dsmall,
         *g_dsmall2;

@@ -92,6 +92,36 @@ def main():
         t = g.clone().requires_grad_()
         return F.interpolate(t, size=(28, 28), mode="bicubic", align_corners=False), [t]
     out["bicubic_bwd"] = bwd_timer(mk_bc, reps)
+    # EVA02: 2-D rope on q and k of a packed qkv (14x14 grid + CLS), SwiGLU gate
+    gh = int(round((T - 1) ** 0.5))
+    if gh * gh == T - 1 and hd % 4 == 0:
+        nb = hd // 4
+        bands = 1.0 / (10000 ** (torch.arange(nb) / nb))
+        tt = torch.arange(gh) / gh * 16
+        pos = torch.stack(torch.meshgrid(tt, tt, indexing="ij"), -1)[..., None] * bands
+        sin = pos.sin().reshape(gh * gh, -1).repeat_interleave(2, -1).repeat(1, 2 * H)
+        cos = pos.cos().reshape(gh * gh, -1).repeat_interleave(2, -1).repeat(1, 2 * H)
+
+        def rope(q3):
+            qk = q3[:, 1:, :2 * D]
+            rot = torch.stack([-qk[..., 1::2], qk[..., ::2]], -1).reshape(qk.shape)
+            return torch.cat([q3[:, :1], torch.cat([qk * cos + rot * sin, q3[:, 1:, 2 * D:]], -1)], 1)
+        out["rope_fwd"] = best(lambda: rope(qkv), reps)
+
+        def mk_rope():
+            q3 = qkv.clone().requires_grad_()
+            return rope(q3), [q3]
+        out["rope_bwd"] = bwd_timer(mk_rope, reps)
+    x2 = torch.randn(Mrows, 2 * Hm)
+
+    def swiglu(t):
+        return F.silu(t[:, :Hm]) * t[:, Hm:]
+    out["swiglu_fwd"] = best(lambda: swiglu(x2), reps)
+
+    def mk_sw():
+        t = x2.clone().requires_grad_()
+        return swiglu(t), [t]
+    out["swiglu_bwd"] = bwd_timer(mk_sw, reps)
     print(json.dumps(out))
 
 

@@ -2,7 +2,8 @@
 """Recompute a dumped training step (atas_mpi --dump-step N DIR) with PyTorch and
 compare: every loss and every trainable parameter's gradient.
 
-The encoder is tools/ref/clip_ref.py (torch's own multi-head attention), the
+The encoder is tools/ref/clip_ref.py (torch's own multi-head attention; an EVA02
+student, named visual.trunk.*, tools/ref/eva_ref.py), the
 objective tools/ref/atas_objective_ref.py; both were written from the docs, not
 from the C code. Everything runs in float64; the dump is fp32.
 
@@ -21,6 +22,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import atas_objective_ref as objref  # noqa: E402
 import clip_ref  # noqa: E402
+import eva_ref  # noqa: E402  EVA02 students (docs/eva02.md): told apart by their visual.trunk.* names
 
 
 def s(v):
@@ -60,11 +62,15 @@ def main():
         losses = {k: float(at["loss_" + k]) for k in ("g2l", "l2l", "g2g", "total")}
     for k in grads:
         student[k].requires_grad_(True)
+    enc = clip_ref
+    if any(k.startswith("visual.trunk.") for k in student):
+        enc = eva_ref
+        print("check_dump: EVA02 student (tools/ref/eva_ref.py)")
     need_dense = (lcfg["w_g2l"] > 0 or lcfg["w_l2l"] > 0) and m > 0
     with torch.no_grad():
-        t_glob, t_dense = clip_ref.encode(teacher, cfg, views, want_dense=need_dense and lcfg["w_l2l"] > 0)
-    s_glob = clip_ref.encode(student, cfg, views, want_dense=False)[0] if lcfg["w_g2g"] > 0 else None
-    s_dense = clip_ref.encode(student, cfg, mosaics, want_dense=True, want_global=False)[1] if need_dense else None
+        t_glob, t_dense = enc.encode(teacher, cfg, views, want_dense=need_dense and lcfg["w_l2l"] > 0)
+    s_glob = enc.encode(student, cfg, views, want_dense=False)[0] if lcfg["w_g2g"] > 0 else None
+    s_dense = enc.encode(student, cfg, mosaics, want_dense=True, want_global=False)[1] if need_dense else None
     total = 0
     vals = {k: 0.0 for k in losses}
     for j in range(G):

@@ -1,0 +1,160 @@
+/* EVA02 forward (docs/eva02.md): patch embedding with bias, CLS + resampled
+ * absolute positions (no ln_pre), pre-LN blocks with q|k|v (q, v biased), 2-D
+ * rotary q/k, attn.norm before proj, SwiGLU with mlp.norm before fc2; global
+ * head: norm(CLS) -> head (Linear with bias); dense: CLIPSelf's EVA value path
+ * of the last block (forward_without_attn: no rotary, v only). */
+#include "eva_internal.h"
+
+#define SLOT(p, buf, l, per) ((p)->buf + ((p)->train ? (size_t)(l) * (per) : 0))
+#define PW(m, idx) atas_vit_p((m), (idx))
+#define BLK(l, k) atas_eva_blk((l), (k))
+
+/* the bias of the fused q|k|v projection: q_bias | 0 | v_bias */
+static atas_status pack_bias3(atas_vit_pass *p, const atas_vit *m, int l) {
+    const atas_backend *be = m->be;
+    const size_t D = m->cfg.width, bytes = D * sizeof(float);
+    CHECK(be->copy(p->e_bias3, PW(m, BLK(l, ATAS_EVA_Q_B)), bytes));
+    CHECK(be->zero(p->e_bias3 + D, bytes));
+    CHECK(be->copy(p->e_bias3 + 2 * D, PW(m, BLK(l, ATAS_EVA_V_B)), bytes));
+    return ATAS_OK;
+}
+
+static atas_status pos_embed_fwd(atas_vit_pass *p, const atas_vit *m) {
+    const atas_backend *be = m->be;
+    const int D = m->cfg.width, G = m->cfg.grid;
+    const float *pos = PW(m, ATAS_EVA_POS);
+    if (p->gh == G && p->gw == G) {
+        CHECK(be->copy(p->pos, pos, (size_t)p->T * D * sizeof(float)));
+        return ATAS_OK;
+    }
+    CHECK(be->copy(p->pos, pos, (size_t)D * sizeof(float)));
+    CHECK(be->resample_fwd(p->pos + D, pos + D, G, G, p->gh, p->gw, D, ATAS_RESAMPLE_BICUBIC));
+    return ATAS_OK;
+}
+
+/* the SwiGLU MLP with its inner norm on rows [M]: out = fc2(norm(swiglu(w12 x))) */
+static atas_status mlp_fwd(const atas_vit *m, int l, int M, const float *x, float *fch, float *fca,
+                           float *fln, float *fm, float *fr, float *out) {
+    const atas_backend *be = m->be;
+    const atas_vit_config *c = &m->cfg;
+    const int D = c->width, F = c->mlp;
+    CHECK(be->linear_fwd(fch, x, PW(m, BLK(l, ATAS_EVA_W12_W)), PW(m, BLK(l, ATAS_EVA_W12_B)), M, D,
+                         2 * F));
+    CHECK(be->swiglu_fwd(fca, fch, M, F));
+    CHECK(be->layernorm_fwd(fln, fm, fr, fca, PW(m, BLK(l, ATAS_EVA_FLN_W)),
+                            PW(m, BLK(l, ATAS_EVA_FLN_B)), M, F, c->ln_eps));
+    CHECK(be->linear_fwd(out, fln, PW(m, BLK(l, ATAS_EVA_W3_W)), PW(m, BLK(l, ATAS_EVA_W3_B)), M, F,
+                         D));
+    return ATAS_OK;
+}
+
+static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const float *x_in,
+                             float *x_out) {
+    const atas_backend *be = m->be;
+    const atas_vit_config *c = &m->cfg;
+    const int D = c->width, F = c->mlp, nh = c->heads, M = p->B * p->T, tr = p->train;
+    const size_t BT = (size_t)M;
+    float *ln1 = SLOT(p, ln1, l, BT * D), *qkv = SLOT(p, qkv, l, BT * 3 * D);
+    float *atty = SLOT(p, atty, l, BT * D), *iln = SLOT(p, e_iln, l, BT * D);
+    float *ln2 = SLOT(p, ln2, l, BT * D), *fch = SLOT(p, fch, l, BT * 2 * F);
+    float *fln = SLOT(p, e_fln, l, BT * F);
+    float *m1 = tr ? SLOT(p, ln1_mean, l, BT) : NULL, *r1 = tr ? SLOT(p, ln1_rstd, l, BT) : NULL;
+    float *mi = tr ? SLOT(p, e_iln_mean, l, BT) : NULL, *ri = tr ? SLOT(p, e_iln_rstd, l, BT) : NULL;
+    float *m2 = tr ? SLOT(p, ln2_mean, l, BT) : NULL, *r2 = tr ? SLOT(p, ln2_rstd, l, BT) : NULL;
+    float *mf = tr ? SLOT(p, e_fln_mean, l, BT) : NULL, *rf = tr ? SLOT(p, e_fln_rstd, l, BT) : NULL;
+    float *lse = tr ? SLOT(p, lse, l, (size_t)p->B * nh * p->T) : NULL;
+    float *res2 = tr ? SLOT(p, res2, l, BT * D) : x_out;
+
+    CHECK(be->layernorm_fwd(ln1, m1, r1, x_in, PW(m, BLK(l, ATAS_EVA_NORM1_W)),
+                            PW(m, BLK(l, ATAS_EVA_NORM1_B)), M, D, c->ln_eps));
+    CHECK(pack_bias3(p, m, l));
+    CHECK(be->linear_fwd(qkv, ln1, PW(m, BLK(l, ATAS_EVA_QKV_W)), p->e_bias3, M, D, 3 * D));
+    /* q and k (2H heads) of the patch tokens turned in place */
+    CHECK(be->rope_fwd(qkv, qkv, p->B, p->gh, p->gw, 3 * D, 2 * nh, D / nh, ATAS_EVA_ROPE_REF,
+                       ATAS_EVA_ROPE_THETA));
+    CHECK(be->attention_fwd(atty, lse, qkv, p->B, p->T, nh, D / nh, p->attn_ws));
+    CHECK(be->layernorm_fwd(iln, mi, ri, atty, PW(m, BLK(l, ATAS_EVA_ILN_W)),
+                            PW(m, BLK(l, ATAS_EVA_ILN_B)), M, D, c->ln_eps));
+    float *proj = tr ? res2 : p->tmp;
+    CHECK(be->linear_fwd(proj, iln, PW(m, BLK(l, ATAS_EVA_PROJ_W)), PW(m, BLK(l, ATAS_EVA_PROJ_B)), M,
+                         D, D));
+    CHECK(be->add(res2, proj, x_in, BT * D));
+    CHECK(be->layernorm_fwd(ln2, m2, r2, res2, PW(m, BLK(l, ATAS_EVA_NORM2_W)),
+                            PW(m, BLK(l, ATAS_EVA_NORM2_B)), M, D, c->ln_eps));
+    float *mlp = tr ? x_out : p->tmp;
+    CHECK(mlp_fwd(m, l, M, ln2, fch, p->fca, fln, mf, rf, mlp));
+    CHECK(be->add(x_out, mlp, res2, BT * D));
+    return ATAS_OK;
+}
+
+/* CLIPSelf's EVA dense path on the patch tokens of x (the last block's input):
+ * x1 = x + proj(attn.norm(v_proj(norm1 x) + v_bias)); x2 = x1 + mlp(norm2 x1);
+ * dense = head(norm(x2)). */
+static atas_status dense_fwd(atas_vit_pass *p, const atas_vit *m, const float *x) {
+    const atas_backend *be = m->be;
+    const atas_vit_config *c = &m->cfg;
+    const int D = c->width, E = c->embed, L = c->layers, l = L - 1, M = p->B * p->Np, tr = p->train;
+    CHECK(be->rows_gather(p->d_x, x, p->B, p->T, D, 1, p->Np));
+    CHECK(be->layernorm_fwd(p->d_ln1, tr ? p->d_ln1_mean : NULL, tr ? p->d_ln1_rstd : NULL, p->d_x,
+                            PW(m, BLK(l, ATAS_EVA_NORM1_W)), PW(m, BLK(l, ATAS_EVA_NORM1_B)), M, D,
+                            c->ln_eps));
+    CHECK(be->linear_fwd(p->d_v, p->d_ln1, PW(m, BLK(l, ATAS_EVA_QKV_W)) + (size_t)2 * D * D,
+                         PW(m, BLK(l, ATAS_EVA_V_B)), M, D, D));
+    CHECK(be->layernorm_fwd(p->d_iln, tr ? p->d_iln_mean : NULL, tr ? p->d_iln_rstd : NULL, p->d_v,
+                            PW(m, BLK(l, ATAS_EVA_ILN_W)), PW(m, BLK(l, ATAS_EVA_ILN_B)), M, D,
+                            c->ln_eps));
+    CHECK(be->linear_fwd(p->d_x1, p->d_iln, PW(m, BLK(l, ATAS_EVA_PROJ_W)),
+                         PW(m, BLK(l, ATAS_EVA_PROJ_B)), M, D, D));
+    CHECK(be->add(p->d_x1, p->d_x1, p->d_x, (size_t)M * D));
+    CHECK(be->layernorm_fwd(p->d_ln2, tr ? p->d_ln2_mean : NULL, tr ? p->d_ln2_rstd : NULL, p->d_x1,
+                            PW(m, BLK(l, ATAS_EVA_NORM2_W)), PW(m, BLK(l, ATAS_EVA_NORM2_B)), M, D,
+                            c->ln_eps));
+    /* inference reuses the full-sequence MLP buffer (B*Np <= B*T rows) */
+    CHECK(mlp_fwd(m, l, M, p->d_ln2, tr ? p->d_fch : p->fch, p->fca, p->d_fln,
+                  tr ? p->d_fln_mean : NULL, tr ? p->d_fln_rstd : NULL, p->d_x2));
+    CHECK(be->add(p->d_x2, p->d_x2, p->d_x1, (size_t)M * D));
+    CHECK(be->layernorm_fwd(p->d_lnp, tr ? p->d_lnp_mean : NULL, tr ? p->d_lnp_rstd : NULL, p->d_x2,
+                            PW(m, atas_eva_tail(L, ATAS_EVA_NORM_W)),
+                            PW(m, atas_eva_tail(L, ATAS_EVA_NORM_B)), M, D, c->ln_eps));
+    CHECK(be->linear_fwd(p->dense, p->d_lnp, PW(m, atas_eva_tail(L, ATAS_EVA_HEAD_W)),
+                         PW(m, atas_eva_tail(L, ATAS_EVA_HEAD_B)), M, D, E));
+    return ATAS_OK;
+}
+
+static atas_status global_fwd(atas_vit_pass *p, const atas_vit *m, const float *x) {
+    const atas_backend *be = m->be;
+    const atas_vit_config *c = &m->cfg;
+    const int D = c->width, E = c->embed, L = c->layers;
+    CHECK(be->rows_gather(p->g_x, x, p->B, p->T, D, 0, 1));
+    CHECK(be->layernorm_fwd(p->g_ln, p->train ? p->g_mean : NULL, p->train ? p->g_rstd : NULL, p->g_x,
+                            PW(m, atas_eva_tail(L, ATAS_EVA_NORM_W)),
+                            PW(m, atas_eva_tail(L, ATAS_EVA_NORM_B)), p->B, D, c->ln_eps));
+    CHECK(be->linear_fwd(p->glob, p->g_ln, PW(m, atas_eva_tail(L, ATAS_EVA_HEAD_W)),
+                         PW(m, atas_eva_tail(L, ATAS_EVA_HEAD_B)), p->B, D, E));
+    return ATAS_OK;
+}
+
+atas_status atas_eva_forward(atas_vit_pass *p, const atas_vit *m, const float *images) {
+    const atas_backend *be = m->be;
+    const atas_vit_config *c = &m->cfg;
+    const int D = c->width, P = c->patch, L = c->layers;
+    const size_t BT = (size_t)p->B * p->T;
+    CHECK(be->patchify(p->patches, images, p->B, p->H, p->W, P));
+    CHECK(be->linear_fwd(p->pe, p->patches, PW(m, ATAS_EVA_PATCH_W), PW(m, ATAS_EVA_PATCH_B),
+                         p->B * p->Np, 3 * P * P, D));
+    CHECK(pos_embed_fwd(p, m));
+    /* no ln_pre: the embedding sum is the residual stream's slot 0 */
+    CHECK(be->embed_fwd(p->res, p->pe, PW(m, ATAS_EVA_CLS), p->pos, p->B, p->Np, D));
+    for (int l = 0; l < L - 1; l++) {
+        float *xin = SLOT(p, res, l, BT * D), *xout = p->train ? SLOT(p, res, l + 1, BT * D) : p->res;
+        CHECK(block_fwd(p, m, l, xin, xout));
+    }
+    float *x_last = p->train ? p->res + (size_t)(L - 1) * BT * D : p->res;
+    if (p->outputs & ATAS_OUT_DENSE) CHECK(dense_fwd(p, m, x_last));
+    if (p->outputs & ATAS_OUT_GLOBAL) {
+        float *xout = p->train ? p->res + (size_t)L * BT * D : p->res;
+        CHECK(block_fwd(p, m, L - 1, x_last, xout));
+        CHECK(global_fwd(p, m, xout));
+    }
+    return ATAS_OK;
+}
