@@ -215,6 +215,7 @@ static void test_set_and_equal(void) {
             /* a value inside the range that differs from the current one */
             double y = x + 1;
             if (k->range.has_hi && !(y < k->range.hi || (!k->range.hi_open && y == k->range.hi))) y = x / 2;
+            if (y == x && k->range.has_hi) y = (x + k->range.hi) / 2; /* a default of 0 in [0, hi) */
             if (k->type == CFG_FLOAT) snprintf(num, sizeof num, "%.17g", y);
             else snprintf(num, sizeof num, "%lld", (long long)y);
             alt = num;

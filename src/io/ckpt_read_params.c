@@ -105,6 +105,13 @@ atas_status atas_ckpt_read_model(const char *path, atas_vit_config *c, char *pre
         else s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: attribute act = \"%s\", expected quickgelu or gelu", path, act);
         c->ln_eps = (float)eps;
     }
+    if (s == ATAS_OK && H5Aexists(f, "family") > 0) { /* absent in checkpoints before EVA02: CLIP */
+        char fam[32] = "";
+        s = attr_string(f, path, "family", fam, sizeof fam);
+        if (s == ATAS_OK && strcmp(fam, "eva02") == 0) c->family = ATAS_VIT_EVA02;
+        else if (s == ATAS_OK && strcmp(fam, "clip") != 0)
+            s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: attribute family = \"%s\", expected clip or eva02", path, fam);
+    }
     if (s == ATAS_OK && pretrained) {
         pretrained[0] = 0;
         if (H5Aexists(f, "pretrained") > 0) s = attr_string(f, path, "pretrained", pretrained, cap);

@@ -281,7 +281,9 @@ atas_status atas_config_model(const atas_run_config *c, atas_vit_config *out, in
     OVR(patch); OVR(width); OVR(layers); OVR(heads); OVR(mlp); OVR(embed); OVR(grid);
 #undef OVR
     if (c->model.act != ATAS_CFG_ACT_UNSET) { out->act = (atas_act)c->model.act; act_known = 1; }
-    out->ln_eps = (float)c->model.ln_eps;
+    /* 0 = the preset's (EVA02 1e-6), or the weights' (the trainer fills it), else CLIP's 1e-5 */
+    if (c->model.ln_eps > 0) out->ln_eps = (float)c->model.ln_eps;
+    else if (!(out->ln_eps > 0)) out->ln_eps = 1e-5f;
     if (!c->model.preset[0] && !c->model.weights[0]) {
         /* random init without a preset: the config must say everything */
         static const char *names[] = {"patch", "width", "layers", "heads", "mlp", "embed"};

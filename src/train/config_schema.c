@@ -90,7 +90,8 @@ const cfg_key atas_cfg_keys[] = {
 
     /* ---- model */
     K_STR_RULE("model.preset", model.preset, "", rule_preset,
-               "\"\" or ViT-B-16, ViT-B-32, ViT-L-14, ViT-L-14-336, ViT-H-14, ViT-g-14, ViT-bigG-14",
+               "\"\" or ViT-B-16, ViT-B-32, ViT-L-14, ViT-L-14-336, ViT-H-14, ViT-g-14, ViT-bigG-14, "
+               "EVA02-B-16, EVA02-L-14, EVA02-L-14-336",
                "Architecture preset; the dims below override it when non-zero. \"\" = dims from the "
                "keys below or from the weights."),
     K_INT("model.patch", model.patch, "0", "Patch size P; 0 = from preset / weights.", R_GE(0)),
@@ -104,7 +105,9 @@ const cfg_key atas_cfg_keys[] = {
           "`data.resolution / patch` for a random init without preset.", R_GE(0)),
     K_ENUM("model.act", model.act, "", e_act,
            "MLP activation: quickgelu (OpenAI weights) or gelu (LAION / DataComp); \"\" = from preset / weights."),
-    K_FLOAT("model.ln_eps", model.ln_eps, "1e-5", "LayerNorm epsilon.", R_GT(0), R_LT(1)),
+    K_FLOAT("model.ln_eps", model.ln_eps, "0",
+            "LayerNorm epsilon; 0 = from preset / weights (1e-5 for CLIP ViTs, 1e-6 for EVA02).",
+            R_GE(0), R_LT(1)),
     K_STR("model.weights", model.weights, "",
           "Pretrained weights (safetensors); \"\" = deterministic random init from `run.seed` (tests, tiny runs)."),
     K_ENUM("model.weights_format", model.weights_format, "auto", e_wfmt,

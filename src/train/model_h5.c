@@ -37,5 +37,7 @@ atas_status atas_model_h5_write_config(hid_t f, const atas_vit_config *c) {
     CHECK(atas_h5_attr_write_int(f, "grid", c->grid));
     CHECK(atas_h5_attr_write_str(f, "act", c->act == ATAS_ACT_GELU ? "gelu" : "quickgelu"));
     CHECK(atas_h5_attr_write_double(f, "ln_eps", c->ln_eps));
+    /* the block family: readers of older checkpoints (no attribute) take "clip" */
+    CHECK(atas_h5_attr_write_str(f, "family", c->family == ATAS_VIT_EVA02 ? "eva02" : "clip"));
     return ATAS_OK;
 }

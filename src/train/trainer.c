@@ -98,6 +98,10 @@ static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
         const int src[] = {w.patch, w.width, w.layers, w.heads, w.mlp, w.embed, w.grid};
         for (int i = 0; i < 7; i++)
             if (*dst[i] <= 0) *dst[i] = src[i];
+        if (!t->cfg.model.preset[0]) { /* the block family and its epsilon come with the weights */
+            t->mcfg.family = w.family;
+            if (!(t->cfg.model.ln_eps > 0)) t->mcfg.ln_eps = w.ln_eps;
+        }
         if (t->cfg.model.act == ATAS_CFG_ACT_UNSET) {
             if (!have_act) CHECK(atas_weights_act_unknown(t->cfg.model.weights));
             t->mcfg.act = w.act;
