@@ -33,8 +33,9 @@ mpirun -n 2 --oversubscribe $B/atas_mpi configs/tiny.cfg --overwrite --set "run.
   --set checkpoint.every=100 --dump-step 0 $R/initial "$@"
 ck=$(ls $R/checkpoints/ckpt-*.h5 | tail -n 1)
 say "4/5 exporting $ck (OpenCLIP and Hugging Face layouts) and plotting the metrics"
-$B/atas_convert "$ck" --which teacher -o $R/export_openclip.safetensors --to openclip
-$B/atas_convert "$ck" --which teacher -o $R/export_hf --to hf
+# the recipe's export is the student; alpha 1: a random init has no pretrained weights to ensemble with
+$B/atas_convert "$ck" --alpha 1 -o $R/export_openclip.safetensors --to openclip
+$B/atas_convert "$ck" --alpha 1 -o $R/export_hf --to hf
 /usr/bin/python3 tools/plot_metrics.py $R/metrics.jsonl $R/metrics.png
 say "5/5 embedding the photographs with the initial and the trained model"
 # the initial model: the student of the step-0 dump (docs/dump.md), as safetensors
@@ -49,7 +50,7 @@ with h5py.File(sys.argv[1], "r") as f:
 PY
 $B/atas_embed -q --weights $R/initial.safetensors --heads 4 --act quickgelu --resolution 128 \
   --corpus $CORPUS -o $R/embeddings_initial.h5
-$B/atas_embed -q --weights "$ck" --which teacher --resolution 128 --corpus $CORPUS -o $R/embeddings.h5
+$B/atas_embed -q --weights "$ck" --resolution 128 --corpus $CORPUS -o $R/embeddings.h5
 /usr/bin/python3 tools/plot_features.py $R/embeddings.h5 $CORPUS $R/features.png \
   --other $R/embeddings_initial.h5 --label "trained ($STEPS steps)" --other-label "initial (random)" \
   --title "dense features of the tiny ViT before and after ATAS (3 principal components as RGB, shared basis)"

@@ -8,6 +8,7 @@
 #include "atas/dist.h"
 #include "atas/embed.h"
 #include "atas/eval.h"
+#include "atas/version.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -27,7 +28,8 @@ static void usage(FILE *f) {
             "  --segment N      also write the zero-shot segmentation of the first N images (rank 0)\n"
             "  --segment-out F  where (HDF5, read by tools/plot_segmentation.py); --label names the row\n"
             "  --timeout S      a collective not done within S seconds stops every rank (default 600)\n"
-            "  -q, --quiet      no progress line\n");
+            "  -q, --quiet      no progress line\n"
+            "  --version, --help\n");
 }
 
 static int parse_int(const char *opt, const char *v, int *out) {
@@ -64,7 +66,7 @@ int main(int argc, char **argv) {
         {"segment", required_argument, 0, 'g'},   {"segment-out", required_argument, 0, 'G'},
         {"label", required_argument, 0, 'l'},     {"timeout", required_argument, 0, 'T'},
         {"output", required_argument, 0, 'o'},    {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
     int ch, ok = 1;
     while ((ch = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1) {
         switch (ch) {
@@ -101,6 +103,7 @@ int main(int argc, char **argv) {
         case 'o': out = optarg; break;
         case 'q': e.progress = 0; break;
         case 'h': if (rank == 0) usage(stdout); atas_comm_finalize(&comm); return 0;
+        case 'V': if (rank == 0) atas_print_version("atas_eval"); atas_comm_finalize(&comm); return 0;
         default: ok = 0;
         }
     }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "atas/text.h"
+#include "atas/version.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -32,7 +33,8 @@ static void usage(FILE *f) {
             "  --backend NAME     cpu (default) or cuda\n"
             "  --heads H, --act quickgelu|gelu  when no config beside the weights says\n"
             "  -q, --quiet        no progress line\n"
-            "  -h, --help         this text\n");
+            "  -h, --help         this text\n"
+            "  --version          the build's version\n");
 }
 
 static int parse_int(const char *opt, const char *v, int *out) {
@@ -126,6 +128,7 @@ int main(int argc, char **argv) {
         {"batch", required_argument, 0, 'b'},     {"backend", required_argument, 0, 'B'},
         {"heads", required_argument, 0, 'H'},     {"act", required_argument, 0, 'A'},
         {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'v'},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1) {
@@ -151,6 +154,7 @@ int main(int argc, char **argv) {
             break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
+        case 'v': atas_print_version("atas_text"); return 0;
         default: usage(stderr); return 2;
         }
     }

@@ -31,6 +31,11 @@ static atas_status cut_to_step(const char *path, long long step) {
         json_t *o = json_loadb(line, (size_t)n, 0, &je);
         json_t *js = o ? json_object_get(o, "step") : NULL;
         int keep = o && (!json_is_integer(js) || json_integer_value(js) < step);
+        /* the eval-only record written after the last step describes the checkpointed state
+         * itself (eval_hook.c), and a run resumed at its end does not write it again */
+        if (o && !keep && json_integer_value(js) == step && json_object_size(o) == 2 &&
+            json_object_get(o, "eval"))
+            keep = 1;
         json_decref(o);
         if (!keep) { dropped++; continue; }
         fputs(line, out);

@@ -21,3 +21,6 @@ atas_script_test(NAME scaling_netns_sweep TIMEOUT 600
 # tools/perf_model.py against hand-computed and measured numbers (~5 s).
 atas_script_test(NAME scaling_perf_model TIMEOUT 120
   COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/scaling/test_perf_model.py)
+# One Slurm at a time: two clusters (or a cluster and the single-node harness) starting together
+# race for munge and PMIx state; the CI run saw both node jobs fail at launch when they overlapped.
+set_tests_properties(scaling_netns_slurm scaling_netns_sweep PROPERTIES RESOURCE_LOCK atas_slurm)
