@@ -12,3 +12,7 @@ atas_script_test(NAME test_eval
 atas_script_test(NAME test_eval_train
   COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/eval/test_eval_train.py $<TARGET_FILE:atas_eval>
   TIMEOUT 600)
+# the same end-to-end eval on EVA02 weights (timm and BAAI layouts) against tools/ref/eva_ref.py
+atas_script_test(NAME test_eval_eva
+  COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/eval/test_eval_eva.py $<TARGET_FILE:atas_eval>
+  TIMEOUT 300)

@@ -1,5 +1,6 @@
 """Independent reference of the region-classification eval (EVAL-PROTOCOL.md),
-for the tests: numpy + Pillow + tools/ref/clip_ref.py (PyTorch, float64).
+for the tests: numpy + Pillow + an encoder reference (PyTorch, float64):
+tools/ref/clip_ref.py by default, tools/ref/eva_ref.py for EVA02 (encode=).
 Written from the documented semantics, not from the C code."""
 import math
 
@@ -80,10 +81,13 @@ def top5(f, cls):
     return list(np.argsort(-(cls @ f), kind="stable")[:5])
 
 
-def evaluate(images, cats, params, cfg, cls, isthing, S, crops=True):
+def evaluate(images, cats, params, cfg, cls, isthing, S, crops=True, encode=None):
     """images: list of dict(rgb [h,w,3] u8, ids [h,w] or None, regions [(x,y,w,h,label,isthing,seg_id)]).
+    encode(params, cfg, x, want_dense=, want_global=) -> (global, dense): clip_ref.encode by default.
     Returns {metric: value or None}, {method.kind: regions}."""
-    import clip_ref
+    if encode is None:
+        import clip_ref
+        encode = clip_ref.encode
     P, R = cfg["patch"], cfg["grid"] * cfg["patch"]
     G = S // P
     rec = {m: [] for m in ("rois", "maskpool", "crops")}
@@ -99,7 +103,7 @@ def evaluate(images, cats, params, cfg, cls, isthing, S, crops=True):
         x[:, :nh, :nw] = resize_f(orig, (nw, nh))
         x = normalise_img(x)
         with torch.no_grad():
-            _, d = clip_ref.encode(params, cfg, torch.tensor(x[None], dtype=torch.float64), want_global=False)
+            _, d = encode(params, cfg, torch.tensor(x[None], dtype=torch.float64), want_global=False)
         dense = unit(d[0].numpy())
         seg.append((np.argmax(dense.reshape(-1, dense.shape[-1]) @ cls.T, 1).reshape(G, G), (nh + P - 1) // P,
                     (nw + P - 1) // P))
@@ -124,7 +128,7 @@ def evaluate(images, cats, params, cfg, cls, isthing, S, crops=True):
                        if thing else (bx, by, bx + bw, by + bh))  # stuff: the mask box as is
                 c = normalise_img(crop_input(orig, box, R))
                 with torch.no_grad():
-                    g, _ = clip_ref.encode(params, cfg, torch.tensor(c[None], dtype=torch.float64), want_dense=False)
+                    g, _ = encode(params, cfg, torch.tensor(c[None], dtype=torch.float64), want_dense=False)
                 rec["crops"].append((label, thing, top5(unit(g[0].numpy()), cls)))
     out, counts = {}, {}
     for m, rows in rec.items():
