@@ -52,7 +52,7 @@ atas_status atas_metrics_open(atas_trainer *t, int append) {
     snprintf(p, sizeof p, "%s/metrics.jsonl", t->run_dir);
     if (append) CHECK(cut_to_step(p, t->st.step));
     t->metrics = fopen(p, append ? "a" : "w");
-    if (!t->metrics) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open for writing", p);
+    if (!t->metrics) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open for writing: %s", p, strerror(errno));
     atas_backend_transfer_bytes(&t->xfer_h2d, &t->xfer_d2h);
     return ATAS_OK;
 }
@@ -63,10 +63,10 @@ static void num(FILE *f, const char *key, double v, int comma) {
     else fprintf(f, "\"%s\": null%s", key, comma ? ", " : "");
 }
 
-void atas_metrics_step(atas_trainer *t, long long step, const double *l, double lr, double gnorm,
-                       double mom, double img_s, int skipped, double step_s) {
+atas_status atas_metrics_step(atas_trainer *t, long long step, const double *l, double lr, double gnorm,
+                              double mom, double img_s, int skipped, double step_s) {
     FILE *f = t->metrics;
-    if (!f) return;
+    if (!f) return ATAS_OK;
     atas_observe_step(t, step_s);
     char when[40];
     atas_wallclock_iso(when, sizeof when);
@@ -98,7 +98,15 @@ void atas_metrics_step(atas_trainer *t, long long step, const double *l, double 
     t->xfer_d2h = d2h;
     atas_eval_hook_json(t, f, step);
     fputs("}\n", f);
-    fflush(f);
+    /* a full disk (ENOSPC, EDQUOT, EIO) shows at the flush, or earlier when a line
+     * overran the buffer: either way the stream's error flag is set */
+    errno = 0;
+    int flushed = fflush(f) == 0;
+    int e = errno;
+    if (!flushed || ferror(f))
+        return ATAS_ERR(ATAS_ERR_IO, "%s/metrics.jsonl: cannot write the record of step %lld: %s", t->run_dir, step,
+                        e ? strerror(e) : "write error");
+    return ATAS_OK;
 }
 
 static void fmt_eta(double s, char *buf, size_t n) {

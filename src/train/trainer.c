@@ -293,6 +293,18 @@ static atas_status write_checkpoint(atas_trainer *t) {
     return ATAS_OK;
 }
 
+/* rank 0 alone writes metrics.jsonl: everyone learns whether it could (a full disk is
+ * exit 1 on every rank, like a failed checkpoint) */
+static atas_status metrics_shared(atas_trainer *t, atas_status s) {
+    int bad = s != ATAS_OK; /* rank 0's message is printed once, at exit (atas_exit) */
+    const char *phase = t->comm->phase;
+    t->comm->phase = "metrics";
+    CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
+    t->comm->phase = phase;
+    if (bad) return s != ATAS_OK ? s : ATAS_ERR(ATAS_ERR_IO, "rank 0 failed to write metrics.jsonl");
+    return ATAS_OK;
+}
+
 /* losses of every group of this rank on the device (step_device.c); fills its ds_*;
  * returns 1 when a loss was not finite (the gradients are then NaN) */
 static int run_objective(atas_trainer *t, const atas_batch *b, double *loss4) {
@@ -449,11 +461,14 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
         double img_s = img_per_step / step_s;
         ema_rate = ema_rate > 0 ? 0.8 * ema_rate + 0.2 * img_s : img_s;
         for (int k = 0; k < PH_N; k++) t->phase_total[k] += t->phase[k];
+        atas_status ms = ATAS_OK;
         if (comm->rank == 0) {
-            atas_metrics_step(t, step, loss4, lr, gnorm, mom, img_s, !finite, step_s);
-            if (c->run.log_every > 0 && (t->st.step % c->run.log_every == 0 || done || t->steps_this_run == 1))
+            ms = atas_metrics_step(t, step, loss4, lr, gnorm, mom, img_s, !finite, step_s);
+            if (ms == ATAS_OK && c->run.log_every > 0 &&
+                (t->st.step % c->run.log_every == 0 || done || t->steps_this_run == 1))
                 atas_progress_line(t, t->st.step, loss4, lr, ema_rate);
         }
+        CHECK(metrics_shared(t, ms));
         if (nonfinite_stop)
             return ATAS_ERR(ATAS_ERR_NUMERIC, "step %lld: %lld non-finite steps in a row (faults.max_nonfinite_in_row); "
                             "last good state checkpointed", step, t->st.nonfinite_in_row);
@@ -509,7 +524,7 @@ static atas_status run(atas_trainer *t, const atas_train_args *a) {
     CHECK(setup_passes(t));
     CHECK(atas_eval_hook_open(t));
     CHECK(atas_observe_setup(t));
-    if (t->comm->rank == 0) CHECK(atas_metrics_open(t, t->st.step > 0));
+    CHECK(metrics_shared(t, t->comm->rank == 0 ? atas_metrics_open(t, t->st.step > 0) : ATAS_OK));
     CHECK(atas_recipe_log(&t->cfg, t->comm->world, atas_loader_corpus_count(t->loader)));
     atas_info("training %lld steps (%lld per epoch, %d images per step on %d rank(s)); run directory %s",
               t->total_steps, t->steps_per_epoch, atas_config_images_per_step(&t->cfg), t->comm->world, t->run_dir);

@@ -49,8 +49,8 @@ typedef struct {
 
 /* metrics.c */
 atas_status atas_metrics_open(atas_trainer *t, int append);
-void atas_metrics_step(atas_trainer *t, long long step, const double *loss4, double lr, double gnorm,
-                       double mom, double img_s, int skipped, double step_s);
+atas_status atas_metrics_step(atas_trainer *t, long long step, const double *loss4, double lr, double gnorm,
+                              double mom, double img_s, int skipped, double step_s);
 void atas_progress_line(atas_trainer *t, long long step, const double *loss4, double lr, double img_s);
 void atas_phase_table(atas_trainer *t);
 
