@@ -273,6 +273,7 @@ static atas_status write_checkpoint(atas_trainer *t) {
     t->st.world = t->comm->world;
     t->st.epoch = t->st.step / t->steps_per_epoch;
     t->st.step_in_epoch = t->st.step % t->steps_per_epoch;
+    t->st.elapsed_s = t->elapsed0 + atas_now() - t->t_start;
     atas_status s = ATAS_OK;
     if (t->comm->rank == 0) {
         char path[1300];
@@ -332,6 +333,7 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
     snprintf(dump_dir, sizeof dump_dir, "%s", a->dump_dir ? a->dump_dir : c->run.dump_dir[0] ? c->run.dump_dir : "");
     if (!dump_dir[0]) snprintf(dump_dir, sizeof dump_dir, "%s/dump", t->run_dir);
     t->t_start = atas_now();
+    t->elapsed0 = t->st.elapsed_s; /* metrics elapsed_s goes on across resumes */
     double ema_rate = 0;
     while (t->st.step < t->total_steps) {
         const long long step = t->st.step;

@@ -36,6 +36,7 @@ typedef struct {
     double phase[PH_N], phase_total[PH_N];
     FILE *metrics;
     double t_start;
+    double elapsed0; /* training seconds of the runs before this one (from the checkpoint) */
     long long steps_this_run;
     struct atas_eval_hook *eval; /* eval_hook.c; NULL when eval.every = 0 */
     char resumed_from[1300]; /* the checkpoint this run resumed from, "" when fresh */
