@@ -234,25 +234,11 @@ static atas_status setup_passes(atas_trainer *t) {
                                ATAS_OUT_GLOBAL | (t->need_t_dense ? ATAS_OUT_DENSE : 0), 0));
     if (t->need_sg) CHECK(atas_vit_pass_create(&t->sg_pass, &t->student, Bv, t->R, t->R, ATAS_OUT_GLOBAL, 1));
     if (t->need_sm) CHECK(atas_vit_pass_create(&t->sm_pass, &t->student, Bm, t->C, t->C, ATAS_OUT_DENSE, 1));
-    const size_t E = t->E;
-    CHECK(atas_host_calloc((void **)&t->t_glob, sizeof(float) * Bv * E, "teacher global"));
-    CHECK(atas_host_calloc((void **)&t->s_glob, sizeof(float) * Bv * E, "student global"));
-    CHECK(atas_host_calloc((void **)&t->ds_glob, sizeof(float) * Bv * E, "grad student global"));
-    if (t->need_t_dense)
-        CHECK(atas_host_calloc((void **)&t->t_dense, sizeof(float) * Bv * t->hT * t->hT * E, "teacher dense"));
-    if (t->need_sm) {
-        size_t nd = (size_t)Bm * t->hC * t->hC * E;
-        CHECK(atas_host_calloc((void **)&t->s_dense, sizeof(float) * nd, "student dense"));
-        CHECK(atas_host_calloc((void **)&t->ds_dense, sizeof(float) * nd, "grad student dense"));
-    }
     if (!t->be->host_addressable) {
         const int R = t->R, C = t->C;
         CHECK(t->be->alloc((void **)&t->d_views, sizeof(float) * Bv * 3 * R * R, "views on device"));
-        CHECK(t->be->alloc((void **)&t->d_ds_glob, sizeof(float) * Bv * E, "grad global on device"));
         if (t->need_sm) {
             CHECK(t->be->alloc((void **)&t->d_mosaics, sizeof(float) * Bm * 3 * C * C, "mosaics on device"));
-            CHECK(t->be->alloc((void **)&t->d_ds_dense, sizeof(float) * Bm * t->hC * t->hC * E,
-                               "grad dense on device"));
         }
     }
     /* device gradients are reduced through the host mirror (NCCL is the CUDA issue's) */
@@ -492,7 +478,7 @@ static void teardown(atas_trainer *t) {
     atas_vit_pass_destroy(t->sm_pass);
     if (t->buckets.lo) atas_buckets_destroy(&t->buckets);
     if (t->be) {
-        float *dev[] = {t->adam_m, t->adam_v, t->d_views, t->d_mosaics, t->d_ds_glob, t->d_ds_dense};
+        float *dev[] = {t->adam_m, t->adam_v, t->d_views, t->d_mosaics};
         for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
             if (dev[i]) t->be->free(dev[i]);
     }
@@ -500,8 +486,6 @@ static void teardown(atas_trainer *t) {
     atas_host_free(t->h_stage);
     atas_vit_destroy(&t->student);
     atas_vit_destroy(&t->teacher);
-    float *bufs[] = {t->t_glob, t->t_dense, t->s_glob, t->s_dense, t->ds_glob, t->ds_dense};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) atas_host_free(bufs[i]);
     atas_eval_hook_close(t);
     if (t->metrics) fclose(t->metrics);
     free(t->resolved);

@@ -28,8 +28,7 @@ typedef struct {
     atas_grad_buckets buckets;
     int G_r, n, m, R, C, E, hT, hC;
     int need_t_dense, need_sg, need_sm;
-    float *t_glob, *t_dense, *s_glob, *s_dense, *ds_glob, *ds_dense; /* host */
-    float *d_ds_glob, *d_ds_dense, *d_views, *d_mosaics; /* backend copies (non-host backends) */
+    float *d_views, *d_mosaics; /* backend copies of the batch (non-host backends) */
     float *h_stage; /* host mirror of a parameter-sized buffer, for MPI on device memory */
     long long total_steps, steps_per_epoch;
     atas_ckpt_state st;
