@@ -37,6 +37,7 @@ typedef struct {
     long long nonfinite_total, nonfinite_in_row;
     long long seed;
     int world;               /* ranks that wrote it (informational) */
+    double elapsed_s;        /* training seconds up to this state (metrics elapsed_s); 0 when absent */
 } atas_ckpt_state;
 
 /* Write student, teacher, AdamW moments and state to dir/ckpt-STEP.h5 via a

@@ -29,6 +29,7 @@ static atas_status write_attrs(hid_t f, const atas_vit *m, const atas_ckpt_state
     CHECK(atas_h5_attr_write_int(f, "nonfinite_in_row", st->nonfinite_in_row));
     CHECK(atas_h5_attr_write_int(f, "seed", st->seed));
     CHECK(atas_h5_attr_write_int(f, "world_size", st->world));
+    CHECK(atas_h5_attr_write_double(f, "elapsed_s", st->elapsed_s));
     CHECK(atas_h5_attr_write_str(f, "config", config ? config : ""));
     CHECK(atas_h5_attr_write_str(f, "pretrained", pretrained ? pretrained : ""));
     return ATAS_OK;
@@ -143,6 +144,8 @@ atas_status atas_ckpt_read(const char *path, atas_vit *student, atas_vit *teache
         for (size_t i = 0; s == ATAS_OK && i < sizeof at / sizeof at[0]; i++)
             s = atas_h5_attr_read_int(f, at[i].k, at[i].dst, path);
         if (s == ATAS_OK && atas_h5_attr_read_int(f, "world_size", &v, path) == ATAS_OK) st->world = (int)v;
+        /* absent in checkpoints written before it: the resumed elapsed_s starts at 0 */
+        if (s == ATAS_OK && H5Aexists(f, "elapsed_s") > 0) s = atas_h5_attr_read_double(f, "elapsed_s", &st->elapsed_s, path);
     }
     if (s == ATAS_OK && student) s = read_group(f, path, "student", student, student->params, 0, ver >= 2);
     if (s == ATAS_OK && teacher) s = read_group(f, path, "teacher", teacher, teacher->params, 0, ver >= 2);

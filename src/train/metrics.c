@@ -15,7 +15,7 @@ const char *const atas_phase_names[PH_N] = {"data_wait", "teacher_fwd", "student
 /* A resumed run repeats the steps between its checkpoint and the stop (a hard kill
  * loses them): the records of those steps go, so every step is in the file once.
  * Records without a step (or torn last lines) are kept / dropped as they parse. */
-static atas_status cut_to_step(const char *path, long long step) {
+static atas_status cut_to_step(const char *path, long long step, double *last_elapsed) {
     FILE *in = fopen(path, "r");
     if (!in) return ATAS_OK; /* nothing logged yet */
     char tmp[1400];
@@ -36,6 +36,8 @@ static atas_status cut_to_step(const char *path, long long step) {
         if (o && !keep && json_integer_value(js) == step && json_object_size(o) == 2 &&
             json_object_get(o, "eval"))
             keep = 1;
+        json_t *je_s = keep ? json_object_get(o, "elapsed_s") : NULL;
+        if (json_is_number(je_s) && json_number_value(je_s) > *last_elapsed) *last_elapsed = json_number_value(je_s);
         json_decref(o);
         if (!keep) { dropped++; continue; }
         fputs(line, out);
@@ -55,9 +57,15 @@ static atas_status cut_to_step(const char *path, long long step) {
 atas_status atas_metrics_open(atas_trainer *t, int append) {
     char p[1300];
     snprintf(p, sizeof p, "%s/metrics.jsonl", t->run_dir);
-    if (append) CHECK(cut_to_step(p, t->st.step));
+    if (append) {
+        /* the checkpoint's elapsed_s was taken before it was written; the kept records of
+         * its steps were written after: elapsed_s goes on from the later of the two */
+        double last = t->st.elapsed_s;
+        CHECK(cut_to_step(p, t->st.step, &last));
+        t->st.elapsed_s = last;
+    }
     t->metrics = fopen(p, append ? "a" : "w");
-    if (!t->metrics) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open for writing", p);
+    if (!t->metrics) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open for writing: %s", p, strerror(errno));
     atas_backend_transfer_bytes(&t->xfer_h2d, &t->xfer_d2h);
     return ATAS_OK;
 }
@@ -68,15 +76,15 @@ static void num(FILE *f, const char *key, double v, int comma) {
     else fprintf(f, "\"%s\": null%s", key, comma ? ", " : "");
 }
 
-void atas_metrics_step(atas_trainer *t, long long step, const double *l, double lr, double gnorm,
-                       double mom, double img_s, int skipped, double step_s) {
+atas_status atas_metrics_step(atas_trainer *t, long long step, const double *l, double lr, double gnorm,
+                              double mom, double img_s, int skipped, double step_s) {
     FILE *f = t->metrics;
-    if (!f) return;
+    if (!f) return ATAS_OK;
     atas_observe_step(t, step_s);
     char when[40];
     atas_wallclock_iso(when, sizeof when);
     fprintf(f, "{\"step\": %lld, \"epoch\": %lld, \"time\": \"%s\", \"elapsed_s\": %.3f, ", step,
-            t->steps_per_epoch > 0 ? step / t->steps_per_epoch : 0, when, atas_now() - t->t_start);
+            t->steps_per_epoch > 0 ? step / t->steps_per_epoch : 0, when, t->elapsed0 + atas_now() - t->t_start);
     num(f, "g2l", l[0], 1); num(f, "l2l", l[1], 1); num(f, "g2g", l[2], 1); num(f, "total", l[3], 1);
     num(f, "lr", lr, 1); num(f, "grad_norm", gnorm, 1); num(f, "teacher_momentum", mom, 1);
     num(f, "images_per_s", img_s, 1);
@@ -103,7 +111,15 @@ void atas_metrics_step(atas_trainer *t, long long step, const double *l, double 
     t->xfer_d2h = d2h;
     atas_eval_hook_json(t, f, step);
     fputs("}\n", f);
-    fflush(f);
+    /* a full disk (ENOSPC, EDQUOT, EIO) shows at the flush, or earlier when a line
+     * overran the buffer: either way the stream's error flag is set */
+    errno = 0;
+    int flushed = fflush(f) == 0;
+    int e = errno;
+    if (!flushed || ferror(f))
+        return ATAS_ERR(ATAS_ERR_IO, "%s/metrics.jsonl: cannot write the record of step %lld: %s", t->run_dir, step,
+                        e ? strerror(e) : "write error");
+    return ATAS_OK;
 }
 
 static void fmt_eta(double s, char *buf, size_t n) {

@@ -234,25 +234,11 @@ static atas_status setup_passes(atas_trainer *t) {
                                ATAS_OUT_GLOBAL | (t->need_t_dense ? ATAS_OUT_DENSE : 0), 0));
     if (t->need_sg) CHECK(atas_vit_pass_create(&t->sg_pass, &t->student, Bv, t->R, t->R, ATAS_OUT_GLOBAL, 1));
     if (t->need_sm) CHECK(atas_vit_pass_create(&t->sm_pass, &t->student, Bm, t->C, t->C, ATAS_OUT_DENSE, 1));
-    const size_t E = t->E;
-    CHECK(atas_host_calloc((void **)&t->t_glob, sizeof(float) * Bv * E, "teacher global"));
-    CHECK(atas_host_calloc((void **)&t->s_glob, sizeof(float) * Bv * E, "student global"));
-    CHECK(atas_host_calloc((void **)&t->ds_glob, sizeof(float) * Bv * E, "grad student global"));
-    if (t->need_t_dense)
-        CHECK(atas_host_calloc((void **)&t->t_dense, sizeof(float) * Bv * t->hT * t->hT * E, "teacher dense"));
-    if (t->need_sm) {
-        size_t nd = (size_t)Bm * t->hC * t->hC * E;
-        CHECK(atas_host_calloc((void **)&t->s_dense, sizeof(float) * nd, "student dense"));
-        CHECK(atas_host_calloc((void **)&t->ds_dense, sizeof(float) * nd, "grad student dense"));
-    }
     if (!t->be->host_addressable) {
         const int R = t->R, C = t->C;
         CHECK(t->be->alloc((void **)&t->d_views, sizeof(float) * Bv * 3 * R * R, "views on device"));
-        CHECK(t->be->alloc((void **)&t->d_ds_glob, sizeof(float) * Bv * E, "grad global on device"));
         if (t->need_sm) {
             CHECK(t->be->alloc((void **)&t->d_mosaics, sizeof(float) * Bm * 3 * C * C, "mosaics on device"));
-            CHECK(t->be->alloc((void **)&t->d_ds_dense, sizeof(float) * Bm * t->hC * t->hC * E,
-                               "grad dense on device"));
         }
     }
     /* device gradients are reduced through the host mirror (NCCL is the CUDA issue's) */
@@ -273,6 +259,7 @@ static atas_status write_checkpoint(atas_trainer *t) {
     t->st.world = t->comm->world;
     t->st.epoch = t->st.step / t->steps_per_epoch;
     t->st.step_in_epoch = t->st.step % t->steps_per_epoch;
+    t->st.elapsed_s = t->elapsed0 + atas_now() - t->t_start;
     atas_status s = ATAS_OK;
     if (t->comm->rank == 0) {
         char path[1300];
@@ -290,6 +277,18 @@ static atas_status write_checkpoint(atas_trainer *t) {
     CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
     if (bad) return s != ATAS_OK ? s : ATAS_ERR(ATAS_ERR_IO, "rank 0 failed to write a checkpoint");
     t->phase[PH_CKPT] += atas_now() - t0;
+    return ATAS_OK;
+}
+
+/* rank 0 alone writes metrics.jsonl: everyone learns whether it could (a full disk is
+ * exit 1 on every rank, like a failed checkpoint) */
+static atas_status metrics_shared(atas_trainer *t, atas_status s) {
+    int bad = s != ATAS_OK; /* rank 0's message is printed once, at exit (atas_exit) */
+    const char *phase = t->comm->phase;
+    t->comm->phase = "metrics";
+    CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
+    t->comm->phase = phase;
+    if (bad) return s != ATAS_OK ? s : ATAS_ERR(ATAS_ERR_IO, "rank 0 failed to write metrics.jsonl");
     return ATAS_OK;
 }
 
@@ -320,6 +319,7 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
     snprintf(dump_dir, sizeof dump_dir, "%s", a->dump_dir ? a->dump_dir : c->run.dump_dir[0] ? c->run.dump_dir : "");
     if (!dump_dir[0]) snprintf(dump_dir, sizeof dump_dir, "%s/dump", t->run_dir);
     t->t_start = atas_now();
+    t->elapsed0 = t->st.elapsed_s; /* metrics elapsed_s goes on across resumes */
     double ema_rate = 0;
     while (t->st.step < t->total_steps) {
         const long long step = t->st.step;
@@ -449,11 +449,14 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
         double img_s = img_per_step / step_s;
         ema_rate = ema_rate > 0 ? 0.8 * ema_rate + 0.2 * img_s : img_s;
         for (int k = 0; k < PH_N; k++) t->phase_total[k] += t->phase[k];
+        atas_status ms = ATAS_OK;
         if (comm->rank == 0) {
-            atas_metrics_step(t, step, loss4, lr, gnorm, mom, img_s, !finite, step_s);
-            if (c->run.log_every > 0 && (t->st.step % c->run.log_every == 0 || done || t->steps_this_run == 1))
+            ms = atas_metrics_step(t, step, loss4, lr, gnorm, mom, img_s, !finite, step_s);
+            if (ms == ATAS_OK && c->run.log_every > 0 &&
+                (t->st.step % c->run.log_every == 0 || done || t->steps_this_run == 1))
                 atas_progress_line(t, t->st.step, loss4, lr, ema_rate);
         }
+        CHECK(metrics_shared(t, ms));
         if (nonfinite_stop)
             return ATAS_ERR(ATAS_ERR_NUMERIC, "step %lld: %lld non-finite steps in a row (faults.max_nonfinite_in_row); "
                             "last good state checkpointed", step, t->st.nonfinite_in_row);
@@ -475,7 +478,7 @@ static void teardown(atas_trainer *t) {
     atas_vit_pass_destroy(t->sm_pass);
     if (t->buckets.lo) atas_buckets_destroy(&t->buckets);
     if (t->be) {
-        float *dev[] = {t->adam_m, t->adam_v, t->d_views, t->d_mosaics, t->d_ds_glob, t->d_ds_dense};
+        float *dev[] = {t->adam_m, t->adam_v, t->d_views, t->d_mosaics};
         for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
             if (dev[i]) t->be->free(dev[i]);
     }
@@ -483,8 +486,6 @@ static void teardown(atas_trainer *t) {
     atas_host_free(t->h_stage);
     atas_vit_destroy(&t->student);
     atas_vit_destroy(&t->teacher);
-    float *bufs[] = {t->t_glob, t->t_dense, t->s_glob, t->s_dense, t->ds_glob, t->ds_dense};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) atas_host_free(bufs[i]);
     atas_eval_hook_close(t);
     if (t->metrics) fclose(t->metrics);
     free(t->resolved);
@@ -509,7 +510,7 @@ static atas_status run(atas_trainer *t, const atas_train_args *a) {
     CHECK(setup_passes(t));
     CHECK(atas_eval_hook_open(t));
     CHECK(atas_observe_setup(t));
-    if (t->comm->rank == 0) CHECK(atas_metrics_open(t, t->st.step > 0));
+    CHECK(metrics_shared(t, t->comm->rank == 0 ? atas_metrics_open(t, t->st.step > 0) : ATAS_OK));
     CHECK(atas_recipe_log(&t->cfg, t->comm->world, atas_loader_corpus_count(t->loader)));
     atas_info("training %lld steps (%lld per epoch, %d images per step on %d rank(s)); run directory %s",
               t->total_steps, t->steps_per_epoch, atas_config_images_per_step(&t->cfg), t->comm->world, t->run_dir);

@@ -28,14 +28,14 @@ typedef struct {
     atas_grad_buckets buckets;
     int G_r, n, m, R, C, E, hT, hC;
     int need_t_dense, need_sg, need_sm;
-    float *t_glob, *t_dense, *s_glob, *s_dense, *ds_glob, *ds_dense; /* host */
-    float *d_ds_glob, *d_ds_dense, *d_views, *d_mosaics; /* backend copies (non-host backends) */
+    float *d_views, *d_mosaics; /* backend copies of the batch (non-host backends) */
     float *h_stage; /* host mirror of a parameter-sized buffer, for MPI on device memory */
     long long total_steps, steps_per_epoch;
     atas_ckpt_state st;
     double phase[PH_N], phase_total[PH_N];
     FILE *metrics;
     double t_start;
+    double elapsed0; /* training seconds of the runs before this one (from the checkpoint) */
     long long steps_this_run;
     struct atas_eval_hook *eval; /* eval_hook.c; NULL when eval.every = 0 */
     char resumed_from[1300]; /* the checkpoint this run resumed from, "" when fresh */
@@ -49,8 +49,8 @@ typedef struct {
 
 /* metrics.c */
 atas_status atas_metrics_open(atas_trainer *t, int append);
-void atas_metrics_step(atas_trainer *t, long long step, const double *loss4, double lr, double gnorm,
-                       double mom, double img_s, int skipped, double step_s);
+atas_status atas_metrics_step(atas_trainer *t, long long step, const double *loss4, double lr, double gnorm,
+                              double mom, double img_s, int skipped, double step_s);
 void atas_progress_line(atas_trainer *t, long long step, const double *loss4, double lr, double img_s);
 void atas_phase_table(atas_trainer *t);
 

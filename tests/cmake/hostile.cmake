@@ -1,6 +1,6 @@
 # Hostile files, full disks and silent corruption (issue 14): damaged checkpoints fall
 # back with the reason named, a full disk (small tmpfs; SKIP 77 without root) is exit 1.
-foreach(case checkpoint_corrupt full_disk)
+foreach(case checkpoint_corrupt full_disk full_disk_metrics)
   atas_script_test(NAME hostile_${case}
     COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/hostile/test_hostile_ckpt.py ${case}
     LABELS hostile TIMEOUT 300)

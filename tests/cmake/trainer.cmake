@@ -2,7 +2,7 @@
 # checkpoints, dead/stuck ranks, bad input, metrics, non-finite steps. Each case makes
 # its own synthetic corpus and run directory under /tmp (removed when it passes).
 foreach(case world_sizes staged_backend signal_resume resume_other_world damaged_checkpoint rank_killed
-             rank_stuck bad_input metrics nonfinite)
+             rank_stuck bad_input metrics nonfinite elapsed_resume)
   atas_script_test(NAME train_${case}
     COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/train/test_trainer.py ${case}
     LABELS trainer TIMEOUT 120)

@@ -6,7 +6,11 @@ checkpoint_corrupt: the newest checkpoint damaged four ways (a flipped tensor by
   --resume PATH to a damaged file is exit 1 with the file named.
 full_disk: checkpoints onto a small tmpfs - exit 1 on every rank (1 and 2 ranks) with
   the path and "No space left on device", never a signal; the previous good checkpoint
-  stays in place and verifies. Exit 77 when a tmpfs cannot be mounted."""
+  stays in place and verifies. Exit 77 when a tmpfs cannot be mounted.
+full_disk_metrics: the run directory on a tmpfs with room for config.cfg and one page
+  of metrics.jsonl, its checkpoints/ on a roomy tmpfs of its own - the disk fills while
+  metrics.jsonl grows: exit 1 on every rank (1 and 2 ranks) with the path and "No space
+  left on device", never a signal; the checkpoints written before are complete."""
 import os
 import re
 import shutil
@@ -183,6 +187,55 @@ def case_full_disk():
         subprocess.run(["umount", mnt], capture_output=True)
 
 
+def case_full_disk_metrics():
+    if not can_mount():
+        print("SKIP: cannot mount a tmpfs (needs root)")
+        sys.exit(77)
+    d = T.workdir("fullmetrics")
+    c = T.make_corpus(d, n=16)
+    # the sizes of config.cfg and of one metrics line, from a run on the normal disk
+    sets = T.sets_for(d, c, "ref", run__steps=6, checkpoint__every=0)
+    run_ok(0, sets, "reference run")
+    ref = os.path.join(d, "runs", "ref")
+    cfg_pages = -(-os.path.getsize(os.path.join(ref, "config.cfg")) // 4096)
+    line = os.path.getsize(os.path.join(ref, "metrics.jsonl")) / 6
+    steps = int(4096 / line) + 3  # more lines than the one page left for them
+    mnt = os.path.join(d, "mnt")
+    os.makedirs(mnt)
+    try:
+        for nr in (1, 2):
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dk" % (4 * cfg_pages + 4), "tmpfs", mnt], check=True)
+            rd = os.path.join(mnt, "r")
+            ck = os.path.join(rd, "checkpoints")
+            os.makedirs(ck)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", ck], check=True)
+            try:
+                sets = ['run.dir="%s"' % mnt, 'run.name="r"', 'data.corpus="%s"' % c, "run.threads=1",
+                        "run.steps=%d" % steps, "checkpoint.every=2", "checkpoint.keep_last=99"]
+                rc, out, err, _ = T.run(nr, sets, timeout=180)
+                what = "metrics on a full disk, %d rank(s)" % nr
+                if not T.check(rc == 1, "%s: exit 1 (got %d)" % (what, rc)):
+                    print(T.tail(out + err, 30))
+                T.check(re.search(re.escape(rd) + r"/metrics\.jsonl: cannot write the record of step \d+: "
+                                  r"No space left on device", err) is not None,
+                        "%s: the error names metrics.jsonl and the system's reason" % what)
+                T.check("Segmentation" not in err and "signal" not in err.lower(), "%s: no crash" % what)
+                T.check("training %d steps" % steps in out + err and "step %6d/" % steps not in out + err,
+                        "%s: the run ended before its last step" % what)
+                names = T.ckpts(rd)
+                T.check(any(n.endswith(".h5.done") for n in names), "%s: checkpoints were written: %s" % (what, names))
+                for n in names:
+                    if n.endswith(".h5"):
+                        T.check(n + ".done" in names, "%s: %s is complete (has its marker)" % (what, n))
+            finally:
+                subprocess.run(["umount", ck])
+                subprocess.run(["umount", mnt])
+    finally:
+        subprocess.run(["umount", ck], capture_output=True)
+        subprocess.run(["umount", mnt], capture_output=True)
+
+
 if __name__ == "__main__":
-    {"checkpoint_corrupt": case_checkpoint_corrupt, "full_disk": case_full_disk}[sys.argv[1]]()
+    {"checkpoint_corrupt": case_checkpoint_corrupt, "full_disk": case_full_disk,
+     "full_disk_metrics": case_full_disk_metrics}[sys.argv[1]]()
     T.finish()

@@ -187,6 +187,42 @@ def case_signal_resume():
     interrupted("stopafter", "stop-after")
 
 
+def case_elapsed_resume():
+    """metrics elapsed_s goes on across a resume (the checkpoint's elapsed_s attribute, or
+    the last kept record's when later); a checkpoint written before that attribute still resumes."""
+    import h5py
+    import zlib
+    d = T.workdir("elapsed")
+    c = T.make_corpus(d, n=16)
+    for name in ("new", "old"):
+        sets = T.sets_for(d, c, name, run__steps=6)
+        rd = os.path.join(d, "runs", name)
+        run_ok(0, sets, "%s: --stop-after 3" % name, args=["--stop-after", "3"], expect=3)
+        ck = T.ckpt_path(rd, 3)
+        before = T.metrics(rd)
+        at = T.attrs(ck)
+        if name == "old":  # as written before the attribute existed (the marker made to match)
+            with h5py.File(ck, "r+") as f:
+                del f.attrs["elapsed_s"]
+            with open(ck, "rb") as f:
+                blob = f.read()
+            with open(ck + ".done", "w") as f:
+                f.write("%d %08x\n" % (len(blob), zlib.crc32(blob)))
+        else:
+            T.check(0 < at["elapsed_s"] <= before[-1]["elapsed_s"] + 1e-3,
+                    "checkpoint elapsed_s %.3f within the run (last record %.3f)" % (at["elapsed_s"], before[-1]["elapsed_s"]))
+        run_ok(0, sets, "%s: --resume auto" % name, args=["--resume", "auto"])
+        m = T.metrics(rd)
+        T.check([r["step"] for r in m] == list(range(6)), "%s: every step once" % name)
+        if name == "new":
+            e = [r["elapsed_s"] for r in m]
+            T.check(all(b >= a for a, b in zip(e, e[1:])), "elapsed_s never goes back across the resume: %s" % e)
+            T.check(e[3] >= at["elapsed_s"], "the first resumed step %.3f comes after the checkpoint's %.3f"
+                    % (e[3], at["elapsed_s"]))
+        else:
+            T.check(m[3]["elapsed_s"] >= 0, "a checkpoint without elapsed_s resumes (from the kept records' or 0)")
+
+
 # ----------------------------------------------------------------------------- 3
 def case_resume_other_world():
     """A 4-rank checkpoint resumed on 2 ranks (same global batch) = an uninterrupted 4-rank run."""
