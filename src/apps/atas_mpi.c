@@ -64,7 +64,7 @@ int main(int argc, char **argv) {
         }
         case 'O': a.overwrite = 1; break;
         case 'S': a.allow_schedule_change = 1; break;
-        case 'V': if (comm.rank == 0) atas_print_version("atas_mpi"); atas_comm_finalize(&comm); return 0;
+        case 'V': if (comm.rank == 0) atas_print_version("atas_mpi"); free(sets); atas_comm_finalize(&comm); return 0;
         case 'h': if (comm.rank == 0) usage(stdout); free(sets); atas_comm_finalize(&comm); return 0;
         default: bad = 1;
         }
