@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
     fclose(in);
     const atas_backend *be = atas_backend_cpu();
     void *ws = NULL;
-    if ((f->workspace && be->alloc(&ws, f->workspace(be, c), "workspace") != ATAS_OK) ||
+    if ((f->workspace && be->alloc(be, &ws, f->workspace(be, c), "workspace") != ATAS_OK) ||
         f->fwd(be, c, h, ws, NULL) != ATAS_OK || (f->bwd && f->bwd(be, c, h, ws, NULL) != ATAS_OK)) {
         atas_error_print(stderr);
         return 1;

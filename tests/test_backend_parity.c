@@ -27,15 +27,15 @@ static float *hbuf(size_t n, float sc, float off) {
 /* a target-backend copy of host data */
 static float *dup(const float *h, size_t n) {
     void *d = NULL;
-    T_OK(tb->alloc(&d, (n ? n : 1) * sizeof(float), "parity device"));
-    T_OK(tb->upload(d, h, n * sizeof(float)));
+    T_OK(tb->alloc(tb, &d, (n ? n : 1) * sizeof(float), "parity device"));
+    T_OK(tb->upload(tb, d, h, n * sizeof(float)));
     return d;
 }
 static void report(const char *op, const char *what, const float *dev, const float *ref, size_t n,
                    double bound) {
     float *h = hbuf(n, 0, 0);
-    T_OK(tb->sync());
-    T_OK(tb->download(h, dev, n * sizeof(float)));
+    T_OK(tb->sync(tb));
+    T_OK(tb->download(tb, h, dev, n * sizeof(float)));
     double err = t_rel_err(h, ref, n, 1e-30);
     int ok = err <= bound;
     printf("%-28s %-8s %12.3e %10.1e  %s\n", op, what, err, bound, ok ? "PASS" : "FAIL");
@@ -58,8 +58,8 @@ static void run_case(const opc_case *c) {
     }
     void *ws = NULL, *dws = NULL;
     if (f->workspace) {
-        T_OK(cpu->alloc(&ws, f->workspace(cpu, c), "ws"));
-        T_OK(tb->alloc(&dws, f->workspace(tb, c), "ws"));
+        T_OK(cpu->alloc(cpu, &ws, f->workspace(cpu, c), "ws"));
+        T_OK(tb->alloc(tb, &dws, f->workspace(tb, c), "ws"));
     }
     T_OK(f->fwd(cpu, c, h, ws, NULL));
     T_OK(f->fwd(tb, c, d, dws, NULL));
@@ -72,10 +72,10 @@ static void run_case(const opc_case *c) {
             report(c->label, t[k].name, d[k], h[k], t[k].n, t[k].tol);
     for (int k = 0; k < nt; k++) {
         atas_host_free(h[k]);
-        tb->free(d[k]);
+        tb->free(tb, d[k]);
     }
-    cpu->free(ws);
-    tb->free(dws);
+    cpu->free(cpu, ws);
+    tb->free(tb, dws);
 }
 
 int main(int argc, char **argv) {

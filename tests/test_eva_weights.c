@@ -122,7 +122,7 @@ int main(void) {
 
     /* config from the shapes, params back bit for bit, BAAI rope buffers carried */
     float *host = rand_buf(m.nparams, 0, 0), *want = rand_buf(m.nparams, 0, 0);
-    T_OK(be->download(want, m.params, m.nparams * sizeof(float)));
+    T_OK(be->download(be, want, m.params, m.nparams * sizeof(float)));
     rewrite(baai, bad, NULL, NULL, 1);
     const char *files[] = {ocf, bad};
     for (int f = 0; f < 2; f++) {

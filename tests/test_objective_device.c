@@ -26,7 +26,7 @@ static int on_device;
 
 static void *dev(size_t bytes) {
     void *p = NULL;
-    T_OK(be->alloc(&p, bytes ? bytes : 8, "test"));
+    T_OK(be->alloc(be, &p, bytes ? bytes : 8, "test"));
     return p;
 }
 static void *host(size_t bytes) {
@@ -36,7 +36,7 @@ static void *host(size_t bytes) {
 }
 static void *up(const void *h, size_t bytes) {
     void *d = dev(bytes);
-    T_OK(be->upload(d, h, bytes));
+    T_OK(be->upload(be, d, h, bytes));
     return d;
 }
 static void fill(float *x, size_t n, float sc, float off) {
@@ -80,14 +80,14 @@ static void check_group(const shape *sh, const atas_loss_config *cfg, const char
     int *dcells = up(cells, sizeof(int) * ATAS_OBJ_CELL_INTS * ncells);
     float *dg = dev(4 * ng), *dd = dev(4 * nd);
     double *dl = dev(4 * sizeof(double));
-    void *ws = dev(be->objective_workspace_bytes(ncells, kmax, n, E, hT, hT, prm));
-    T_OK(be->objective(dl, dg, dd, dtg, dtd, dsg, dsd, dcells, ncells, kmax, n, m, E, hT, hT, hC, hC, prm, scale,
+    void *ws = dev(be->objective_workspace_bytes(be, ncells, kmax, n, E, hT, hT, prm));
+    T_OK(be->objective(be, dl, dg, dd, dtg, dtd, dsg, dsd, dcells, ncells, kmax, n, m, E, hT, hT, hC, hC, prm, scale,
                        ws));
     double l[4];
     float *og = host(4 * ng), *od = host(4 * nd);
-    T_OK(be->download(l, dl, sizeof l));
-    T_OK(be->download(og, dg, 4 * ng));
-    T_OK(be->download(od, dd, 4 * nd));
+    T_OK(be->download(be, l, dl, sizeof l));
+    T_OK(be->download(be, og, dg, 4 * ng));
+    T_OK(be->download(be, od, dd, 4 * nd));
     const double lb = on_device ? 1e-10 : 1e-12, gb = 1e-6;
     const double want[4] = {ref.g2l, ref.l2l, ref.g2g, ref.total};
     double le = 0;
@@ -104,13 +104,13 @@ static void check_group(const shape *sh, const atas_loss_config *cfg, const char
         float *og1 = host(4 * ng), *od1 = host(4 * nd);
         const int th = omp_get_max_threads();
         omp_set_num_threads(1);
-        T_OK(be->objective(dl, dg, dd, dtg, dtd, dsg, dsd, dcells, ncells, kmax, n, m, E, hT, hT, hC, hC, prm, scale,
+        T_OK(be->objective(be, dl, dg, dd, dtg, dtd, dsg, dsd, dcells, ncells, kmax, n, m, E, hT, hT, hC, hC, prm, scale,
                            ws));
         omp_set_num_threads(th > 1 ? th : 3);
         double l1[4];
-        T_OK(be->download(l1, dl, sizeof l1));
-        T_OK(be->download(og1, dg, 4 * ng));
-        T_OK(be->download(od1, dd, 4 * nd));
+        T_OK(be->download(be, l1, dl, sizeof l1));
+        T_OK(be->download(be, og1, dg, 4 * ng));
+        T_OK(be->download(be, od1, dd, 4 * nd));
         T_ASSERT(!memcmp(l1, l, sizeof l) && !memcmp(og1, og, 4 * ng) && !memcmp(od1, od, 4 * nd),
                  "%s: 1 thread and %d threads differ", label, th);
         omp_set_num_threads(th);
@@ -120,12 +120,12 @@ static void check_group(const shape *sh, const atas_loss_config *cfg, const char
     if (cfg->w_g2g > 0 || cfg->w_g2l > 0 || cfg->w_l2l > 0) {
         float nanv = NAN;
         float *victim = cfg->w_g2g > 0 ? dsg : dsd;
-        T_OK(be->upload(victim + 3, &nanv, sizeof nanv));
-        T_OK(be->objective(dl, dg, dd, dtg, dtd, dsg, dsd, dcells, ncells, kmax, n, m, E, hT, hT, hC, hC, prm, scale,
+        T_OK(be->upload(be, victim + 3, &nanv, sizeof nanv));
+        T_OK(be->objective(be, dl, dg, dd, dtg, dtd, dsg, dsd, dcells, ncells, kmax, n, m, E, hT, hT, hC, hC, prm, scale,
                            ws));
-        T_OK(be->download(l, dl, sizeof l));
-        T_OK(be->download(og, dg, 4 * ng));
-        T_OK(be->download(od, dd, 4 * nd));
+        T_OK(be->download(be, l, dl, sizeof l));
+        T_OK(be->download(be, og, dg, 4 * ng));
+        T_OK(be->download(be, od, dd, 4 * nd));
         int allnan = 1;
         for (size_t i = 0; i < ng && (cfg->w_g2g > 0); i++) allnan &= og[i] != og[i];
         for (size_t i = 0; i < nd && (cfg->w_g2l > 0 || cfg->w_l2l > 0); i++) allnan &= od[i] != od[i];
@@ -134,7 +134,7 @@ static void check_group(const shape *sh, const atas_loss_config *cfg, const char
     void *hp[] = {tg, td, sg, sd, rg, rd, cells, og, od};
     for (size_t i = 0; i < sizeof hp / sizeof hp[0]; i++) atas_host_free(hp[i]);
     void *dp[] = {dtg, dtd, dsg, dsd, dcells, dg, dd, dl, ws};
-    for (size_t i = 0; i < sizeof dp / sizeof dp[0]; i++) be->free(dp[i]);
+    for (size_t i = 0; i < sizeof dp / sizeof dp[0]; i++) be->free(be, dp[i]);
 }
 
 static void test_objective(void) {
@@ -179,24 +179,24 @@ static void test_grad_sumsq(void) {
         for (size_t i = 0; i < n; i++) ref += (long double)x[i] * x[i];
         float *dx = up(x, 4 * n);
         double *out = dev(sizeof(double));
-        void *ws = dev(be->grad_sumsq_workspace_bytes(n));
+        void *ws = dev(be->grad_sumsq_workspace_bytes(be, n));
         double a = -1, b = -2;
         const int th = omp_get_max_threads();
         omp_set_num_threads(1);
-        T_OK(be->grad_sumsq(out, dx, n, ws));
-        T_OK(be->download(&a, out, sizeof a));
+        T_OK(be->grad_sumsq(be, out, dx, n, ws));
+        T_OK(be->download(be, &a, out, sizeof a));
         omp_set_num_threads(3);
-        T_OK(be->grad_sumsq(out, dx, n, ws));
-        T_OK(be->download(&b, out, sizeof b));
+        T_OK(be->grad_sumsq(be, out, dx, n, ws));
+        T_OK(be->download(be, &b, out, sizeof b));
         omp_set_num_threads(th);
         printf("  grad_sumsq n=%-8zu %.17g (long double %.17Lg)\n", n, a, ref);
         T_ASSERT(a == b, "grad_sumsq n=%zu: not deterministic (%.17g vs %.17g)", n, a, b);
         T_ASSERT(n == 0 ? a == 0 : fabs(a - (double)ref) <= 1e-12 * (double)ref, "grad_sumsq n=%zu: %.17g vs %.17Lg", n,
                  a, ref);
         atas_host_free(x);
-        be->free(dx);
-        be->free(out);
-        be->free(ws);
+        be->free(be, dx);
+        be->free(be, out);
+        be->free(be, ws);
     }
 }
 
@@ -207,9 +207,9 @@ static void test_step_guard(void) {
     double *d = dev(8 * sizeof(double));
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         double in[2] = {cases[k][0], cases[k][2]}, st[ATAS_STEP_NSTATE];
-        T_OK(be->upload(d, in, sizeof in));
-        T_OK(be->step_guard(d + 2, d, d + 1, 1, cases[k][1]));
-        T_OK(be->download(st, d + 2, sizeof st));
+        T_OK(be->upload(be, d, in, sizeof in));
+        T_OK(be->step_guard(be, d + 2, d, d + 1, 1, cases[k][1]));
+        T_OK(be->download(be, st, d + 2, sizeof st));
         const double gn = sqrt(cases[k][0]), clip = cases[k][1];
         const double sc = (cases[k][3] == 0 && clip > 0 && gn > clip) ? (double)(float)(clip / (gn + 1e-6)) : 1.0;
         T_ASSERT(st[ATAS_STEP_SKIP] == cases[k][3], "step_guard case %zu: skip %g, expected %g", k, st[ATAS_STEP_SKIP],
@@ -219,7 +219,7 @@ static void test_step_guard(void) {
         T_ASSERT(isnan(gn) ? isnan(st[ATAS_STEP_GNORM]) : st[ATAS_STEP_GNORM] == gn, "step_guard case %zu: |g| %g vs %g",
                  k, st[ATAS_STEP_GNORM], gn);
     }
-    be->free(d);
+    be->free(be, d);
 }
 
 /* the fused op against the old per-tensor sequence, run on the CPU backend */
@@ -244,10 +244,10 @@ static void test_fused(void) {
         for (int s = 0; s < 5; s++) {
             const size_t cnt = seg_end[s] - from;
             if (kind[s] != ATAS_SEG_FROZEN) {
-                if (clipped) T_OK(cpu->scale(rg + from, (float)state[1], cnt));
-                T_OK(cpu->adamw(rp + from, rg + from, rm + from, rv + from, cnt, lr, b1, b2, eps,
+                if (clipped) T_OK(cpu->scale(cpu, rg + from, (float)state[1], cnt));
+                T_OK(cpu->adamw(cpu, rp + from, rg + from, rm + from, rv + from, cnt, lr, b1, b2, eps,
                                 kind[s] == ATAS_SEG_DECAY ? wd : 0.0f, 7));
-                T_OK(cpu->ema(rt + from, rp + from, cnt, mom));
+                T_OK(cpu->ema(cpu, rt + from, rp + from, cnt, mom));
             }
             from = seg_end[s];
         }
@@ -256,12 +256,12 @@ static void test_fused(void) {
         size_t *dse = up(seg_end, sizeof seg_end);
         int *dk = up(kind, sizeof kind);
         double *dst = up(state, sizeof state);
-        T_OK(be->clip_adamw_ema(dp, dg, dm, dv, dt, n, dse, dk, 5, dst, lr, b1, b2, eps, wd, 7, mom));
+        T_OK(be->clip_adamw_ema(be, dp, dg, dm, dv, dt, n, dse, dk, 5, dst, lr, b1, b2, eps, wd, 7, mom));
         float *op = host(4 * n), *om = host(4 * n), *ov = host(4 * n), *ot = host(4 * n);
-        T_OK(be->download(op, dp, 4 * n));
-        T_OK(be->download(om, dm, 4 * n));
-        T_OK(be->download(ov, dv, 4 * n));
-        T_OK(be->download(ot, dt, 4 * n));
+        T_OK(be->download(be, op, dp, 4 * n));
+        T_OK(be->download(be, om, dm, 4 * n));
+        T_OK(be->download(be, ov, dv, 4 * n));
+        T_OK(be->download(be, ot, dt, 4 * n));
         const double b = on_device ? 2e-7 : 0;
         const double e = fmax(fmax(t_rel_err(op, rp, n, 1e-30), t_rel_err(om, rm, n, 1e-30)),
                               fmax(t_rel_err(ov, rv, n, 1e-30), t_rel_err(ot, rt, n, 1e-30)));
@@ -271,15 +271,15 @@ static void test_fused(void) {
         T_ASSERT(!memcmp(op + 1300, p + 1300, 4) && !memcmp(ot + 1300, te + 1300, 4), "frozen element changed");
         /* a skipped step leaves everything alone */
         const double skip[4] = {NAN, 1, 1, 0};
-        T_OK(be->upload(dst, skip, sizeof skip));
-        T_OK(be->clip_adamw_ema(dp, dg, dm, dv, dt, n, dse, dk, 5, dst, lr, b1, b2, eps, wd, 8, mom));
+        T_OK(be->upload(be, dst, skip, sizeof skip));
+        T_OK(be->clip_adamw_ema(be, dp, dg, dm, dv, dt, n, dse, dk, 5, dst, lr, b1, b2, eps, wd, 8, mom));
         float *op2 = host(4 * n);
-        T_OK(be->download(op2, dp, 4 * n));
+        T_OK(be->download(be, op2, dp, 4 * n));
         T_ASSERT(!memcmp(op2, op, 4 * n), "a skipped step changed the parameters");
         void *hp[] = {rp, rg, rm, rv, rt, op, om, ov, ot, op2};
         for (size_t i = 0; i < sizeof hp / sizeof hp[0]; i++) atas_host_free(hp[i]);
         void *dd[] = {dp, dg, dm, dv, dt, dse, dk, dst};
-        for (size_t i = 0; i < sizeof dd / sizeof dd[0]; i++) be->free(dd[i]);
+        for (size_t i = 0; i < sizeof dd / sizeof dd[0]; i++) be->free(be, dd[i]);
     }
     void *hp[] = {p, g, m, v, te};
     for (size_t i = 0; i < sizeof hp / sizeof hp[0]; i++) atas_host_free(hp[i]);

@@ -72,7 +72,7 @@ static void run_case(const opc_case *c) {
         if (K.t[k].role == OPC_DGRAD && K.ng < MAXG) K.gi[K.ng++] = k;
     }
     K.ws = NULL;
-    if (K.f->workspace) T_OK(be->alloc(&K.ws, K.f->workspace(be, c), "workspace"));
+    if (K.f->workspace) T_OK(be->alloc(be, &K.ws, K.f->workspace(be, c), "workspace"));
     const unsigned all = (1u << K.ng) - 1;
     const float h = c->fd_h;
     float *g1[MAXG];
@@ -134,7 +134,7 @@ static void run_case(const opc_case *c) {
     }
     for (int k = 0; k < K.ng; k++) atas_host_free(g1[k]);
     for (int k = 0; k < K.nt; k++) atas_host_free(K.h[k]);
-    be->free(K.ws);
+    be->free(be, K.ws);
 }
 
 /* ---------------------------------------------------------------- single-op properties */
@@ -143,8 +143,8 @@ static void test_linear_nobias(void) {
     enum { M = 5, Kd = 7, N = 6 };
     float *x = buf(M * Kd), *W = buf(N * Kd), *b = buf(N), *y = buf(M * N), *y0 = buf(M * N);
     fill(x, M * Kd, 1, 0); fill(W, N * Kd, 0.5f, 0); fill(b, N, 1, 0);
-    T_OK(be->linear_fwd(y0, x, W, NULL, M, Kd, N));
-    T_OK(be->linear_fwd(y, x, W, b, M, Kd, N));
+    T_OK(be->linear_fwd(be, y0, x, W, NULL, M, Kd, N));
+    T_OK(be->linear_fwd(be, y, x, W, b, M, Kd, N));
     for (int i = 0; i < M * N; i++) y0[i] += b[i % N];
     T_ASSERT(t_rel_err(y0, y, M * N, 1e-6) < 1e-6, "linear without bias is not y - b");
     atas_host_free(x); atas_host_free(W); atas_host_free(b); atas_host_free(y); atas_host_free(y0);
@@ -155,9 +155,9 @@ static void test_attention_lse(int B, int T, int H, int hd) {
     size_t D = (size_t)H * hd, nq = (size_t)B * T * 3 * D;
     float *qkv = buf(nq), *out = buf((size_t)B * T * D), *lse = buf((size_t)B * H * T);
     void *ws = NULL;
-    T_OK(be->alloc(&ws, be->attention_workspace_bytes(B, T, H, hd), "attention workspace"));
+    T_OK(be->alloc(be, &ws, be->attention_workspace_bytes(be, B, T, H, hd), "attention workspace"));
     fill(qkv, nq, 1.0f, 0);
-    T_OK(be->attention_fwd(out, lse, qkv, B, T, H, hd, ws));
+    T_OK(be->attention_fwd(be, out, lse, qkv, B, T, H, hd, ws));
     double mx = -1e30, s = 0, sc = 1.0 / sqrt((double)hd);
     double sco[1024];
     for (int j = 0; j < T && j < 1024; j++) {
@@ -169,7 +169,7 @@ static void test_attention_lse(int B, int T, int H, int hd) {
     for (int j = 0; j < T; j++) s += exp(sco[j] - mx);
     T_ASSERT(fabs(mx + log(s) - lse[0]) < 1e-4 * (1 + fabs(lse[0])), "attention T=%d: lse[0] %g vs %g",
              T, lse[0], mx + log(s));
-    be->free(ws);
+    be->free(be, ws);
     atas_host_free(qkv); atas_host_free(out); atas_host_free(lse);
 }
 
@@ -178,7 +178,7 @@ static void test_resample_constant(atas_resample kind, int ih, int iw, int oh, i
     size_t ni = (size_t)ih * iw * C, no = (size_t)oh * ow * C;
     float *in = buf(ni), *out = buf(no);
     for (size_t i = 0; i < ni; i++) in[i] = 1.5f;
-    T_OK(be->resample_fwd(out, in, ih, iw, oh, ow, C, kind));
+    T_OK(be->resample_fwd(be, out, in, ih, iw, oh, ow, C, kind));
     for (size_t i = 0; i < no; i++)
         if (fabsf(out[i] - 1.5f) > 1e-5f) {
             T_ASSERT(0, "resample %dx%d->%dx%d kind %d: constant input not preserved (%g)", ih, iw,
@@ -197,17 +197,17 @@ static void test_bad_inputs(void) {
              "cuda refusal does not name the backend: %s", atas_error_message());
     T_OK(atas_backend_get("cpu", &b2));
     T_ASSERT(b2 == atas_backend_cpu() && strcmp(b2->name, "cpu") == 0, "cpu backend lookup");
-    T_ASSERT(be->rows_gather(y, x, 1, 4, 2, 3, 2) == ATAS_ERR_INVALID, "rows past T accepted");
-    T_ASSERT(be->patchify(y, x, 1, 5, 4, 2) == ATAS_ERR_INVALID, "patchify H %% P != 0 accepted");
-    T_ASSERT(be->linear_fwd(y, x, x, NULL, 2, 0, 2) == ATAS_ERR_INVALID, "linear K=0 accepted");
-    T_ASSERT(be->attention_fwd(y, NULL, x, 1, 2, 1, 2, NULL) == ATAS_ERR_INVALID,
+    T_ASSERT(be->rows_gather(be, y, x, 1, 4, 2, 3, 2) == ATAS_ERR_INVALID, "rows past T accepted");
+    T_ASSERT(be->patchify(be, y, x, 1, 5, 4, 2) == ATAS_ERR_INVALID, "patchify H %% P != 0 accepted");
+    T_ASSERT(be->linear_fwd(be, y, x, x, NULL, 2, 0, 2) == ATAS_ERR_INVALID, "linear K=0 accepted");
+    T_ASSERT(be->attention_fwd(be, y, NULL, x, 1, 2, 1, 2, NULL) == ATAS_ERR_INVALID,
              "attention without workspace accepted");
-    T_ASSERT(be->layernorm_bwd(y, NULL, NULL, x, x, NULL, NULL, NULL, 1, 4) == ATAS_ERR_INVALID,
+    T_ASSERT(be->layernorm_bwd(be, y, NULL, NULL, x, x, NULL, NULL, NULL, 1, 4) == ATAS_ERR_INVALID,
              "layernorm_bwd without saved stats accepted");
-    T_ASSERT(be->adamw(x, x, x, x, 4, 1e-3f, 0.9f, 0.999f, 1e-8f, 0, 0) == ATAS_ERR_INVALID,
+    T_ASSERT(be->adamw(be, x, x, x, x, 4, 1e-3f, 0.9f, 0.999f, 1e-8f, 0, 0) == ATAS_ERR_INVALID,
              "adamw step 0 accepted");
-    T_ASSERT(be->act_fwd(y, x, 4, (atas_act)7) == ATAS_ERR_INVALID, "unknown activation accepted");
-    T_ASSERT(be->resample_fwd(y, x, 2, 2, 0, 2, 1, ATAS_RESAMPLE_BILINEAR) == ATAS_ERR_INVALID,
+    T_ASSERT(be->act_fwd(be, y, x, 4, (atas_act)7) == ATAS_ERR_INVALID, "unknown activation accepted");
+    T_ASSERT(be->resample_fwd(be, y, x, 2, 2, 0, 2, 1, ATAS_RESAMPLE_BILINEAR) == ATAS_ERR_INVALID,
              "empty resample accepted");
     atas_error_clear();
     /* thread control: set, read back, and <= 0 keeps the current value */

@@ -204,9 +204,9 @@ static void test_bad_inputs(void) {
 }
 
 /* A host-memory stand-in for the backend until the CPU backend is merged. */
-static atas_status h_alloc(void **p, size_t b, const char *w) { return atas_host_calloc(p, b ? b : 1, w); }
-static void h_free(void *p) { atas_host_free(p); }
-static atas_status h_copy(void *d, const void *s, size_t b) { memcpy(d, s, b); return ATAS_OK; }
+static atas_status h_alloc(const atas_backend *be, void **p, size_t b, const char *w) { return atas_host_calloc(p, b ? b : 1, w); }
+static void h_free(const atas_backend *be, void *p) { atas_host_free(p); }
+static atas_status h_copy(const atas_backend *be, void *d, const void *s, size_t b) { memcpy(d, s, b); return ATAS_OK; }
 
 static void test_model_roundtrip(void) {
     atas_backend be = {.name = "host-test", .host_addressable = 1, .alloc = h_alloc, .free = h_free,

@@ -25,10 +25,10 @@ int main(void) {
     const atas_backend *be = atas_backend_cpu();
     float t[5] = {1, 2, 3, 4, 5}, s[5] = {5, 4, 3, 2, 1}, t0[5];
     memcpy(t0, t, sizeof t);
-    T_OK(be->ema(t, s, 5, 0.75f));
+    T_OK(be->ema(be, t, s, 5, 0.75f));
     for (int i = 0; i < 5; i++) T_ASSERT(fabs(t[i] - (0.75f * t0[i] + 0.25f * s[i])) < 1e-6, "ema %d", i);
     memcpy(t0, t, sizeof t);
-    T_OK(be->ema(t, s, 5, 1.0f));
+    T_OK(be->ema(be, t, s, 5, 1.0f));
     for (int i = 0; i < 5; i++) T_ASSERT(t[i] == t0[i], "frozen teacher moved at %d", i);
     return t_finish("test_schedule");
 }

@@ -45,8 +45,8 @@ static float *buf(size_t n, uint64_t seed) {
 /* n floats of backend memory holding 0.5 N(0,1) values */
 static float *bbuf(size_t n, uint64_t seed) {
     float *h = buf(n, seed), *d;
-    OK(g_be->alloc((void **)&d, n * sizeof(float), "bench"));
-    OK(g_be->upload(d, h, n * sizeof(float)));
+    OK(g_be->alloc(g_be, (void **)&d, n * sizeof(float), "bench"));
+    OK(g_be->upload(g_be, d, h, n * sizeof(float)));
     atas_host_free(h);
     return d;
 }
@@ -70,17 +70,17 @@ static double measure_backend_peak(int reps) {
     const int n = 8192;
     const size_t nn = (size_t)n * n;
     float *a = bbuf(nn, 7), *c; /* random data: zeros would flatter the GEMM (power) */
-    OK(g_be->alloc((void **)&c, nn * sizeof(float), "peak c"));
+    OK(g_be->alloc(g_be, (void **)&c, nn * sizeof(float), "peak c"));
     double best = 1e30;
     for (int r = 0; r < reps + 1; r++) {
-        OK(g_be->sync());
+        OK(g_be->sync(g_be));
         double t = atas_now();
-        OK(g_be->matmul_fwd(c, a, a, n, n, n));
-        OK(g_be->sync());
+        OK(g_be->matmul_fwd(g_be, c, a, a, n, n, n));
+        OK(g_be->sync(g_be));
         t = atas_now() - t;
         if (r > 0 && t < best) best = t;
     }
-    g_be->free(a); g_be->free(c);
+    g_be->free(g_be, a); g_be->free(g_be, c);
     return 2.0 * n * n * (double)n / best / 1e9;
 }
 
@@ -88,10 +88,10 @@ static double measure_backend_peak(int reps) {
     do {                                                                 \
         best = 1e30;                                                     \
         for (int _r = 0; _r < (reps) + 1; _r++) {                        \
-            OK(g_be->sync());                                            \
+            OK(g_be->sync(g_be));                                            \
             double _t = atas_now();                                      \
             stmt;                                                        \
-            OK(g_be->sync());                                            \
+            OK(g_be->sync(g_be));                                            \
             _t = atas_now() - _t;                                        \
             if (_r > 0 && _t < best) best = _t;                          \
         }                                                                \
@@ -151,7 +151,7 @@ static void bench_ops(const bench_opts *o, int B, int T, int D, int H, int Hm) {
         const int nt = f->tensors(c, ts);
         for (int k = 0; k < nt; k++) t[k] = bbuf(ts[k].n ? ts[k].n : 1, 10 + (uint64_t)k);
         void *ws = NULL;
-        if (f->workspace) OK(be->alloc(&ws, f->workspace(be, c), "ws"));
+        if (f->workspace) OK(be->alloc(be, &ws, f->workspace(be, c), "ws"));
         char shape[64] = "", row[64];
         for (int k = 0, len = 0; k < 8 && f->pnames[k] && len < (int)sizeof shape; k++)
             len += snprintf(shape + len, sizeof shape - len, "%s%s%d", k ? " " : "", f->pnames[k], c->p[k]);
@@ -167,8 +167,8 @@ static void bench_ops(const bench_opts *o, int B, int T, int D, int H, int Hm) {
             snprintf(row, sizeof row, "%s_bwd", c->label);
             op_row(row, shape, sec, cb.flops);
         }
-        be->free(ws);
-        for (int k = 0; k < nt; k++) be->free(t[k]);
+        be->free(be, ws);
+        for (int k = 0; k < nt; k++) be->free(be, t[k]);
     }
 }
 
@@ -210,8 +210,8 @@ static void bench_model(const bench_opts *o, const char *name, const atas_vit_co
     size_t nout = dense ? (size_t)B * g * g * c->embed : (size_t)B * c->embed;
     float *img = bbuf((size_t)B * 3 * res * res, 4), *hout = buf(nout, 5), *dout;
     for (size_t i = 0; i < nout; i++) hout[i] = 1.0f; /* d(sum(out)), as the torch side */
-    OK(be->alloc((void **)&dout, nout * sizeof(float), "bench dout"));
-    OK(be->upload(dout, hout, nout * sizeof(float)));
+    OK(be->alloc(be, (void **)&dout, nout * sizeof(float), "bench dout"));
+    OK(be->upload(be, dout, hout, nout * sizeof(float)));
     atas_host_free(hout);
     double t;
     TIME_BEST(t, o->reps, {
@@ -226,8 +226,8 @@ static void bench_model(const bench_opts *o, const char *name, const atas_vit_co
     double flops = 3.0 * B * atas_vit_flops_forward(c, res, res);
     atas_vit_pass_destroy(p);
     atas_vit_destroy(&m);
-    be->free(img);
-    be->free(dout);
+    be->free(be, img);
+    be->free(be, dout);
     torch_result tr = run_torch(o, c, res, B, dense);
     double gf = flops / t / 1e9;
     char tms[16] = "-", sp[16] = "-", tmib[16] = "-";

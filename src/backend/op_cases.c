@@ -27,11 +27,11 @@
 #define RUN(op, ...)                                                                    \
     do {                                                                                \
         if (cost) {                                                                     \
-            atas_op_cost c_ = atas_op_cost_##op(__VA_ARGS__);                           \
+            atas_op_cost c_ = atas_op_cost_##op(be, __VA_ARGS__);                           \
             cost->flops += c_.flops;                                                    \
             cost->bytes += c_.bytes;                                                    \
         }                                                                               \
-        ATAS_CHECK(be->op(__VA_ARGS__));                                                \
+        ATAS_CHECK(be->op(be, __VA_ARGS__));                                                \
     } while (0)
 #define FAMILY_FN(fn)                                                                   \
     static atas_status fn(const atas_backend *be, const opc_case *c, float **t, void *ws, \
@@ -114,7 +114,7 @@ static int attention_t(const opc_case *c, opc_tensor *t) {
     return 5;
 }
 static size_t attention_ws(const atas_backend *be, const opc_case *c) {
-    return be->attention_workspace_bytes(c->p[0], c->p[1], c->p[2], c->p[3]);
+    return be->attention_workspace_bytes(be, c->p[0], c->p[1], c->p[2], c->p[3]);
 }
 FAMILY_FN(attention_f) {
     RUN(attention_fwd, t[1], t[2], t[0], c->p[0], c->p[1], c->p[2], c->p[3], ws);
@@ -319,7 +319,7 @@ FAMILY_FN(sumsq_f) {
     double s = 0;
     RUN(sumsq, &s, t[0], (size_t)c->p[0]);
     const float f = (float)s;
-    ATAS_CHECK(be->upload(t[1], &f, sizeof f));
+    ATAS_CHECK(be->upload(be, t[1], &f, sizeof f));
     return ATAS_OK;
 }
 
@@ -331,14 +331,14 @@ static int grad_sumsq_t(const opc_case *c, opc_tensor *t) {
     return 2;
 }
 static size_t grad_sumsq_ws(const atas_backend *be, const opc_case *c) {
-    return 256 + be->grad_sumsq_workspace_bytes((size_t)c->p[0]);
+    return 256 + be->grad_sumsq_workspace_bytes(be, (size_t)c->p[0]);
 }
 FAMILY_FN(grad_sumsq_f) {
     RUN(grad_sumsq, (double *)ws, t[0], (size_t)c->p[0], (char *)ws + 256);
     double s = 0;
-    ATAS_CHECK(be->download(&s, ws, sizeof s));
+    ATAS_CHECK(be->download(be, &s, ws, sizeof s));
     const float f = (float)s;
-    ATAS_CHECK(be->upload(t[1], &f, sizeof f));
+    ATAS_CHECK(be->upload(be, t[1], &f, sizeof f));
     return ATAS_OK;
 }
 /* clip_adamw_ema (n, clipped; f = lr b1 b2 eps wd mom): three segments (decay, no
@@ -363,9 +363,9 @@ FAMILY_FN(clip_adamw_ema_f) {
     const size_t seg_end[3] = {n / 2, n - n / 5, n};
     const int kind[3] = {ATAS_SEG_DECAY, ATAS_SEG_NO_DECAY, ATAS_SEG_FROZEN};
     char *w = ws;
-    ATAS_CHECK(be->upload(w, state, sizeof state));
-    ATAS_CHECK(be->upload(w + 64, seg_end, sizeof seg_end));
-    ATAS_CHECK(be->upload(w + 128, kind, sizeof kind));
+    ATAS_CHECK(be->upload(be, w, state, sizeof state));
+    ATAS_CHECK(be->upload(be, w + 64, seg_end, sizeof seg_end));
+    ATAS_CHECK(be->upload(be, w + 128, kind, sizeof kind));
     const float *f = c->f;
     RUN(clip_adamw_ema, t[0], t[4], t[1], t[2], t[3], n, (const size_t *)(w + 64), (const int *)(w + 128), 3,
         (const double *)w, f[0], f[1], f[2], f[3], f[4], 3, f[5]);
@@ -420,7 +420,7 @@ static size_t obj_ws_parts(const atas_backend *be, const obj_case *o, size_t *of
     off[0] = 0;
     off[1] = (sizeof(int) * ATAS_OBJ_CELL_INTS * o->ncells + 255) & ~(size_t)255;
     off[2] = off[1] + 256;
-    off[3] = off[2] + ((be->objective_workspace_bytes(o->ncells, o->kmax, o->n, o->E, o->hT, o->hT, o->prm) + 255) &
+    off[3] = off[2] + ((be->objective_workspace_bytes(be, o->ncells, o->kmax, o->n, o->E, o->hT, o->hT, o->prm) + 255) &
                        ~(size_t)255);
     off[4] = off[3] + ((sizeof(float) * ng + 255) & ~(size_t)255);
     return off[4] + sizeof(float) * nd;
@@ -447,7 +447,7 @@ static atas_status objective_run(const atas_backend *be, const opc_case *c, floa
         e[3] = mos ? 0 : (cc / o.g) * o.k;
         e[4] = mos ? 0 : (cc % o.g) * o.k;
     }
-    ATAS_CHECK(be->upload(w + off[0], cells, sizeof(int) * ATAS_OBJ_CELL_INTS * o.ncells));
+    ATAS_CHECK(be->upload(be, w + off[0], cells, sizeof(int) * ATAS_OBJ_CELL_INTS * o.ncells));
     RUN(objective, (double *)(w + off[1]), (float *)(w + off[3]), (float *)(w + off[4]), t[0], t[1], t[2], t[3],
         (const int *)(w + off[0]), o.ncells, o.kmax, o.n, o.m, o.E, o.hT, o.hT, o.hC, o.hC, o.prm, scale,
         w + off[2]);
@@ -459,14 +459,14 @@ FAMILY_FN(objective_f) {
     size_t off[5];
     obj_ws_parts(be, &o, off);
     double l[4];
-    ATAS_CHECK(be->download(l, (char *)ws + off[1], sizeof l));
+    ATAS_CHECK(be->download(be, l, (char *)ws + off[1], sizeof l));
     const float f = (float)l[3];
-    ATAS_CHECK(be->upload(t[4], &f, sizeof f));
+    ATAS_CHECK(be->upload(be, t[4], &f, sizeof f));
     return ATAS_OK;
 }
 FAMILY_FN(objective_b) {
     float r = 0;
-    ATAS_CHECK(be->download(&r, t[5], sizeof r));
+    ATAS_CHECK(be->download(be, &r, t[5], sizeof r));
     ATAS_CHECK(objective_run(be, c, t, ws, r, cost));
     const obj_case o = obj_shape(c);
     size_t off[5];

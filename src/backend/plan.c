@@ -29,7 +29,7 @@ atas_status atas_plan_alloc(atas_plan *pl) {
     ATAS_REQUIRE(!pl->overflow, "%s: more than %d buffers in one activation plan", pl->title,
                  ATAS_PLAN_MAX);
     ATAS_REQUIRE(!pl->base, "%s: activation plan allocated twice", pl->title);
-    if (pl->total) ATAS_CHECK(pl->be->alloc(&pl->base, pl->total, pl->title));
+    if (pl->total) ATAS_CHECK(pl->be->alloc(pl->be, &pl->base, pl->total, pl->title));
     for (int i = 0; i < pl->n; i++)
         *pl->e[i].ptr = pl->e[i].bytes ? (char *)pl->base + pl->e[i].offset : NULL;
     return ATAS_OK;
@@ -59,7 +59,7 @@ void atas_plan_print(const atas_plan *pl, atas_log_level lvl) {
 }
 
 void atas_plan_release(atas_plan *pl) {
-    if (pl->base) pl->be->free(pl->base);
+    if (pl->base) pl->be->free(pl->be, pl->base);
     pl->base = NULL;
     for (int i = 0; i < pl->n; i++) *pl->e[i].ptr = NULL;
 }

@@ -124,9 +124,9 @@ static atas_status crops_flush(worker *w, const atas_classemb *ce, atas_eval_acc
     if (w->ncrop == 0) return ATAS_OK;
     const size_t in = (size_t)3 * w->R * w->R;
     if (w->ncrop < w->CB) memset(w->crops + w->ncrop * in, 0, (size_t)(w->CB - w->ncrop) * in * sizeof(float));
-    CHECK(w->m->be->upload(w->dcrops, w->crops, (size_t)w->CB * in * sizeof(float)));
+    CHECK(w->m->be->upload(w->m->be, w->dcrops, w->crops, (size_t)w->CB * in * sizeof(float)));
     CHECK(atas_vit_forward(w->cpass, w->m, w->dcrops));
-    CHECK(w->m->be->download(w->glob, atas_vit_global(w->cpass), (size_t)w->ncrop * w->E * sizeof(float)));
+    CHECK(w->m->be->download(w->m->be, w->glob, atas_vit_global(w->cpass), (size_t)w->ncrop * w->E * sizeof(float)));
     atas_l2_normalize_rows(w->glob, (size_t)w->ncrop, w->E);
     for (int k = 0; k < w->ncrop; k++) {
         int top[5];
@@ -140,9 +140,9 @@ static atas_status crops_flush(worker *w, const atas_classemb *ce, atas_eval_acc
 atas_status atas_eval_dense(worker_dense *d, const atas_eval_image *im) {
     worker *w = d->w;
     CHECK(atas_eval_image_prepare(im, w->S, w->orig, w->img, &d->scale, &d->nw, &d->nh));
-    CHECK(w->m->be->upload(w->dimg, w->img, (size_t)3 * w->S * w->S * sizeof(float)));
+    CHECK(w->m->be->upload(w->m->be, w->dimg, w->img, (size_t)3 * w->S * w->S * sizeof(float)));
     CHECK(atas_vit_forward(w->pass, w->m, w->dimg));
-    CHECK(w->m->be->download(w->dense, atas_vit_dense(w->pass), (size_t)w->G * w->G * w->E * sizeof(float)));
+    CHECK(w->m->be->download(w->m->be, w->dense, atas_vit_dense(w->pass), (size_t)w->G * w->G * w->E * sizeof(float)));
     atas_l2_normalize_rows(w->dense, (size_t)w->G * w->G, w->E);
     d->dense = w->dense;
     return ATAS_OK;
@@ -222,7 +222,7 @@ atas_status atas_eval_worker_create(worker **out, const atas_vit *m, const atas_
     CHECK(atas_host_alloc((void **)&w->orig, (size_t)3 * maxw * maxh * sizeof(float), "eval image"));
     if (e->crops) CHECK(atas_host_alloc((void **)&w->ctmp, (size_t)3 * maxw * maxh * sizeof(float), "eval crop"));
     CHECK(atas_host_alloc((void **)&w->img, 3 * SS * sizeof(float), "eval input"));
-    CHECK(m->be->alloc((void **)&w->dimg, 3 * SS * sizeof(float), "eval input"));
+    CHECK(m->be->alloc(m->be, (void **)&w->dimg, 3 * SS * sizeof(float), "eval input"));
     CHECK(atas_host_alloc((void **)&w->dense, GG * w->E * sizeof(float), "eval dense"));
     CHECK(atas_host_alloc((void **)&w->feat, (size_t)w->E * sizeof(float), "eval feature"));
     CHECK(atas_host_alloc((void **)&w->tmask, GG, "eval token mask"));
@@ -230,7 +230,7 @@ atas_status atas_eval_worker_create(worker **out, const atas_vit *m, const atas_
         const size_t in = (size_t)3 * w->R * w->R * w->CB;
         CHECK(atas_vit_pass_create(&w->cpass, m, w->CB, w->R, w->R, ATAS_OUT_GLOBAL, 0));
         CHECK(atas_host_alloc((void **)&w->crops, in * sizeof(float), "eval crops"));
-        CHECK(m->be->alloc((void **)&w->dcrops, in * sizeof(float), "eval crops"));
+        CHECK(m->be->alloc(m->be, (void **)&w->dcrops, in * sizeof(float), "eval crops"));
         CHECK(atas_host_alloc((void **)&w->glob, (size_t)w->CB * w->E * sizeof(float), "eval crop embeddings"));
     }
     return ATAS_OK;
@@ -240,8 +240,8 @@ void atas_eval_worker_destroy(worker *w) {
     if (!w) return;
     atas_vit_pass_destroy(w->pass);
     atas_vit_pass_destroy(w->cpass);
-    if (w->dimg) w->m->be->free(w->dimg);
-    if (w->dcrops) w->m->be->free(w->dcrops);
+    if (w->dimg) w->m->be->free(w->m->be, w->dimg);
+    if (w->dcrops) w->m->be->free(w->m->be, w->dcrops);
     float *h[] = {w->orig, w->ctmp, w->img, w->dense, w->feat, w->crops, w->glob};
     for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) atas_host_free(h[i]);
     atas_host_free(w->tmask);

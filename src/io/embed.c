@@ -44,7 +44,7 @@ atas_status atas_embed_load_model(const atas_embed_config *e, atas_vit *m) {
         CHECK_GOTO(s, atas_host_alloc((void **)&host, m->nparams * sizeof(float), "checkpoint params"),
                    fail);
         CHECK_GOTO(s, atas_ckpt_read_params(e->weights, which, m->info, m->ntensors, host), fail);
-        CHECK_GOTO(s, m->be->upload(m->params, host, m->nparams * sizeof(float)), fail);
+        CHECK_GOTO(s, m->be->upload(m->be, m->params, host, m->nparams * sizeof(float)), fail);
         atas_host_free(host);
         return ATAS_OK;
     fail:
@@ -323,7 +323,7 @@ atas_status atas_embed_run(const atas_embed_config *e, MPI_Comm comm, atas_embed
     const size_t in_sz = (size_t)3 * R * R, den_sz = (size_t)G * G * E;
     st = atas_vit_pass_create(&pass, &m, B, R, R, ATAS_OUT_GLOBAL | (e->dense ? ATAS_OUT_DENSE : 0), 0);
     if (st == ATAS_OK) st = atas_host_calloc((void **)&img, (size_t)B * in_sz * sizeof(float), "embed images");
-    if (st == ATAS_OK) st = m.be->alloc((void **)&dimg, (size_t)B * in_sz * sizeof(float), "embed images");
+    if (st == ATAS_OK) st = m.be->alloc(m.be, (void **)&dimg, (size_t)B * in_sz * sizeof(float), "embed images");
     if (st == ATAS_OK) st = atas_host_alloc((void **)&gh_buf, (size_t)B * E * sizeof(float), "embed global");
     if (st == ATAS_OK && e->dense)
         st = atas_host_alloc((void **)&dn_buf, (size_t)B * den_sz * sizeof(float), "embed dense");
@@ -381,12 +381,12 @@ atas_status atas_embed_run(const atas_embed_config *e, MPI_Comm comm, atas_embed
         }
         if (b > 0) {
             if (st == ATAS_OK && b < B) memset(img + b * in_sz, 0, (size_t)(B - b) * in_sz * sizeof(float));
-            if (st == ATAS_OK) st = m.be->upload(dimg, img, (size_t)B * in_sz * sizeof(float));
+            if (st == ATAS_OK) st = m.be->upload(m.be, dimg, img, (size_t)B * in_sz * sizeof(float));
             if (st == ATAS_OK) st = atas_vit_forward(pass, &m, dimg);
             if (st == ATAS_OK)
-                st = m.be->download(gh_buf, atas_vit_global(pass), (size_t)b * E * sizeof(float));
+                st = m.be->download(m.be, gh_buf, atas_vit_global(pass), (size_t)b * E * sizeof(float));
             if (st == ATAS_OK && e->dense)
-                st = m.be->download(dn_buf, atas_vit_dense(pass), (size_t)b * den_sz * sizeof(float));
+                st = m.be->download(m.be, dn_buf, atas_vit_dense(pass), (size_t)b * den_sz * sizeof(float));
             if (st == ATAS_OK && e->normalize) {
                 l2_normalize(gh_buf, (size_t)b, E);
                 if (e->dense) l2_normalize(dn_buf, (size_t)b * G * G, E);
@@ -425,7 +425,7 @@ done:
         if (rank == 0) unlink(tmp_path);
     }
     atas_vit_pass_destroy(pass);
-    if (dimg) m.be->free(dimg);
+    if (dimg) m.be->free(m.be, dimg);
     atas_host_free(img);
     atas_host_free(gh_buf);
     atas_host_free(dn_buf);

@@ -497,7 +497,7 @@ atas_status atas_weights_load(const char *path, atas_vit *m, atas_weights_extra 
     float *h;
     CHECK(atas_host_calloc((void **)&h, m->nparams * sizeof(float), "weights staging"));
     atas_status s = atas_weights_read_host(path, &m->cfg, m->info, m->ntensors, h, extra);
-    if (s == ATAS_OK) s = m->be->upload(m->params, h, m->nparams * sizeof(float));
+    if (s == ATAS_OK) s = m->be->upload(m->be, m->params, h, m->nparams * sizeof(float));
     atas_host_free(h);
     CHECK(s);
     return ATAS_OK;

@@ -215,7 +215,7 @@ atas_status atas_weights_save(const char *path, const atas_vit *m, atas_layout l
                               const atas_weights_extra *extra) {
     float *h;
     CHECK(atas_host_alloc((void **)&h, m->nparams * sizeof(float), "weights staging"));
-    atas_status s = m->be->download(h, m->params, m->nparams * sizeof(float));
+    atas_status s = m->be->download(m->be, h, m->params, m->nparams * sizeof(float));
     if (s == ATAS_OK)
         s = atas_weights_save_host(path, &m->cfg, m->info, m->ntensors, h, layout, extra);
     atas_host_free(h);

@@ -38,7 +38,7 @@ void atas_eva_fill_activation_sizes(atas_vit_pass *p, const atas_vit_config *c) 
     take(pl, &p->e_fln_mean, S * BT, "mlp.norm mean");
     take(pl, &p->e_fln_rstd, S * BT, "mlp.norm rstd");
     take(pl, &p->tmp, train ? 0 : BT * D, "projection scratch");
-    atas_plan_add(pl, &p->attn_ws, p->be->attention_workspace_bytes(B, p->T, (int)nh, (int)(D / nh)),
+    atas_plan_add(pl, &p->attn_ws, p->be->attention_workspace_bytes(p->be, B, p->T, (int)nh, (int)(D / nh)),
                   "attention workspace");
 
     if (outputs & ATAS_OUT_GLOBAL) {

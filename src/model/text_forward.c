@@ -13,7 +13,7 @@ static void free_buffers(atas_text *t) {
 void atas_text_free(atas_text *t) {
     if (!t) return;
     free_buffers(t);
-    if (t->params) t->be->free(t->params);
+    if (t->params) t->be->free(t->be, t->params);
     free(t->off);
     free(t);
 }
@@ -35,7 +35,7 @@ static atas_status ensure_buffers(atas_text *t, int B) {
     atas_plan_add(pl, &t->pooled, (size_t)B * W * f, "text pooled");
     atas_plan_add(pl, &t->pooled_ln, (size_t)B * W * f, "text pooled ln");
     atas_plan_add(pl, &t->out, (size_t)B * c->embed * f, "text out");
-    size_t wsb = be->attention_workspace_bytes(B, c->ctx, c->heads, c->width / c->heads);
+    size_t wsb = be->attention_workspace_bytes(be, B, c->ctx, c->heads, c->width / c->heads);
     atas_plan_add(pl, &t->ws, wsb ? wsb : 64, "text attention workspace");
     CHECK(atas_plan_alloc(pl));
     /* debug level: the text tower's programs print JSON on stdout */
@@ -75,10 +75,10 @@ atas_status atas_text_encode(atas_text *t, const int32_t *ids, int B, float *out
     atas_status st = ATAS_OK;
     for (int b = 0; b < B && st == ATAS_OK; b++)
         for (int j = 0; j < T && st == ATAS_OK; j++)
-            st = be->copy(t->x + ((size_t)b * T + j) * W, tok + (size_t)ids[(size_t)b * c->ctx + j] * W,
+            st = be->copy(be, t->x + ((size_t)b * T + j) * W, tok + (size_t)ids[(size_t)b * c->ctx + j] * W,
                           W * f);
     for (int b = 0; b < B && st == ATAS_OK; b++)
-        st = be->add(t->x + (size_t)b * T * W, t->x + (size_t)b * T * W, pos, (size_t)T * W);
+        st = be->add(be, t->x + (size_t)b * T * W, t->x + (size_t)b * T * W, pos, (size_t)T * W);
     if (st != ATAS_OK) {
         free(eot);
         return atas_error_trace(st, __FILE__, __LINE__, __func__);
@@ -87,35 +87,35 @@ atas_status atas_text_encode(atas_text *t, const int32_t *ids, int B, float *out
     for (int l = 0; l < L; l++) {
 #define P(k) txt_p(t, txt_blk(l, k))
 #define DO(expr) CHECK_GOTO(st, expr, done)
-        DO(be->layernorm_fwd(t->h, NULL, NULL, t->x, P(ATAS_BLK_LN1_W), P(ATAS_BLK_LN1_B),
+        DO(be->layernorm_fwd(be, t->h, NULL, NULL, t->x, P(ATAS_BLK_LN1_W), P(ATAS_BLK_LN1_B),
                              (int)rows, W, c->ln_eps));
-        DO(be->linear_fwd(t->qkv, t->h, P(ATAS_BLK_INPROJ_W), P(ATAS_BLK_INPROJ_B), (int)rows, W,
+        DO(be->linear_fwd(be, t->qkv, t->h, P(ATAS_BLK_INPROJ_W), P(ATAS_BLK_INPROJ_B), (int)rows, W,
                           3 * W));
-        DO(be->attention_causal_fwd(t->att, NULL, t->qkv, B, T, H, W / H, t->ws));
-        DO(be->linear_fwd(t->h, t->att, P(ATAS_BLK_OUTPROJ_W), P(ATAS_BLK_OUTPROJ_B), (int)rows,
+        DO(be->attention_causal_fwd(be, t->att, NULL, t->qkv, B, T, H, W / H, t->ws));
+        DO(be->linear_fwd(be, t->h, t->att, P(ATAS_BLK_OUTPROJ_W), P(ATAS_BLK_OUTPROJ_B), (int)rows,
                           W, W));
-        DO(be->add(t->x, t->x, t->h, rows * W));
-        DO(be->layernorm_fwd(t->h, NULL, NULL, t->x, P(ATAS_BLK_LN2_W), P(ATAS_BLK_LN2_B),
+        DO(be->add(be, t->x, t->x, t->h, rows * W));
+        DO(be->layernorm_fwd(be, t->h, NULL, NULL, t->x, P(ATAS_BLK_LN2_W), P(ATAS_BLK_LN2_B),
                              (int)rows, W, c->ln_eps));
-        DO(be->linear_fwd(t->hid, t->h, P(ATAS_BLK_FC_W), P(ATAS_BLK_FC_B), (int)rows, W, c->mlp));
-        DO(be->act_fwd(t->hid, t->hid, rows * c->mlp, c->act));
-        DO(be->linear_fwd(t->h, t->hid, P(ATAS_BLK_CPROJ_W), P(ATAS_BLK_CPROJ_B), (int)rows,
+        DO(be->linear_fwd(be, t->hid, t->h, P(ATAS_BLK_FC_W), P(ATAS_BLK_FC_B), (int)rows, W, c->mlp));
+        DO(be->act_fwd(be, t->hid, t->hid, rows * c->mlp, c->act));
+        DO(be->linear_fwd(be, t->h, t->hid, P(ATAS_BLK_CPROJ_W), P(ATAS_BLK_CPROJ_B), (int)rows,
                           c->mlp, W));
-        DO(be->add(t->x, t->x, t->h, rows * W));
+        DO(be->add(be, t->x, t->x, t->h, rows * W));
 #undef DO
 #undef P
     }
     /* the EOT rows; ln_final is per row, so it runs on the pooled rows only */
     for (int b = 0; b < B; b++)
-        CHECK_GOTO(st, be->copy(t->pooled + (size_t)b * W, t->x + ((size_t)b * T + eot[b]) * W,
+        CHECK_GOTO(st, be->copy(be, t->pooled + (size_t)b * W, t->x + ((size_t)b * T + eot[b]) * W,
                                 W * f), done);
-    CHECK_GOTO(st, be->layernorm_fwd(t->pooled_ln, NULL, NULL, t->pooled,
+    CHECK_GOTO(st, be->layernorm_fwd(be, t->pooled_ln, NULL, NULL, t->pooled,
                                      txt_p(t, txt_tail(L, TXT_LNF_W)),
                                      txt_p(t, txt_tail(L, TXT_LNF_B)), B, W, c->ln_eps), done);
-    CHECK_GOTO(st, be->matmul_fwd(t->out, t->pooled_ln, txt_p(t, txt_tail(L, TXT_PROJ)), B, W,
+    CHECK_GOTO(st, be->matmul_fwd(be, t->out, t->pooled_ln, txt_p(t, txt_tail(L, TXT_PROJ)), B, W,
                                   c->embed), done);
-    CHECK_GOTO(st, be->sync(), done);
-    CHECK_GOTO(st, be->download(out, t->out, (size_t)B * c->embed * f), done);
+    CHECK_GOTO(st, be->sync(be), done);
+    CHECK_GOTO(st, be->download(be, out, t->out, (size_t)B * c->embed * f), done);
 done:
     free(eot);
     return st;

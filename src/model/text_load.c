@@ -339,8 +339,8 @@ static atas_status load_into(atas_text *t, const char *path, const atas_text_opt
         CHECK_GOTO(st, atas_st_read_f32(atas_st_get(v->st, ls), &x), out);
         t->logit_scale = expf(x);
     }
-    CHECK_GOTO(st, t->be->alloc((void **)&t->params, n * sizeof(float), "text tower"), out);
-    CHECK_GOTO(st, t->be->upload(t->params, host, n * sizeof(float)), out);
+    CHECK_GOTO(st, t->be->alloc(t->be, (void **)&t->params, n * sizeof(float), "text tower"), out);
+    CHECK_GOTO(st, t->be->upload(t->be, t->params, host, n * sizeof(float)), out);
 out:
     atas_host_free(host);
     free(scratch);

@@ -11,11 +11,11 @@ static atas_status pos_embed_fwd(atas_vit_pass *p, const atas_vit *m) {
     const int D = m->cfg.width, G = m->cfg.grid;
     const float *pos = atas_vit_p(m, ATAS_VIT_POS);
     if (p->gh == G && p->gw == G) {
-        CHECK(be->copy(p->pos, pos, (size_t)p->T * D * sizeof(float)));
+        CHECK(be->copy(be, p->pos, pos, (size_t)p->T * D * sizeof(float)));
         return ATAS_OK;
     }
-    CHECK(be->copy(p->pos, pos, (size_t)D * sizeof(float)));
-    CHECK(be->resample_fwd(p->pos + D, pos + D, G, G, p->gh, p->gw, D, ATAS_RESAMPLE_BICUBIC));
+    CHECK(be->copy(be, p->pos, pos, (size_t)D * sizeof(float)));
+    CHECK(be->resample_fwd(be, p->pos + D, pos + D, G, G, p->gh, p->gw, D, ATAS_RESAMPLE_BICUBIC));
     return ATAS_OK;
 }
 
@@ -34,24 +34,24 @@ static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const f
     float *lse = p->train ? SLOT(p, lse, l, (size_t)p->B * nh * p->T) : NULL;
     float *res2 = p->train ? SLOT(p, res2, l, BT * D) : x_out;
 
-    CHECK(be->layernorm_fwd(ln1, m1, r1, x_in, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_W)),
+    CHECK(be->layernorm_fwd(be, ln1, m1, r1, x_in, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_W)),
                             atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_B)), M, D, c->ln_eps));
-    CHECK(be->linear_fwd(qkv, ln1, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_INPROJ_W)),
+    CHECK(be->linear_fwd(be, qkv, ln1, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_INPROJ_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_INPROJ_B)), M, D, 3 * D));
-    CHECK(be->attention_fwd(atty, lse, qkv, p->B, p->T, nh, D / nh, p->attn_ws));
+    CHECK(be->attention_fwd(be, atty, lse, qkv, p->B, p->T, nh, D / nh, p->attn_ws));
     float *proj = p->train ? res2 : p->tmp;
-    CHECK(be->linear_fwd(proj, atty, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)),
+    CHECK(be->linear_fwd(be, proj, atty, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_B)), M, D, D));
-    CHECK(be->add(res2, proj, x_in, BT * D));
-    CHECK(be->layernorm_fwd(ln2, m2, r2, res2, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_W)),
+    CHECK(be->add(be, res2, proj, x_in, BT * D));
+    CHECK(be->layernorm_fwd(be, ln2, m2, r2, res2, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_W)),
                             atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_B)), M, D, c->ln_eps));
-    CHECK(be->linear_fwd(fch, ln2, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_W)),
+    CHECK(be->linear_fwd(be, fch, ln2, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_B)), M, D, Hm));
-    CHECK(be->act_fwd(p->fca, fch, BT * Hm, c->act));
+    CHECK(be->act_fwd(be, p->fca, fch, BT * Hm, c->act));
     float *mlp = p->train ? x_out : p->tmp;
-    CHECK(be->linear_fwd(mlp, p->fca, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)),
+    CHECK(be->linear_fwd(be, mlp, p->fca, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_B)), M, Hm, D));
-    CHECK(be->add(x_out, mlp, res2, BT * D));
+    CHECK(be->add(be, x_out, mlp, res2, BT * D));
     return ATAS_OK;
 }
 
@@ -62,33 +62,33 @@ static atas_status dense_fwd(atas_vit_pass *p, const atas_vit *m, const float *x
     const atas_vit_config *c = &m->cfg;
     const int D = c->width, Hm = c->mlp, E = c->embed, l = c->layers - 1, M = p->B * p->Np;
     const int tr = p->train;
-    CHECK(be->rows_gather(p->d_x, x, p->B, p->T, D, 1, p->Np));
-    CHECK(be->layernorm_fwd(p->d_ln1, tr ? p->d_ln1_mean : NULL, tr ? p->d_ln1_rstd : NULL, p->d_x,
+    CHECK(be->rows_gather(be, p->d_x, x, p->B, p->T, D, 1, p->Np));
+    CHECK(be->layernorm_fwd(be, p->d_ln1, tr ? p->d_ln1_mean : NULL, tr ? p->d_ln1_rstd : NULL, p->d_x,
                             atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_W)),
                             atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_B)), M, D, c->ln_eps));
     /* v = rows [2D, 3D) of in_proj */
     const float *Wqkv = atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_INPROJ_W));
     const float *bqkv = atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_INPROJ_B));
-    CHECK(be->linear_fwd(p->d_v, p->d_ln1, Wqkv + (size_t)2 * D * D, bqkv + 2 * D, M, D, D));
-    CHECK(be->linear_fwd(p->d_x1, p->d_v, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)),
+    CHECK(be->linear_fwd(be, p->d_v, p->d_ln1, Wqkv + (size_t)2 * D * D, bqkv + 2 * D, M, D, D));
+    CHECK(be->linear_fwd(be, p->d_x1, p->d_v, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_B)), M, D, D));
-    CHECK(be->add(p->d_x1, p->d_x1, p->d_x, (size_t)M * D));
-    CHECK(be->layernorm_fwd(p->d_ln2, tr ? p->d_ln2_mean : NULL, tr ? p->d_ln2_rstd : NULL, p->d_x1,
+    CHECK(be->add(be, p->d_x1, p->d_x1, p->d_x, (size_t)M * D));
+    CHECK(be->layernorm_fwd(be, p->d_ln2, tr ? p->d_ln2_mean : NULL, tr ? p->d_ln2_rstd : NULL, p->d_x1,
                             atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_W)),
                             atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_B)), M, D, c->ln_eps));
     /* inference reuses the full-sequence MLP buffers (B*Np <= B*T rows) */
     float *fch = tr ? p->d_fch : p->fch;
-    CHECK(be->linear_fwd(fch, p->d_ln2, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_W)),
+    CHECK(be->linear_fwd(be, fch, p->d_ln2, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_B)), M, D, Hm));
-    CHECK(be->act_fwd(p->fca, fch, (size_t)M * Hm, c->act));
-    CHECK(be->linear_fwd(p->d_x2, p->fca, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)),
+    CHECK(be->act_fwd(be, p->fca, fch, (size_t)M * Hm, c->act));
+    CHECK(be->linear_fwd(be, p->d_x2, p->fca, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_B)), M, Hm, D));
-    CHECK(be->add(p->d_x2, p->d_x2, p->d_x1, (size_t)M * D));
+    CHECK(be->add(be, p->d_x2, p->d_x2, p->d_x1, (size_t)M * D));
     const int L = c->layers;
-    CHECK(be->layernorm_fwd(p->d_lnp, tr ? p->d_lnp_mean : NULL, tr ? p->d_lnp_rstd : NULL, p->d_x2,
+    CHECK(be->layernorm_fwd(be, p->d_lnp, tr ? p->d_lnp_mean : NULL, tr ? p->d_lnp_rstd : NULL, p->d_x2,
                             atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_LNPOST_W)),
                             atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_LNPOST_B)), M, D, c->ln_eps));
-    CHECK(be->matmul_fwd(p->dense, p->d_lnp, atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_PROJ)), M, D, E));
+    CHECK(be->matmul_fwd(be, p->dense, p->d_lnp, atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_PROJ)), M, D, E));
     return ATAS_OK;
 }
 
@@ -96,11 +96,11 @@ static atas_status global_fwd(atas_vit_pass *p, const atas_vit *m, const float *
     const atas_backend *be = m->be;
     const atas_vit_config *c = &m->cfg;
     const int D = c->width, E = c->embed, L = c->layers;
-    CHECK(be->rows_gather(p->g_x, x, p->B, p->T, D, 0, 1));
-    CHECK(be->layernorm_fwd(p->g_ln, p->train ? p->g_mean : NULL, p->train ? p->g_rstd : NULL, p->g_x,
+    CHECK(be->rows_gather(be, p->g_x, x, p->B, p->T, D, 0, 1));
+    CHECK(be->layernorm_fwd(be, p->g_ln, p->train ? p->g_mean : NULL, p->train ? p->g_rstd : NULL, p->g_x,
                             atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_LNPOST_W)),
                             atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_LNPOST_B)), p->B, D, c->ln_eps));
-    CHECK(be->matmul_fwd(p->glob, p->g_ln, atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_PROJ)), p->B, D, E));
+    CHECK(be->matmul_fwd(be, p->glob, p->g_ln, atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_PROJ)), p->B, D, E));
     return ATAS_OK;
 }
 
@@ -112,12 +112,12 @@ atas_status atas_vit_forward(atas_vit_pass *p, const atas_vit *m, const float *i
     REQUIRE(be == p->be, "pass and model use different backends");
     if (c->family == ATAS_VIT_EVA02) return atas_eva_forward(p, m, images);
 
-    CHECK(be->patchify(p->patches, images, p->B, p->H, p->W, P));
-    CHECK(be->linear_fwd(p->pe, p->patches, atas_vit_p(m, ATAS_VIT_CONV1), NULL, p->B * p->Np,
+    CHECK(be->patchify(be, p->patches, images, p->B, p->H, p->W, P));
+    CHECK(be->linear_fwd(be, p->pe, p->patches, atas_vit_p(m, ATAS_VIT_CONV1), NULL, p->B * p->Np,
                          3 * P * P, D));
     CHECK(pos_embed_fwd(p, m));
-    CHECK(be->embed_fwd(p->x0, p->pe, atas_vit_p(m, ATAS_VIT_CLS), p->pos, p->B, p->Np, D));
-    CHECK(be->layernorm_fwd(p->res, p->train ? p->lnpre_mean : NULL, p->train ? p->lnpre_rstd : NULL,
+    CHECK(be->embed_fwd(be, p->x0, p->pe, atas_vit_p(m, ATAS_VIT_CLS), p->pos, p->B, p->Np, D));
+    CHECK(be->layernorm_fwd(be, p->res, p->train ? p->lnpre_mean : NULL, p->train ? p->lnpre_rstd : NULL,
                             p->x0, atas_vit_p(m, ATAS_VIT_LNPRE_W), atas_vit_p(m, ATAS_VIT_LNPRE_B),
                             (int)BT, D, c->ln_eps));
     /* blocks 0..L-2 are shared by both outputs */

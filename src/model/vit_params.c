@@ -70,8 +70,8 @@ atas_status atas_vit_create(atas_vit *m, const atas_vit_config *cfg, const atas_
     m->be = be;
     CHECK(atas_vit_param_table(cfg, &m->info, &m->ntensors, &m->nparams));
     CHECK(atas_host_calloc((void **)&m->trainable, (size_t)m->ntensors, "trainable mask"));
-    CHECK(be->alloc((void **)&m->params, m->nparams * sizeof(float), "parameters"));
-    if (with_grads) CHECK(be->alloc((void **)&m->grads, m->nparams * sizeof(float), "gradients"));
+    CHECK(be->alloc(be, (void **)&m->params, m->nparams * sizeof(float), "parameters"));
+    if (with_grads) CHECK(be->alloc(be, (void **)&m->grads, m->nparams * sizeof(float), "gradients"));
     atas_vit_set_trainable_all(m, with_grads);
     return ATAS_OK;
 }
@@ -79,8 +79,8 @@ atas_status atas_vit_create(atas_vit *m, const atas_vit_config *cfg, const atas_
 void atas_vit_destroy(atas_vit *m) {
     if (!m) return;
     if (m->be) {
-        m->be->free(m->params);
-        m->be->free(m->grads);
+        m->be->free(m->be, m->params);
+        m->be->free(m->be, m->grads);
     }
     atas_host_free(m->info);
     atas_host_free(m->trainable);
@@ -120,7 +120,7 @@ size_t atas_vit_trainable_params(const atas_vit *m) {
 }
 
 atas_status atas_vit_zero_grads(atas_vit *m) {
-    if (m->grads) CHECK(m->be->zero(m->grads, m->nparams * sizeof(float)));
+    if (m->grads) CHECK(m->be->zero(m->be, m->grads, m->nparams * sizeof(float)));
     return ATAS_OK;
 }
 
@@ -144,7 +144,7 @@ atas_status atas_vit_init_random(atas_vit *m, uint64_t seed) {
         if (m->cfg.family == ATAS_VIT_EVA02) atas_eva_init_std(m, i, &mean, &std);
         for (size_t k = 0; k < t->numel; k++) h[t->offset + k] = mean + std * atas_rng_normal(&r);
     }
-    atas_status s = m->be->upload(m->params, h, m->nparams * sizeof(float));
+    atas_status s = m->be->upload(m->be, m->params, h, m->nparams * sizeof(float));
     atas_host_free(h);
     CHECK(s);
     return ATAS_OK;

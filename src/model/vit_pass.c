@@ -42,7 +42,7 @@ static void fill_in_activation_sizes(atas_vit_pass *p, const atas_vit_config *c)
     take(pl, &p->fch, S * BT * Hm, "mlp hidden");
     take(pl, &p->fca, BT * Hm, "mlp activation");
     take(pl, &p->tmp, train ? 0 : BT * D, "projection scratch");
-    atas_plan_add(pl, &p->attn_ws, p->be->attention_workspace_bytes(B, p->T, (int)nh, (int)(D / nh)),
+    atas_plan_add(pl, &p->attn_ws, p->be->attention_workspace_bytes(p->be, B, p->T, (int)nh, (int)(D / nh)),
                   "attention workspace");
 
     if (outputs & ATAS_OUT_GLOBAL) {

@@ -100,7 +100,7 @@ static atas_status read_group(hid_t f, const char *path, const char *group, cons
         }
         st = atas_h5_read_f32(f, name, buf + m->info[i].offset, m->info[i].numel, path);
     }
-    if (st == ATAS_OK && host) st = m->be->upload(dst, host, m->nparams * sizeof(float));
+    if (st == ATAS_OK && host) st = m->be->upload(m->be, dst, host, m->nparams * sizeof(float));
     atas_host_free(host);
     CHECK(st);
     return ATAS_OK;

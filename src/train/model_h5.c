@@ -9,7 +9,7 @@ atas_status atas_model_h5_write_tensors(hid_t f, const char *group, const atas_v
     float *host = NULL;
     if (!m->be->host_addressable) {
         CHECK(atas_host_alloc((void **)&host, m->nparams * sizeof(float), "HDF5 staging"));
-        atas_status s = m->be->download(host, src, m->nparams * sizeof(float));
+        atas_status s = m->be->download(m->be, host, src, m->nparams * sizeof(float));
         if (s != ATAS_OK) { atas_host_free(host); CHECK(s); }
         buf = host;
     }

@@ -22,23 +22,23 @@ static atas_status measure_peak(const atas_backend *be, double *tflops) {
     const int n = be->host_addressable ? 1024 : 4096;
     const size_t bytes = (size_t)n * n * sizeof(float);
     float *a = NULL, *b = NULL, *c = NULL;
-    atas_status s = be->alloc((void **)&a, bytes, "peak sgemm");
-    if (s == ATAS_OK) s = be->alloc((void **)&b, bytes, "peak sgemm");
-    if (s == ATAS_OK) s = be->alloc((void **)&c, bytes, "peak sgemm");
+    atas_status s = be->alloc(be, (void **)&a, bytes, "peak sgemm");
+    if (s == ATAS_OK) s = be->alloc(be, (void **)&b, bytes, "peak sgemm");
+    if (s == ATAS_OK) s = be->alloc(be, (void **)&c, bytes, "peak sgemm");
     double best = 0;
-    if (s == ATAS_OK) s = be->matmul_fwd(c, a, b, n, n, n); /* warm-up */
-    if (s == ATAS_OK) s = be->sync();
+    if (s == ATAS_OK) s = be->matmul_fwd(be, c, a, b, n, n, n); /* warm-up */
+    if (s == ATAS_OK) s = be->sync(be);
     const double t_end = atas_now() + 0.3;
     for (int i = 0; s == ATAS_OK && (i < 2 || atas_now() < t_end) && i < 50; i++) {
         double t0 = atas_now();
-        s = be->matmul_fwd(c, a, b, n, n, n);
-        if (s == ATAS_OK) s = be->sync();
+        s = be->matmul_fwd(be, c, a, b, n, n, n);
+        if (s == ATAS_OK) s = be->sync(be);
         double dt = atas_now() - t0;
         if (dt > 0 && 2.0 * n * n * n / dt > best) best = 2.0 * n * n * n / dt;
     }
-    if (a) be->free(a);
-    if (b) be->free(b);
-    if (c) be->free(c);
+    if (a) be->free(be, a);
+    if (b) be->free(be, b);
+    if (c) be->free(be, c);
     *tflops = best * 1e-12;
     return s;
 }

@@ -78,10 +78,10 @@ static atas_status build_segments(atas_trainer *t, atas_step_dev *d) {
     d->r0 = r0;
     d->r1 = r1;
     d->nseg = ns;
-    atas_status st = d->be->alloc((void **)&d->d_seg_end, sizeof(size_t) * ns, "optimizer segments");
-    if (st == ATAS_OK) st = d->be->alloc((void **)&d->d_seg_kind, sizeof(int) * ns, "optimizer segment kinds");
-    if (st == ATAS_OK) st = d->be->upload(d->d_seg_end, end, sizeof(size_t) * ns);
-    if (st == ATAS_OK) st = d->be->upload(d->d_seg_kind, kind, sizeof(int) * ns);
+    atas_status st = d->be->alloc(d->be, (void **)&d->d_seg_end, sizeof(size_t) * ns, "optimizer segments");
+    if (st == ATAS_OK) st = d->be->alloc(d->be, (void **)&d->d_seg_kind, sizeof(int) * ns, "optimizer segment kinds");
+    if (st == ATAS_OK) st = d->be->upload(d->be, d->d_seg_end, end, sizeof(size_t) * ns);
+    if (st == ATAS_OK) st = d->be->upload(d->be, d->d_seg_kind, kind, sizeof(int) * ns);
     atas_host_free(end);
     atas_host_free(kind);
     return st;
@@ -97,18 +97,18 @@ static atas_status dev_open(atas_trainer *t) {
     d->cap_cells = t->m * ATAS_MOSAIC_MAX_GRID * ATAS_MOSAIC_MAX_GRID;
     const size_t cell_ints = G * d->cap_cells * ATAS_OBJ_CELL_INTS;
     CHECK(atas_host_calloc((void **)&d->h_cells, sizeof(int) * (cell_ints ? cell_ints : 1), "cell tables"));
-    CHECK(be->alloc((void **)&d->d_cells, sizeof(int) * (cell_ints ? cell_ints : 1), "cell tables"));
+    CHECK(be->alloc(be, (void **)&d->d_cells, sizeof(int) * (cell_ints ? cell_ints : 1), "cell tables"));
     CHECK(atas_host_calloc((void **)&d->h_losses, sizeof(double) * 4 * G, "group losses"));
     CHECK(atas_host_calloc((void **)&d->nc, sizeof(int) * 2 * G, "cell counts"));
     d->at = d->nc + G;
-    CHECK(be->alloc((void **)&d->d_losses, sizeof(double) * 4 * G, "group losses"));
-    CHECK(be->alloc((void **)&d->ds_glob, sizeof(float) * G * t->n * E, "grad student global"));
+    CHECK(be->alloc(be, (void **)&d->d_losses, sizeof(double) * 4 * G, "group losses"));
+    CHECK(be->alloc(be, (void **)&d->ds_glob, sizeof(float) * G * t->n * E, "grad student global"));
     if (t->need_sm)
-        CHECK(be->alloc((void **)&d->ds_dense, sizeof(float) * G * t->m * t->hC * t->hC * E, "grad student dense"));
+        CHECK(be->alloc(be, (void **)&d->ds_dense, sizeof(float) * G * t->m * t->hC * t->hC * E, "grad student dense"));
     CHECK(build_segments(t, d));
-    CHECK(be->alloc((void **)&d->d_sumsq, sizeof(double), "gradient sum of squares"));
-    CHECK(be->alloc((void **)&d->d_state, sizeof(double) * ATAS_STEP_NSTATE, "step state"));
-    CHECK(be->alloc(&d->gn_ws, be->grad_sumsq_workspace_bytes(d->r1 - d->r0), "gradient norm partials"));
+    CHECK(be->alloc(be, (void **)&d->d_sumsq, sizeof(double), "gradient sum of squares"));
+    CHECK(be->alloc(be, (void **)&d->d_state, sizeof(double) * ATAS_STEP_NSTATE, "step state"));
+    CHECK(be->alloc(be, &d->gn_ws, be->grad_sumsq_workspace_bytes(be, d->r1 - d->r0), "gradient norm partials"));
     return ATAS_OK;
 }
 
@@ -118,7 +118,7 @@ void atas_step_dev_close(atas_trainer *t) {
     void *dev[] = {d->d_cells, d->d_losses, d->ds_glob, d->ds_dense, d->obj_ws, d->d_seg_end, d->d_seg_kind,
                    d->d_sumsq, d->d_state, d->gn_ws};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
-        if (dev[i]) d->be->free(dev[i]);
+        if (dev[i]) d->be->free(d->be, dev[i]);
     atas_host_free(d->h_cells);
     atas_host_free(d->h_losses);
     atas_host_free(d->nc);
@@ -150,13 +150,13 @@ atas_status atas_step_dev_objective(atas_trainer *t, const atas_batch *b, double
         if (nc[j] > ncells_max) ncells_max = nc[j];
         if (km > kmax) kmax = km;
     }
-    if (total) CHECK(be->upload(d->d_cells, d->h_cells, sizeof(int) * (size_t)total * ATAS_OBJ_CELL_INTS));
-    const size_t ws = be->objective_workspace_bytes(ncells_max, kmax, t->n, t->E, t->hT, t->hT, prm);
+    if (total) CHECK(be->upload(be, d->d_cells, d->h_cells, sizeof(int) * (size_t)total * ATAS_OBJ_CELL_INTS));
+    const size_t ws = be->objective_workspace_bytes(be, ncells_max, kmax, t->n, t->E, t->hT, t->hT, prm);
     if (ws > d->obj_ws_bytes) { /* grows with the largest grids seen; rare */
-        if (d->obj_ws) be->free(d->obj_ws);
+        if (d->obj_ws) be->free(be, d->obj_ws);
         d->obj_ws = NULL;
         d->obj_ws_bytes = 0;
-        CHECK(be->alloc(&d->obj_ws, ws, "objective workspace"));
+        CHECK(be->alloc(be, &d->obj_ws, ws, "objective workspace"));
         d->obj_ws_bytes = ws;
     }
     const float *tg = atas_vit_global(t->t_pass), *td = t->need_t_dense ? atas_vit_dense(t->t_pass) : NULL;
@@ -164,13 +164,13 @@ atas_status atas_step_dev_objective(atas_trainer *t, const atas_batch *b, double
     const float *sd = t->need_sm ? atas_vit_dense(t->sm_pass) : NULL;
     for (int j = 0; j < t->G_r; j++) {
         const size_t gi = (size_t)j * t->n, mi = (size_t)j * t->m;
-        CHECK(be->objective(d->d_losses + 4 * (size_t)j, d->ds_glob + gi * E, d->ds_dense ? d->ds_dense + mi * nC : NULL,
+        CHECK(be->objective(be, d->d_losses + 4 * (size_t)j, d->ds_glob + gi * E, d->ds_dense ? d->ds_dense + mi * nC : NULL,
                             tg + gi * E, td ? td + gi * nT : NULL, sg ? sg + gi * E : NULL, sd ? sd + mi * nC : NULL,
                             d->d_cells + (size_t)at[j] * ATAS_OBJ_CELL_INTS, nc[j], kmax, t->n, t->m,
                             t->E, t->hT, t->hT, t->hC, t->hC, prm, 1.0f / (float)t->G_r, d->obj_ws));
     }
     /* the one small copy of this phase: the group losses */
-    CHECK(be->download(d->h_losses, d->d_losses, sizeof(double) * 4 * t->G_r));
+    CHECK(be->download(be, d->h_losses, d->d_losses, sizeof(double) * 4 * t->G_r));
     memset(loss4, 0, 4 * sizeof(double));
     *bad = 0;
     for (int j = 0; j < t->G_r; j++) {
@@ -195,15 +195,15 @@ atas_status atas_step_dev_optimize(atas_trainer *t, double lr, double mom, doubl
     const atas_backend *be = t->be;
     const atas_vit *s = &t->student;
     const size_t r0 = d->r0, n = d->r1 - d->r0;
-    CHECK(be->grad_sumsq(d->d_sumsq, s->grads + r0, n, d->gn_ws));
-    CHECK(be->step_guard(d->d_state, d->d_sumsq, d->d_losses, 4 * t->G_r, t->cfg.optim.clip_grad_norm));
+    CHECK(be->grad_sumsq(be, d->d_sumsq, s->grads + r0, n, d->gn_ws));
+    CHECK(be->step_guard(be, d->d_state, d->d_sumsq, d->d_losses, 4 * t->G_r, t->cfg.optim.clip_grad_norm));
     const int step1 = (int)(t->st.step - t->st.nonfinite_total + 1); /* AdamW's t counts real updates */
-    CHECK(be->clip_adamw_ema(s->params + r0, s->grads + r0, t->adam_m + r0, t->adam_v + r0, t->teacher.params + r0,
+    CHECK(be->clip_adamw_ema(be, s->params + r0, s->grads + r0, t->adam_m + r0, t->adam_v + r0, t->teacher.params + r0,
                              n, d->d_seg_end, d->d_seg_kind, d->nseg, d->d_state, (float)lr,
                              (float)t->cfg.optim.betas[0], (float)t->cfg.optim.betas[1], (float)t->cfg.optim.eps,
                              (float)t->cfg.optim.weight_decay, step1, (float)mom));
     double st[ATAS_STEP_NSTATE];
-    CHECK(be->download(st, d->d_state, sizeof st)); /* the step's one small copy of the metrics */
+    CHECK(be->download(be, st, d->d_state, sizeof st)); /* the step's one small copy of the metrics */
     *gnorm_out = st[ATAS_STEP_GNORM];
     *finite = st[ATAS_STEP_SKIP] == 0;
     return ATAS_OK;

@@ -57,19 +57,19 @@ static atas_status grads_ready_cb(void *ctx, size_t from) {
  * plain pointers and memcpy. */
 static const float *stage_in(atas_trainer *t, float *dev, const float *host, size_t n, atas_status *st) {
     if (t->be->host_addressable) return host;
-    *st = t->be->upload(dev, host, n * sizeof(float));
+    *st = t->be->upload(t->be, dev, host, n * sizeof(float));
     return dev;
 }
 
 static atas_status fetch(atas_trainer *t, float *host, const float *src, size_t n) {
-    return t->be->download(host, src, n * sizeof(float));
+    return t->be->download(t->be, host, src, n * sizeof(float));
 }
 
 static atas_status bcast_params(atas_trainer *t, float *p, size_t n) {
     if (t->be->host_addressable) return atas_comm_bcast(t->comm, p, n * sizeof(float), 0);
     CHECK(fetch(t, t->h_stage, p, n));
     CHECK(atas_comm_bcast(t->comm, t->h_stage, n * sizeof(float), 0));
-    CHECK(t->be->upload(p, t->h_stage, n * sizeof(float)));
+    CHECK(t->be->upload(t->be, p, t->h_stage, n * sizeof(float)));
     return ATAS_OK;
 }
 
@@ -147,8 +147,8 @@ static atas_status setup_models(atas_trainer *t) {
     atas_vit_set_trainable_blocks(&t->student, t->cfg.model.unlocked_blocks, t->cfg.model.train_embeddings,
                                   t->cfg.model.train_head);
     size_t bytes = t->student.nparams * sizeof(float);
-    CHECK(t->be->alloc((void **)&t->adam_m, bytes, "AdamW m"));
-    CHECK(t->be->alloc((void **)&t->adam_v, bytes, "AdamW v"));
+    CHECK(t->be->alloc(t->be, (void **)&t->adam_m, bytes, "AdamW m"));
+    CHECK(t->be->alloc(t->be, (void **)&t->adam_v, bytes, "AdamW v"));
     if (t->cfg.model.weights[0]) {
         if (t->comm->rank == 0) CHECK(atas_weights_load(t->cfg.model.weights, &t->student, NULL));
     } else {
@@ -159,7 +159,7 @@ static atas_status setup_models(atas_trainer *t) {
         CHECK(atas_host_alloc((void **)&t->h_stage, bytes, "host staging of parameters"));
     t->comm->phase = "initial broadcast";
     CHECK(bcast_params(t, t->student.params, t->student.nparams));
-    CHECK(t->be->copy(t->teacher.params, t->student.params, bytes));
+    CHECK(t->be->copy(t->be, t->teacher.params, t->student.params, bytes));
     return ATAS_OK;
 }
 
@@ -236,9 +236,9 @@ static atas_status setup_passes(atas_trainer *t) {
     if (t->need_sm) CHECK(atas_vit_pass_create(&t->sm_pass, &t->student, Bm, t->C, t->C, ATAS_OUT_DENSE, 1));
     if (!t->be->host_addressable) {
         const int R = t->R, C = t->C;
-        CHECK(t->be->alloc((void **)&t->d_views, sizeof(float) * Bv * 3 * R * R, "views on device"));
+        CHECK(t->be->alloc(t->be, (void **)&t->d_views, sizeof(float) * Bv * 3 * R * R, "views on device"));
         if (t->need_sm) {
-            CHECK(t->be->alloc((void **)&t->d_mosaics, sizeof(float) * Bm * 3 * C * C, "mosaics on device"));
+            CHECK(t->be->alloc(t->be, (void **)&t->d_mosaics, sizeof(float) * Bm * 3 * C * C, "mosaics on device"));
         }
     }
     /* device gradients are reduced through the host mirror (NCCL is the CUDA issue's) */
@@ -386,7 +386,7 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
             double tc = atas_now();
             CHECK(fetch(t, t->h_stage, t->student.grads, t->student.nparams));
             CHECK(atas_buckets_finish(&t->buckets));
-            CHECK(t->be->upload(t->student.grads, t->h_stage, t->student.nparams * sizeof(float)));
+            CHECK(t->be->upload(t->be, t->student.grads, t->h_stage, t->student.nparams * sizeof(float)));
             t->buckets.t_busy = atas_now() - tc;
         } else {
             CHECK(atas_buckets_finish(&t->buckets));
@@ -480,7 +480,7 @@ static void teardown(atas_trainer *t) {
     if (t->be) {
         float *dev[] = {t->adam_m, t->adam_v, t->d_views, t->d_mosaics};
         for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
-            if (dev[i]) t->be->free(dev[i]);
+            if (dev[i]) t->be->free(t->be, dev[i]);
     }
     atas_step_dev_close(t);
     atas_host_free(t->h_stage);

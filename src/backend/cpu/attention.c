@@ -18,7 +18,7 @@ static size_t per_thread_floats(int T) {
     return (f + 15) & ~(size_t)15; /* keep every thread's slice 64-byte aligned */
 }
 
-size_t atas_cpu_attention_workspace_bytes(int B, int T, int H, int hd) {
+size_t atas_cpu_attention_workspace_bytes(const atas_backend *be, int B, int T, int H, int hd) {
     if (T <= 0) return 0;
     return sizeof(float) * per_thread_floats(T) * (size_t)omp_get_max_threads();
 }
@@ -80,13 +80,13 @@ static atas_status attention_fwd(const char *op, float *out, float *lse, const f
     return ATAS_OK;
 }
 
-atas_status atas_cpu_attention_fwd(float *out, float *lse, const float *qkv, int B, int T, int H,
+atas_status atas_cpu_attention_fwd(const atas_backend *be, float *out, float *lse, const float *qkv, int B, int T, int H,
                                    int hd, void *workspace) {
     CHECK(attention_fwd("attention_fwd", out, lse, qkv, B, T, H, hd, workspace, 0));
     return ATAS_OK;
 }
 
-atas_status atas_cpu_attention_causal_fwd(float *out, float *lse, const float *qkv, int B, int T,
+atas_status atas_cpu_attention_causal_fwd(const atas_backend *be, float *out, float *lse, const float *qkv, int B, int T,
                                           int H, int hd, void *workspace) {
     CHECK(attention_fwd("attention_causal_fwd", out, lse, qkv, B, T, H, hd, workspace, 1));
     return ATAS_OK;
@@ -117,7 +117,7 @@ ATAS_CPU_HOT static void dscores_rows(float *dS, const float *P, const float *Di
     }
 }
 
-atas_status atas_cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv,
+atas_status atas_cpu_attention_bwd(const atas_backend *be, float *dqkv, const float *dout, const float *qkv,
                                    const float *out, const float *lse, int B, int T, int H, int hd,
                                    void *workspace) {
     if (!dqkv) return ATAS_OK;

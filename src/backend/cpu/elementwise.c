@@ -45,7 +45,7 @@ ATAS_CPU_HOT static void act_bwd_span(float *dx, const float *dy, const float *x
 }
 
 /* the registry has checked kind (QuickGELU or GELU) and the pointers */
-atas_status atas_cpu_act_fwd(float *y, const float *x, size_t n, atas_act kind) {
+atas_status atas_cpu_act_fwd(const atas_backend *be, float *y, const float *x, size_t n, atas_act kind) {
     const long nn = (long)n, nspan = (nn + ATAS_CPU_SPAN - 1) / ATAS_CPU_SPAN;
 #pragma omp parallel for schedule(static) if (n > ATAS_CPU_PAR_MIN)
     for (long k = 0; k < nspan; k++) {
@@ -55,7 +55,7 @@ atas_status atas_cpu_act_fwd(float *y, const float *x, size_t n, atas_act kind) 
     return ATAS_OK;
 }
 
-atas_status atas_cpu_act_bwd(float *dx, const float *dy, const float *x, size_t n, atas_act kind) {
+atas_status atas_cpu_act_bwd(const atas_backend *be, float *dx, const float *dy, const float *x, size_t n, atas_act kind) {
     const long nn = (long)n, nspan = (nn + ATAS_CPU_SPAN - 1) / ATAS_CPU_SPAN;
 #pragma omp parallel for schedule(static) if (n > ATAS_CPU_PAR_MIN)
     for (long k = 0; k < nspan; k++) {
@@ -65,21 +65,21 @@ atas_status atas_cpu_act_bwd(float *dx, const float *dy, const float *x, size_t 
     return ATAS_OK;
 }
 
-atas_status atas_cpu_add(float *y, const float *a, const float *b, size_t n) {
+atas_status atas_cpu_add(const atas_backend *be, float *y, const float *a, const float *b, size_t n) {
     const long nn = (long)n;
 #pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
     for (long i = 0; i < nn; i++) y[i] = a[i] + b[i];
     return ATAS_OK;
 }
 
-atas_status atas_cpu_axpy(float *y, float alpha, const float *x, size_t n) {
+atas_status atas_cpu_axpy(const atas_backend *be, float *y, float alpha, const float *x, size_t n) {
     const long nn = (long)n;
 #pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
     for (long i = 0; i < nn; i++) y[i] += alpha * x[i];
     return ATAS_OK;
 }
 
-atas_status atas_cpu_scale(float *y, float alpha, size_t n) {
+atas_status atas_cpu_scale(const atas_backend *be, float *y, float alpha, size_t n) {
     const long nn = (long)n;
 #pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
     for (long i = 0; i < nn; i++) y[i] *= alpha;

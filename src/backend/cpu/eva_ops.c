@@ -54,13 +54,13 @@ static void rope_rows(float *out, const float *in, int B, int gh, int gw, int ld
     }
 }
 
-atas_status atas_cpu_rope_fwd(float *y, const float *x, int B, int gh, int gw, int ld, int nh,
+atas_status atas_cpu_rope_fwd(const atas_backend *be, float *y, const float *x, int B, int gh, int gw, int ld, int nh,
                               int hd, float ref, float theta) {
     rope_rows(y, x, B, gh, gw, ld, nh, hd, ref, theta, 0);
     return ATAS_OK;
 }
 
-atas_status atas_cpu_rope_bwd(float *dx, const float *dy, int B, int gh, int gw, int ld, int nh,
+atas_status atas_cpu_rope_bwd(const atas_backend *be, float *dx, const float *dy, int B, int gh, int gw, int ld, int nh,
                               int hd, float ref, float theta) {
     rope_rows(dx, dy, B, gh, gw, ld, nh, hd, ref, theta, 1);
     return ATAS_OK;
@@ -83,13 +83,13 @@ ATAS_CPU_HOT static void swiglu_bwd_row(float *dx, const float *dy, const float 
     }
 }
 
-atas_status atas_cpu_swiglu_fwd(float *y, const float *x, int M, int F) {
+atas_status atas_cpu_swiglu_fwd(const atas_backend *be, float *y, const float *x, int M, int F) {
 #pragma omp parallel for schedule(static) if ((size_t)M * F > ATAS_CPU_PAR_MIN)
     for (int m = 0; m < M; m++) swiglu_fwd_row(y + (size_t)m * F, x + (size_t)m * 2 * F, F);
     return ATAS_OK;
 }
 
-atas_status atas_cpu_swiglu_bwd(float *dx, const float *dy, const float *x, int M, int F) {
+atas_status atas_cpu_swiglu_bwd(const atas_backend *be, float *dx, const float *dy, const float *x, int M, int F) {
 #pragma omp parallel for schedule(static) if ((size_t)M * F > ATAS_CPU_PAR_MIN)
     for (int m = 0; m < M; m++)
         swiglu_bwd_row(dx + (size_t)m * 2 * F, dy + (size_t)m * F, x + (size_t)m * 2 * F, F);

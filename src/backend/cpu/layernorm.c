@@ -28,7 +28,7 @@ ATAS_CPU_HOT static void ln_fwd_row(float *yr, float *mean, float *rstd, const f
     if (rstd) *rstd = rs;
 }
 
-atas_status atas_cpu_layernorm_fwd(float *y, float *mean, float *rstd, const float *x,
+atas_status atas_cpu_layernorm_fwd(const atas_backend *be, float *y, float *mean, float *rstd, const float *x,
                                    const float *w, const float *b, int M, int C, float eps) {
 #pragma omp parallel for schedule(static) if ((size_t)M * C > ATAS_CPU_PAR_MIN)
     for (int i = 0; i < M; i++)
@@ -74,7 +74,7 @@ ATAS_CPU_HOT static void ln_bwd_cols(float *dw, float *db, const float *dy, cons
     }
 }
 
-atas_status atas_cpu_layernorm_bwd(float *dx, float *dw, float *db, const float *dy,
+atas_status atas_cpu_layernorm_bwd(const atas_backend *be, float *dx, float *dw, float *db, const float *dy,
                                    const float *x, const float *w, const float *mean,
                                    const float *rstd, int M, int C) {
     const int par = (size_t)M * C > ATAS_CPU_PAR_MIN;

@@ -4,7 +4,7 @@
 
 #include "backend/cpu/cpu_internal.h"
 
-atas_status atas_cpu_linear_fwd(float *y, const float *x, const float *W, const float *b, int M,
+atas_status atas_cpu_linear_fwd(const atas_backend *be, float *y, const float *x, const float *W, const float *b, int M,
                                 int K, int N) {
     if (M == 0) return ATAS_OK;
     float beta = 0.0f;
@@ -18,7 +18,7 @@ atas_status atas_cpu_linear_fwd(float *y, const float *x, const float *W, const 
     return ATAS_OK;
 }
 
-atas_status atas_cpu_linear_bwd(float *dx, float *dW, float *db, const float *dy, const float *x,
+atas_status atas_cpu_linear_bwd(const atas_backend *be, float *dx, float *dW, float *db, const float *dy, const float *x,
                                 const float *W, int M, int K, int N) {
     if (M == 0) return ATAS_OK;
     if (dx) {

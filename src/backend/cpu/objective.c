@@ -19,14 +19,14 @@ static void ctx_init(obj_ctx *c, int ncells, int kmax, int n, int m, int E, int 
     c->prm = prm;
 }
 
-size_t atas_cpu_objective_workspace_bytes(int ncells, int kmax, int n, int E, int hT, int wT,
+size_t atas_cpu_objective_workspace_bytes(const atas_backend *be, int ncells, int kmax, int n, int E, int hT, int wT,
                                           atas_obj_params prm) {
     obj_ctx c;
     ctx_init(&c, ncells, kmax, n, 0, E, hT, wT, 0, 0, prm);
     return obj_layout(&c, NULL);
 }
 
-atas_status atas_cpu_objective(double *losses, float *ds_glob, float *ds_dense, const float *t_glob,
+atas_status atas_cpu_objective(const atas_backend *be, double *losses, float *ds_glob, float *ds_dense, const float *t_glob,
                                const float *t_dense, const float *s_glob, const float *s_dense,
                                const int *cells, int ncells, int kmax, int n, int m, int E, int hT, int wT,
                                int hC, int wC, atas_obj_params prm, float grad_scale, void *workspace) {

@@ -5,7 +5,7 @@
 #include "backend/adamw_math.h"
 #include "backend/cpu/cpu_internal.h"
 
-atas_status atas_cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr,
+atas_status atas_cpu_adamw(const atas_backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr,
                            float beta1, float beta2, float eps, float wd, int t) {
     const atas_adamw_consts k = atas_adamw_prepare(lr, beta1, beta2, eps, wd, t);
     const long nn = (long)n;
@@ -14,7 +14,7 @@ atas_status atas_cpu_adamw(float *p, const float *g, float *m, float *v, size_t 
     return ATAS_OK;
 }
 
-atas_status atas_cpu_ema(float *teacher, const float *student, size_t n, float mom) {
+atas_status atas_cpu_ema(const atas_backend *be, float *teacher, const float *student, size_t n, float mom) {
     const long nn = (long)n;
     const float a = 1.0f - mom;
 #pragma omp parallel for simd schedule(static) if (n > ATAS_CPU_PAR_MIN)
@@ -22,7 +22,7 @@ atas_status atas_cpu_ema(float *teacher, const float *student, size_t n, float m
     return ATAS_OK;
 }
 
-atas_status atas_cpu_sumsq(double *host_out, const float *x, size_t n) {
+atas_status atas_cpu_sumsq(const atas_backend *be, double *host_out, const float *x, size_t n) {
     const long nn = (long)n;
     double s = 0.0;
 #pragma omp parallel for simd schedule(static) reduction(+ : s) if (n > ATAS_CPU_PAR_MIN)

@@ -8,7 +8,7 @@
 /* tap tables live on the stack; this bounds them to 128 KiB */
 #define RS_MAX_SIDE 4096
 
-atas_status atas_cpu_resample_fwd(float *out, const float *in, int ih, int iw, int oh, int ow,
+atas_status atas_cpu_resample_fwd(const atas_backend *be, float *out, const float *in, int ih, int iw, int oh, int ow,
                                   int C, atas_resample kind) {
     int ty[4 * oh], tx[4 * ow];
     float wy[4 * oh], wx[4 * ow];
@@ -33,7 +33,7 @@ atas_status atas_cpu_resample_fwd(float *out, const float *in, int ih, int iw, i
     return ATAS_OK;
 }
 
-atas_status atas_cpu_resample_bwd(float *din, const float *dout, int ih, int iw, int oh, int ow,
+atas_status atas_cpu_resample_bwd(const atas_backend *be, float *din, const float *dout, int ih, int iw, int oh, int ow,
                                   int C, atas_resample kind) {
     int ty[4 * oh], tx[4 * ow];
     float wy[4 * oh], wx[4 * ow];

@@ -7,9 +7,9 @@
 
 static size_t chunks(size_t n) { return n ? (n + ATAS_GN_CHUNK - 1) / ATAS_GN_CHUNK : 1; }
 
-size_t atas_cpu_grad_sumsq_workspace_bytes(size_t n) { return sizeof(double) * chunks(n); }
+size_t atas_cpu_grad_sumsq_workspace_bytes(const atas_backend *be, size_t n) { return sizeof(double) * chunks(n); }
 
-atas_status atas_cpu_grad_sumsq(double *out, const float *x, size_t n, void *workspace) {
+atas_status atas_cpu_grad_sumsq(const atas_backend *be, double *out, const float *x, size_t n, void *workspace) {
     double *part = workspace;
     const long nc = (long)chunks(n);
     /* each chunk summed in index order, the chunks in chunk order: the CUDA kernel
@@ -27,12 +27,12 @@ atas_status atas_cpu_grad_sumsq(double *out, const float *x, size_t n, void *wor
     return ATAS_OK;
 }
 
-atas_status atas_cpu_step_guard(double *state, const double *sumsq, const double *losses, int nl, double clip) {
+atas_status atas_cpu_step_guard(const atas_backend *be, double *state, const double *sumsq, const double *losses, int nl, double clip) {
     atas_step_guard_math(state, sumsq[0], losses, nl, clip);
     return ATAS_OK;
 }
 
-atas_status atas_cpu_clip_adamw_ema(float *p, const float *g, float *m, float *v, float *teacher, size_t n,
+atas_status atas_cpu_clip_adamw_ema(const atas_backend *be, float *p, const float *g, float *m, float *v, float *teacher, size_t n,
                                     const size_t *seg_end, const int *seg_kind, int nseg, const double *state,
                                     float lr, float beta1, float beta2, float eps, float wd, int t, float mom) {
     if (state[ATAS_STEP_SKIP] != 0) return ATAS_OK;

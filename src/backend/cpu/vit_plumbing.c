@@ -2,7 +2,7 @@
  * row slices of token sequences. Pure data movement, parallel over rows. */
 #include "backend/cpu/cpu_internal.h"
 
-atas_status atas_cpu_patchify(float *patches, const float *img, int B, int H, int W, int P) {
+atas_status atas_cpu_patchify(const atas_backend *be, float *patches, const float *img, int B, int H, int W, int P) {
     const int gh = H / P, gw = W / P, np = gh * gw, pd = 3 * P * P;
     const long nrows = (long)B * np;
 #pragma omp parallel for schedule(static) if ((size_t)nrows * pd > ATAS_CPU_PAR_MIN)
@@ -18,7 +18,7 @@ atas_status atas_cpu_patchify(float *patches, const float *img, int B, int H, in
     return ATAS_OK;
 }
 
-atas_status atas_cpu_embed_fwd(float *x, const float *pe, const float *cls, const float *pos,
+atas_status atas_cpu_embed_fwd(const atas_backend *be, float *x, const float *pe, const float *cls, const float *pos,
                                int B, int Np, int D) {
     const int T = Np + 1;
     const long nrows = (long)B * T;
@@ -33,7 +33,7 @@ atas_status atas_cpu_embed_fwd(float *x, const float *pe, const float *cls, cons
     return ATAS_OK;
 }
 
-atas_status atas_cpu_embed_bwd(float *dpe, float *dcls, float *dpos, const float *dx, int B,
+atas_status atas_cpu_embed_bwd(const atas_backend *be, float *dpe, float *dcls, float *dpos, const float *dx, int B,
                                int Np, int D) {
     const int T = Np + 1;
     const int par = (size_t)B * T * D > ATAS_CPU_PAR_MIN;
@@ -63,14 +63,14 @@ atas_status atas_cpu_embed_bwd(float *dpe, float *dcls, float *dpos, const float
     return ATAS_OK;
 }
 
-atas_status atas_cpu_rows_gather(float *out, const float *in, int B, int T, int C, int t0, int nt) {
+atas_status atas_cpu_rows_gather(const atas_backend *be, float *out, const float *in, int B, int T, int C, int t0, int nt) {
 #pragma omp parallel for schedule(static) if ((size_t)B * nt * C > ATAS_CPU_PAR_MIN)
     for (int b = 0; b < B; b++)
         memcpy(out + (size_t)b * nt * C, in + ((size_t)b * T + t0) * C, sizeof(float) * nt * C);
     return ATAS_OK;
 }
 
-atas_status atas_cpu_rows_scatter_add(float *din, const float *dout, int B, int T, int C, int t0,
+atas_status atas_cpu_rows_scatter_add(const atas_backend *be, float *din, const float *dout, int B, int T, int C, int t0,
                                       int nt) {
     if (!din) return ATAS_OK;
     const size_t n = (size_t)nt * C;

@@ -29,7 +29,7 @@ static int chunk_rows(int T, int H) {
     return m < (size_t)T ? (int)m : T;
 }
 
-extern "C" size_t atas_cuda_attention_workspace_bytes(int B, int T, int H, int hd) {
+extern "C" size_t atas_cuda_attention_workspace_bytes(const atas_backend *be, int B, int T, int H, int hd) {
     if (T <= 0 || H <= 0) return 0;
     const size_t m = (size_t)chunk_rows(T, H);
     const size_t pt = align64((size_t)H * m * T);
@@ -127,7 +127,7 @@ static atas_status attention_fwd(const char *op, float *out, float *lse, const f
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_attention_fwd(float *out, float *lse, const float *qkv, int B,
+extern "C" atas_status atas_cuda_attention_fwd(const atas_backend *be, float *out, float *lse, const float *qkv, int B,
                                                int T, int H, int hd, void *workspace) {
     CHECK(attention_fwd("attention_fwd", out, lse, qkv, B, T, H, hd, workspace, 0));
     return ATAS_OK;
@@ -135,14 +135,14 @@ extern "C" atas_status atas_cuda_attention_fwd(float *out, float *lse, const flo
 
 /* CLIP's text tower: the full scores are computed and the masked ones get
  * probability 0 (T = 77 there, so skipping the upper triangle saves little). */
-extern "C" atas_status atas_cuda_attention_causal_fwd(float *out, float *lse, const float *qkv,
+extern "C" atas_status atas_cuda_attention_causal_fwd(const atas_backend *be, float *out, float *lse, const float *qkv,
                                                       int B, int T, int H, int hd,
                                                       void *workspace) {
     CHECK(attention_fwd("attention_causal_fwd", out, lse, qkv, B, T, H, hd, workspace, 1));
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_attention_bwd(float *dqkv, const float *dout, const float *qkv,
+extern "C" atas_status atas_cuda_attention_bwd(const atas_backend *be, float *dqkv, const float *dout, const float *qkv,
                                                const float *out, const float *lse, int B, int T,
                                                int H, int hd, void *workspace) {
     if (!dqkv) return ATAS_OK;

@@ -46,12 +46,12 @@ __global__ void k_act_bwd(float *dx, const float *dy, const float *x, size_t n, 
     }
 }
 
-extern "C" atas_status atas_cuda_act_fwd(float *y, const float *x, size_t n, atas_act kind) {
+extern "C" atas_status atas_cuda_act_fwd(const atas_backend *be, float *y, const float *x, size_t n, atas_act kind) {
     LAUNCH(k_act_fwd, n, "act_fwd", y, x, n, (int)kind);
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_act_bwd(float *dx, const float *dy, const float *x, size_t n,
+extern "C" atas_status atas_cuda_act_bwd(const atas_backend *be, float *dx, const float *dy, const float *x, size_t n,
                                          atas_act kind) {
     if (!dx) return ATAS_OK;
     LAUNCH(k_act_bwd, n, "act_bwd", dx, dy, x, n, (int)kind);
@@ -72,19 +72,19 @@ __global__ void k_ema(float *t, const float *s, size_t n, float mom) {
     GRID_STRIDE(i, n) t[i] = mom * t[i] + a * s[i];
 }
 
-extern "C" atas_status atas_cuda_add(float *y, const float *a, const float *b, size_t n) {
+extern "C" atas_status atas_cuda_add(const atas_backend *be, float *y, const float *a, const float *b, size_t n) {
     LAUNCH(k_add, n, "add", y, a, b, n);
     return ATAS_OK;
 }
-extern "C" atas_status atas_cuda_axpy(float *y, float alpha, const float *x, size_t n) {
+extern "C" atas_status atas_cuda_axpy(const atas_backend *be, float *y, float alpha, const float *x, size_t n) {
     LAUNCH(k_axpy, n, "axpy", y, alpha, x, n);
     return ATAS_OK;
 }
-extern "C" atas_status atas_cuda_scale(float *y, float alpha, size_t n) {
+extern "C" atas_status atas_cuda_scale(const atas_backend *be, float *y, float alpha, size_t n) {
     LAUNCH(k_scale, n, "scale", y, alpha, n);
     return ATAS_OK;
 }
-extern "C" atas_status atas_cuda_ema(float *teacher, const float *student, size_t n, float mom) {
+extern "C" atas_status atas_cuda_ema(const atas_backend *be, float *teacher, const float *student, size_t n, float mom) {
     LAUNCH(k_ema, n, "ema", teacher, student, n, mom);
     return ATAS_OK;
 }
@@ -95,7 +95,7 @@ __global__ void k_adamw(float *p, const float *g, float *m, float *v, size_t n,
     GRID_STRIDE(i, n) atas_adamw_update(p + i, m + i, v + i, g[i], k);
 }
 
-extern "C" atas_status atas_cuda_adamw(float *p, const float *g, float *m, float *v, size_t n,
+extern "C" atas_status atas_cuda_adamw(const atas_backend *be, float *p, const float *g, float *m, float *v, size_t n,
                                        float lr, float beta1, float beta2, float eps, float wd,
                                        int t) {
     /* the step constants on the host, exactly as the CPU backend computes them */

@@ -56,12 +56,12 @@ static atas_status rope_launch(float *out, const float *in, int B, int gh, int g
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_rope_fwd(float *y, const float *x, int B, int gh, int gw, int ld,
+extern "C" atas_status atas_cuda_rope_fwd(const atas_backend *be, float *y, const float *x, int B, int gh, int gw, int ld,
                                           int nh, int hd, float ref, float theta) {
     return rope_launch(y, x, B, gh, gw, ld, nh, hd, ref, theta, 0, "rope_fwd");
 }
 
-extern "C" atas_status atas_cuda_rope_bwd(float *dx, const float *dy, int B, int gh, int gw,
+extern "C" atas_status atas_cuda_rope_bwd(const atas_backend *be, float *dx, const float *dy, int B, int gh, int gw,
                                           int ld, int nh, int hd, float ref, float theta) {
     return rope_launch(dx, dy, B, gh, gw, ld, nh, hd, ref, theta, 1, "rope_bwd");
 }
@@ -84,14 +84,14 @@ __global__ void k_swiglu_bwd(float *dx, const float *dy, const float *x, size_t 
     }
 }
 
-extern "C" atas_status atas_cuda_swiglu_fwd(float *y, const float *x, int M, int F) {
+extern "C" atas_status atas_cuda_swiglu_fwd(const atas_backend *be, float *y, const float *x, int M, int F) {
     const size_t n = (size_t)M * F;
     k_swiglu_fwd<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(y, x, n, F);
     CU_LAUNCHED("swiglu_fwd");
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_swiglu_bwd(float *dx, const float *dy, const float *x, int M,
+extern "C" atas_status atas_cuda_swiglu_bwd(const atas_backend *be, float *dx, const float *dy, const float *x, int M,
                                             int F) {
     const size_t n = (size_t)M * F;
     k_swiglu_bwd<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(dx, dy, x, n, F);

@@ -82,7 +82,7 @@ __global__ void k_ln_bwd_wb(float *dw, float *db, const float *dy, const float *
     }
 }
 
-extern "C" atas_status atas_cuda_layernorm_fwd(float *y, float *mean, float *rstd, const float *x,
+extern "C" atas_status atas_cuda_layernorm_fwd(const atas_backend *be, float *y, float *mean, float *rstd, const float *x,
                                                const float *w, const float *b, int M, int C,
                                                float eps) {
     if (M == 0) return ATAS_OK;
@@ -92,7 +92,7 @@ extern "C" atas_status atas_cuda_layernorm_fwd(float *y, float *mean, float *rst
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_layernorm_bwd(float *dx, float *dw, float *db, const float *dy,
+extern "C" atas_status atas_cuda_layernorm_bwd(const atas_backend *be, float *dx, float *dw, float *db, const float *dy,
                                                const float *x, const float *w, const float *mean,
                                                const float *rstd, int M, int C) {
     if (M == 0) return ATAS_OK;

@@ -38,7 +38,7 @@ atas_status atas_cuda_colsum_add(float *out, const float *in, int M, int N, cons
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_linear_fwd(float *y, const float *x, const float *W,
+extern "C" atas_status atas_cuda_linear_fwd(const atas_backend *be, float *y, const float *x, const float *W,
                                             const float *b, int M, int K, int N) {
     if (M == 0) return ATAS_OK;
     float beta = 0.0f;
@@ -55,7 +55,7 @@ extern "C" atas_status atas_cuda_linear_fwd(float *y, const float *x, const floa
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_linear_bwd(float *dx, float *dW, float *db, const float *dy,
+extern "C" atas_status atas_cuda_linear_bwd(const atas_backend *be, float *dx, float *dW, float *db, const float *dy,
                                             const float *x, const float *W, int M, int K, int N) {
     if (M == 0) return ATAS_OK;
     if (dx) {
@@ -72,7 +72,7 @@ extern "C" atas_status atas_cuda_linear_bwd(float *dx, float *dW, float *db, con
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_matmul_fwd(float *y, const float *x, const float *W, int M,
+extern "C" atas_status atas_cuda_matmul_fwd(const atas_backend *be, float *y, const float *x, const float *W, int M,
                                             int K, int N) {
     if (M == 0) return ATAS_OK;
     /* y^T[N,M] = W^T[N,K] x^T[K,M] */
@@ -81,7 +81,7 @@ extern "C" atas_status atas_cuda_matmul_fwd(float *y, const float *x, const floa
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_matmul_bwd(float *dx, float *dW, const float *dy, const float *x,
+extern "C" atas_status atas_cuda_matmul_bwd(const atas_backend *be, float *dx, float *dW, const float *dy, const float *x,
                                             const float *W, int M, int K, int N) {
     if (M == 0) return ATAS_OK;
     if (dx) {

@@ -3,7 +3,7 @@
  * download return with the data in place. */
 #include "backend/cuda/cuda_common.cuh"
 
-extern "C" atas_status atas_cuda_alloc(void **p, size_t bytes, const char *what) {
+extern "C" atas_status atas_cuda_alloc(const atas_backend *be, void **p, size_t bytes, const char *what) {
     *p = NULL;
     void *d = NULL;
     cudaError_t e = cudaMalloc(&d, bytes ? bytes : 1);
@@ -22,25 +22,25 @@ extern "C" atas_status atas_cuda_alloc(void **p, size_t bytes, const char *what)
 }
 
 /* no status to return: a failure here would be a stale pointer, reported by the next op */
-extern "C" void atas_cuda_free(void *p) {
+extern "C" void atas_cuda_free(const atas_backend *be, void *p) {
     if (p) (void)cudaFree(p);
 }
 
-extern "C" atas_status atas_cuda_upload(void *dst, const void *src, size_t bytes) {
+extern "C" atas_status atas_cuda_upload(const atas_backend *be, void *dst, const void *src, size_t bytes) {
     if (bytes == 0) return ATAS_OK;
     atas_backend_count_transfer(1, bytes);
     CU_CHECK("upload", cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_download(void *dst, const void *src, size_t bytes) {
+extern "C" atas_status atas_cuda_download(const atas_backend *be, void *dst, const void *src, size_t bytes) {
     if (bytes == 0) return ATAS_OK;
     atas_backend_count_transfer(0, bytes);
     CU_CHECK("download", cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_copy(void *dst, const void *src, size_t bytes) {
+extern "C" atas_status atas_cuda_copy(const atas_backend *be, void *dst, const void *src, size_t bytes) {
     if (bytes == 0 || dst == src) return ATAS_OK;
     const char *d = (const char *)dst, *s = (const char *)src;
     /* cudaMemcpy leaves overlapping ranges undefined (the CPU backend's memmove does not) */
@@ -50,13 +50,13 @@ extern "C" atas_status atas_cuda_copy(void *dst, const void *src, size_t bytes) 
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_zero(void *dst, size_t bytes) {
+extern "C" atas_status atas_cuda_zero(const atas_backend *be, void *dst, size_t bytes) {
     if (bytes == 0) return ATAS_OK;
     CU_CHECK("zero", cudaMemsetAsync(dst, 0, bytes, 0));
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_sync(void) {
+extern "C" atas_status atas_cuda_sync(const atas_backend *be) {
     CU_CHECK("sync", cudaDeviceSynchronize());
     return ATAS_OK;
 }

@@ -49,14 +49,14 @@ __global__ void k_poison(float *x, size_t n, const double *losses) {
         }
 }
 
-extern "C" size_t atas_cuda_objective_workspace_bytes(int ncells, int kmax, int n, int E, int hT, int wT,
+extern "C" size_t atas_cuda_objective_workspace_bytes(const atas_backend *be, int ncells, int kmax, int n, int E, int hT, int wT,
                                                       atas_obj_params prm) {
     obj_ctx c;
     ctx_init(&c, ncells, kmax, n, 0, E, hT, wT, 0, 0, prm);
     return obj_layout(&c, NULL);
 }
 
-extern "C" atas_status atas_cuda_objective(double *losses, float *ds_glob, float *ds_dense, const float *t_glob,
+extern "C" atas_status atas_cuda_objective(const atas_backend *be, double *losses, float *ds_glob, float *ds_dense, const float *t_glob,
                                            const float *t_dense, const float *s_glob, const float *s_dense,
                                            const int *cells, int ncells, int kmax, int n, int m, int E, int hT,
                                            int wT, int hC, int wC, atas_obj_params prm, float grad_scale,
@@ -141,9 +141,9 @@ __global__ void k_gn_sum(double *out, const double *part, size_t nc) {
     }
 }
 
-extern "C" size_t atas_cuda_grad_sumsq_workspace_bytes(size_t n) { return sizeof(double) * gn_chunks(n); }
+extern "C" size_t atas_cuda_grad_sumsq_workspace_bytes(const atas_backend *be, size_t n) { return sizeof(double) * gn_chunks(n); }
 
-extern "C" atas_status atas_cuda_grad_sumsq(double *out, const float *x, size_t n, void *workspace) {
+extern "C" atas_status atas_cuda_grad_sumsq(const atas_backend *be, double *out, const float *x, size_t n, void *workspace) {
     double *part = (double *)workspace;
     const size_t nc = gn_chunks(n);
     if (n == 0) {
@@ -161,7 +161,7 @@ __global__ void k_step_guard(double *state, const double *sumsq, const double *l
     if (blockIdx.x == 0 && threadIdx.x == 0) atas_step_guard_math(state, sumsq[0], losses, nl, clip);
 }
 
-extern "C" atas_status atas_cuda_step_guard(double *state, const double *sumsq, const double *losses, int nl,
+extern "C" atas_status atas_cuda_step_guard(const atas_backend *be, double *state, const double *sumsq, const double *losses, int nl,
                                             double clip) {
     k_step_guard<<<1, 1>>>(state, sumsq, losses, nl, clip);
     CU_LAUNCHED("step_guard");
@@ -188,7 +188,7 @@ __global__ void k_clip_adamw_ema(float *p, const float *g, float *m, float *v, f
     }
 }
 
-extern "C" atas_status atas_cuda_clip_adamw_ema(float *p, const float *g, float *m, float *v, float *teacher,
+extern "C" atas_status atas_cuda_clip_adamw_ema(const atas_backend *be, float *p, const float *g, float *m, float *v, float *teacher,
                                                 size_t n, const size_t *seg_end, const int *seg_kind, int nseg,
                                                 const double *state, float lr, float beta1, float beta2,
                                                 float eps, float wd, int t, float mom) {

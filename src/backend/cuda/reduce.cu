@@ -32,7 +32,7 @@ static unsigned red_blocks(size_t n) {
     return (unsigned)(b < 1 ? 1 : (b > RED_BLOCKS ? RED_BLOCKS : b));
 }
 
-extern "C" atas_status atas_cuda_sumsq(double *host_out, const float *x, size_t n) {
+extern "C" atas_status atas_cuda_sumsq(const atas_backend *be, double *host_out, const float *x, size_t n) {
     *host_out = 0.0;
     if (n == 0) return ATAS_OK;
     const unsigned nb = red_blocks(n);

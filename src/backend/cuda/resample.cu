@@ -77,7 +77,7 @@ static void invert(int in, int out, int ntap, const int *taps, const float *wts,
         }
 }
 
-extern "C" atas_status atas_cuda_resample_fwd(float *out, const float *in, int ih, int iw, int oh,
+extern "C" atas_status atas_cuda_resample_fwd(const atas_backend *be, float *out, const float *in, int ih, int iw, int oh,
                                               int ow, int C, atas_resample kind) {
     ATAS_CHECK(check_input("resample_fwd", ih, iw));
     int ty[4 * oh], tx[4 * ow];
@@ -97,7 +97,7 @@ extern "C" atas_status atas_cuda_resample_fwd(float *out, const float *in, int i
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_resample_bwd(float *din, const float *dout, int ih, int iw,
+extern "C" atas_status atas_cuda_resample_bwd(const atas_backend *be, float *din, const float *dout, int ih, int iw,
                                               int oh, int ow, int C, atas_resample kind) {
     ATAS_CHECK(check_input("resample_bwd", ih, iw));
     int ty[4 * oh], tx[4 * ow];

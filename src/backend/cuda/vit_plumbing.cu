@@ -19,7 +19,7 @@ __global__ void k_patchify(float *patches, const float *img, size_t n, int H, in
     }
 }
 
-extern "C" atas_status atas_cuda_patchify(float *patches, const float *img, int B, int H, int W,
+extern "C" atas_status atas_cuda_patchify(const atas_backend *be, float *patches, const float *img, int B, int H, int W,
                                           int P) {
     const int gw = W / P, np = (H / P) * gw;
     const size_t n = (size_t)B * 3 * H * W;
@@ -40,7 +40,7 @@ __global__ void k_embed_fwd(float *x, const float *pe, const float *cls, const f
     }
 }
 
-extern "C" atas_status atas_cuda_embed_fwd(float *x, const float *pe, const float *cls,
+extern "C" atas_status atas_cuda_embed_fwd(const atas_backend *be, float *x, const float *pe, const float *cls,
                                            const float *pos, int B, int Np, int D) {
     const int T = Np + 1;
     const size_t n = (size_t)B * T * D;
@@ -76,7 +76,7 @@ __global__ void k_embed_bwd_pos(float *dcls, float *dpos, const float *dx, int B
     }
 }
 
-extern "C" atas_status atas_cuda_embed_bwd(float *dpe, float *dcls, float *dpos, const float *dx,
+extern "C" atas_status atas_cuda_embed_bwd(const atas_backend *be, float *dpe, float *dcls, float *dpos, const float *dx,
                                            int B, int Np, int D) {
     const int T = Np + 1;
     const size_t npe = (size_t)B * Np * D;
@@ -107,7 +107,7 @@ __global__ void k_rows(float *small, float *big, size_t n, int T, int C, int t0,
     }
 }
 
-extern "C" atas_status atas_cuda_rows_gather(float *out, const float *in, int B, int T, int C,
+extern "C" atas_status atas_cuda_rows_gather(const atas_backend *be, float *out, const float *in, int B, int T, int C,
                                              int t0, int nt) {
     const size_t n = (size_t)B * nt * C;
     if (n == 0) return ATAS_OK;
@@ -117,7 +117,7 @@ extern "C" atas_status atas_cuda_rows_gather(float *out, const float *in, int B,
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_rows_scatter_add(float *din, const float *dout, int B, int T,
+extern "C" atas_status atas_cuda_rows_scatter_add(const atas_backend *be, float *din, const float *dout, int B, int T,
                                                   int C, int t0, int nt) {
     if (!din) return ATAS_OK;
     const size_t n = (size_t)B * nt * C;
