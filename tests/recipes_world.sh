@@ -75,8 +75,22 @@ echo "docs pack at >= $need px into $path, as the configs need"
 if grep -rn "ATAS-METHOD\|/work/shared" "$SRC/README.md" "$SRC/docs" "$SRC/configs" "$SRC/jobs" >"$T/ptr.txt"; then
   echo "FAIL: pointers outside the repository:"; cat "$T/ptr.txt"; exit 1
 fi
-# tiny: the fixed-global-batch test config, 1 and 2 ranks; on 3 it says how to state a per-rank batch
-"$BIN" "$SRC/configs/tiny.cfg" --world 2 >/dev/null 2>&1 || { echo "FAIL: tiny on 2 ranks"; exit 1; }
-if "$BIN" "$SRC/configs/tiny.cfg" --world 3 >/dev/null 2>"$T/err.txt"; then echo "FAIL: tiny on 3 ranks accepted"; exit 1; fi
+# tiny: the fixed-global-batch test config; 1 and 2 ranks keep its batch of 2 groups, other world
+# sizes round it up (batch.round_up) and say so; without round_up, 3 ranks is an error that says
+# how to state a per-rank batch
+for w in 1 2; do
+  "$BIN" "$SRC/configs/tiny.cfg" --world $w >"$T/tiny.txt" 2>&1 || { echo "FAIL: tiny on $w ranks"; exit 1; }
+  grep -q "global batch 2 group(s)" "$T/tiny.txt" || { echo "FAIL: tiny on $w ranks: $(grep recipe "$T/tiny.txt")"; exit 1; }
+  if grep -q "rounded up" "$T/tiny.txt"; then echo "FAIL: tiny on $w ranks rounded"; exit 1; fi
+done
+for w in 3 8 64; do
+  "$BIN" "$SRC/configs/tiny.cfg" --world $w >"$T/tiny.txt" 2>&1 || { echo "FAIL: tiny on $w ranks: $(cat "$T/tiny.txt")"; exit 1; }
+  grep -q "global batch $w group(s)" "$T/tiny.txt" || { echo "FAIL: tiny on $w ranks: $(grep recipe "$T/tiny.txt")"; exit 1; }
+  grep -q "batch.groups = 2 rounded up to $w, a multiple of $w rank(s) (batch.round_up)" "$T/tiny.txt" ||
+    { echo "FAIL: tiny on $w ranks: no rounding note"; exit 1; }
+  grep -q "^  groups = $w;" "$T/tiny.txt" || { echo "FAIL: tiny on $w ranks: resolved groups"; exit 1; }
+done
+if "$BIN" "$SRC/configs/tiny.cfg" --set batch.round_up=false --world 3 >/dev/null 2>"$T/err.txt"; then
+  echo "FAIL: tiny on 3 ranks accepted without round_up"; exit 1; fi
 grep -q "batch.groups_per_rank" "$T/err.txt" || { echo "FAIL: message: $(cat "$T/err.txt")"; exit 1; }
 echo "recipes_world: all checks passed"

@@ -126,6 +126,20 @@ static void test_batch_per_rank(void) {
     T_ASSERT(c.batch.groups == 4 && c.batch.groups_per_rank == 0, "--set batch.groups did not win");
     expect_err(atas_config_apply_world(&c, 3), "batch.groups = 4: must be a multiple of the number of ranks (3)",
                "batch.groups_per_rank");
+    /* batch.round_up: the next multiple of the ranks, noted in the recipe; a multiple stays */
+    c.batch.round_up = 1;
+    const int rw[4] = {1, 3, 8, 64}, rg[4] = {4, 6, 8, 64};
+    for (int i = 0; i < 4; i++) {
+        atas_run_config w = c;
+        T_OK(atas_config_apply_world(&w, rw[i]));
+        T_ASSERT(w.batch.groups == rg[i], "round_up on %d ranks: groups %d, expected %d", rw[i], w.batch.groups, rg[i]);
+        atas_recipe r;
+        T_OK(atas_recipe_derive(&c, rw[i], 0, &r));
+        T_ASSERT(r.groups == rg[i] && r.groups_asked == 4 && r.groups_per_rank == rg[i] / rw[i], "round_up recipe");
+        char buf[2048];
+        atas_recipe_format(&r, &c, buf, sizeof buf);
+        T_ASSERT((strstr(buf, "rounded up") != NULL) == (rg[i] != 4), "rounding note on %d ranks: %s", rw[i], buf);
+    }
     /* both in one file: refused, naming both */
     const char *both = write_cfg("both.cfg", BASE "batch = { groups = 4; groups_per_rank = 1; };\n");
     expect_err(atas_config_load(both, NULL, 0, &c), "batch.groups and batch.groups_per_rank", "both.cfg:3");

@@ -72,6 +72,7 @@ typedef struct {
         int groups;       /* global groups per step */
         int group_images; /* n images per group */
         int groups_per_rank; /* > 0: groups = this * world (atas_config_apply_world); 0 = use groups */
+        int round_up;        /* groups not a multiple of the ranks: 1 = round up to one, 0 = error */
     } batch;
     struct {
         int canvas; /* C */
@@ -144,7 +145,8 @@ atas_status atas_config_set(atas_run_config *c, const char *assignment);
 /* The cross-key checks (atas_config_load runs them). */
 atas_status atas_config_check(const atas_run_config *c);
 
-/* batch.groups must be a multiple of the number of ranks. */
+/* batch.groups must be a multiple of the number of ranks (after atas_config_apply_world,
+ * which rounds it up when batch.round_up is set). */
 atas_status atas_config_check_world(const atas_run_config *c, int world);
 
 /* Write every key with its resolved value (libconfig syntax, via a temporary
@@ -185,7 +187,8 @@ int64_t atas_config_total_steps(const atas_run_config *c, int64_t corpus_images)
 /* ---- the recipe at a world size (src/train/recipe.c; docs/training.md) */
 /* Resolve the batch for `world` ranks: with batch.groups_per_rank > 0, batch.groups =
  * groups_per_rank * world and groups_per_rank becomes 0 (the global batch is fixed from
- * here on); then atas_config_check_world. */
+ * here on); with batch.round_up, a global batch.groups that is not a multiple of world
+ * is rounded up to the next multiple; then atas_config_check_world. */
 atas_status atas_config_apply_world(atas_run_config *c, int world);
 /* Warm-up in steps: round(optim.warmup_fraction * total) (>= 1) when the fraction is > 0,
  * else optim.warmup_steps. */
@@ -193,6 +196,7 @@ int64_t atas_config_warmup_steps(const atas_run_config *c, int64_t total_steps);
 
 typedef struct {
     int world, groups, groups_per_rank, per_rank_given, images_per_step;
+    int groups_asked;       /* batch.groups before batch.round_up rounded it (== groups when not) */
     int64_t corpus_images;  /* 0 = unknown */
     int64_t total_steps;    /* 0 = unknown (run.steps = 0 and no corpus size) */
     double epochs;          /* passes over the corpus (0 when unknown) */

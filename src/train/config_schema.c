@@ -136,6 +136,10 @@ const cfg_key atas_cfg_keys[] = {
           "config starts on any world size; the global batch, and with it the lr, grows with the ranks). "
           "0 = `batch.groups` is the global batch. Not both in one file; a later `--set batch.groups=G` "
           "switches back to a fixed global batch.", R_GE(0)),
+    K_BOOL("batch.round_up", batch.round_up, "false",
+           "If true, a global `batch.groups` that is not a multiple of the number of ranks is rounded up "
+           "to the next multiple (noted in the recipe line at start; the trajectory then differs from the "
+           "same config on a world size that divides it). false: that is a config error."),
 
     /* ---- mosaic */
     K_INT("mosaic.canvas", mosaic.canvas, "960",

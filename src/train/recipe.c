@@ -19,6 +19,13 @@ atas_status atas_config_apply_world(atas_run_config *c, int world) {
         c->batch.groups = c->batch.groups_per_rank * world;
         c->batch.groups_per_rank = 0;
     }
+    if (c->batch.round_up && c->batch.groups % world != 0) {
+        const int64_t g = ((int64_t)c->batch.groups + world - 1) / world * world;
+        if (g > 1 << 24)
+            return ATAS_ERR(ATAS_ERR_CONFIG, "batch.groups = %d rounded up to a multiple of %d ranks is too many",
+                            c->batch.groups, world);
+        c->batch.groups = (int)g;
+    }
     CHECK(atas_config_check_world(c, world));
     return ATAS_OK;
 }
@@ -37,6 +44,7 @@ atas_status atas_recipe_derive(const atas_run_config *cfg, int world, int64_t co
     const int per_rank_given = c.batch.groups_per_rank > 0;
     CHECK(atas_config_apply_world(&c, world));
     *r = (atas_recipe){0};
+    r->groups_asked = per_rank_given ? c.batch.groups : cfg->batch.groups;
     r->world = world;
     r->groups = c.batch.groups;
     r->groups_per_rank = c.batch.groups / world;
@@ -63,6 +71,9 @@ void atas_recipe_format(const atas_recipe *r, const atas_run_config *c, char *bu
     OUT("recipe on %d rank(s): global batch %d group(s) x %d images = %d images per step (%d group(s) per rank%s)\n",
         r->world, r->groups, c->batch.group_images, r->images_per_step, r->groups_per_rank,
         r->per_rank_given ? ", batch.groups_per_rank" : ", batch.groups is global");
+    if (r->groups_asked != r->groups)
+        OUT("recipe: batch.groups = %d rounded up to %d, a multiple of %d rank(s) (batch.round_up)\n",
+            r->groups_asked, r->groups, r->world);
     if (r->total_steps > 0 && r->corpus_images > 0)
         OUT("recipe: %lld steps = %.3g epoch(s) of %lld images%s\n", (long long)r->total_steps, r->epochs,
             (long long)r->corpus_images, c->run.steps > 0 ? " (run.steps)" : " (run.epochs)");

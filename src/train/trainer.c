@@ -83,7 +83,11 @@ static atas_status params_agree(atas_trainer *t, const float *p, size_t n, const
 static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
     CHECK(atas_config_load(a->config_path, a->sets, a->nsets, &t->cfg));
     if (a->resume) snprintf(t->cfg.checkpoint.resume, sizeof t->cfg.checkpoint.resume, "%s", a->resume);
+    const int groups_asked = t->cfg.batch.groups_per_rank > 0 ? 0 : t->cfg.batch.groups;
     CHECK(atas_config_apply_world(&t->cfg, t->comm->world)); /* batch.groups_per_rank -> global batch */
+    if (groups_asked && groups_asked != t->cfg.batch.groups)
+        atas_info("batch.groups = %d rounded up to %d, a multiple of %d rank(s) (batch.round_up)", groups_asked,
+                  t->cfg.batch.groups, t->comm->world);
     /* from here on every collective waits dist.timeout_s, not the start-up default */
     t->comm->timeout_s = t->cfg.dist.timeout_s;
     int complete = 0;
