@@ -1,6 +1,7 @@
 /* MPI plumbing with time-outs: every wait polls, so a dead peer turns into an
  * error naming the step and phase instead of a hang. */
 #include "atas/dist.h"
+#include "atas/backend.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@ atas_status atas_comm_init(atas_comm *c, int *argc, char ***argv, double timeout
     MPI_Comm_rank(local, &c->local_rank);
     MPI_Comm_size(local, &c->local_size);
     MPI_Comm_free(&local);
+    /* a device backend binds one GPU per local rank and refuses too many ranks per node */
+    atas_backend_set_local_rank(c->local_rank);
+    atas_backend_set_local_size(c->local_size);
     c->timeout_s = timeout_s > 0 ? timeout_s : 300;
     c->phase = "startup";
     atas_log_set_rank(c->rank, c->world);
