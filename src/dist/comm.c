@@ -170,6 +170,7 @@ void atas_buckets_begin(atas_grad_buckets *b) {
     b->t_done = 0;
     b->bytes = 0;
     b->launched_during_backward = 0;
+    b->t_device = 0;
 }
 
 static void launch(atas_grad_buckets *b, int i) {
@@ -181,6 +182,7 @@ static void launch(atas_grad_buckets *b, int i) {
 }
 
 atas_status atas_buckets_ready(atas_grad_buckets *b, size_t ready_from) {
+    if (b->coll) return atas_buckets_coll_ready(b, ready_from);
     if (b->comm->world == 1) return ATAS_OK;
     double t = atas_now();
     /* buckets complete from the top of the buffer down (the backward runs tail first) */
@@ -197,6 +199,7 @@ atas_status atas_buckets_ready(atas_grad_buckets *b, size_t ready_from) {
 }
 
 atas_status atas_buckets_finish(atas_grad_buckets *b) {
+    if (b->coll) return atas_buckets_coll_finish(b);
     if (b->comm->world == 1) return ATAS_OK;
     double t = atas_now();
     for (int i = b->nbuckets - 1; i >= 0; i--)

@@ -46,7 +46,7 @@ __global__ void k_rope(float *out, const float *in, size_t rows, int T, int gh, 
     }
 }
 
-static atas_status rope_launch(float *out, const float *in, int B, int gh, int gw, int ld, int nh,
+static atas_status rope_launch(const atas_backend *be, float *out, const float *in, int B, int gh, int gw, int ld, int nh,
                                int hd, float ref, float theta, int transpose, const char *op) {
     const int T = 1 + gh * gw, rot = nh * hd;
     const size_t rows = (size_t)B * T, n = rows * (size_t)(rot / 2 + ld - rot);
@@ -58,12 +58,12 @@ static atas_status rope_launch(float *out, const float *in, int B, int gh, int g
 
 extern "C" atas_status atas_cuda_rope_fwd(const atas_backend *be, float *y, const float *x, int B, int gh, int gw, int ld,
                                           int nh, int hd, float ref, float theta) {
-    return rope_launch(y, x, B, gh, gw, ld, nh, hd, ref, theta, 0, "rope_fwd");
+    return rope_launch(be, y, x, B, gh, gw, ld, nh, hd, ref, theta, 0, "rope_fwd");
 }
 
 extern "C" atas_status atas_cuda_rope_bwd(const atas_backend *be, float *dx, const float *dy, int B, int gh, int gw,
                                           int ld, int nh, int hd, float ref, float theta) {
-    return rope_launch(dx, dy, B, gh, gw, ld, nh, hd, ref, theta, 1, "rope_bwd");
+    return rope_launch(be, dx, dy, B, gh, gw, ld, nh, hd, ref, theta, 1, "rope_bwd");
 }
 
 __global__ void k_swiglu_fwd(float *y, const float *x, size_t n, int F) {
