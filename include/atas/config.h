@@ -179,8 +179,8 @@ const char *atas_config_enum_name(const char *key, int value);
 
 /* dist.backend resolved: 1 = NCCL, 0 = MPI. "auto" is NCCL when run.backend is
  * "cuda", the build has CUDA and the ranks do not share GPUs (ATAS_SHARE_GPU=1
- * asks for sharing, which NCCL cannot do); "nccl" with another backend is refused
- * when the config is loaded. */
+ * asks for sharing, which NCCL cannot do); the trainer then uses it only with more
+ * than one rank. "nccl" with another backend is refused when the config is loaded. */
 int atas_config_dist_nccl(const atas_run_config *c);
 
 /* Small derived quantities the trainer needs. */

@@ -228,7 +228,8 @@ const cfg_key atas_cfg_keys[] = {
     K_ENUM("dist.backend", dist.backend, "auto", e_dist,
            "How ranks reduce gradients and broadcast the teacher: \"nccl\" (GPU to GPU on the device, "
            "needs run.backend = \"cuda\" and one GPU per rank), \"mpi\" (through host memory), \"auto\" "
-           "(nccl for cuda builds running run.backend = \"cuda\" without ATAS_SHARE_GPU=1, else mpi)."),
+           "(nccl when a cuda build runs run.backend = \"cuda\" on more than one rank without ATAS_SHARE_GPU=1, "
+           "else mpi)."),
 
     /* ---- faults */
     K_INT("faults.max_nonfinite_in_row", faults.max_nonfinite_in_row, "5",

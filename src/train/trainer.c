@@ -263,7 +263,8 @@ static atas_status setup_passes(atas_trainer *t) {
     /* device gradients are reduced through the host mirror (NCCL is the CUDA issue's) */
     CHECK(atas_buckets_create(&t->buckets, t->comm, t->be->host_addressable ? t->student.grads : t->h_stage,
                               t->student.nparams, (size_t)t->cfg.dist.bucket_mb << 20));
-    if (atas_config_dist_nccl(&t->cfg)) { /* dist.backend: device gradients averaged by NCCL */
+    /* dist.backend: device gradients averaged by NCCL ("auto" leaves a single rank alone) */
+    if (atas_config_dist_nccl(&t->cfg) && (t->comm->world > 1 || t->cfg.dist.backend == ATAS_CFG_DIST_NCCL)) {
         CHECK(atas_comm_coll_init(t->comm, t->be));
         atas_buckets_use_coll(&t->buckets, t->be, t->student.grads);
         atas_info("dist.backend = nccl: gradients and teacher broadcasts GPU to GPU");
