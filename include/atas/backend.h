@@ -64,8 +64,9 @@ void atas_backend_release(const atas_backend *be);
  * device backend then binds one device per local rank (device = local_rank % count). */
 void atas_backend_set_local_rank(int local_rank);
 int atas_backend_local_rank(void);
-/* Ranks on this node (MPI start-up sets it): a device backend refuses to put more
- * ranks than GPUs on a node unless the environment says ATAS_SHARE_GPU=1. */
+/* Ranks on this node (MPI start-up sets it; device backends name it in messages).
+ * Ranks that end up on one GPU are refused by the comm layer
+ * (atas_comm_check_devices) unless the environment says ATAS_SHARE_GPU=1. */
 void atas_backend_set_local_size(int local_size);
 int atas_backend_local_size(void);
 /* Threads the CPU backend (OpenMP and OpenBLAS) uses; <= 0 keeps the default. */

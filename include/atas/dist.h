@@ -70,7 +70,12 @@ atas_status atas_buckets_ready(atas_grad_buckets *b, size_t ready_from);
 atas_status atas_buckets_finish(atas_grad_buckets *b);
 
 /* ---- device collectives (NCCL through the backend's coll_* ops; src/dist/buckets_nccl.c) */
-/* Bootstrap: rank 0's coll_unique_id, broadcast over MPI, coll_init on every rank. */
+/* Ranks of one host on the same device (be->device_id equal) are refused with one
+ * message naming host, ranks and device, unless ATAS_SHARE_GPU=1 (legal, e.g. for
+ * tests) and for_nccl is 0 (NCCL cannot share a GPU). No-op for cpu and 1 rank. */
+atas_status atas_comm_check_devices(atas_comm *c, const atas_backend *be, int for_nccl);
+/* Bootstrap: the device check (for_nccl), rank 0's coll_unique_id, broadcast over
+ * MPI, coll_init on every rank. */
 atas_status atas_comm_coll_init(atas_comm *c, const atas_backend *be);
 /* Reduce the buckets of dev_grads (backend memory, n floats) with be->coll_allreduce_avg
  * from now on, as the backward reports them ready (atas_buckets_ready/finish keep

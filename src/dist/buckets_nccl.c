@@ -4,11 +4,61 @@
  * communication stream behind the backward work that produced it; finish waits
  * with dist.timeout_s and leaves the average in place (NCCL divides). Also the
  * NCCL bootstrap over MPI and a device broadcast. */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "atas/dist.h"
 
+#define DEV_ID_BYTES 160 /* "host|bus id" */
+
+atas_status atas_comm_check_devices(atas_comm *c, const atas_backend *be, int for_nccl) {
+    char dev[64] = "";
+    be->device_id(be, dev, sizeof dev);
+    if (!dev[0] || c->world == 1) return ATAS_OK;
+    char mine[DEV_ID_BYTES] = "", host[64] = "?";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    snprintf(mine, sizeof mine, "%s|%s", host, dev);
+    char *all = NULL;
+    CHECK(atas_host_calloc((void **)&all, (size_t)DEV_ID_BYTES * c->world, "device ids"));
+    MPI_Request r;
+    MPI_Iallgather(mine, DEV_ID_BYTES, MPI_CHAR, all, DEV_ID_BYTES, MPI_CHAR, c->comm, &r);
+    const char *ph = c->phase;
+    c->phase = "device check";
+    atas_status st = atas_comm_wait(c, 1, &r);
+    c->phase = ph;
+    /* every rank sees the same table, so every rank reaches the same verdict */
+    int a = -1, b = -1;
+    for (int i = 0; st == ATAS_OK && i < c->world && a < 0; i++)
+        for (int j = i + 1; j < c->world; j++)
+            if (strcmp(all + (size_t)i * DEV_ID_BYTES, all + (size_t)j * DEV_ID_BYTES) == 0) {
+                a = i;
+                b = j;
+                break;
+            }
+    if (a >= 0) {
+        const char *id = all + (size_t)a * DEV_ID_BYTES, *bar = strchr(id, '|');
+        const int hl = bar ? (int)(bar - id) : (int)strlen(id);
+        const char *share = getenv("ATAS_SHARE_GPU");
+        if (for_nccl)
+            st = ATAS_ERR(ATAS_ERR_UNSUPPORTED,
+                          "dist.backend = \"nccl\": ranks %d and %d on host %.*s share the GPU at bus id %s, and "
+                          "NCCL needs one GPU per rank; use dist.backend = \"mpi\" (with ATAS_SHARE_GPU=1) or "
+                          "start at most one rank per GPU", a, b, hl, id, bar ? bar + 1 : "?");
+        else if (!(share && strcmp(share, "1") == 0))
+            st = ATAS_ERR(ATAS_ERR_UNSUPPORTED,
+                          "ranks %d and %d on host %.*s would share the GPU at bus id %s (%d ranks on this host): "
+                          "each rank needs its own GPU; start at most one rank per GPU, or set ATAS_SHARE_GPU=1 "
+                          "to let ranks share one (legal, slower; e.g. for tests)",
+                          a, b, hl, id, bar ? bar + 1 : "?", c->local_size);
+    }
+    atas_host_free(all);
+    return st;
+}
+
 atas_status atas_comm_coll_init(atas_comm *c, const atas_backend *be) {
+    CHECK(atas_comm_check_devices(c, be, 1));
     unsigned char id[ATAS_COLL_ID_BYTES];
     memset(id, 0, sizeof id);
     /* rank 0 makes the id; a failure there must not leave the others waiting in the bcast */

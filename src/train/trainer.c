@@ -149,6 +149,7 @@ static atas_status setup_models(atas_trainer *t) {
     const char *bname = atas_config_enum_name("run.backend", t->cfg.run.backend);
     atas_backend_set_local_rank(t->comm->local_rank); /* one GPU per local rank */
     CHECK(atas_backend_get(bname ? bname : "cpu", &t->be));
+    CHECK(atas_comm_check_devices(t->comm, t->be, 0)); /* two ranks on one GPU only with ATAS_SHARE_GPU=1 */
     /* CPU: the node's cores shared among its ranks unless run.threads says otherwise */
     const int cores = (int)sysconf(_SC_NPROCESSORS_ONLN), local = ATAS_MAX(1, t->comm->local_size);
     if (t->cfg.run.threads > 0) {

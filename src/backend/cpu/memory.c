@@ -72,3 +72,6 @@ atas_status atas_cpu_coll_wait(const atas_backend *be, double timeout_s, int *ti
     return no_coll("coll_wait");
 }
 void atas_cpu_coll_destroy(const atas_backend *be) {}
+void atas_cpu_device_id(const atas_backend *be, char *out, size_t bytes) {
+    if (bytes) out[0] = 0; /* host memory: nothing to share or to refuse */
+}

@@ -66,11 +66,7 @@ extern "C" atas_status atas_cuda_coll_init(const atas_backend *be, int nranks, i
     c->nranks = nranks;
     c->rank = rank;
     ATAS_REQUIRE(!c->nccl, "NCCL coll_init: " WHERE_FMT " already has a communicator", WHERE(c));
-    if (c->shared)
-        return ATAS_ERR(ATAS_ERR_UNSUPPORTED,
-                        "dist.backend = \"nccl\" (" WHERE_FMT "): the ranks of this host share %d GPU(s) "
-                        "(ATAS_SHARE_GPU=1) and NCCL needs one GPU per rank; use dist.backend = \"mpi\" "
-                        "or at most %d ranks per node", WHERE(c), c->ndevices, c->ndevices);
+    /* ranks sharing a GPU were refused before (atas_comm_check_devices); NCCL would too */
     ncclUniqueId id;
     memcpy(&id, uid, sizeof id);
     ncclConfig_t cfg = NCCL_CONFIG_INITIALIZER;

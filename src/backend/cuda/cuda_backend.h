@@ -13,8 +13,7 @@ extern "C" {
 /* The one CUDA backend instance of the process: created on the first request
  * (any thread; the others wait), its context (device, streams, cuBLAS/cuBLASLt
  * handles, workspace, events, NCCL communicator) in be->ctx. Fails with
- * ATAS_ERR_UNSUPPORTED when no CUDA device can be used, or when the node has
- * more ranks than GPUs and ATAS_SHARE_GPU=1 is not set. */
+ * ATAS_ERR_UNSUPPORTED when no CUDA device can be used. */
 atas_status atas_cuda_backend_get(const atas_backend **out);
 /* Destroys the context (a later atas_cuda_backend_get creates a new one). */
 void atas_cuda_backend_release(const atas_backend *be);

@@ -16,8 +16,9 @@
 
 /* The backend context: everything an op needs besides its arguments. */
 typedef struct {
-    int device, ndevices, shared; /* shared: more ranks on this node than GPUs (ATAS_SHARE_GPU=1) */
+    int device, ndevices, shared; /* shared: more ranks on this node than visible GPUs (a hint) */
     char host[64];
+    char busid[32];            /* PCI bus id of the device: unique on the host */
     cudaStream_t stream;       /* compute: every kernel, cuBLAS call and async copy */
     cudaStream_t comm_stream;  /* NCCL collectives */
     cublasHandle_t blas;       /* bound to stream; full fp32 math */

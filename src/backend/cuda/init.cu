@@ -1,6 +1,6 @@
 /* The CUDA backend context, once per process (cuda_table.c holds the lock): one
- * device per local rank (device = local rank % devices on the node; more ranks
- * than devices is refused unless ATAS_SHARE_GPU=1), a non-blocking compute
+ * device per local rank (device = local rank % visible devices; ranks that land
+ * on one GPU are refused by the comm layer unless ATAS_SHARE_GPU=1), a non-blocking compute
  * stream, a communication stream, cuBLAS and cuBLASLt bound to the compute
  * stream, a cuBLASLt workspace and the events that order the two streams.
  * cuBLAS keeps full fp32 arithmetic: under CUBLAS_DEFAULT_MATH cublasSgemm does
@@ -12,6 +12,10 @@
 
 #include "backend/cuda/cuda_common.cuh"
 
+extern "C" void atas_cuda_device_id(const atas_backend *be, char *out, size_t bytes) {
+    if (bytes) snprintf(out, bytes, "%s", atas_cu_ctx(be)->busid);
+}
+
 #define LT_WORKSPACE_BYTES ((size_t)32 << 20)
 
 static atas_status ctx_setup(atas_cuda_ctx *c) {
@@ -22,19 +26,15 @@ static atas_status ctx_setup(atas_cuda_ctx *c) {
         return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "backend \"cuda\": no CUDA device available on host %s: %s",
                         c->host, e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
     }
+    /* whether ranks really share a device is decided by the comm layer, which compares
+     * the ranks' bus ids (atas_comm_check_devices): with one visible GPU per rank
+     * (Slurm --gpus-per-task=1) every rank sees device 0 of a different GPU */
     const int lr = atas_backend_local_rank(), ls = atas_backend_local_size();
-    const char *share = getenv("ATAS_SHARE_GPU");
-    const int may_share = share && strcmp(share, "1") == 0;
-    if (ls > n && !may_share)
-        return ATAS_ERR(ATAS_ERR_UNSUPPORTED,
-                        "backend \"cuda\": %d ranks on host %s but %d GPU(s): each rank needs its own GPU "
-                        "(start at most %d ranks per node, or set ATAS_SHARE_GPU=1 to let ranks share a GPU, "
-                        "e.g. for tests; dist.backend = \"nccl\" cannot share)",
-                        ls, c->host, n, n);
     c->ndevices = n;
-    c->shared = ls > n;
+    c->shared = ls > n; /* a hint for messages only */
     c->device = lr % n;
     CU_CHECK("cuda init (cudaSetDevice)", cudaSetDevice(c->device));
+    CU_CHECK("cuda init (cudaDeviceGetPCIBusId)", cudaDeviceGetPCIBusId(c->busid, sizeof c->busid, c->device));
     /* create the context now, so a broken device fails here and not in the first op */
     CU_CHECK("cuda init", cudaFree(0));
     CU_CHECK("cuda init (compute stream)", cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));

@@ -18,7 +18,7 @@ extern "C" atas_status atas_cuda_alloc(const atas_backend *be, void **p, size_t 
                         "alloc: out of GPU memory: %zu bytes (%.1f MiB) for %s on GPU %d of host %s, which has "
                         "%.1f MiB free of %.1f MiB%s (a smaller batch.groups_per_rank or model helps)",
                         bytes, bytes / 1048576.0, what ? what : "buffer", c->device, c->host, fr / 1048576.0,
-                        tot / 1048576.0, c->shared ? "; ranks share this GPU (ATAS_SHARE_GPU=1)" : "");
+                        tot / 1048576.0, c->shared ? "; other ranks of this host may use this GPU too" : "");
     }
     if (e != cudaSuccess)
         return ATAS_ERR(ATAS_ERR_CUDA, "alloc: cudaMalloc of %zu bytes for %s on GPU %d failed: %s", bytes,
