@@ -53,9 +53,9 @@ static atas_status grads_ready_cb(void *ctx, size_t from) {
 }
 
 /* ---- staging for backends whose memory the CPU cannot read (CUDA): inputs go up,
- * embeddings come down, MPI works on a host mirror. On the CPU backend these are
- * plain pointers and memcpy. */
-/* The batch's images to the backend: copied into one of two pinned buffers (taken
+ * MPI works on a host mirror (NCCL on the device). On the CPU backend these are
+ * plain pointers and memcpy.
+ * The batch's images to the backend: copied into one of two pinned buffers (taken
  * in turn) and uploaded asynchronously on the compute stream, ordered before the
  * forward; the host goes on while the DMA runs. A buffer is rewritten two steps
  * later, after the step in between has synchronised the stream (its downloads). */
@@ -261,7 +261,7 @@ static atas_status setup_passes(atas_trainer *t) {
             CHECK(t->be->alloc(t->be, (void **)&t->d_mosaics, sizeof(float) * Bm * 3 * C * C, "mosaics on device"));
         }
     }
-    /* device gradients are reduced through the host mirror (NCCL is the CUDA issue's) */
+    /* with MPI, device gradients are reduced through the host mirror */
     CHECK(atas_buckets_create(&t->buckets, t->comm, t->be->host_addressable ? t->student.grads : t->h_stage,
                               t->student.nparams, (size_t)t->cfg.dist.bucket_mb << 20));
     /* dist.backend: device gradients averaged by NCCL ("auto" leaves a single rank alone) */
