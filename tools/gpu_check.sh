@@ -230,10 +230,10 @@ if "$BIN/atas_config" --docs 2>/dev/null | grep -q 'dist\.backend'; then
     # one GPU: two ranks are refused (no ATAS_SHARE_GPU), and with sharing NCCL is refused by name
     # (NCCL itself rejects two ranks on one device); each refusal must be one clear message
     step nccl2 cuda 120 "
-      '$BIN/mpirun' --oversubscribe --bind-to none -n 2 $(tiny nccl2_noshare cuda 2 --set 'dist.backend=\"nccl\"') >'$WORK/nccl2_a.txt' 2>&1 && { cat '$WORK/nccl2_a.txt'; echo 'two ranks on one GPU were not refused' | tee '$OUT/note'; exit 1; }
+      '$BIN/mpirun' --oversubscribe --bind-to none -n 2 $(tiny nccl2_noshare cuda 10 --set 'dist.backend=\"nccl\"') >'$WORK/nccl2_a.txt' 2>&1 && { cat '$WORK/nccl2_a.txt'; echo 'two ranks on one GPU were not refused' | tee '$OUT/note'; exit 1; }
       cat '$WORK/nccl2_a.txt'
       grep -q 'each rank needs its own GPU' '$WORK/nccl2_a.txt' || { echo 'no clear refusal of 2 ranks on 1 GPU' | tee '$OUT/note'; exit 1; }
-      ATAS_SHARE_GPU=1 '$BIN/mpirun' -x ATAS_SHARE_GPU --oversubscribe --bind-to none -n 2 $(tiny nccl2_share cuda 2 --set 'dist.backend=\"nccl\"') >'$WORK/nccl2_b.txt' 2>&1 && { cat '$WORK/nccl2_b.txt'; echo 'NCCL on a shared GPU was not refused' | tee '$OUT/note'; exit 1; }
+      ATAS_SHARE_GPU=1 '$BIN/mpirun' -x ATAS_SHARE_GPU --oversubscribe --bind-to none -n 2 $(tiny nccl2_share cuda 10 --set 'dist.backend=\"nccl\"') >'$WORK/nccl2_b.txt' 2>&1 && { cat '$WORK/nccl2_b.txt'; echo 'NCCL on a shared GPU was not refused' | tee '$OUT/note'; exit 1; }
       cat '$WORK/nccl2_b.txt'
       grep -q 'NCCL needs one GPU per rank' '$WORK/nccl2_b.txt' || { echo 'no clear refusal of NCCL on a shared GPU' | tee '$OUT/note'; exit 1; }
       echo 'one GPU: both refusals clear (a 2-rank NCCL run needs 2 GPUs)' >'$OUT/note'; exit 0"
