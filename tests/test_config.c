@@ -434,6 +434,45 @@ static void test_set_errors(void) {
     expect_fail(p, sets, 1, ATAS_ERR_CONFIG, "--set: data.resolution = 100x100");
 }
 
+/* dist.backend: the three values, "auto" resolved, nccl refused without the cuda backend */
+static void test_dist_backend(void) {
+    atas_run_config c;
+    const char *p = write_cfg("dist.cfg", BASE);
+    T_OK(atas_config_load(p, NULL, 0, &c));
+    T_ASSERT(c.dist.backend == ATAS_CFG_DIST_AUTO, "dist.backend default %d", c.dist.backend);
+    T_ASSERT(atas_config_dist_nccl(&c) == 0, "auto on cpu is mpi");
+    char *mpi[] = {"dist.backend=mpi"};
+    T_OK(atas_config_load(p, mpi, 1, &c));
+    T_ASSERT(c.dist.backend == ATAS_CFG_DIST_MPI && atas_config_dist_nccl(&c) == 0, "mpi");
+    char *cuda_mpi[] = {"run.backend=cuda", "dist.backend=mpi"};
+    T_OK(atas_config_load(p, cuda_mpi, 2, &c));
+    T_ASSERT(atas_config_dist_nccl(&c) == 0, "mpi asked for on cuda");
+    char *cuda_auto[] = {"run.backend=cuda"};
+    T_OK(atas_config_load(p, cuda_auto, 1, &c));
+#ifdef ATAS_WITH_CUDA
+    const char *share = getenv("ATAS_SHARE_GPU");
+    T_ASSERT(atas_config_dist_nccl(&c) == !(share && !strcmp(share, "1")), "auto on cuda");
+    char *cuda_nccl[] = {"run.backend=cuda", "dist.backend=nccl"};
+    T_OK(atas_config_load(p, cuda_nccl, 2, &c));
+    T_ASSERT(atas_config_dist_nccl(&c) == 1, "nccl on cuda");
+#else
+    T_ASSERT(atas_config_dist_nccl(&c) == 0, "auto on cuda without a CUDA build is mpi");
+    char *cuda_nccl[] = {"run.backend=cuda", "dist.backend=nccl"};
+    expect_fail(p, cuda_nccl, 2, ATAS_ERR_CONFIG, "dist.backend = \"nccl\": this build has no CUDA/NCCL");
+#endif
+    char *cpu_nccl[] = {"dist.backend=nccl"};
+    expect_fail(p, cpu_nccl, 1, ATAS_ERR_CONFIG, "dist.backend = \"nccl\": needs run.backend = \"cuda\" (run.backend is \"cpu\"");
+    char *staged_nccl[] = {"run.backend=cpu-staged", "dist.backend=nccl"};
+    expect_fail(p, staged_nccl, 2, ATAS_ERR_CONFIG, "(run.backend is \"cpu-staged\"");
+    /* a file's key is located at its line */
+    p = write_cfg("dist2.cfg", BASE "dist = { backend = \"nccl\"; };\n");
+    char want[600];
+    snprintf(want, sizeof want, "%s:3: dist.backend = \"nccl\": needs run.backend", p);
+    expect_fail(p, NULL, 0, ATAS_ERR_CONFIG, want);
+    char *bad[] = {"dist.backend=gloo"};
+    expect_fail(write_cfg("dist3.cfg", BASE), bad, 1, ATAS_ERR_CONFIG, "dist.backend");
+}
+
 static void test_helpers(void) {
     const char *p = write_cfg("h.cfg", BASE "model = { width = 1024; act = \"gelu\"; };\n");
     atas_run_config c;
@@ -506,6 +545,7 @@ int main(void) {
     test_set_and_equal();
     test_file_errors();
     test_cross_errors();
+    test_dist_backend();
     test_set_errors();
     test_helpers();
     test_docs();

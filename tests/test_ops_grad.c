@@ -197,6 +197,61 @@ static void test_bad_inputs(void) {
              "cuda refusal does not name the backend: %s", atas_error_message());
     T_OK(atas_backend_get("cpu", &b2));
     T_ASSERT(b2 == atas_backend_cpu() && strcmp(b2->name, "cpu") == 0, "cpu backend lookup");
+    T_ASSERT(b2->ctx == NULL, "the cpu backend has no context");
+    atas_backend_release(b2); /* a no-op: the table stays usable */
+    atas_backend_release(NULL);
+    T_ASSERT(atas_backend_get("cpu", &b2) == ATAS_OK && b2 == atas_backend_cpu(), "cpu after release");
+    /* collectives: the cpu backends refuse them with the config key to change */
+    {
+        const atas_backend *cpus[2] = {atas_backend_cpu(), NULL};
+        T_OK(atas_backend_get("cpu-staged", &cpus[1]));
+        unsigned char id[ATAS_COLL_ID_BYTES];
+        for (int k = 0; k < 2; k++) {
+            const atas_backend *cb = cpus[k];
+            int to = 7;
+            double ds = 7;
+            const atas_status st[5] = {cb->coll_unique_id(cb, id, sizeof id), cb->coll_init(cb, 2, 0, id),
+                                       cb->coll_allreduce_avg(cb, y, 4), cb->coll_bcast(cb, y, 4, 0),
+                                       cb->coll_wait(cb, 1.0, &to, &ds)};
+            const char *names[5] = {"coll_unique_id", "coll_init", "coll_allreduce_avg", "coll_bcast", "coll_wait"};
+            for (int i = 0; i < 5; i++) {
+                atas_error_clear();
+                const atas_status again[5] = {cb->coll_unique_id(cb, id, sizeof id), cb->coll_init(cb, 2, 0, id),
+                                              cb->coll_allreduce_avg(cb, y, 4), cb->coll_bcast(cb, y, 4, 0),
+                                              cb->coll_wait(cb, 1.0, &to, &ds)};
+                T_ASSERT(st[i] == ATAS_ERR_UNSUPPORTED && again[i] == ATAS_ERR_UNSUPPORTED, "%s on %s: %s",
+                         names[i], cb->name, atas_status_str(st[i]));
+                T_ASSERT(strstr(atas_error_message(), "dist.backend = \"nccl\" needs the cuda backend"),
+                         "%s message: %s", names[i], atas_error_message());
+            }
+            T_ASSERT(to == 0 && ds == 0, "coll_wait outputs not cleared");
+            cb->coll_destroy(cb); /* nothing to destroy */
+            /* the registry's checks come first: a bad call is INVALID, not UNSUPPORTED */
+            T_ASSERT(cb->coll_unique_id(cb, id, 16) == ATAS_ERR_INVALID, "short id buffer accepted");
+            T_ASSERT(cb->coll_init(cb, 2, 2, id) == ATAS_ERR_INVALID, "rank 2 of 2 accepted");
+            T_ASSERT(cb->coll_wait(cb, 0, &to, &ds) == ATAS_ERR_INVALID, "time-out 0 accepted");
+            T_ASSERT(cb->coll_allreduce_avg(cb, y, 0) == ATAS_OK, "allreduce of 0 floats not skipped");
+            atas_error_clear();
+        }
+        /* host_alloc is zero-filled host memory; upload_async counts as an upload */
+        float *h = NULL;
+        T_OK(be->host_alloc(be, (void **)&h, 64 * sizeof(float), "test staging"));
+        int zero = 1;
+        for (int i = 0; i < 64; i++) zero &= h[i] == 0;
+        T_ASSERT(zero, "host_alloc not zero-filled");
+        for (int i = 0; i < 64; i++) h[i] = (float)i;
+        unsigned long long u0 = 0, u1 = 0;
+        atas_backend_transfer_bytes(&u0, NULL);
+        T_OK(be->upload_async(be, y, h, 64 * sizeof(float)));
+        T_OK(be->sync(be));
+        atas_backend_transfer_bytes(&u1, NULL);
+        T_ASSERT(u1 - u0 == 64 * sizeof(float) && y[63] == 63.0f, "upload_async: %llu bytes, y[63] %g", u1 - u0,
+                 (double)y[63]);
+        T_ASSERT(be->upload_async(be, NULL, h, 4) == ATAS_ERR_INVALID, "upload_async to NULL accepted");
+        T_ASSERT(be->host_alloc(be, NULL, 4, "x") == ATAS_ERR_INVALID, "host_alloc into NULL accepted");
+        atas_error_clear();
+        be->host_free(be, h);
+    }
     T_ASSERT(be->rows_gather(be, y, x, 1, 4, 2, 3, 2) == ATAS_ERR_INVALID, "rows past T accepted");
     T_ASSERT(be->patchify(be, y, x, 1, 5, 4, 2) == ATAS_ERR_INVALID, "patchify H %% P != 0 accepted");
     T_ASSERT(be->linear_fwd(be, y, x, x, NULL, 2, 0, 2) == ATAS_ERR_INVALID, "linear K=0 accepted");

@@ -20,8 +20,8 @@
 #   lib/         every other shared library (HDF5, libconfig, jansson, png, jpeg, OpenBLAS,
 #                gfortran, quadmath, gomp, cudart, libstdc++, Open MPI, PMIx, hwloc, libevent)
 #   lib/openmpi/ lib/pmix/   MCA component plugins; share/openmpi share/pmix etc/: data files
-#   lib/stub/    an empty libnccl.so.2, loaded only when the machine has no NCCL (this build
-#                calls no NCCL function)
+#   lib/stub/    an empty libnccl.so.2, only for a build that links NCCL without calling it
+#                (since dist.backend = "nccl" the programs call NCCL: the GPU machine's is used)
 #   share/atas/  configs, a 16-image corpus, gpu_check.sh; BUNDLE.txt: versions and sizes
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -137,9 +137,9 @@ done
 [ -f "$B/lib/glibc/ld-linux-x86-64.so.2" ] || cp -L /lib64/ld-linux-x86-64.so.2 "$B/lib/glibc/"
 GLIBC_VERSION=$(getconf GNU_LIBC_VERSION 2>/dev/null || echo "glibc ?")
 
-# NCCL is on the link line but, until issue 10 lands the NCCL path, no NCCL function is called:
-# the linker usually drops it; should it stay DT_NEEDED, an empty library of the same soname lets
-# the programs start where the machine has no NCCL.
+# NCCL is on the link line; the programs call it (dist.backend = "nccl"), so the GPU machine must
+# have libnccl.so.2. Only a build that links it without calling it (an older tree) gets an empty
+# library of the same soname, so that its programs start where the machine has no NCCL.
 if [ "$WITH_CUDA" = 1 ] && grep -q libnccl <(for e in "${ELF[@]:0:8}"; do ldd "$e"; done); then
   syms=$(nm -D --undefined-only "${ELF[@]:0:8}" 2>/dev/null || true)
   if grep -q ' nccl' <<<"$syms"; then
@@ -233,7 +233,7 @@ for d in "${dirs[@]}"; do  # the rest of the driver, next to libcuda (loaded by 
   fi
 done
 link libcublas.so.13; link libcublasLt.so.13
-link libnccl.so.2 || echo "  (no NCCL here: lib/stub/libnccl.so.2 stands in; this build calls no NCCL function)"
+link libnccl.so.2 || echo "  (no NCCL here: dist.backend = \"nccl\" cannot run; lib/stub/libnccl.so.2 stands in only for builds that call no NCCL function)"
 exit 0
 EOF
 chmod +x "$B/bin/atas-ldd" "$B/bin/atas-hostlibs"

@@ -8,9 +8,14 @@
 #   train_cpu, train_cuda, cmp_cuda_cpu
 #                                atas_mpi on configs/tiny.cfg, 10 steps, on each backend; losses
 #                                agree within 1e-4 relative (tools/gpu/compare_losses.awk)
-#   mpi2_cpu, mpi2_cuda          mpirun -n 2 from the bundle (two ranks share the one GPU through
-#                                the MPI path); losses against the 1-rank cpu run
-#   nccl1                        one rank with dist.backend = "nccl" (SKIPPED until it exists)
+#   mpi2_cpu, mpi2_cuda          mpirun -n 2 from the bundle (on one GPU the two ranks share it,
+#                                ATAS_SHARE_GPU=1, dist.backend = "mpi"); losses against the 1-rank
+#                                cpu run
+#   nccl1                        one rank with dist.backend = "nccl"; losses against the cpu run
+#   nccl2                        two ranks with dist.backend = "nccl": with >= 2 GPUs a run compared
+#                                with the cpu run; with one GPU the two refusals (ranks > GPUs
+#                                without ATAS_SHARE_GPU; NCCL cannot share a GPU)
+#   The cuda runs print bytes_h2d / bytes_d2h per step from their metrics.
 #   vitb16_cuda                  atas_mpi, ViT-B/16 shape, random init, 2 steps: the phase table
 #   memcheck_parity, memcheck_train   compute-sanitizer memcheck: parity harness, 1 training step
 #   bench_cpu, bench_cuda        atas_bench: per-op table, ViT-B/16 fwd+bwd (cpu: --quick only)
@@ -78,7 +83,8 @@ rm -rf "$RUNS" && mkdir -p "$RUNS"
 
 # a GPU here? (then "no CUDA device" from a program is a failure, not a skip)
 HAVE_GPU=0
-if nvidia-smi -L 2>/dev/null | grep -q '^GPU ' || [ -e /dev/nvidia0 ]; then HAVE_GPU=1; fi
+NGPU=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
+if [ "$NGPU" -gt 0 ] || [ -e /dev/nvidia0 ]; then HAVE_GPU=1; fi
 # the machine's libcuda, cuBLAS, NCCL into the bundle's hostlib/ (every program needs cuBLAS)
 "$BIN/atas-hostlibs" >"$OUT/hostlibs.txt" 2>&1
 
@@ -107,7 +113,7 @@ step() {
   local secs; secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
   NOTE=$(cat "$OUT/note" 2>/dev/null)
   local nodev=0
-  if [ "$kind" = cuda ] && grep -Eq 'no CUDA device available|this build has no CUDA backend|no usable CUDA device' "$log"; then nodev=1; fi
+  if [ "$kind" = cuda ] && grep -Eq 'no CUDA device available|this build has no CUDA|no usable CUDA device' "$log"; then nodev=1; fi
   if [ $rc = 0 ]; then res=PASS
   elif [ $rc = 124 ] || [ $rc = 137 ]; then res=FAIL; NOTE="timed out after ${limit}s"
   elif [ $rc = 77 ] && [ -n "$NOTE" ]; then res=SKIPPED  # a skip this script decided, with its reason
@@ -183,20 +189,25 @@ tiny() { # tiny NAME BACKEND STEPS [extra --set ...]
 cmp_losses() { # cmp_losses RUN_A RUN_B: every loss of every step within 1e-4 relative
   echo "awk -f '$CMP' -v tol=1e-4 -v note='$OUT/note' '$RUNS/$1/metrics.jsonl' '$RUNS/$2/metrics.jsonl'"
 }
+# xfer RUN: the host <-> device bytes of every step of a run (its metrics.jsonl)
+xfer() {
+  echo "{ echo '# bytes per step (h2d, d2h) of $1:'; grep -o '^{\"step\": [0-9]*\\|\"bytes_[hd]2[hd]\": [0-9]*' '$RUNS/$1/metrics.jsonl' | paste -d' ' - - -; }"
+}
 step train_cpu cpu 300 "$(tiny train_cpu cpu 10)"
-step train_cuda cuda 300 "$(tiny train_cuda cuda 10)"
+step train_cuda cuda 300 "$(tiny train_cuda cuda 10) && $(xfer train_cuda)"
 step cmp_cuda_cpu cuda 30 "$(needs train_cpu train_cuda) && $(cmp_losses train_cuda train_cpu)"
 
 # ---- two ranks through the bundle's Open MPI; maps of a running rank show where its libraries
 # came from (the isolation step checks them)
-mpi2() { # mpi2 NAME BACKEND
+mpi2() { # mpi2 NAME BACKEND [extra --set ...]; ranks may share a GPU (ATAS_SHARE_GPU=1)
+  local name=$1 be=$2; shift 2
   cat <<EOF
-'$BIN/mpirun' --oversubscribe --bind-to none -n 2 $(tiny "$1" "$2" 10) &
+ATAS_SHARE_GPU=1 '$BIN/mpirun' -x ATAS_SHARE_GPU --oversubscribe --bind-to none -n 2 $(tiny "$name" "$be" 10 "$@") &
 mp=\$!
 got=0
 for i in \$(seq 1 600); do
   for pid in \$(for d in /proc/[0-9]*; do c=\$(tr '\\0' ' ' <\$d/cmdline 2>/dev/null) && [[ \$c == *'$B/libexec/atas_mpi '* && \$c != *check_maps* ]] && echo \${d#/proc/}; done); do
-    if [ ! -f '$OUT/maps_$1.'\$pid ] && cp /proc/\$pid/maps '$OUT/maps_$1.'\$pid 2>/dev/null && grep -q libmpi '$OUT/maps_$1.'\$pid; then got=\$((got + 1)); fi
+    if [ ! -f '$OUT/maps_$name.'\$pid ] && cp /proc/\$pid/maps '$OUT/maps_$name.'\$pid 2>/dev/null && grep -q libmpi '$OUT/maps_$name.'\$pid; then got=\$((got + 1)); fi
   done
   [ \$got -ge 2 ] && break
   kill -0 \$mp 2>/dev/null || break
@@ -206,13 +217,27 @@ wait \$mp
 EOF
 }
 step mpi2_cpu cpu 300 "$(mpi2 mpi2_cpu cpu) && $(needs train_cpu) && $(cmp_losses mpi2_cpu train_cpu)"
-step mpi2_cuda cuda 300 "$(mpi2 mpi2_cuda cuda) && $(needs train_cpu) && $(cmp_losses mpi2_cuda train_cpu)"
+step mpi2_cuda cuda 300 "$(mpi2 mpi2_cuda cuda --set 'dist.backend=\"mpi\"') && $(xfer mpi2_cuda) && $(needs train_cpu) && $(cmp_losses mpi2_cuda train_cpu)"
 step isolation cpu 30 "awk -f '$DATA/gpu/check_maps.awk' -v bundle='$B' -v note='$OUT/note' '$OUT'/maps_mpi2_*.* 2>/dev/null ||
   { ls '$OUT'/maps_mpi2_* >/dev/null 2>&1 || { echo 'exit 77: no rank maps were captured' | tee '$OUT/note'; exit 77; }; exit 1; }"
 
 # ---- NCCL with one rank: only once the trainer has dist.backend (issue 10)
 if "$BIN/atas_config" --docs 2>/dev/null | grep -q 'dist\.backend'; then
-  step nccl1 cuda 300 "$(tiny nccl1 cuda 10 --set 'dist.backend=\"nccl\"') && $(needs train_cpu) && $(cmp_losses nccl1 train_cpu)"
+  step nccl1 cuda 300 "$(tiny nccl1 cuda 10 --set 'dist.backend=\"nccl\"') && $(xfer nccl1) && $(needs train_cpu) && $(cmp_losses nccl1 train_cpu)"
+  if [ "$NGPU" -ge 2 ]; then
+    step nccl2 cuda 300 "'$BIN/mpirun' --oversubscribe --bind-to none -n 2 $(tiny nccl2 cuda 10 --set 'dist.backend=\"nccl\"') && $(xfer nccl2) && $(needs train_cpu) && $(cmp_losses nccl2 train_cpu)"
+  else
+    # one GPU: two ranks are refused (no ATAS_SHARE_GPU), and with sharing NCCL is refused by name
+    # (NCCL itself rejects two ranks on one device); each refusal must be one clear message
+    step nccl2 cuda 120 "
+      '$BIN/mpirun' --oversubscribe --bind-to none -n 2 $(tiny nccl2_noshare cuda 10 --set 'dist.backend=\"nccl\"') >'$WORK/nccl2_a.txt' 2>&1 && { cat '$WORK/nccl2_a.txt'; echo 'two ranks on one GPU were not refused' | tee '$OUT/note'; exit 1; }
+      cat '$WORK/nccl2_a.txt'
+      grep -q 'each rank needs its own GPU' '$WORK/nccl2_a.txt' || { echo 'no clear refusal of 2 ranks on 1 GPU' | tee '$OUT/note'; exit 1; }
+      ATAS_SHARE_GPU=1 '$BIN/mpirun' -x ATAS_SHARE_GPU --oversubscribe --bind-to none -n 2 $(tiny nccl2_share cuda 10 --set 'dist.backend=\"nccl\"') >'$WORK/nccl2_b.txt' 2>&1 && { cat '$WORK/nccl2_b.txt'; echo 'NCCL on a shared GPU was not refused' | tee '$OUT/note'; exit 1; }
+      cat '$WORK/nccl2_b.txt'
+      grep -q 'NCCL needs one GPU per rank' '$WORK/nccl2_b.txt' || { echo 'no clear refusal of NCCL on a shared GPU' | tee '$OUT/note'; exit 1; }
+      echo 'one GPU: both refusals clear (a 2-rank NCCL run needs 2 GPUs)' >'$OUT/note'; exit 0"
+  fi
 else
   step nccl1 cuda 10 "echo 'NCCL path not implemented yet (issue 10)' | tee '$OUT/note'; exit 77"
 fi
@@ -221,7 +246,7 @@ fi
 if [ $QUICK = 0 ]; then
   step vitb16_cuda cuda 400 "'$BIN/atas_mpi' '$DATA/gpu/check_vitb16.cfg' --set 'run.dir=\"$RUNS\"' --set 'data.corpus=\"$DATA/corpus.h5\"' || exit
     m='$RUNS/vitb16_check/metrics.jsonl'
-    if grep -q bytes_h2d \"\$m\"; then grep -o '\"step\": [0-9]*\\|\"bytes_[hd]2[hd]\": [0-9.e+]*' \"\$m\" | paste -sd' '
+    if grep -q bytes_h2d \"\$m\"; then grep -o '^{\"step\": [0-9]*\\|\"bytes_[hd]2[hd]\": [0-9.e+]*' \"\$m\" | paste -d' ' - - -
     else echo 'no transfer counters (bytes_h2d / bytes_d2h) in metrics.jsonl yet (issue 10)'; fi"
 fi
 

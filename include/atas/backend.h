@@ -35,9 +35,12 @@ enum { ATAS_STEP_GNORM = 0, ATAS_STEP_CLIP_SCALE = 1, ATAS_STEP_SKIP = 2, ATAS_S
 enum { ATAS_SEG_DECAY = 0, ATAS_SEG_NO_DECAY = 1, ATAS_SEG_FROZEN = 2 };
 
 typedef struct atas_backend atas_backend;
+/* bytes of a collective bootstrap id (coll_unique_id; NCCL's ncclUniqueId) */
+#define ATAS_COLL_ID_BYTES 128
 struct atas_backend {
     const char *name;
     int host_addressable; /* 1 when pointers can be read by the CPU directly */
+    void *ctx;            /* the backend's private state (cuda: device, streams, handles); NULL for cpu */
 #define ATAS_OP(name, params, args, checks, flops, bytes) atas_status(*name) params;
 #define ATAS_FN(name, ret, params) ret(*name) params;
 #include "atas/ops.def"
@@ -53,10 +56,19 @@ void atas_backend_count_transfer(int to_device, size_t bytes);
  * no GPU, fails with ATAS_ERR_UNSUPPORTED and a message that says which. */
 atas_status atas_backend_get(const char *name, const atas_backend **out);
 const atas_backend *atas_backend_cpu(void);
+/* Releases what atas_backend_get created for a device backend (streams, handles,
+ * communicator); a no-op for cpu and NULL. Call once at process end, after the
+ * last op; a later atas_backend_get starts a fresh instance. */
+void atas_backend_release(const atas_backend *be);
 /* The rank's index among the ranks of its node. Call before atas_backend_get: a
  * device backend then binds one device per local rank (device = local_rank % count). */
 void atas_backend_set_local_rank(int local_rank);
 int atas_backend_local_rank(void);
+/* Ranks on this node (MPI start-up sets it; device backends name it in messages).
+ * Ranks that end up on one GPU are refused by the comm layer
+ * (atas_comm_check_devices) unless the environment says ATAS_SHARE_GPU=1. */
+void atas_backend_set_local_size(int local_size);
+int atas_backend_local_size(void);
 /* Threads the CPU backend (OpenMP and OpenBLAS) uses; <= 0 keeps the default. */
 void atas_cpu_set_threads(int n);
 int atas_cpu_threads(void);

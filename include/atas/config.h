@@ -28,6 +28,8 @@ extern "C" {
 #define ATAS_CFG_PATH_LEN 1024 /* every path-valued key */
 
 typedef enum { ATAS_CFG_BACKEND_CPU = 0, ATAS_CFG_BACKEND_CUDA = 1, ATAS_CFG_BACKEND_CPU_STAGED = 2 } atas_cfg_backend;
+/* dist.backend: how ranks reduce gradients and broadcast weights */
+typedef enum { ATAS_CFG_DIST_AUTO = 0, ATAS_CFG_DIST_NCCL = 1, ATAS_CFG_DIST_MPI = 2 } atas_cfg_dist_backend;
 typedef enum { ATAS_CFG_WEIGHTS_AUTO = 0, ATAS_CFG_WEIGHTS_OPENCLIP, ATAS_CFG_WEIGHTS_HF } atas_cfg_weights_format;
 /* same values as atas_g2l_pool */
 typedef enum { ATAS_CFG_POOL_MEAN = 0, ATAS_CFG_POOL_TEACHER_WEIGHTED, ATAS_CFG_POOL_MEAN_RAW } atas_cfg_pool;
@@ -114,6 +116,7 @@ typedef struct {
         int bucket_mb;
         int timeout_s;
         int check_every;
+        int backend; /* atas_cfg_dist_backend */
     } dist;
     struct {
         int max_nonfinite_in_row;
@@ -175,6 +178,12 @@ atas_status atas_config_check_model(const atas_run_config *c, const atas_vit_con
 
 /* Name of an enum value of a key ("run.backend", ATAS_CFG_BACKEND_CUDA) -> "cuda". */
 const char *atas_config_enum_name(const char *key, int value);
+
+/* dist.backend resolved: 1 = NCCL, 0 = MPI. "auto" is NCCL when run.backend is
+ * "cuda", the build has CUDA and the ranks do not share GPUs (ATAS_SHARE_GPU=1
+ * asks for sharing, which NCCL cannot do); the trainer then uses it only with more
+ * than one rank. "nccl" with another backend is refused when the config is loaded. */
+int atas_config_dist_nccl(const atas_run_config *c);
 
 /* Small derived quantities the trainer needs. */
 static inline int atas_config_images_per_step(const atas_run_config *c) {

@@ -6,6 +6,7 @@
 
 #include <mpi.h>
 
+#include "atas/backend.h"
 #include "atas/core.h"
 
 #ifdef __cplusplus
@@ -53,6 +54,10 @@ typedef struct {
     double t_done;            /* when the last bucket completed */
     size_t bytes;             /* bytes reduced this step */
     int launched_during_backward;
+    /* device collectives (dist.backend = "nccl", src/dist/buckets_nccl.c): when set,
+     * buf is the backend's gradient buffer and buckets are averaged on the device */
+    const atas_backend *coll;
+    double t_device;          /* seconds the collectives took on the device (events) */
 } atas_grad_buckets;
 
 atas_status atas_buckets_create(atas_grad_buckets *b, atas_comm *c, float *buf, size_t n,
@@ -63,6 +68,24 @@ void atas_buckets_begin(atas_grad_buckets *b);
 atas_status atas_buckets_ready(atas_grad_buckets *b, size_t ready_from);
 /* Launch the rest, wait for all, divide by the world size. */
 atas_status atas_buckets_finish(atas_grad_buckets *b);
+
+/* ---- device collectives (NCCL through the backend's coll_* ops; src/dist/buckets_nccl.c) */
+/* Ranks of one host on the same device (be->device_id equal) are refused with one
+ * message naming host, ranks and device, unless ATAS_SHARE_GPU=1 (legal, e.g. for
+ * tests) and for_nccl is 0 (NCCL cannot share a GPU). No-op for cpu and 1 rank. */
+atas_status atas_comm_check_devices(atas_comm *c, const atas_backend *be, int for_nccl);
+/* Bootstrap: the device check (for_nccl), rank 0's coll_unique_id, broadcast over
+ * MPI, coll_init on every rank. */
+atas_status atas_comm_coll_init(atas_comm *c, const atas_backend *be);
+/* Reduce the buckets of dev_grads (backend memory, n floats) with be->coll_allreduce_avg
+ * from now on, as the backward reports them ready (atas_buckets_ready/finish keep
+ * their meaning; finish waits on the device and leaves the average in place). */
+void atas_buckets_use_coll(atas_grad_buckets *b, const atas_backend *be, float *dev_grads);
+/* rank root's n floats of backend memory on every rank, waited for (dist.timeout_s) */
+atas_status atas_comm_coll_bcast(atas_comm *c, const atas_backend *be, float *buf, size_t n, int root);
+/* internal to the buckets: the device variants of ready / finish */
+atas_status atas_buckets_coll_ready(atas_grad_buckets *b, size_t ready_from);
+atas_status atas_buckets_coll_finish(atas_grad_buckets *b);
 
 #ifdef __cplusplus
 }

@@ -254,6 +254,8 @@ static void usage(void) {
            "  --version, --help\n");
 }
 
+static int bench_all(bench_opts o);
+
 int main(int argc, char **argv) {
     bench_opts o = {.threads = 0, .reps = 3, .torch = 1, .quick = 0, .backend = "cpu"};
     o.python = getenv("ATAS_PYTHON") ? getenv("ATAS_PYTHON") : "/usr/bin/python3";
@@ -288,6 +290,13 @@ int main(int argc, char **argv) {
         atas_error_print(NULL);
         return 1;
     }
+    const int rc = bench_all(o);
+    atas_backend_release(g_be); /* streams and handles of a device backend */
+    return rc;
+}
+
+/* everything after the backend is chosen (the tables below) */
+static int bench_all(bench_opts o) {
     if (g_be->host_addressable) {
         g_peak = measure_sgemm_peak(o.quick ? 1 : 5);
         printf("# atas_bench: backend %s, %d threads (OpenMP + OpenBLAS %s)\n", g_be->name,

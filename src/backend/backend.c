@@ -30,6 +30,13 @@ static const atas_backend g_cpu_staged = {
 
 const atas_backend *atas_backend_cpu(void) { return &g_cpu; }
 
+void atas_backend_release(const atas_backend *be) {
+    if (!be || !be->ctx) return; /* cpu, cpu-staged: nothing was created */
+#ifdef ATAS_WITH_CUDA
+    if (strcmp(be->name, "cuda") == 0) atas_cuda_backend_release(be);
+#endif
+}
+
 atas_status atas_backend_get(const char *name, const atas_backend **out) {
     ATAS_REQUIRE(out, "atas_backend_get: NULL output pointer");
     *out = NULL;
@@ -62,6 +69,11 @@ void atas_backend_set_local_rank(int local_rank) {
     atomic_store_explicit(&g_local_rank, local_rank < 0 ? 0 : local_rank, memory_order_relaxed);
 }
 int atas_backend_local_rank(void) { return atomic_load_explicit(&g_local_rank, memory_order_relaxed); }
+static _Atomic int g_local_size = 1;
+void atas_backend_set_local_size(int local_size) {
+    atomic_store_explicit(&g_local_size, local_size < 1 ? 1 : local_size, memory_order_relaxed);
+}
+int atas_backend_local_size(void) { return atomic_load_explicit(&g_local_size, memory_order_relaxed); }
 
 void atas_cpu_set_threads(int n) {
     if (n <= 0) return;

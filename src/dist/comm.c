@@ -1,6 +1,7 @@
 /* MPI plumbing with time-outs: every wait polls, so a dead peer turns into an
  * error naming the step and phase instead of a hang. */
 #include "atas/dist.h"
+#include "atas/backend.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@ atas_status atas_comm_init(atas_comm *c, int *argc, char ***argv, double timeout
     MPI_Comm_rank(local, &c->local_rank);
     MPI_Comm_size(local, &c->local_size);
     MPI_Comm_free(&local);
+    /* a device backend binds one GPU per local rank and refuses too many ranks per node */
+    atas_backend_set_local_rank(c->local_rank);
+    atas_backend_set_local_size(c->local_size);
     c->timeout_s = timeout_s > 0 ? timeout_s : 300;
     c->phase = "startup";
     atas_log_set_rank(c->rank, c->world);
@@ -166,6 +170,7 @@ void atas_buckets_begin(atas_grad_buckets *b) {
     b->t_done = 0;
     b->bytes = 0;
     b->launched_during_backward = 0;
+    b->t_device = 0;
 }
 
 static void launch(atas_grad_buckets *b, int i) {
@@ -177,6 +182,7 @@ static void launch(atas_grad_buckets *b, int i) {
 }
 
 atas_status atas_buckets_ready(atas_grad_buckets *b, size_t ready_from) {
+    if (b->coll) return atas_buckets_coll_ready(b, ready_from);
     if (b->comm->world == 1) return ATAS_OK;
     double t = atas_now();
     /* buckets complete from the top of the buffer down (the backward runs tail first) */
@@ -193,6 +199,7 @@ atas_status atas_buckets_ready(atas_grad_buckets *b, size_t ready_from) {
 }
 
 atas_status atas_buckets_finish(atas_grad_buckets *b) {
+    if (b->coll) return atas_buckets_coll_finish(b);
     if (b->comm->world == 1) return ATAS_OK;
     double t = atas_now();
     for (int i = b->nbuckets - 1; i >= 0; i--)

@@ -320,6 +320,17 @@ static atas_status check_model(const atas_run_config *c, const atas_vit_config *
     return ATAS_OK;
 }
 
+int atas_config_dist_nccl(const atas_run_config *c) {
+    if (c->dist.backend == ATAS_CFG_DIST_NCCL) return 1;
+    if (c->dist.backend == ATAS_CFG_DIST_MPI || c->run.backend != ATAS_CFG_BACKEND_CUDA) return 0;
+#ifdef ATAS_WITH_CUDA
+    const char *share = getenv("ATAS_SHARE_GPU");
+    return !(share && strcmp(share, "1") == 0);
+#else
+    return 0;
+#endif
+}
+
 atas_status atas_config_check_model(const atas_run_config *c, const atas_vit_config *m) {
     CHECK(check_model(c, m, NULL));
     return ATAS_OK;
@@ -350,6 +361,17 @@ static atas_status check_all(const atas_run_config *c, const cfg_origin *o) {
                         "teacher.momentum_schedule = \"constant\"",
                         origin_first(o, "teacher.momentum_end", "teacher.momentum_schedule", "teacher.momentum_start"),
                         c->teacher.momentum_end, c->teacher.momentum_start);
+    if (c->dist.backend == ATAS_CFG_DIST_NCCL && c->run.backend != ATAS_CFG_BACKEND_CUDA)
+        return ATAS_ERR(ATAS_ERR_CONFIG,
+                        "%s: dist.backend = \"nccl\": needs run.backend = \"cuda\" (run.backend is \"%s\"; "
+                        "the cpu backends reduce through MPI: dist.backend = \"mpi\" or \"auto\")",
+                        origin_first(o, "dist.backend", "run.backend", NULL),
+                        atas_config_enum_name("run.backend", c->run.backend));
+#ifndef ATAS_WITH_CUDA
+    if (c->dist.backend == ATAS_CFG_DIST_NCCL)
+        return ATAS_ERR(ATAS_ERR_CONFIG, "%s: dist.backend = \"nccl\": this build has no CUDA/NCCL "
+                        "(configure with -DATAS_WITH_CUDA=ON)", AT("dist.backend"));
+#endif
     if (c->run.dump_step >= 0 && c->run.steps > 0 && c->run.dump_step >= c->run.steps)
         return ATAS_ERR(ATAS_ERR_CONFIG, "%s: run.dump_step = %d: must be < run.steps = %d (or -1 = never)",
                         origin_first(o, "run.dump_step", "run.steps", NULL), c->run.dump_step, c->run.steps);

@@ -30,6 +30,8 @@
 
 static const cfg_enum_item e_backend[] = {{"cpu", ATAS_CFG_BACKEND_CPU}, {"cuda", ATAS_CFG_BACKEND_CUDA},
                                            {"cpu-staged", ATAS_CFG_BACKEND_CPU_STAGED}, {0, 0}};
+static const cfg_enum_item e_dist[] = {{"auto", ATAS_CFG_DIST_AUTO}, {"nccl", ATAS_CFG_DIST_NCCL},
+                                       {"mpi", ATAS_CFG_DIST_MPI}, {0, 0}};
 static const cfg_enum_item e_act[] = {{"", ATAS_CFG_ACT_UNSET}, {"quickgelu", ATAS_ACT_QUICKGELU},
                                       {"gelu", ATAS_ACT_GELU}, {0, 0}};
 static const cfg_enum_item e_wfmt[] = {{"auto", ATAS_CFG_WEIGHTS_AUTO}, {"openclip", ATAS_CFG_WEIGHTS_OPENCLIP},
@@ -227,6 +229,11 @@ const cfg_key atas_cfg_keys[] = {
           "A collective that takes longer than this is reported as a hang and the run stops.", R_GE(1)),
     K_INT("dist.check_every", dist.check_every, "100",
           "Check every this many steps that all ranks hold identical parameters; 0 = never.", R_GE(0)),
+    K_ENUM("dist.backend", dist.backend, "auto", e_dist,
+           "How ranks reduce gradients and broadcast the teacher: \"nccl\" (GPU to GPU on the device, "
+           "needs run.backend = \"cuda\" and one GPU per rank), \"mpi\" (through host memory), \"auto\" "
+           "(nccl when a cuda build runs run.backend = \"cuda\" on more than one rank without ATAS_SHARE_GPU=1, "
+           "else mpi)."),
 
     /* ---- faults */
     K_INT("faults.max_nonfinite_in_row", faults.max_nonfinite_in_row, "5",

@@ -100,6 +100,8 @@ atas_status atas_metrics_step(atas_trainer *t, long long step, const double *l, 
     }
     fprintf(f, "\"comm_bytes\": %zu, \"comm_buckets_in_backward\": %d, \"comm_hidden_frac\": %.3f, ",
             b->bytes, b->launched_during_backward, hidden);
+    /* NCCL: the collectives' time on the device (events), first start to last end */
+    if (b->coll) fprintf(f, "\"comm_device_ms\": %.3f, ", b->t_device * 1e3);
     /* rank 0's: MFU against run.peak_tflops or the sgemm peak measured at start (observe.c) */
     fprintf(f, "\"mfu\": %.5f, \"rss_peak_mib\": %.1f", t->last_mfu, t->rss_peak / 1048576.0);
     if (t->dev_peak) fprintf(f, ", \"device_mem_peak_mib\": %.1f", t->dev_peak / 1048576.0);

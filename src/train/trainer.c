@@ -53,12 +53,30 @@ static atas_status grads_ready_cb(void *ctx, size_t from) {
 }
 
 /* ---- staging for backends whose memory the CPU cannot read (CUDA): inputs go up,
- * embeddings come down, MPI works on a host mirror. On the CPU backend these are
- * plain pointers and memcpy. */
-static const float *stage_in(atas_trainer *t, float *dev, const float *host, size_t n, atas_status *st) {
-    if (t->be->host_addressable) return host;
-    *st = t->be->upload(t->be, dev, host, n * sizeof(float));
-    return dev;
+ * MPI works on a host mirror (NCCL on the device). On the CPU backend these are
+ * plain pointers and memcpy.
+ * The batch's images to the backend: copied into one of two pinned buffers (taken
+ * in turn) and uploaded asynchronously on the compute stream, ordered before the
+ * forward; the host goes on while the DMA runs. A buffer is rewritten two steps
+ * later, after the step in between has synchronised the stream (its downloads). */
+static atas_status stage_batch(atas_trainer *t, const atas_batch *b, const float **views, const float **mosaics) {
+    const size_t nv = (size_t)t->G_r * t->n * 3 * t->R * t->R;
+    const size_t nm = t->need_sm ? (size_t)t->G_r * t->m * 3 * t->C * t->C : 0;
+    *views = b->views;
+    *mosaics = nm ? b->mosaics : NULL;
+    if (t->be->host_addressable) return ATAS_OK;
+    for (int k = 0; k < 2; k++)
+        if (!t->h_pin[k])
+            CHECK(t->be->host_alloc(t->be, (void **)&t->h_pin[k], (nv + nm) * sizeof(float), "pinned batch staging"));
+    float *h = t->h_pin[t->pin_k];
+    t->pin_k ^= 1;
+    memcpy(h, b->views, nv * sizeof(float));
+    if (nm) memcpy(h + nv, b->mosaics, nm * sizeof(float));
+    CHECK(t->be->upload_async(t->be, t->d_views, h, nv * sizeof(float)));
+    if (nm) CHECK(t->be->upload_async(t->be, t->d_mosaics, h + nv, nm * sizeof(float)));
+    *views = t->d_views;
+    *mosaics = nm ? t->d_mosaics : NULL;
+    return ATAS_OK;
 }
 
 static atas_status fetch(atas_trainer *t, float *host, const float *src, size_t n) {
@@ -66,6 +84,7 @@ static atas_status fetch(atas_trainer *t, float *host, const float *src, size_t 
 }
 
 static atas_status bcast_params(atas_trainer *t, float *p, size_t n) {
+    if (t->buckets.coll) return atas_comm_coll_bcast(t->comm, t->be, p, n, 0); /* NCCL, on the device */
     if (t->be->host_addressable) return atas_comm_bcast(t->comm, p, n * sizeof(float), 0);
     CHECK(fetch(t, t->h_stage, p, n));
     CHECK(atas_comm_bcast(t->comm, t->h_stage, n * sizeof(float), 0));
@@ -134,6 +153,7 @@ static atas_status setup_models(atas_trainer *t) {
     const char *bname = atas_config_enum_name("run.backend", t->cfg.run.backend);
     atas_backend_set_local_rank(t->comm->local_rank); /* one GPU per local rank */
     CHECK(atas_backend_get(bname ? bname : "cpu", &t->be));
+    CHECK(atas_comm_check_devices(t->comm, t->be, 0)); /* two ranks on one GPU only with ATAS_SHARE_GPU=1 */
     /* CPU: the node's cores shared among its ranks unless run.threads says otherwise */
     const int cores = (int)sysconf(_SC_NPROCESSORS_ONLN), local = ATAS_MAX(1, t->comm->local_size);
     if (t->cfg.run.threads > 0) {
@@ -245,9 +265,15 @@ static atas_status setup_passes(atas_trainer *t) {
             CHECK(t->be->alloc(t->be, (void **)&t->d_mosaics, sizeof(float) * Bm * 3 * C * C, "mosaics on device"));
         }
     }
-    /* device gradients are reduced through the host mirror (NCCL is the CUDA issue's) */
+    /* with MPI, device gradients are reduced through the host mirror */
     CHECK(atas_buckets_create(&t->buckets, t->comm, t->be->host_addressable ? t->student.grads : t->h_stage,
                               t->student.nparams, (size_t)t->cfg.dist.bucket_mb << 20));
+    /* dist.backend: device gradients averaged by NCCL ("auto" leaves a single rank alone) */
+    if (atas_config_dist_nccl(&t->cfg) && (t->comm->world > 1 || t->cfg.dist.backend == ATAS_CFG_DIST_NCCL)) {
+        CHECK(atas_comm_coll_init(t->comm, t->be));
+        atas_buckets_use_coll(&t->buckets, t->be, t->student.grads);
+        atas_info("dist.backend = nccl: gradients and teacher broadcasts GPU to GPU");
+    }
     size_t mib = (2 * t->student.nparams * 4 + t->teacher.nparams * 4 + 2 * t->student.nparams * 4) >> 20;
     atas_info("model %dx%d, %d layers, %zu params (%zu trainable); per rank: %d groups = %d views at %d px, %d mosaics at %d px",
               t->mcfg.width, t->mcfg.patch, t->mcfg.layers, t->student.nparams,
@@ -344,11 +370,8 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
         }
 
         t0 = atas_now();
-        const size_t Bv = (size_t)t->G_r * t->n, Bm = (size_t)t->G_r * t->m;
-        atas_status up = ATAS_OK;
-        const float *views = stage_in(t, t->d_views, b->views, Bv * 3 * t->R * t->R, &up);
-        const float *mosaics = t->need_sm ? stage_in(t, t->d_mosaics, b->mosaics, Bm * 3 * t->C * t->C, &up) : NULL;
-        CHECK(up);
+        const float *views, *mosaics;
+        CHECK(stage_batch(t, b, &views, &mosaics));
         CHECK(atas_vit_forward(t->t_pass, &t->teacher, views)); /* the objective reads its outputs in place */
         t->phase[PH_TEACHER] = atas_now() - t0;
 
@@ -375,7 +398,7 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
         atas_vit_pass *last = t->need_sm ? t->sm_pass : t->sg_pass;
         if (t->need_sg && t->need_sm) CHECK(atas_vit_backward(t->sg_pass, &t->student, ds_glob, NULL));
         /* host gradients are reduced bucket by bucket while the backward goes on */
-        if (t->be->host_addressable) {
+        if (t->be->host_addressable || t->buckets.coll) { /* NCCL buckets too */
             t->student.grad_ready = grads_ready_cb;
             t->student.grad_ready_ctx = &t->buckets;
         }
@@ -386,7 +409,7 @@ static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
         double t_bwd_end = atas_now();
         t->buckets.t_backward_end = t_bwd_end;
         t->phase[PH_BACKWARD] = t_bwd_end - t0 - t->buckets.t_busy;
-        if (!t->be->host_addressable && comm->world > 1) {
+        if (!t->be->host_addressable && comm->world > 1 && !t->buckets.coll) {
             double tc = atas_now();
             CHECK(fetch(t, t->h_stage, t->student.grads, t->student.nparams));
             CHECK(atas_buckets_finish(&t->buckets));
@@ -488,11 +511,14 @@ static void teardown(atas_trainer *t) {
     }
     atas_step_dev_close(t);
     atas_host_free(t->h_stage);
+    for (int k = 0; k < 2; k++)
+        if (t->h_pin[k]) t->be->host_free(t->be, t->h_pin[k]);
     atas_vit_destroy(&t->student);
     atas_vit_destroy(&t->teacher);
     atas_eval_hook_close(t);
     if (t->metrics) fclose(t->metrics);
     free(t->resolved);
+    atas_backend_release(t->be); /* last: streams, handles, NCCL communicator */
 }
 
 static atas_status run(atas_trainer *t, const atas_train_args *a) {

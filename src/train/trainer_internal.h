@@ -29,6 +29,8 @@ typedef struct {
     int G_r, n, m, R, C, E, hT, hC;
     int need_t_dense, need_sg, need_sm;
     float *d_views, *d_mosaics; /* backend copies of the batch (non-host backends) */
+    float *h_pin[2]; /* pinned staging of the batch's images, used in turn (stage_batch) */
+    int pin_k;
     float *h_stage; /* host mirror of a parameter-sized buffer, for MPI on device memory */
     long long total_steps, steps_per_epoch;
     atas_ckpt_state st;

@@ -7,3 +7,10 @@ foreach(case world_sizes staged_backend signal_resume resume_other_world damaged
     COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/train/test_trainer.py ${case}
     LABELS trainer TIMEOUT 120)
 endforeach()
+
+# Ranks on one GPU (ATAS_SHARE_GPU) and the NCCL bootstrap's refusals, on a stand-in backend
+add_executable(test_dist_devices ${PROJECT_SOURCE_DIR}/tests/dist/test_dist_devices.c)
+target_link_libraries(test_dist_devices PRIVATE atas)
+target_include_directories(test_dist_devices PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/src)
+atas_script_test(NAME dist_devices COMMAND ${MPIEXEC_EXECUTABLE} --oversubscribe -n 3 $<TARGET_FILE:test_dist_devices>
+  LABELS trainer TIMEOUT 60)

@@ -93,16 +93,16 @@ __global__ void k_dscores(float *dS, const float *P, const float *Di, int rows, 
 }
 
 /* S[h] (m x T, row-major) = alpha Q[h] (rows i0.., ld 3D) K[h]^T, for every head h */
-static atas_status scores(const char *op, float *S, const float *Q, const float *K, int m, int T,
+static atas_status scores(const atas_backend *be, const char *op, float *S, const float *Q, const float *K, int m, int T,
                           int H, int hd, int ld, float alpha) {
     /* column-major: S^T[T,m] = (K^T)^T [T,hd] x Q^T [hd,m] */
-    CB_CHECK(op, cublasSgemmStridedBatched(atas_cuda_blas, CUBLAS_OP_T, CUBLAS_OP_N, T, m, hd,
+    CB_CHECK(op, cublasSgemmStridedBatched(atas_cu_blas(be), CUBLAS_OP_T, CUBLAS_OP_N, T, m, hd,
                                            &alpha, K, ld, hd, Q, ld, hd, &k_zero, S, T,
                                            (long long)m * T, H));
     return ATAS_OK;
 }
 
-static atas_status attention_fwd(const char *op, float *out, float *lse, const float *qkv, int B,
+static atas_status attention_fwd(const atas_backend *be, const char *op, float *out, float *lse, const float *qkv, int B,
                                  int T, int H, int hd, void *workspace, int causal) {
     const int D = H * hd, ld = 3 * D, mc = chunk_rows(T, H);
     const float scale = 1.0f / sqrtf((float)hd);
@@ -111,14 +111,14 @@ static atas_status attention_fwd(const char *op, float *out, float *lse, const f
         const float *base = qkv + (size_t)b * T * ld;
         for (int i0 = 0; i0 < T; i0 += mc) {
             const int m = mc < T - i0 ? mc : T - i0, rows = H * m;
-            CHECK(scores("attention_fwd QK^T", P, base + (size_t)i0 * ld, base + D, m, T, H, hd,
+            CHECK(scores(be, "attention_fwd QK^T", P, base + (size_t)i0 * ld, base + D, m, T, H, hd,
                          ld, scale));
-            k_softmax_rows<<<atas_cu_row_blocks(rows), 32 * ATAS_CU_ROWS_PER_BLOCK>>>(
+            k_softmax_rows<<<atas_cu_row_blocks(rows), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(
                 P, lse ? lse + (size_t)b * H * T + i0 : NULL, rows, m, T, causal ? i0 : -1);
             CU_LAUNCHED("attention_fwd softmax");
             /* O^T[hd,m] = V^T[hd,T] P^T[T,m], written into out (ld D, head stride hd) */
             CB_CHECK("attention_fwd PV",
-                     cublasSgemmStridedBatched(atas_cuda_blas, CUBLAS_OP_N, CUBLAS_OP_N, hd, m, T,
+                     cublasSgemmStridedBatched(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_N, hd, m, T,
                                                &k_one, base + 2 * D, ld, hd, P, T,
                                                (long long)m * T, &k_zero,
                                                out + ((size_t)b * T + i0) * D, D, hd, H));
@@ -129,7 +129,7 @@ static atas_status attention_fwd(const char *op, float *out, float *lse, const f
 
 extern "C" atas_status atas_cuda_attention_fwd(const atas_backend *be, float *out, float *lse, const float *qkv, int B,
                                                int T, int H, int hd, void *workspace) {
-    CHECK(attention_fwd("attention_fwd", out, lse, qkv, B, T, H, hd, workspace, 0));
+    CHECK(attention_fwd(be, "attention_fwd", out, lse, qkv, B, T, H, hd, workspace, 0));
     return ATAS_OK;
 }
 
@@ -138,7 +138,7 @@ extern "C" atas_status atas_cuda_attention_fwd(const atas_backend *be, float *ou
 extern "C" atas_status atas_cuda_attention_causal_fwd(const atas_backend *be, float *out, float *lse, const float *qkv,
                                                       int B, int T, int H, int hd,
                                                       void *workspace) {
-    CHECK(attention_fwd("attention_causal_fwd", out, lse, qkv, B, T, H, hd, workspace, 1));
+    CHECK(attention_fwd(be, "attention_causal_fwd", out, lse, qkv, B, T, H, hd, workspace, 1));
     return ATAS_OK;
 }
 
@@ -158,31 +158,31 @@ extern "C" atas_status atas_cuda_attention_bwd(const atas_backend *be, float *dq
             const long long sP = (long long)m * T;
             const float *Q = base + (size_t)i0 * ld;
             const float *dO = dout + ((size_t)b * T + i0) * D, *O = out + ((size_t)b * T + i0) * D;
-            CHECK(scores("attention_bwd QK^T", P, Q, K, m, T, H, hd, ld, scale));
-            k_probs_di<<<atas_cu_row_blocks(rows), 32 * ATAS_CU_ROWS_PER_BLOCK>>>(
+            CHECK(scores(be, "attention_bwd QK^T", P, Q, K, m, T, H, hd, ld, scale));
+            k_probs_di<<<atas_cu_row_blocks(rows), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(
                 P, Di, lse + (size_t)b * H * T + i0, dO, O, rows, m, T, D, hd);
             CU_LAUNCHED("attention_bwd probabilities");
             /* dV^T[hd,T] += dO^T[hd,m] P[m,T] */
             CB_CHECK("attention_bwd dV",
-                     cublasSgemmStridedBatched(atas_cuda_blas, CUBLAS_OP_N, CUBLAS_OP_T, hd, T, m,
+                     cublasSgemmStridedBatched(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_T, hd, T, m,
                                                &k_one, dO, D, hd, P, T, sP, &k_one, dV, ld, hd,
                                                H));
             /* dP^T[T,m] = V[T,hd] dO^T[hd,m]  (V buffer is V^T col-major: op T) */
             CB_CHECK("attention_bwd dP",
-                     cublasSgemmStridedBatched(atas_cuda_blas, CUBLAS_OP_T, CUBLAS_OP_N, T, m, hd,
+                     cublasSgemmStridedBatched(atas_cu_blas(be), CUBLAS_OP_T, CUBLAS_OP_N, T, m, hd,
                                                &k_one, V, ld, hd, dO, D, hd, &k_zero, dS, T, sP,
                                                H));
-            k_dscores<<<atas_cu_row_blocks(rows), 32 * ATAS_CU_ROWS_PER_BLOCK>>>(dS, P, Di, rows,
+            k_dscores<<<atas_cu_row_blocks(rows), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(dS, P, Di, rows,
                                                                                  T);
             CU_LAUNCHED("attention_bwd dS");
             /* dQ^T[hd,m] += scale K^T[hd,T] dS^T[T,m] */
             CB_CHECK("attention_bwd dQ",
-                     cublasSgemmStridedBatched(atas_cuda_blas, CUBLAS_OP_N, CUBLAS_OP_N, hd, m, T,
+                     cublasSgemmStridedBatched(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_N, hd, m, T,
                                                &scale, K, ld, hd, dS, T, sP, &k_one,
                                                dbase + (size_t)i0 * ld, ld, hd, H));
             /* dK^T[hd,T] += scale Q^T[hd,m] dS[m,T] */
             CB_CHECK("attention_bwd dK",
-                     cublasSgemmStridedBatched(atas_cuda_blas, CUBLAS_OP_N, CUBLAS_OP_T, hd, T, m,
+                     cublasSgemmStridedBatched(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_T, hd, T, m,
                                                &scale, Q, ld, hd, dS, T, sP, &k_one, dK, ld, hd,
                                                H));
         }

@@ -1,5 +1,5 @@
 /* Private to the CUDA backend: the op functions that fill its table (plain C
- * declarations, so the table itself is written in C) and the entry point that
+ * declarations, so the table itself is written in C) and the entry points that
  * backend.c dispatches "cuda" to. Built only with ATAS_WITH_CUDA. */
 #ifndef ATAS_CUDA_BACKEND_H
 #define ATAS_CUDA_BACKEND_H
@@ -10,11 +10,16 @@
 extern "C" {
 #endif
 
-/* Initialises the device, cuBLAS and the static tables once; fails with
+/* The one CUDA backend instance of the process: created on the first request
+ * (any thread; the others wait), its context (device, streams, cuBLAS/cuBLASLt
+ * handles, workspace, events, NCCL communicator) in be->ctx. Fails with
  * ATAS_ERR_UNSUPPORTED when no CUDA device can be used. */
 atas_status atas_cuda_backend_get(const atas_backend **out);
-/* once per process, from atas_cuda_backend_get */
-atas_status atas_cuda_init(void);
+/* Destroys the context (a later atas_cuda_backend_get creates a new one). */
+void atas_cuda_backend_release(const atas_backend *be);
+/* init.cu: create / destroy one context (void * keeps CUDA types out of C) */
+atas_status atas_cuda_ctx_create(void **ctx);
+void atas_cuda_ctx_destroy(void *ctx);
 
 /* every op of the registry (include/atas/ops.def) as atas_cuda_<name>; the
  * registry's argument checks have run before any of them is called */

@@ -1,18 +1,41 @@
-/* Shared by the CUDA backend's .cu files: error checks that turn CUDA and
- * cuBLAS failures into ATAS_ERR_CUDA naming the op, launch-shape helpers and
- * the warp reductions. Every op runs on the legacy default stream, so ops,
- * cuBLAS calls and cudaMemcpy are ordered with each other; the backend is
- * meant to be driven by one host thread. */
+/* Shared by the CUDA backend's .cu files: the backend context (be->ctx), error
+ * checks that turn CUDA and cuBLAS failures into ATAS_ERR_CUDA naming the op,
+ * launch-shape helpers and the warp reductions. Every op runs on the context's
+ * compute stream (non-blocking: it never synchronises with the legacy default
+ * stream), so kernels, cuBLAS calls and async copies are ordered with each other
+ * and with nothing else; the backend is meant to be driven by one host thread. */
 #ifndef ATAS_CUDA_COMMON_CUH
 #define ATAS_CUDA_COMMON_CUH
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <nccl.h>
 
 #include "backend/cuda/cuda_backend.h"
 
-/* the handle created once by atas_cuda_init (default stream, full fp32 math) */
-extern cublasHandle_t atas_cuda_blas;
+/* The backend context: everything an op needs besides its arguments. */
+typedef struct {
+    int device, ndevices, shared; /* shared: more ranks on this node than visible GPUs (a hint) */
+    char host[64];
+    char busid[32];            /* PCI bus id of the device: unique on the host */
+    cudaStream_t stream;       /* compute: every kernel, cuBLAS call and async copy */
+    cudaStream_t comm_stream;  /* NCCL collectives */
+    cublasHandle_t blas;       /* bound to stream; full fp32 math */
+    cublasLtHandle_t lt;
+    void *lt_ws;               /* cuBLASLt workspace, reused by every Lt call */
+    size_t lt_ws_bytes;
+    cudaEvent_t ev_compute;    /* recorded on stream: the comm stream waits for it */
+    cudaEvent_t ev_comm;       /* recorded on comm_stream: the compute stream waits for it */
+    cudaEvent_t ev_c0, ev_c1;  /* timing of the collectives since the last coll_wait */
+    int timing;                /* ev_c0 recorded, not yet read */
+    ncclComm_t nccl;           /* NULL until coll_init */
+    int nranks, rank;
+} atas_cuda_ctx;
+
+static inline atas_cuda_ctx *atas_cu_ctx(const atas_backend *be) { return (atas_cuda_ctx *)be->ctx; }
+static inline cudaStream_t atas_cu_stream(const atas_backend *be) { return atas_cu_ctx(be)->stream; }
+static inline cublasHandle_t atas_cu_blas(const atas_backend *be) { return atas_cu_ctx(be)->blas; }
 
 #define CU_CHECK(op, call)                                                              \
     do {                                                                                \
@@ -61,7 +84,8 @@ __device__ __forceinline__ float atas_warp_max(float v) {
 }
 
 /* out[c] += sum over M rows of in[M, N] (deterministic; linear.cu) */
-atas_status atas_cuda_colsum_add(float *out, const float *in, int M, int N, const char *op);
+atas_status atas_cuda_colsum_add(const atas_backend *be, float *out, const float *in, int M, int N,
+                                 const char *op);
 
 /* rows handled one warp each: 8 warps (256 threads) per block */
 #define ATAS_CU_ROWS_PER_BLOCK 8

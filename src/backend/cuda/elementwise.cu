@@ -17,7 +17,7 @@
 #define LAUNCH(kernel, n, op, ...)                                                          \
     do {                                                                                    \
         if ((n) == 0) return ATAS_OK;                                                       \
-        kernel<<<atas_cu_blocks((n), ATAS_CU_THREADS), ATAS_CU_THREADS>>>(__VA_ARGS__);     \
+        kernel<<<atas_cu_blocks((n), ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(__VA_ARGS__);     \
         CU_LAUNCHED(op);                                                                    \
     } while (0)
 

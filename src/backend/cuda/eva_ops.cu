@@ -46,11 +46,11 @@ __global__ void k_rope(float *out, const float *in, size_t rows, int T, int gh, 
     }
 }
 
-static atas_status rope_launch(float *out, const float *in, int B, int gh, int gw, int ld, int nh,
+static atas_status rope_launch(const atas_backend *be, float *out, const float *in, int B, int gh, int gw, int ld, int nh,
                                int hd, float ref, float theta, int transpose, const char *op) {
     const int T = 1 + gh * gw, rot = nh * hd;
     const size_t rows = (size_t)B * T, n = rows * (size_t)(rot / 2 + ld - rot);
-    k_rope<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(out, in, rows, T, gh, gw, ld,
+    k_rope<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(out, in, rows, T, gh, gw, ld,
                                                                      rot, hd, ref, theta, transpose);
     CU_LAUNCHED(op);
     return ATAS_OK;
@@ -58,12 +58,12 @@ static atas_status rope_launch(float *out, const float *in, int B, int gh, int g
 
 extern "C" atas_status atas_cuda_rope_fwd(const atas_backend *be, float *y, const float *x, int B, int gh, int gw, int ld,
                                           int nh, int hd, float ref, float theta) {
-    return rope_launch(y, x, B, gh, gw, ld, nh, hd, ref, theta, 0, "rope_fwd");
+    return rope_launch(be, y, x, B, gh, gw, ld, nh, hd, ref, theta, 0, "rope_fwd");
 }
 
 extern "C" atas_status atas_cuda_rope_bwd(const atas_backend *be, float *dx, const float *dy, int B, int gh, int gw,
                                           int ld, int nh, int hd, float ref, float theta) {
-    return rope_launch(dx, dy, B, gh, gw, ld, nh, hd, ref, theta, 1, "rope_bwd");
+    return rope_launch(be, dx, dy, B, gh, gw, ld, nh, hd, ref, theta, 1, "rope_bwd");
 }
 
 __global__ void k_swiglu_fwd(float *y, const float *x, size_t n, int F) {
@@ -86,7 +86,7 @@ __global__ void k_swiglu_bwd(float *dx, const float *dy, const float *x, size_t 
 
 extern "C" atas_status atas_cuda_swiglu_fwd(const atas_backend *be, float *y, const float *x, int M, int F) {
     const size_t n = (size_t)M * F;
-    k_swiglu_fwd<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(y, x, n, F);
+    k_swiglu_fwd<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(y, x, n, F);
     CU_LAUNCHED("swiglu_fwd");
     return ATAS_OK;
 }
@@ -94,7 +94,7 @@ extern "C" atas_status atas_cuda_swiglu_fwd(const atas_backend *be, float *y, co
 extern "C" atas_status atas_cuda_swiglu_bwd(const atas_backend *be, float *dx, const float *dy, const float *x, int M,
                                             int F) {
     const size_t n = (size_t)M * F;
-    k_swiglu_bwd<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(dx, dy, x, n, F);
+    k_swiglu_bwd<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(dx, dy, x, n, F);
     CU_LAUNCHED("swiglu_bwd");
     return ATAS_OK;
 }

@@ -1,48 +1,88 @@
-/* Device and cuBLAS set-up, once per process: one device per local rank
- * (atas_backend_set_local_rank; device = local rank % devices on the node).
+/* The CUDA backend context, once per process (cuda_table.c holds the lock): one
+ * device per local rank (device = local rank % visible devices; ranks that land
+ * on one GPU are refused by the comm layer unless ATAS_SHARE_GPU=1), a non-blocking compute
+ * stream, a communication stream, cuBLAS and cuBLASLt bound to the compute
+ * stream, a cuBLASLt workspace and the events that order the two streams.
  * cuBLAS keeps full fp32 arithmetic: under CUBLAS_DEFAULT_MATH cublasSgemm does
  * not use TF32 tensor cores (that takes CUBLAS_TF32_TENSOR_OP_MATH), so parity
  * with the CPU stays tight. */
-#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "backend/cuda/cuda_common.cuh"
 
-cublasHandle_t atas_cuda_blas = NULL;
-
-static atas_status cuda_init_once(void);
-
-/* once per process, whichever thread asks first; the others wait for it */
-extern "C" atas_status atas_cuda_init(void) {
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    pthread_mutex_lock(&lock);
-    const atas_status st = atas_cuda_blas ? ATAS_OK : cuda_init_once();
-    pthread_mutex_unlock(&lock);
-    if (st != ATAS_OK) return atas_error_trace(st, __FILE__, __LINE__, __func__);
-    return ATAS_OK;
+extern "C" void atas_cuda_device_id(const atas_backend *be, char *out, size_t bytes) {
+    if (bytes) snprintf(out, bytes, "%s", atas_cu_ctx(be)->busid);
 }
 
-static atas_status cuda_init_once(void) {
+#define LT_WORKSPACE_BYTES ((size_t)32 << 20)
+
+static atas_status ctx_setup(atas_cuda_ctx *c) {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess || n == 0) {
         (void)cudaGetLastError(); /* do not leave the failure for a later check */
-        return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "backend \"cuda\": no CUDA device available: %s",
-                        e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+        return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "backend \"cuda\": no CUDA device available on host %s: %s",
+                        c->host, e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
     }
-    const int dev = atas_backend_local_rank() % n;
-    CU_CHECK("cuda init (cudaSetDevice)", cudaSetDevice(dev));
+    /* whether ranks really share a device is decided by the comm layer, which compares
+     * the ranks' bus ids (atas_comm_check_devices): with one visible GPU per rank
+     * (Slurm --gpus-per-task=1) every rank sees device 0 of a different GPU */
+    const int lr = atas_backend_local_rank(), ls = atas_backend_local_size();
+    c->ndevices = n;
+    c->shared = ls > n; /* a hint for messages only */
+    c->device = lr % n;
+    CU_CHECK("cuda init (cudaSetDevice)", cudaSetDevice(c->device));
+    CU_CHECK("cuda init (cudaDeviceGetPCIBusId)", cudaDeviceGetPCIBusId(c->busid, sizeof c->busid, c->device));
     /* create the context now, so a broken device fails here and not in the first op */
     CU_CHECK("cuda init", cudaFree(0));
-    cublasHandle_t h = NULL;
-    CB_CHECK("cuda init", cublasCreate(&h));
-    cublasStatus_t s = cublasSetStream(h, 0);
-    if (s == CUBLAS_STATUS_SUCCESS) s = cublasSetMathMode(h, CUBLAS_DEFAULT_MATH);
-    if (s == CUBLAS_STATUS_SUCCESS) s = cublasSetPointerMode(h, CUBLAS_POINTER_MODE_HOST);
-    if (s != CUBLAS_STATUS_SUCCESS) {
-        cublasDestroy(h);
-        return ATAS_ERR(ATAS_ERR_CUDA, "cuda init: cuBLAS set-up failed: %s",
-                        cublasGetStatusString(s));
-    }
-    atas_cuda_blas = h;
+    CU_CHECK("cuda init (compute stream)", cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+    CU_CHECK("cuda init (comm stream)", cudaStreamCreateWithFlags(&c->comm_stream, cudaStreamNonBlocking));
+    CU_CHECK("cuda init (events)", cudaEventCreateWithFlags(&c->ev_compute, cudaEventDisableTiming));
+    CU_CHECK("cuda init (events)", cudaEventCreateWithFlags(&c->ev_comm, cudaEventDisableTiming));
+    CU_CHECK("cuda init (events)", cudaEventCreate(&c->ev_c0));
+    CU_CHECK("cuda init (events)", cudaEventCreate(&c->ev_c1));
+    CB_CHECK("cuda init", cublasCreate(&c->blas));
+    CB_CHECK("cuda init", cublasSetStream(c->blas, c->stream));
+    CB_CHECK("cuda init", cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH));
+    CB_CHECK("cuda init", cublasSetPointerMode(c->blas, CUBLAS_POINTER_MODE_HOST));
+    CB_CHECK("cuda init", cublasLtCreate(&c->lt));
+    c->lt_ws_bytes = LT_WORKSPACE_BYTES;
+    CU_CHECK("cuda init (cuBLASLt workspace)", cudaMalloc(&c->lt_ws, c->lt_ws_bytes));
+    /* cuBLAS picks its own workspace for the compute stream: give it the same one */
+    CB_CHECK("cuda init", cublasSetWorkspace(c->blas, c->lt_ws, c->lt_ws_bytes));
     return ATAS_OK;
+}
+
+extern "C" atas_status atas_cuda_ctx_create(void **out) {
+    *out = NULL;
+    atas_cuda_ctx *c = (atas_cuda_ctx *)calloc(1, sizeof *c);
+    ATAS_REQUIRE(c, "backend \"cuda\": out of host memory for the context");
+    if (gethostname(c->host, sizeof c->host - 1) != 0) strcpy(c->host, "?");
+    const atas_status st = ctx_setup(c);
+    if (st != ATAS_OK) {
+        atas_cuda_ctx_destroy(c);
+        return atas_error_trace(st, __FILE__, __LINE__, __func__);
+    }
+    *out = c;
+    return ATAS_OK;
+}
+
+/* best effort: at process end nothing can be done about a failure */
+extern "C" void atas_cuda_ctx_destroy(void *p) {
+    atas_cuda_ctx *c = (atas_cuda_ctx *)p;
+    if (!c) return;
+    if (c->stream) (void)cudaStreamSynchronize(c->stream);
+    if (c->nccl) (void)ncclCommAbort(c->nccl); /* coll_destroy finalizes it properly first */
+    if (c->blas) (void)cublasDestroy(c->blas);
+    if (c->lt) (void)cublasLtDestroy(c->lt);
+    if (c->lt_ws) (void)cudaFree(c->lt_ws);
+    cudaEvent_t ev[] = {c->ev_compute, c->ev_comm, c->ev_c0, c->ev_c1};
+    for (int i = 0; i < 4; i++)
+        if (ev[i]) (void)cudaEventDestroy(ev[i]);
+    if (c->comm_stream) (void)cudaStreamDestroy(c->comm_stream);
+    if (c->stream) (void)cudaStreamDestroy(c->stream);
+    (void)cudaGetLastError();
+    free(c);
 }

@@ -86,7 +86,7 @@ extern "C" atas_status atas_cuda_layernorm_fwd(const atas_backend *be, float *y,
                                                const float *w, const float *b, int M, int C,
                                                float eps) {
     if (M == 0) return ATAS_OK;
-    k_ln_fwd<<<atas_cu_row_blocks(M), 32 * ATAS_CU_ROWS_PER_BLOCK>>>(y, mean, rstd, x, w, b, M, C,
+    k_ln_fwd<<<atas_cu_row_blocks(M), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(y, mean, rstd, x, w, b, M, C,
                                                                      eps);
     CU_LAUNCHED("layernorm_fwd");
     return ATAS_OK;
@@ -97,12 +97,12 @@ extern "C" atas_status atas_cuda_layernorm_bwd(const atas_backend *be, float *dx
                                                const float *rstd, int M, int C) {
     if (M == 0) return ATAS_OK;
     if (dx) {
-        k_ln_bwd_dx<<<atas_cu_row_blocks(M), 32 * ATAS_CU_ROWS_PER_BLOCK>>>(dx, dy, x, w, mean,
+        k_ln_bwd_dx<<<atas_cu_row_blocks(M), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(dx, dy, x, w, mean,
                                                                             rstd, M, C);
         CU_LAUNCHED("layernorm_bwd dx");
     }
     if (dw || db) {
-        k_ln_bwd_wb<<<(C + 31) / 32, dim3(32, 32)>>>(dw, db, dy, x, mean, rstd, M, C);
+        k_ln_bwd_wb<<<(C + 31) / 32, dim3(32, 32), 0, atas_cu_stream(be)>>>(dw, db, dy, x, mean, rstd, M, C);
         CU_LAUNCHED("layernorm_bwd dw/db");
     }
     return ATAS_OK;

@@ -31,9 +31,9 @@ __global__ void k_colsum_add(float *out, const float *in, int M, int N) {
     if (threadIdx.y == 0 && c < N) out[c] += sh[0][threadIdx.x];
 }
 
-atas_status atas_cuda_colsum_add(float *out, const float *in, int M, int N, const char *op) {
+atas_status atas_cuda_colsum_add(const atas_backend *be, float *out, const float *in, int M, int N, const char *op) {
     if (M <= 0 || N <= 0) return ATAS_OK;
-    k_colsum_add<<<(N + 31) / 32, dim3(32, 32)>>>(out, in, M, N);
+    k_colsum_add<<<(N + 31) / 32, dim3(32, 32), 0, atas_cu_stream(be)>>>(out, in, M, N);
     CU_LAUNCHED(op);
     return ATAS_OK;
 }
@@ -44,13 +44,13 @@ extern "C" atas_status atas_cuda_linear_fwd(const atas_backend *be, float *y, co
     float beta = 0.0f;
     if (b) {
         /* bias rows first, then the GEMM adds onto them (as the CPU backend) */
-        k_bias_rows<<<atas_cu_blocks((size_t)M * N, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(y, b, M,
+        k_bias_rows<<<atas_cu_blocks((size_t)M * N, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(y, b, M,
                                                                                         N);
         CU_LAUNCHED("linear_fwd bias");
         beta = 1.0f;
     }
     /* y^T[N,M] = W^T... : op(W buffer [K,N] col-major) = T, x buffer = x^T [K,M] */
-    CB_CHECK("linear_fwd", cublasSgemm(atas_cuda_blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &k_one,
+    CB_CHECK("linear_fwd", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &k_one,
                                        W, K, x, K, &beta, y, N));
     return ATAS_OK;
 }
@@ -60,15 +60,15 @@ extern "C" atas_status atas_cuda_linear_bwd(const atas_backend *be, float *dx, f
     if (M == 0) return ATAS_OK;
     if (dx) {
         /* dx^T[K,M] += W^T[K,N] dy^T[N,M] */
-        CB_CHECK("linear_bwd dx", cublasSgemm(atas_cuda_blas, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N,
+        CB_CHECK("linear_bwd dx", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_N, K, M, N,
                                               &k_one, W, K, dy, N, &k_one, dx, K));
     }
     if (dW) {
         /* dW^T[K,N] += x^T[K,M] dy[M,N] */
-        CB_CHECK("linear_bwd dW", cublasSgemm(atas_cuda_blas, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M,
+        CB_CHECK("linear_bwd dW", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_T, K, N, M,
                                               &k_one, x, K, dy, N, &k_one, dW, K));
     }
-    if (db) CHECK(atas_cuda_colsum_add(db, dy, M, N, "linear_bwd db"));
+    if (db) CHECK(atas_cuda_colsum_add(be, db, dy, M, N, "linear_bwd db"));
     return ATAS_OK;
 }
 
@@ -76,7 +76,7 @@ extern "C" atas_status atas_cuda_matmul_fwd(const atas_backend *be, float *y, co
                                             int K, int N) {
     if (M == 0) return ATAS_OK;
     /* y^T[N,M] = W^T[N,K] x^T[K,M] */
-    CB_CHECK("matmul_fwd", cublasSgemm(atas_cuda_blas, CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &k_one,
+    CB_CHECK("matmul_fwd", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &k_one,
                                        W, N, x, K, &k_zero, y, N));
     return ATAS_OK;
 }
@@ -86,12 +86,12 @@ extern "C" atas_status atas_cuda_matmul_bwd(const atas_backend *be, float *dx, f
     if (M == 0) return ATAS_OK;
     if (dx) {
         /* dx^T[K,M] += W[K,N] dy^T[N,M] */
-        CB_CHECK("matmul_bwd dx", cublasSgemm(atas_cuda_blas, CUBLAS_OP_T, CUBLAS_OP_N, K, M, N,
+        CB_CHECK("matmul_bwd dx", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_T, CUBLAS_OP_N, K, M, N,
                                               &k_one, W, N, dy, N, &k_one, dx, K));
     }
     if (dW) {
         /* dW^T[N,K] += dy^T[N,M] x[M,K] */
-        CB_CHECK("matmul_bwd dW", cublasSgemm(atas_cuda_blas, CUBLAS_OP_N, CUBLAS_OP_T, N, K, M,
+        CB_CHECK("matmul_bwd dW", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_T, N, K, M,
                                               &k_one, dy, N, x, K, &k_one, dW, N));
     }
     return ATAS_OK;

@@ -1,17 +1,29 @@
-/* CUDA backend memory: cudaMalloc (zero-filled), explicit copies. Copies from
- * and to pageable host memory are synchronous for the host, so upload and
- * download return with the data in place. */
+/* CUDA backend memory: cudaMalloc (zero-filled on the compute stream), copies on
+ * the compute stream. upload and download return with the data in place (a
+ * stream synchronisation); upload_async returns at once, and its pinned source
+ * (host_alloc) must stay untouched until the stream has passed it (the next
+ * sync or download). */
 #include "backend/cuda/cuda_common.cuh"
 
 extern "C" atas_status atas_cuda_alloc(const atas_backend *be, void **p, size_t bytes, const char *what) {
     *p = NULL;
     void *d = NULL;
+    const atas_cuda_ctx *c = atas_cu_ctx(be);
     cudaError_t e = cudaMalloc(&d, bytes ? bytes : 1);
+    if (e == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError();
+        size_t fr = 0, tot = 0;
+        (void)cudaMemGetInfo(&fr, &tot);
+        return ATAS_ERR(ATAS_ERR_NOMEM,
+                        "alloc: out of GPU memory: %zu bytes (%.1f MiB) for %s on GPU %d of host %s, which has "
+                        "%.1f MiB free of %.1f MiB%s (a smaller batch.groups_per_rank or model helps)",
+                        bytes, bytes / 1048576.0, what ? what : "buffer", c->device, c->host, fr / 1048576.0,
+                        tot / 1048576.0, c->shared ? "; other ranks of this host may use this GPU too" : "");
+    }
     if (e != cudaSuccess)
-        return ATAS_ERR(e == cudaErrorMemoryAllocation ? ATAS_ERR_NOMEM : ATAS_ERR_CUDA,
-                        "alloc: cudaMalloc of %zu bytes for %s failed: %s", bytes,
-                        what ? what : "buffer", cudaGetErrorString(e));
-    e = cudaMemset(d, 0, bytes ? bytes : 1);
+        return ATAS_ERR(ATAS_ERR_CUDA, "alloc: cudaMalloc of %zu bytes for %s on GPU %d failed: %s", bytes,
+                        what ? what : "buffer", c->device, cudaGetErrorString(e));
+    e = cudaMemsetAsync(d, 0, bytes ? bytes : 1, c->stream);
     if (e != cudaSuccess) {
         cudaFree(d);
         return ATAS_ERR(ATAS_ERR_CUDA, "alloc: zero-filling %zu bytes for %s failed: %s", bytes,
@@ -26,17 +38,50 @@ extern "C" void atas_cuda_free(const atas_backend *be, void *p) {
     if (p) (void)cudaFree(p);
 }
 
+/* pinned (page-locked) host memory: the DMA engine reads it directly, so an
+ * upload from it is asynchronous for the host and runs at full bus speed */
+extern "C" atas_status atas_cuda_host_alloc(const atas_backend *be, void **p, size_t bytes, const char *what) {
+    *p = NULL;
+    void *h = NULL;
+    const cudaError_t e = cudaHostAlloc(&h, bytes ? bytes : 1, cudaHostAllocDefault);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        return ATAS_ERR(e == cudaErrorMemoryAllocation ? ATAS_ERR_NOMEM : ATAS_ERR_CUDA,
+                        "host_alloc: %zu bytes (%.1f MiB) of pinned host memory for %s on host %s failed: %s "
+                        "(the locked-memory limit, ulimit -l, may be too low)",
+                        bytes, bytes / 1048576.0, what ? what : "buffer", atas_cu_ctx(be)->host,
+                        cudaGetErrorString(e));
+    }
+    memset(h, 0, bytes ? bytes : 1);
+    *p = h;
+    return ATAS_OK;
+}
+
+extern "C" void atas_cuda_host_free(const atas_backend *be, void *p) {
+    if (p) (void)cudaFreeHost(p);
+}
+
 extern "C" atas_status atas_cuda_upload(const atas_backend *be, void *dst, const void *src, size_t bytes) {
     if (bytes == 0) return ATAS_OK;
     atas_backend_count_transfer(1, bytes);
-    CU_CHECK("upload", cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+    CU_CHECK("upload", cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, atas_cu_stream(be)));
+    /* the caller may reuse src on return (a pinned src would otherwise still be read) */
+    CU_CHECK("upload", cudaStreamSynchronize(atas_cu_stream(be)));
+    return ATAS_OK;
+}
+
+extern "C" atas_status atas_cuda_upload_async(const atas_backend *be, void *dst, const void *src, size_t bytes) {
+    if (bytes == 0) return ATAS_OK;
+    atas_backend_count_transfer(1, bytes);
+    CU_CHECK("upload_async", cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, atas_cu_stream(be)));
     return ATAS_OK;
 }
 
 extern "C" atas_status atas_cuda_download(const atas_backend *be, void *dst, const void *src, size_t bytes) {
     if (bytes == 0) return ATAS_OK;
     atas_backend_count_transfer(0, bytes);
-    CU_CHECK("download", cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+    CU_CHECK("download", cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, atas_cu_stream(be)));
+    CU_CHECK("download", cudaStreamSynchronize(atas_cu_stream(be)));
     return ATAS_OK;
 }
 
@@ -46,17 +91,17 @@ extern "C" atas_status atas_cuda_copy(const atas_backend *be, void *dst, const v
     /* cudaMemcpy leaves overlapping ranges undefined (the CPU backend's memmove does not) */
     ATAS_REQUIRE(d + bytes <= s || s + bytes <= d,
                  "copy: source and destination overlap (%zu bytes)", bytes);
-    CU_CHECK("copy", cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, 0));
+    CU_CHECK("copy", cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, atas_cu_stream(be)));
     return ATAS_OK;
 }
 
 extern "C" atas_status atas_cuda_zero(const atas_backend *be, void *dst, size_t bytes) {
     if (bytes == 0) return ATAS_OK;
-    CU_CHECK("zero", cudaMemsetAsync(dst, 0, bytes, 0));
+    CU_CHECK("zero", cudaMemsetAsync(dst, 0, bytes, atas_cu_stream(be)));
     return ATAS_OK;
 }
 
 extern "C" atas_status atas_cuda_sync(const atas_backend *be) {
-    CU_CHECK("sync", cudaDeviceSynchronize());
+    CU_CHECK("sync", cudaStreamSynchronize(atas_cu_stream(be)));
     return ATAS_OK;
 }

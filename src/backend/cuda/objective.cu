@@ -74,37 +74,37 @@ extern "C" atas_status atas_cuda_objective(const atas_backend *be, double *losse
     obj_layout(&c, (char *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63));
     const int T = 64;
     if (t_glob) {
-        k_inv_norm<<<(n + T - 1) / T, T>>>(c.tg_inv, t_glob, n, E);
+        k_inv_norm<<<(n + T - 1) / T, T, 0, atas_cu_stream(be)>>>(c.tg_inv, t_glob, n, E);
         CU_LAUNCHED("objective");
     }
     if (prm.w_l2l > 0) {
         const long rows = (long)n * hT * wT;
-        k_inv_norm<<<atas_cu_blocks(rows, T), T>>>(c.td_inv, t_dense, rows, E);
+        k_inv_norm<<<atas_cu_blocks(rows, T), T, 0, atas_cu_stream(be)>>>(c.td_inv, t_dense, rows, E);
         CU_LAUNCHED("objective");
     }
     const size_t nd = ds_dense ? (size_t)m * hC * wC * E : 0, ng = ds_glob ? (size_t)n * E : 0;
     if (obj_dense(&prm)) {
         /* one cell per block (a handful to a few hundred per group): each serial cell gets
          * an SM's load/store units to itself instead of sharing one block's */
-        k_cells<<<c.ncells, 1>>>(c, ds_dense);
+        k_cells<<<c.ncells, 1, 0, atas_cu_stream(be)>>>(c, ds_dense);
         CU_LAUNCHED("objective");
     } else if (nd) {
-        CU_CHECK("objective", cudaMemsetAsync(ds_dense, 0, nd * sizeof(float), 0));
+        CU_CHECK("objective", cudaMemsetAsync(ds_dense, 0, nd * sizeof(float), atas_cu_stream(be)));
     }
     if (prm.w_g2g > 0) {
-        k_g2g<<<n, 1>>>(c, ds_glob);
+        k_g2g<<<n, 1, 0, atas_cu_stream(be)>>>(c, ds_glob);
         CU_LAUNCHED("objective");
     } else if (ng) {
-        CU_CHECK("objective", cudaMemsetAsync(ds_glob, 0, ng * sizeof(float), 0));
+        CU_CHECK("objective", cudaMemsetAsync(ds_glob, 0, ng * sizeof(float), atas_cu_stream(be)));
     }
-    k_finish<<<1, 1>>>(c, losses);
+    k_finish<<<1, 1, 0, atas_cu_stream(be)>>>(c, losses);
     CU_LAUNCHED("objective");
     if (nd) {
-        k_poison<<<atas_cu_blocks(nd, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(ds_dense, nd, losses);
+        k_poison<<<atas_cu_blocks(nd, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(ds_dense, nd, losses);
         CU_LAUNCHED("objective");
     }
     if (ng) {
-        k_poison<<<atas_cu_blocks(ng, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(ds_glob, ng, losses);
+        k_poison<<<atas_cu_blocks(ng, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(ds_glob, ng, losses);
         CU_LAUNCHED("objective");
     }
     return ATAS_OK;
@@ -147,12 +147,12 @@ extern "C" atas_status atas_cuda_grad_sumsq(const atas_backend *be, double *out,
     double *part = (double *)workspace;
     const size_t nc = gn_chunks(n);
     if (n == 0) {
-        CU_CHECK("grad_sumsq", cudaMemsetAsync(out, 0, sizeof(double), 0));
+        CU_CHECK("grad_sumsq", cudaMemsetAsync(out, 0, sizeof(double), atas_cu_stream(be)));
         return ATAS_OK;
     }
-    k_gn_chunks<<<(unsigned)nc, GN_THREADS>>>(part, x, n);
+    k_gn_chunks<<<(unsigned)nc, GN_THREADS, 0, atas_cu_stream(be)>>>(part, x, n);
     CU_LAUNCHED("grad_sumsq");
-    k_gn_sum<<<1, 1>>>(out, part, nc);
+    k_gn_sum<<<1, 1, 0, atas_cu_stream(be)>>>(out, part, nc);
     CU_LAUNCHED("grad_sumsq");
     return ATAS_OK;
 }
@@ -163,7 +163,7 @@ __global__ void k_step_guard(double *state, const double *sumsq, const double *l
 
 extern "C" atas_status atas_cuda_step_guard(const atas_backend *be, double *state, const double *sumsq, const double *losses, int nl,
                                             double clip) {
-    k_step_guard<<<1, 1>>>(state, sumsq, losses, nl, clip);
+    k_step_guard<<<1, 1, 0, atas_cu_stream(be)>>>(state, sumsq, losses, nl, clip);
     CU_LAUNCHED("step_guard");
     return ATAS_OK;
 }
@@ -194,7 +194,7 @@ extern "C" atas_status atas_cuda_clip_adamw_ema(const atas_backend *be, float *p
                                                 float eps, float wd, int t, float mom) {
     const atas_adamw_consts kd = atas_adamw_prepare(lr, beta1, beta2, eps, wd, t);
     const atas_adamw_consts k0 = atas_adamw_prepare(lr, beta1, beta2, eps, 0.0f, t);
-    k_clip_adamw_ema<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(
+    k_clip_adamw_ema<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(
         p, g, m, v, teacher, n, seg_end, seg_kind, nseg, state, kd, k0, mom, 1.0f - mom);
     CU_LAUNCHED("clip_adamw_ema");
     return ATAS_OK;

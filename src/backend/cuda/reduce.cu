@@ -36,10 +36,12 @@ extern "C" atas_status atas_cuda_sumsq(const atas_backend *be, double *host_out,
     *host_out = 0.0;
     if (n == 0) return ATAS_OK;
     const unsigned nb = red_blocks(n);
-    k_sumsq<<<nb, RED_THREADS>>>(x, n);
+    k_sumsq<<<nb, RED_THREADS, 0, atas_cu_stream(be)>>>(x, n);
     CU_LAUNCHED("sumsq");
     double part[RED_BLOCKS];
-    CU_CHECK("sumsq", cudaMemcpyFromSymbol(part, g_red_sum, nb * sizeof(double)));
+    CU_CHECK("sumsq", cudaMemcpyFromSymbolAsync(part, g_red_sum, nb * sizeof(double), 0,
+                                                cudaMemcpyDeviceToHost, atas_cu_stream(be)));
+    CU_CHECK("sumsq", cudaStreamSynchronize(atas_cu_stream(be)));
     double s = 0.0;
     for (unsigned k = 0; k < nb; k++) s += part[k];
     *host_out = s;

@@ -4,7 +4,7 @@
  * so no op allocates. The forward gathers at most 4x4 taps per output; the
  * backward is a gather too: the host inverts the tables (for each input index,
  * the outputs that read it, in output order), so din += R^T dout needs no
- * atomics and is deterministic. The tables are shared: one host thread. */
+ * atomics and is deterministic. The tables are shared: one host thread, one stream. */
 #include "backend/cuda/cuda_common.cuh"
 
 #define RS_MAX_SIDE 4096  /* outputs per axis, as the CPU backend */
@@ -84,14 +84,15 @@ extern "C" atas_status atas_cuda_resample_fwd(const atas_backend *be, float *out
     float wy[4 * oh], wx[4 * ow];
     atas_resample_weights(ih, oh, kind, ty, wy);
     atas_resample_weights(iw, ow, kind, tx, wx);
-    /* synchronous copies on the default stream: ordered after earlier kernels */
-    CU_CHECK("resample_fwd", cudaMemcpyToSymbol(g_ty, ty, sizeof(int) * 4 * oh));
-    CU_CHECK("resample_fwd", cudaMemcpyToSymbol(g_wy, wy, sizeof(float) * 4 * oh));
-    CU_CHECK("resample_fwd", cudaMemcpyToSymbol(g_tx, tx, sizeof(int) * 4 * ow));
-    CU_CHECK("resample_fwd", cudaMemcpyToSymbol(g_wx, wx, sizeof(float) * 4 * ow));
+    /* on the compute stream: ordered after the kernels that read the previous tables. From
+     * pageable memory the call returns once the source is staged, so the VLAs may go. */
+    CU_CHECK("resample_fwd", cudaMemcpyToSymbolAsync(g_ty, ty, sizeof(int) * 4 * oh, 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
+    CU_CHECK("resample_fwd", cudaMemcpyToSymbolAsync(g_wy, wy, sizeof(float) * 4 * oh, 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
+    CU_CHECK("resample_fwd", cudaMemcpyToSymbolAsync(g_tx, tx, sizeof(int) * 4 * ow, 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
+    CU_CHECK("resample_fwd", cudaMemcpyToSymbolAsync(g_wx, wx, sizeof(float) * 4 * ow, 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
     const size_t n = (size_t)oh * ow * C;
     const int ntap = kind == ATAS_RESAMPLE_BICUBIC ? 4 : 2;
-    k_resample_fwd<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(out, in, iw, ow, C, n,
+    k_resample_fwd<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(out, in, iw, ow, C, n,
                                                                             ntap);
     CU_LAUNCHED("resample_fwd");
     return ATAS_OK;
@@ -109,14 +110,14 @@ extern "C" atas_status atas_cuda_resample_bwd(const atas_backend *be, float *din
     float yw[ntap * oh], xw[ntap * ow];
     invert(ih, oh, ntap, ty, wy, yoff, yo, yw);
     invert(iw, ow, ntap, tx, wx, xoff, xo, xw);
-    CU_CHECK("resample_bwd", cudaMemcpyToSymbol(g_yoff, yoff, sizeof(int) * (ih + 1)));
-    CU_CHECK("resample_bwd", cudaMemcpyToSymbol(g_xoff, xoff, sizeof(int) * (iw + 1)));
-    CU_CHECK("resample_bwd", cudaMemcpyToSymbol(g_yo, yo, sizeof(int) * ntap * oh));
-    CU_CHECK("resample_bwd", cudaMemcpyToSymbol(g_xo, xo, sizeof(int) * ntap * ow));
-    CU_CHECK("resample_bwd", cudaMemcpyToSymbol(g_yw, yw, sizeof(float) * ntap * oh));
-    CU_CHECK("resample_bwd", cudaMemcpyToSymbol(g_xw, xw, sizeof(float) * ntap * ow));
+    CU_CHECK("resample_bwd", cudaMemcpyToSymbolAsync(g_yoff, yoff, sizeof(int) * (ih + 1), 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
+    CU_CHECK("resample_bwd", cudaMemcpyToSymbolAsync(g_xoff, xoff, sizeof(int) * (iw + 1), 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
+    CU_CHECK("resample_bwd", cudaMemcpyToSymbolAsync(g_yo, yo, sizeof(int) * ntap * oh, 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
+    CU_CHECK("resample_bwd", cudaMemcpyToSymbolAsync(g_xo, xo, sizeof(int) * ntap * ow, 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
+    CU_CHECK("resample_bwd", cudaMemcpyToSymbolAsync(g_yw, yw, sizeof(float) * ntap * oh, 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
+    CU_CHECK("resample_bwd", cudaMemcpyToSymbolAsync(g_xw, xw, sizeof(float) * ntap * ow, 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
     const size_t n = (size_t)ih * iw * C;
-    k_resample_bwd<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(din, dout, iw, ow, C,
+    k_resample_bwd<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(din, dout, iw, ow, C,
                                                                             n);
     CU_LAUNCHED("resample_bwd");
     return ATAS_OK;

@@ -24,7 +24,7 @@ extern "C" atas_status atas_cuda_patchify(const atas_backend *be, float *patches
     const int gw = W / P, np = (H / P) * gw;
     const size_t n = (size_t)B * 3 * H * W;
     if (n == 0) return ATAS_OK;
-    k_patchify<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(patches, img, n, H, W, P,
+    k_patchify<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(patches, img, n, H, W, P,
                                                                         gw, np);
     CU_LAUNCHED("patchify");
     return ATAS_OK;
@@ -45,7 +45,7 @@ extern "C" atas_status atas_cuda_embed_fwd(const atas_backend *be, float *x, con
     const int T = Np + 1;
     const size_t n = (size_t)B * T * D;
     if (n == 0) return ATAS_OK;
-    k_embed_fwd<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(x, pe, cls, pos, n, T, Np,
+    k_embed_fwd<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(x, pe, cls, pos, n, T, Np,
                                                                          D);
     CU_LAUNCHED("embed_fwd");
     return ATAS_OK;
@@ -81,13 +81,13 @@ extern "C" atas_status atas_cuda_embed_bwd(const atas_backend *be, float *dpe, f
     const int T = Np + 1;
     const size_t npe = (size_t)B * Np * D;
     if (dpe && npe) {
-        k_embed_bwd_pe<<<atas_cu_blocks(npe, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(dpe, dx, npe, T,
+        k_embed_bwd_pe<<<atas_cu_blocks(npe, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(dpe, dx, npe, T,
                                                                                   Np, D);
         CU_LAUNCHED("embed_bwd dpe");
     }
     if (dpos || dcls) {
         const size_t n = (size_t)T * D;
-        k_embed_bwd_pos<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(dcls, dpos, dx, B,
+        k_embed_bwd_pos<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(dcls, dpos, dx, B,
                                                                                  T, D);
         CU_LAUNCHED("embed_bwd dpos/dcls");
     }
@@ -111,7 +111,7 @@ extern "C" atas_status atas_cuda_rows_gather(const atas_backend *be, float *out,
                                              int t0, int nt) {
     const size_t n = (size_t)B * nt * C;
     if (n == 0) return ATAS_OK;
-    k_rows<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS>>>(out, (float *)in, n, T, C, t0,
+    k_rows<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(out, (float *)in, n, T, C, t0,
                                                                     nt, 0);
     CU_LAUNCHED("rows_gather");
     return ATAS_OK;
@@ -122,7 +122,7 @@ extern "C" atas_status atas_cuda_rows_scatter_add(const atas_backend *be, float 
     if (!din) return ATAS_OK;
     const size_t n = (size_t)B * nt * C;
     if (n == 0) return ATAS_OK;
-    k_rows<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS>>>((float *)dout, din, n, T, C,
+    k_rows<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>((float *)dout, din, n, T, C,
                                                                     t0, nt, 1);
     CU_LAUNCHED("rows_scatter_add");
     return ATAS_OK;
