@@ -6,7 +6,7 @@
 #define ATAS_EVAL_H
 
 #include "atas/classemb.h"
-#include "atas/dist.h"
+#include "atas/comm.h"
 #include "atas/vit.h"
 
 #ifdef __cplusplus

@@ -7,7 +7,7 @@
 #ifndef ATAS_EXIT_H
 #define ATAS_EXIT_H
 
-#include "atas/dist.h"
+#include "atas/comm.h"
 
 #ifdef __cplusplus
 extern "C" {

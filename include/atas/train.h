@@ -4,7 +4,7 @@
 #define ATAS_TRAIN_H
 
 #include "atas/config.h"
-#include "atas/dist.h"
+#include "atas/comm.h"
 #include "atas/vit.h"
 
 #ifdef __cplusplus

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atas/dist.h"
+#include "atas/comm.h"
 #include "atas/embed.h"
 #include "atas/eval.h"
 #include "atas/version.h"

@@ -4,7 +4,7 @@
 #define ATAS_TRAIN_RUNDIR_H
 
 #include "atas/config.h"
-#include "atas/dist.h"
+#include "atas/comm.h"
 
 /* Before anything is written. A fresh start (resuming = 0) in a run directory that holds
  * another run (metrics.jsonl or checkpoints) fails with ATAS_ERR_CONFIG naming the

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atas/dist.h"
+#include "atas/comm.h"
 #include "test_util.h"
 
 static int g_rank;

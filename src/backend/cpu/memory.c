@@ -48,7 +48,7 @@ atas_status atas_cpu_upload_async(const atas_backend *be, void *dst, const void 
     return move(dst, src, bytes, "upload_async");
 }
 
-/* ---- collectives: the CPU backend's ranks reduce through MPI (src/dist/comm.c) */
+/* ---- collectives: the CPU backend's ranks reduce through MPI (src/comm/comm.c) */
 static atas_status no_coll(const char *op) {
     return ATAS_ERR(ATAS_ERR_UNSUPPORTED,
                     "%s: dist.backend = \"nccl\" needs the cuda backend (run.backend = \"cuda\"); "

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "atas/dist.h"
+#include "atas/comm.h"
 
 #define DEV_ID_BYTES 160 /* "host|bus id" */
 

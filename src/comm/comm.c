@@ -1,6 +1,6 @@
 /* MPI plumbing with time-outs: every wait polls, so a dead peer turns into an
  * error naming the step and phase instead of a hang. */
-#include "atas/dist.h"
+#include "atas/comm.h"
 #include "atas/backend.h"
 
 #include <stdlib.h>

@@ -1,8 +1,8 @@
-/* dist: MPI bootstrap, local rank, bucketed gradient allreduce (overlapped with
+/* comm (the communication layer, src/comm): MPI bootstrap, local rank, bucketed gradient allreduce (overlapped with
  * the backward), broadcasts, agreement checks and collective time-outs.
  * The interface is transport-neutral so that NCCL slots in for the CUDA backend. */
-#ifndef ATAS_DIST_H
-#define ATAS_DIST_H
+#ifndef ATAS_COMM_H
+#define ATAS_COMM_H
 
 #include <mpi.h>
 
@@ -54,7 +54,7 @@ typedef struct {
     double t_done;            /* when the last bucket completed */
     size_t bytes;             /* bytes reduced this step */
     int launched_during_backward;
-    /* device collectives (dist.backend = "nccl", src/dist/buckets_nccl.c): when set,
+    /* device collectives (dist.backend = "nccl", src/comm/buckets_nccl.c): when set,
      * buf is the backend's gradient buffer and buckets are averaged on the device */
     const atas_backend *coll;
     double t_device;          /* seconds the collectives took on the device (events) */
@@ -69,7 +69,7 @@ atas_status atas_buckets_ready(atas_grad_buckets *b, size_t ready_from);
 /* Launch the rest, wait for all, divide by the world size. */
 atas_status atas_buckets_finish(atas_grad_buckets *b);
 
-/* ---- device collectives (NCCL through the backend's coll_* ops; src/dist/buckets_nccl.c) */
+/* ---- device collectives (NCCL through the backend's coll_* ops; src/comm/buckets_nccl.c) */
 /* Ranks of one host on the same device (be->device_id equal) are refused with one
  * message naming host, ranks and device, unless ATAS_SHARE_GPU=1 (legal, e.g. for
  * tests) and for_nccl is 0 (NCCL cannot share a GPU). No-op for cpu and 1 rank. */
