@@ -1,11 +1,11 @@
-/* io: embed images with a trained (or pretrained) encoder into an HDF5 file of
+/* infer: embed images with a trained (or pretrained) encoder into an HDF5 file of
  * global embeddings [N,E] and dense maps [N,h,w,E] (layout: docs/embed.md). */
 #ifndef ATAS_EMBED_H
 #define ATAS_EMBED_H
 
-#include <mpi.h>
 #include <stdint.h>
 
+#include "atas/comm.h"
 #include "atas/vit.h"
 
 #ifdef __cplusplus
@@ -26,6 +26,7 @@ typedef struct {
     int dense;               /* write /dense */
     int normalize;           /* L2-normalise each global vector and each dense vector */
     int progress;            /* rank 0 prints images/s and ETA */
+    const char *backend;     /* backend by name (atas_backend_get); NULL or "": "cpu" */
 } atas_embed_config;
 
 typedef struct {
@@ -42,7 +43,7 @@ atas_status atas_embed_load_model(const atas_embed_config *e, atas_vit *m);
  * writes its rows into the output through MPI-IO (independent hyperslab writes).
  * Any failure on any rank stops all ranks and leaves no output (the old OUT, if
  * any, is untouched). */
-atas_status atas_embed_run(const atas_embed_config *e, MPI_Comm comm, atas_embed_result *res);
+atas_status atas_embed_run(const atas_embed_config *e, atas_comm *comm, atas_embed_result *res);
 
 #ifdef __cplusplus
 }

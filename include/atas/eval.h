@@ -7,6 +7,7 @@
 
 #include "atas/classemb.h"
 #include "atas/comm.h"
+#include "atas/train.h"
 #include "atas/vit.h"
 
 #ifdef __cplusplus
@@ -129,6 +130,12 @@ atas_status atas_eval_segment(const atas_eval_config *e, const atas_eval_set *se
 void atas_eval_print_table(FILE *f, const atas_eval_result *r);
 atas_status atas_eval_write_json(const char *path, const atas_eval_result *r, const char *weights,
                                  const char *data, const char *classes);
+
+/* The trainer's evaluator (src/infer/eval_train.c): region classification of the
+ * student on the eval.* keys' data, for atas_train_args.evaluator. init allocates
+ * its state; free releases it after the training. */
+atas_status atas_eval_trainer_init(atas_train_evaluator *ev);
+void atas_eval_trainer_free(atas_train_evaluator *ev);
 
 #ifdef __cplusplus
 }

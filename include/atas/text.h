@@ -4,11 +4,13 @@
  * ids [B, ctx] -> token embedding + positional embedding -> causal pre-LN
  * blocks (the backend's linear / layernorm / causal attention / act ops) ->
  * ln_final -> the row of the EOT token (argmax of the ids, as OpenCLIP pools)
- * -> text projection [W, E]. Parameters live in one backend allocation. */
+ * -> text projection [W, E]. Parameters live in one backend allocation.
+ * Loading from files and the class embeddings are the io layer's (atas/text_io.h). */
 #ifndef ATAS_TEXT_H
 #define ATAS_TEXT_H
 
 #include "atas/backend.h"
+#include "atas/vit.h" /* ATAS_BLK_* block tensor kinds, shared with the vision tower */
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,20 +28,34 @@ typedef struct {
     float ln_eps;
 } atas_text_config;
 
-/* What the caller states; anything else comes from the file and the config
- * beside it (HF config.json text_config, OpenCLIP open_clip_config.json). */
-typedef struct {
-    int heads; /* > 0: use it; 0: config beside the file, else width / 64 */
-    int act;   /* -1: config beside the file (an error when there is none); else an atas_act */
-} atas_text_options;
-
 typedef struct atas_text atas_text;
 
-/* Opens a safetensors file, index or directory in either layout and loads the
- * text tower onto `be`. Missing or mis-shaped tensors fail naming the file,
- * the tensor, and the shape expected. */
-atas_status atas_text_load(atas_text **t, const char *path, const atas_text_options *opt,
-                           const atas_backend *be);
+/* The tower: filled by its loader (atas_text_load, io layer: atas/text_io.h),
+ * run by atas_text_encode. Tensor indices: the ones before the blocks, each
+ * block's ATAS_BLK_* (atas/vit.h), and the ones after the blocks. */
+enum { ATAS_TXT_TOK = 0, ATAS_TXT_POS, ATAS_TXT_NHEAD };
+enum { ATAS_TXT_LNF_W = 0, ATAS_TXT_LNF_B, ATAS_TXT_PROJ /* [W,E] */, ATAS_TXT_NTAIL };
+
+struct atas_text {
+    atas_text_config cfg;
+    const atas_backend *be;
+    int layout; /* atas_layout */
+    float logit_scale;
+    int ntensors;
+    size_t *off;  /* [ntensors] offsets in floats into params */
+    size_t nparams;
+    float *params; /* backend memory */
+    /* working buffers for up to Bcap sequences (backend memory) */
+    int Bcap;
+    float *x, *h, *qkv, *att, *hid, *pooled, *pooled_ln, *out;
+    void *ws;
+    atas_plan plan; /* the buffers above, in one allocation */
+};
+
+static inline int atas_txt_blk(int l, int k) { return ATAS_TXT_NHEAD + l * ATAS_BLK_NTENSORS + k; }
+static inline int atas_txt_tail(int L, int k) { return ATAS_TXT_NHEAD + L * ATAS_BLK_NTENSORS + k; }
+static inline float *atas_txt_p(const atas_text *t, int idx) { return t->params + t->off[idx]; }
+
 void atas_text_free(atas_text *t);
 const atas_text_config *atas_text_cfg(const atas_text *t);
 /* "openclip" or "hf" */
@@ -50,29 +66,6 @@ float atas_text_logit_scale(const atas_text *t);
 /* ids: host [B, ctx] token ids (0 <= id < vocab; the EOT token has the largest
  * id of its row). out: host [B, E], projected and NOT normalised. */
 atas_status atas_text_encode(atas_text *t, const int32_t *ids, int B, float *out);
-
-/* Class embeddings (text_classes.c) ---------------------------------------- */
-#include "atas/classemb.h"
-#include "atas/tokenizer.h"
-
-/* Classes file: one class a line, "category_id<TAB>isthing<TAB>name[<TAB>prompt
- * name]" (isthing 1 or 0; the prompt name, the text put into the templates,
- * defaults to the name), '#' comments and blank lines skipped, ids ascending
- * and unique. Fills K, category_id, isthing, names of c (emb stays NULL) and,
- * when prompts is not NULL, a malloc'd array of K malloc'd prompt names. */
-atas_status atas_text_read_classes(const char *path, atas_classemb *c, char ***prompts);
-/* Templates file: one prompt a line holding "{}" exactly once, '#' comments and
- * blank lines skipped. *tpl is a malloc'd array of malloc'd strings. */
-atas_status atas_text_read_templates(const char *path, char ***tpl, int *n);
-void atas_text_free_templates(char **tpl, int n);
-/* "{}" in tpl replaced by name (malloc'd) */
-atas_status atas_text_prompt(const char *tpl, const char *name, char **out);
-/* For every class (prompt name: prompts[k], or c->names[k] when prompts is NULL): the prompts of every template, tokenised (ctx of the tower),
- * encoded in batches of `batch`, each L2-normalised, averaged, and the mean
- * L2-normalised (OpenCLIP's zero-shot classifier). Fills c->emb, E,
- * n_templates. progress: print a line per batch to stderr. */
-atas_status atas_text_class_embeddings(atas_text *t, const atas_tokenizer *tok, char **tpl, int nt,
-                                       char **prompts, int batch, int progress, atas_classemb *c);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,8 @@
 #ifndef ATAS_TRAIN_H
 #define ATAS_TRAIN_H
 
+#include <stdio.h>
+
 #include "atas/config.h"
 #include "atas/comm.h"
 #include "atas/vit.h"
@@ -56,6 +58,23 @@ atas_status atas_ckpt_find_latest(const char *dir, char *path, size_t cap);
 /* Keep the newest keep_last, plus every checkpoint whose step is a multiple of keep_every. */
 atas_status atas_ckpt_prune(const char *dir, int keep_last, int keep_every);
 
+/* ---- evaluation during training (the eval.* keys): the trainer decides when (step 0,
+ * every eval.every steps, the last step) and writes the result into metrics.jsonl and
+ * the progress line; an evaluator from a higher layer does the work (the infer layer's
+ * region classification: atas_eval_trainer_init in atas/eval.h, which atas_mpi passes). */
+typedef struct atas_train_evaluator {
+    void *ctx;
+    /* once, on every rank; a failure on any rank fails all (collective) */
+    atas_status (*open)(void *ctx, const atas_run_config *cfg, atas_comm *comm);
+    /* evaluate the student now (collective); keeps the result for json/summary */
+    atas_status (*run)(void *ctx, const atas_vit *student, atas_comm *comm, long long step);
+    /* the last result as the fields of a metrics.jsonl record: `, "eval": {...}` */
+    void (*json)(void *ctx, FILE *f);
+    /* the last result for the progress line (short, no leading space) */
+    void (*summary)(void *ctx, char *buf, size_t n);
+    void (*close)(void *ctx);
+} atas_train_evaluator;
+
 /* ---- the loop */
 typedef struct {
     const char *config_path;
@@ -67,6 +86,7 @@ typedef struct {
     long long stop_after;    /* > 0: stop (as if signalled) after this many steps of this run (tests) */
     int overwrite;           /* a fresh start may delete another run in its run directory */
     int allow_schedule_change; /* a resume may change the schedule (loud warning) */
+    const atas_train_evaluator *evaluator; /* NULL: a config with eval.every > 0 is refused */
 } atas_train_args;
 
 /* Runs a whole training job on this rank; returns the process exit code. */

@@ -21,6 +21,7 @@ static void usage(FILE *f) {
             "  --heads/--act    when the safetensors carry no config that says\n"
             "  --no-dense       write only /global\n"
             "  --normalize      L2-normalise every global and dense vector\n"
+            "  --backend NAME   cpu (default) or cuda\n"
             "  -q, --quiet      no progress line\n");
 }
 
@@ -36,11 +37,12 @@ static int parse_int(const char *opt, const char *v, int *out) {
 }
 
 int main(int argc, char **argv) {
-    int provided, rank, world;
-    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &world);
-    atas_log_set_rank(rank, world);
+    atas_comm comm;
+    if (atas_comm_init(&comm, &argc, &argv, 300) != ATAS_OK) {
+        atas_error_print(stderr);
+        return 1;
+    }
+    const int rank = comm.rank, world = comm.world;
     atas_embed_config e = {.dense = 1, .progress = 1};
     static const struct option lo[] = {
         {"weights", required_argument, 0, 'W'}, {"corpus", required_argument, 0, 'c'},
@@ -49,6 +51,7 @@ int main(int argc, char **argv) {
         {"heads", required_argument, 0, 'H'},   {"act", required_argument, 0, 'A'},
         {"no-dense", no_argument, 0, 'D'},      {"normalize", no_argument, 0, 'n'},
         {"output", required_argument, 0, 'o'},  {"quiet", no_argument, 0, 'q'},
+        {"backend", required_argument, 0, 'B'},
         {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
     int ch, ok = 1;
     while ((ch = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1) {
@@ -79,8 +82,9 @@ int main(int argc, char **argv) {
         case 'n': e.normalize = 1; break;
         case 'o': e.out = optarg; break;
         case 'q': e.progress = 0; break;
-        case 'h': if (rank == 0) usage(stdout); MPI_Finalize(); return 0;
-        case 'V': if (rank == 0) atas_print_version("atas_embed"); MPI_Finalize(); return 0;
+        case 'B': e.backend = optarg; break;
+        case 'h': if (rank == 0) usage(stdout); atas_comm_finalize(&comm); return 0;
+        case 'V': if (rank == 0) atas_print_version("atas_embed"); atas_comm_finalize(&comm); return 0;
         default: ok = 0;
         }
     }
@@ -92,21 +96,21 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "atas_embed: give exactly one of --corpus and --images\n");
             usage(stderr);
         }
-        MPI_Finalize();
+        atas_comm_finalize(&comm);
         return 2;
     }
     atas_embed_result res;
-    atas_status st = atas_embed_run(&e, MPI_COMM_WORLD, &res);
+    atas_status st = atas_embed_run(&e, &comm, &res);
     if (st != ATAS_OK) {
         /* the rank that failed prints; the others only stopped because of it */
         if (st != ATAS_ERR_INTERRUPTED || world == 1) atas_error_print(stderr);
-        MPI_Finalize();
+        atas_comm_finalize(&comm);
         return 1;
     }
     if (rank == 0)
         printf("atas_embed: %s: %lld images at %dx%d (grid %d, embed %d) in %.1f s on %d rank(s)\n",
                e.out, (long long)res.n, res.resolution, res.resolution, res.grid, res.embed,
                res.seconds, world);
-    MPI_Finalize();
+    atas_comm_finalize(&comm);
     return 0;
 }

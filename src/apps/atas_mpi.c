@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atas/eval.h"
 #include "atas/exit.h"
 #include "atas/train.h"
 #include "atas/version.h"
@@ -77,7 +78,15 @@ int main(int argc, char **argv) {
     }
     a.config_path = argv[optind];
     a.sets = sets;
+    /* eval.* during training: the infer layer's region classification */
+    atas_train_evaluator ev;
+    if (atas_eval_trainer_init(&ev) != ATAS_OK) {
+        free(sets);
+        return atas_exit(&comm, ATAS_EXIT_ERROR);
+    }
+    a.evaluator = &ev;
     int code = atas_train_main(&comm, &a);
+    atas_eval_trainer_free(&ev);
     free(sets);
     /* one message for a failure every rank found; an abort when a rank failed alone */
     return atas_exit(&comm, code);

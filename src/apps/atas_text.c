@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "atas/text.h"
+#include "atas/text_io.h"
 #include "atas/version.h"
 
 static void usage(FILE *f) {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/text_internal.h"
+#include "atas/text.h"
 
 static void free_buffers(atas_text *t) {
     atas_plan_release(&t->plan);
@@ -71,7 +71,7 @@ atas_status atas_text_encode(atas_text *t, const int32_t *ids, int B, float *out
     }
     const size_t rows = (size_t)B * T;
     /* token embedding rows + positional embedding */
-    const float *tok = txt_p(t, TXT_TOK), *pos = txt_p(t, TXT_POS);
+    const float *tok = atas_txt_p(t, ATAS_TXT_TOK), *pos = atas_txt_p(t, ATAS_TXT_POS);
     atas_status st = ATAS_OK;
     for (int b = 0; b < B && st == ATAS_OK; b++)
         for (int j = 0; j < T && st == ATAS_OK; j++)
@@ -85,7 +85,7 @@ atas_status atas_text_encode(atas_text *t, const int32_t *ids, int B, float *out
     }
     /* causal pre-LN blocks */
     for (int l = 0; l < L; l++) {
-#define P(k) txt_p(t, txt_blk(l, k))
+#define P(k) atas_txt_p(t, atas_txt_blk(l, k))
 #define DO(expr) CHECK_GOTO(st, expr, done)
         DO(be->layernorm_fwd(be, t->h, NULL, NULL, t->x, P(ATAS_BLK_LN1_W), P(ATAS_BLK_LN1_B),
                              (int)rows, W, c->ln_eps));
@@ -110,9 +110,9 @@ atas_status atas_text_encode(atas_text *t, const int32_t *ids, int B, float *out
         CHECK_GOTO(st, be->copy(be, t->pooled + (size_t)b * W, t->x + ((size_t)b * T + eot[b]) * W,
                                 W * f), done);
     CHECK_GOTO(st, be->layernorm_fwd(be, t->pooled_ln, NULL, NULL, t->pooled,
-                                     txt_p(t, txt_tail(L, TXT_LNF_W)),
-                                     txt_p(t, txt_tail(L, TXT_LNF_B)), B, W, c->ln_eps), done);
-    CHECK_GOTO(st, be->matmul_fwd(be, t->out, t->pooled_ln, txt_p(t, txt_tail(L, TXT_PROJ)), B, W,
+                                     atas_txt_p(t, atas_txt_tail(L, ATAS_TXT_LNF_W)),
+                                     atas_txt_p(t, atas_txt_tail(L, ATAS_TXT_LNF_B)), B, W, c->ln_eps), done);
+    CHECK_GOTO(st, be->matmul_fwd(be, t->out, t->pooled_ln, atas_txt_p(t, atas_txt_tail(L, ATAS_TXT_PROJ)), B, W,
                                   c->embed), done);
     CHECK_GOTO(st, be->sync(be), done);
     CHECK_GOTO(st, be->download(be, out, t->out, (size_t)B * c->embed * f), done);

@@ -555,6 +555,7 @@ int atas_train_main(atas_comm *comm, const atas_train_args *a) {
     atas_trainer *t = calloc(1, sizeof *t);
     if (!t) return ATAS_EXIT_ERROR;
     t->comm = comm;
+    t->evaluator = a->evaluator;
     atas_status s = run(t, a);
     int code = ATAS_EXIT_OK;
     /* the message stays pending: atas_exit prints it once (include/atas/exit.h) */

@@ -40,6 +40,7 @@ typedef struct {
     double elapsed0; /* training seconds of the runs before this one (from the checkpoint) */
     long long steps_this_run;
     struct atas_eval_hook *eval; /* eval_hook.c; NULL when eval.every = 0 */
+    const atas_train_evaluator *evaluator; /* from atas_train_args */
     char resumed_from[1300]; /* the checkpoint this run resumed from, "" when fresh */
     /* observe.c: FLOPs of one step of this rank, the peak MFU is measured against, and
      * the last logged step's MFU and memory high-water marks */

@@ -10,7 +10,7 @@
 
 #include "atas/weights.h"
 #include "io/weights_internal.h"
-#include "model/text_internal.h"
+#include "atas/text_io.h"
 
 /* ------------------------------------------------------------ names */
 static const char *oc_blk[ATAS_BLK_NTENSORS] = {
@@ -35,15 +35,15 @@ static const char *hf_blk[ATAS_BLK_NTENSORS] = {
 /* the atas shape of table tensor idx */
 static int tshape(const atas_text_config *c, int idx, int64_t s[2]) {
     const int W = c->width, L = c->layers;
-    if (idx == TXT_TOK) { s[0] = c->vocab; s[1] = W; return 2; }
-    if (idx == TXT_POS) { s[0] = c->ctx; s[1] = W; return 2; }
-    if (idx >= txt_tail(L, 0)) {
-        int k = idx - txt_tail(L, 0);
-        if (k == TXT_PROJ) { s[0] = W; s[1] = c->embed; return 2; }
+    if (idx == ATAS_TXT_TOK) { s[0] = c->vocab; s[1] = W; return 2; }
+    if (idx == ATAS_TXT_POS) { s[0] = c->ctx; s[1] = W; return 2; }
+    if (idx >= atas_txt_tail(L, 0)) {
+        int k = idx - atas_txt_tail(L, 0);
+        if (k == ATAS_TXT_PROJ) { s[0] = W; s[1] = c->embed; return 2; }
         s[0] = W;
         return 1;
     }
-    switch ((idx - TXT_NHEAD) % ATAS_BLK_NTENSORS) {
+    switch ((idx - ATAS_TXT_NHEAD) % ATAS_BLK_NTENSORS) {
     case ATAS_BLK_INPROJ_W: s[0] = 3 * W; s[1] = W; return 2;
     case ATAS_BLK_INPROJ_B: s[0] = 3 * W; return 1;
     case ATAS_BLK_OUTPROJ_W: s[0] = W; s[1] = W; return 2;
@@ -66,23 +66,23 @@ static int tparts(const atas_text_config *c, int hf, int idx, tpart p[3]) {
     const int L = c->layers, W = c->width;
     memset(p, 0, 3 * sizeof *p);
     p[0].rows = (int)s[0];
-    if (idx == TXT_TOK) { snprintf(p[0].name, sizeof p[0].name, "%s", hf ? HF_TOK : OC_TOK); return 1; }
-    if (idx == TXT_POS) {
+    if (idx == ATAS_TXT_TOK) { snprintf(p[0].name, sizeof p[0].name, "%s", hf ? HF_TOK : OC_TOK); return 1; }
+    if (idx == ATAS_TXT_POS) {
         snprintf(p[0].name, sizeof p[0].name, "%s",
                  hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding");
         return 1;
     }
-    if (idx >= txt_tail(L, 0)) {
-        int k = idx - txt_tail(L, 0);
-        static const char *oc[TXT_NTAIL] = {"ln_final.weight", "ln_final.bias", "text_projection"};
-        static const char *h[TXT_NTAIL] = {"text_model.final_layer_norm.weight",
+    if (idx >= atas_txt_tail(L, 0)) {
+        int k = idx - atas_txt_tail(L, 0);
+        static const char *oc[ATAS_TXT_NTAIL] = {"ln_final.weight", "ln_final.bias", "text_projection"};
+        static const char *h[ATAS_TXT_NTAIL] = {"text_model.final_layer_norm.weight",
                                            "text_model.final_layer_norm.bias",
                                            "text_projection.weight"};
         snprintf(p[0].name, sizeof p[0].name, "%s", hf ? h[k] : oc[k]);
-        p[0].transpose = hf && k == TXT_PROJ;
+        p[0].transpose = hf && k == ATAS_TXT_PROJ;
         return 1;
     }
-    int l = (idx - TXT_NHEAD) / ATAS_BLK_NTENSORS, k = (idx - TXT_NHEAD) % ATAS_BLK_NTENSORS;
+    int l = (idx - ATAS_TXT_NHEAD) / ATAS_BLK_NTENSORS, k = (idx - ATAS_TXT_NHEAD) % ATAS_BLK_NTENSORS;
     if (!hf) {
         snprintf(p[0].name, sizeof p[0].name, "transformer.resblocks.%d.%s", l, oc_blk[k]);
         return 1;
@@ -316,7 +316,7 @@ static atas_status load_into(atas_text *t, const char *path, const atas_text_opt
     if (sd.ln_eps > 0) c->ln_eps = sd.ln_eps;
 
     const int L = c->layers;
-    t->ntensors = TXT_NHEAD + L * ATAS_BLK_NTENSORS + TXT_NTAIL;
+    t->ntensors = ATAS_TXT_NHEAD + L * ATAS_BLK_NTENSORS + ATAS_TXT_NTAIL;
     t->off = calloc((size_t)t->ntensors, sizeof *t->off);
     if (!t->off) return ATAS_ERR(ATAS_ERR_NOMEM, "text tower table");
     size_t n = 0;

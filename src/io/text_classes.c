@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atas/text.h"
+#include "atas/text_io.h"
 
 /* next meaningful line: trailing newline / CR removed; NULL at the end */
 static char *next_line(FILE *f, char **buf, size_t *cap, long *line) {

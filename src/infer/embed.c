@@ -30,6 +30,8 @@ atas_status atas_embed_load_model(const atas_embed_config *e, atas_vit *m) {
         return ATAS_ERR(ATAS_ERR_IO, "%s: cannot read the weights: %s", e->weights, strerror(errno));
     atas_vit_config c = {0};
     const char *which = e->which ? e->which : "student";
+    const atas_backend *be = NULL;
+    CHECK(atas_backend_get(e->backend && e->backend[0] ? e->backend : "cpu", &be));
     if (atas_h5_is_file(e->weights)) {
         char pre[4096];
         if (e->heads > 0 || e->have_act)
@@ -38,7 +40,7 @@ atas_status atas_embed_load_model(const atas_embed_config *e, atas_vit *m) {
                             e->weights);
         CHECK(atas_ckpt_read_model(e->weights, &c, pre, sizeof pre));
         CHECK(atas_vit_config_check(&c, e->weights));
-        CHECK(atas_vit_create(m, &c, atas_backend_cpu(), 0));
+        CHECK(atas_vit_create(m, &c, be, 0));
         float *host = NULL;
         atas_status s;
         CHECK_GOTO(s, atas_host_alloc((void **)&host, m->nparams * sizeof(float), "checkpoint params"),
@@ -64,7 +66,7 @@ atas_status atas_embed_load_model(const atas_embed_config *e, atas_vit *m) {
     }
     if (!have_act) CHECK(atas_weights_act_unknown(e->weights));
     CHECK(atas_vit_config_check(&c, "--heads"));
-    CHECK(atas_vit_create(m, &c, atas_backend_cpu(), 0));
+    CHECK(atas_vit_create(m, &c, be, 0));
     atas_status s = atas_weights_load(e->weights, m, NULL);
     if (s != ATAS_OK) {
         atas_error_trace(s, __FILE__, __LINE__, __func__);
@@ -173,13 +175,15 @@ static atas_status source_image(source *s, int64_t i, int R, float *out, uint8_t
 
 /* ---------------------------------------------------------------- agreement */
 /* Every rank passes its status; all return failure when any rank failed. */
-static atas_status agree(MPI_Comm comm, atas_status st, int64_t *sum_done, int64_t done) {
-    int64_t v[2] = {st != ATAS_OK, done}, r[2];
-    if (MPI_Allreduce(v, r, 2, MPI_INT64_T, MPI_SUM, comm) != MPI_SUCCESS)
-        return ATAS_ERR(ATAS_ERR_MPI, "atas_embed: MPI_Allreduce failed");
-    if (sum_done) *sum_done = r[1];
+static atas_status agree(atas_comm *comm, atas_status st, int64_t *sum_done, int64_t done) {
+    /* doubles: the comm layer's timed sum; counts stay exact below 2^53 */
+    double r[2] = {st != ATAS_OK, (double)done};
+    comm->phase = "embed";
+    const atas_status cs = atas_comm_allreduce_sum_f64(comm, r, 2);
+    if (cs != ATAS_OK) return st != ATAS_OK ? st : cs;
+    if (sum_done) *sum_done = (int64_t)r[1];
     if (st != ATAS_OK) return st;
-    if (r[0]) return ATAS_ERR(ATAS_ERR_INTERRUPTED, "atas_embed: stopped because another rank failed");
+    if (r[0] > 0) return ATAS_ERR(ATAS_ERR_INTERRUPTED, "atas_embed: stopped because another rank failed");
     return ATAS_OK;
 }
 
@@ -264,10 +268,8 @@ static void out_close(outfile *o) {
 }
 
 /* ---------------------------------------------------------------- run */
-atas_status atas_embed_run(const atas_embed_config *e, MPI_Comm comm, atas_embed_result *res) {
-    int rank = 0, world = 1;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &world);
+atas_status atas_embed_run(const atas_embed_config *e, atas_comm *comm, atas_embed_result *res) {
+    const int rank = comm->rank, world = comm->world;
     const double t0 = atas_now();
     atas_vit m = {0};
     int have_model = 0;
@@ -316,7 +318,9 @@ atas_status atas_embed_run(const atas_embed_config *e, MPI_Comm comm, atas_embed
         if (st == ATAS_OK && (long long)strlen(nb) + 1 > namelen) namelen = (long long)strlen(nb) + 1;
     }
     CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
-    MPI_Allreduce(MPI_IN_PLACE, &namelen, 1, MPI_LONG_LONG, MPI_MAX, comm);
+    int nl = (int)ATAS_MIN(namelen, (long long)sizeof nb);
+    CHECK_GOTO(st, atas_comm_allreduce_max_i32(comm, &nl, 1), done);
+    namelen = nl;
 
     /* ---- buffers and the pass */
     const int S = src.is_corpus ? src.c.S : R;
@@ -346,9 +350,9 @@ atas_status atas_embed_run(const atas_embed_config *e, MPI_Comm comm, atas_embed
         }
     }
     CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
-    MPI_Bcast(tmp_path, sizeof tmp_path, MPI_CHAR, 0, comm);
+    CHECK_GOTO(st, atas_comm_bcast(comm, tmp_path, sizeof tmp_path, 0), done);
     created = 1;
-    st = out_create(&o, tmp_path, comm, world, N, G, E, e->dense, (size_t)namelen);
+    st = out_create(&o, tmp_path, comm->comm, world, N, G, E, e->dense, (size_t)namelen);
     CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
     /* attributes: collective, the same values on every rank */
     st = atas_h5_attr_write_str(o.file, "format", EMBED_FORMAT);
@@ -421,7 +425,8 @@ atas_status atas_embed_run(const atas_embed_config *e, MPI_Comm comm, atas_embed
 done:
     out_close(&o);
     if (created) {
-        MPI_Barrier(comm); /* every rank has closed the file */
+        /* every rank has closed the file (or given up waiting for a dead one) */
+        (void)atas_comm_barrier(comm);
         if (rank == 0) unlink(tmp_path);
     }
     atas_vit_pass_destroy(pass);
