@@ -8,7 +8,7 @@ BIN=${ATAS_BINARY_DIR:?}/fuzz
 command -v clang >/dev/null || { echo "skip: clang not installed"; exit 77; }
 mkdir -p "$BIN"
 JFLAGS=$(pkg-config --cflags --libs jansson)
-if ! clang -g -O1 -fsanitize=fuzzer,address -I"$SRC/include" \
+if ! clang -g -O1 -fsanitize=fuzzer,address $(for d in "$SRC"/include/*/; do printf -- "-I%s " "$d"; done) \
     "$SRC/tests/fuzz_safetensors.c" "$SRC/src/io/safetensors.c" \
     "$SRC/src/core/status.c" "$SRC/src/core/log.c" "$SRC/src/core/alloc.c" \
     $JFLAGS -o "$BIN/fuzz_safetensors" 2>"$BIN/build.log"; then

@@ -7,7 +7,7 @@
  * model below the last block still gets the same last-block gradients. */
 #include <unistd.h>
 
-#include "vit_test_common.h"
+#include "vit_test_h5.h"
 
 #define TOL_OUT 1e-5
 #define TOL_GRAD 1e-4

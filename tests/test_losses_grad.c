@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "atas/objective.h"
-#include "atas/losses_internal.h"
+#include "objective/losses_internal.h"
 #include "test_util.h"
 
 enum { N = 4, E = 8, P = 2, HC = 6, WC = 6, HT = 4, WT = 4, M = 3 };

@@ -6,7 +6,7 @@
  * the same gradients as one combined pass, and inference equals train forward. */
 #include <unistd.h>
 
-#include "vit_test_common.h"
+#include "vit_test_h5.h"
 
 #define TOL 1e-4
 

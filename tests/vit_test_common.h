@@ -1,12 +1,10 @@
-/* Shared by the ViT tests: a tiny config, random inputs, and the HDF5 exchange
- * with the PyTorch reference (tools/ref/clip_ref.py). */
+/* Shared by the ViT tests: a tiny config and random inputs (model layer only;
+ * vit_test_h5.h adds the HDF5 exchange with the PyTorch reference). */
 #ifndef ATAS_VIT_TEST_COMMON_H
 #define ATAS_VIT_TEST_COMMON_H
 
 #include <string.h>
 
-#include "atas/h5util.h"
-#include "train/model_h5.h"
 #include "atas/vit.h"
 #include "test_util.h"
 
@@ -22,14 +20,6 @@ static inline float *rand_buf(size_t n, uint64_t seed, float std) {
     atas_rng r = atas_rng_stream(seed, 77, 0);
     for (size_t i = 0; i < n; i++) x[i] = std * atas_rng_normal(&r);
     return x;
-}
-
-/* Write config attrs + every parameter (OpenCLIP names) under /params: the same
- * writer as checkpoints and dumps use. */
-static inline atas_status write_model_h5(hid_t f, const atas_vit *m, const float *params) {
-    CHECK(atas_model_h5_write_config(f, &m->cfg));
-    CHECK(atas_model_h5_write_tensors(f, "params", m, params, 0));
-    return ATAS_OK;
 }
 
 #endif

@@ -71,6 +71,9 @@ ELF=()
 for a in "${APPS[@]}"; do cp "$BUILD/$a" "$B/libexec/$a"; ELF+=("$BUILD/$a"); done
 cp "$BUILD/tests/test_backend_parity_cpu" "$B/libexec/test_backend_parity"
 ELF+=("$BUILD/tests/test_backend_parity_cpu")
+# the CUDA backend module: the programs load it with dlopen (from lib/, the carried
+# loader's directory's parent; docs/backend.md), and it brings the CUDA runtime
+if [ -f "$BUILD/libatas_cuda.so" ]; then cp "$BUILD/libatas_cuda.so" "$B/lib/libatas_cuda.so"; ELF+=("$BUILD/libatas_cuda.so"); fi
 
 # ---- 3. the Open MPI runtime (Open MPI 4.x: orterun/orted, PMIx as a separate library)
 ORTERUN=$(readlink -f "$(command -v orterun || command -v mpirun)") || die "no mpirun here"

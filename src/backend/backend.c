@@ -1,14 +1,13 @@
 /* Backend selection and the CPU op table. The CUDA backend is chosen by name at
- * run time (src/backend/cuda/, built with ATAS_WITH_CUDA). */
+ * run time and loaded as a module (module.c; src/backend/cuda/, built with
+ * ATAS_WITH_CUDA). */
 #include <omp.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <cblas.h>
 
 #include "backend/cpu/cpu_internal.h"
-#ifdef ATAS_WITH_CUDA
-#include "backend/cuda/cuda_backend.h"
-#endif
+#include "backend/module.h"
 
 /* the CPU functions behind the registry's shared checks (op_checked.h) */
 #define ATAS_OP_IMPL(name) atas_cpu_##name
@@ -32,9 +31,7 @@ const atas_backend *atas_backend_cpu(void) { return &g_cpu; }
 
 void atas_backend_release(const atas_backend *be) {
     if (!be || !be->ctx) return; /* cpu, cpu-staged: nothing was created */
-#ifdef ATAS_WITH_CUDA
-    if (strcmp(be->name, "cuda") == 0) atas_cuda_backend_release(be);
-#endif
+    if (strcmp(be->name, "cuda") == 0) atas_backend_module_release(be);
 }
 
 atas_status atas_backend_get(const char *name, const atas_backend **out) {
@@ -51,7 +48,7 @@ atas_status atas_backend_get(const char *name, const atas_backend **out) {
     }
     if (strcmp(name, "cuda") == 0) {
 #ifdef ATAS_WITH_CUDA
-        ATAS_CHECK(atas_cuda_backend_get(out));
+        ATAS_CHECK(atas_backend_module_get(out));
         return ATAS_OK;
 #else
         return ATAS_ERR(ATAS_ERR_UNSUPPORTED,

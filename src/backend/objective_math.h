@@ -1,7 +1,7 @@
 /* Private: the device objective's arithmetic (ops.def `objective`), shared by the
  * CPU twin (src/backend/cpu/objective.c) and the CUDA kernels (cuda/objective.cu)
  * so that both compute the same thing in the same order. It follows the host
- * objective (src/atas/objective.c, losses_*.c) operation by operation: tensors
+ * objective (src/objective/objective.c, losses_*.c) operation by operation: tensors
  * stay fp32, every sum and every normalised value is double, and normalised
  * vectors are recomputed on the fly as x * (1/|x|) from the fp32 inputs (the host
  * stores the same doubles). Work units: one mosaic cell (obj_cell), one global

@@ -1,4 +1,4 @@
-/* The one list of op test cases (include/atas/op_cases.h): the families (how an
+/* The one list of op test cases (include/backend/atas/op_cases.h): the families (how an
  * op pair lays out its tensors and runs) and the cases of every mode. The
  * tolerances are the project's contract (docs/backend.md): against the CPU
  * backend GEMM-based ops 1e-2 (a backend may use bf16/TF32), fp32 elementwise and

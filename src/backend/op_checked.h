@@ -1,5 +1,5 @@
 /* Private: the shared argument-check layer and a backend's op table, generated
- * from the registry (include/atas/ops.def). A backend's table file defines
+ * from the registry (include/backend/atas/ops.def). A backend's table file defines
  * ATAS_OP_IMPL(name) to its function name (atas_cpu_##name), includes this
  * header, and fills its table by including backend/op_table_entries.inc inside
  * the initialiser (after .name and .host_addressable): every op then runs

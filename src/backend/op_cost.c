@@ -1,5 +1,5 @@
 /* FLOP and byte counts of every op, generated from the registry
- * (include/atas/ops.def): atas_op_cost_<name>(the op's arguments). */
+ * (include/backend/atas/ops.def): atas_op_cost_<name>(the op's arguments). */
 #include "atas/backend.h"
 
 #define ATAS_OP(name, params, args, checks, flops, bytes)                               \

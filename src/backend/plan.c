@@ -1,4 +1,4 @@
-/* Activation plans (include/atas/backend.h): named sizes laid out in one
+/* Activation plans (include/backend/atas/backend.h): named sizes laid out in one
  * backend allocation, so a pass holds one buffer and frees it once. */
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* The end of a program on every rank (include/atas/exit.h). The ranks meet in one
+/* The end of a program on every rank (include/comm/atas/exit.h). The ranks meet in one
  * reduction on a communicator of its own: no other collective can be pending on it, so a
  * rank still busy elsewhere simply never joins and the others time out. */
 #include "atas/exit.h"

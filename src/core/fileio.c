@@ -1,4 +1,4 @@
-/* Special files refused by type before they are opened (include/atas/fileio.h). */
+/* Special files refused by type before they are opened (include/core/atas/fileio.h). */
 #include "atas/fileio.h"
 
 #include <errno.h>

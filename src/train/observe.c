@@ -5,9 +5,6 @@
 #include <time.h>
 
 #include "trainer_internal.h"
-#ifdef ATAS_WITH_CUDA
-#include <cuda_runtime_api.h>
-#endif
 
 /* forward FLOPs of one image through the ViT (ATAS-METHOD's formula with the model's own
  * MLP width: L*(8ND^2 + 4N*D*mlp + 4N^2*D) + patch embedding; = L*(24ND^2 + 4N^2D) at mlp 4D) */
@@ -59,16 +56,7 @@ atas_status atas_observe_setup(atas_trainer *t) {
     return ATAS_OK;
 }
 
-static size_t device_used(const atas_trainer *t) {
-#ifdef ATAS_WITH_CUDA
-    if (t->cfg.run.backend == ATAS_CFG_BACKEND_CUDA) {
-        size_t free_b = 0, total_b = 0;
-        if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) return total_b - free_b;
-    }
-#endif
-    (void)t;
-    return 0;
-}
+static size_t device_used(const atas_trainer *t) { return t->be->mem_used(t->be); }
 
 void atas_observe_step(atas_trainer *t, double step_s) {
     t->last_mfu = t->peak_tflops > 0 && step_s > 0 ? t->step_flops / step_s / (t->peak_tflops * 1e12) : 0;

@@ -6,7 +6,7 @@
  * clip_adamw_ema). Per step the host uploads the mosaic cell tables (inputs, a
  * few hundred bytes) and downloads the group losses and the step state (a few
  * dozen bytes each); no embedding or gradient crosses. The host objective
- * (src/atas/objective.c) stays as the reference the ops are tested against. */
+ * (src/objective/objective.c) stays as the reference the ops are tested against. */
 #include <math.h>
 #include <string.h>
 

@@ -558,7 +558,7 @@ int atas_train_main(atas_comm *comm, const atas_train_args *a) {
     t->evaluator = a->evaluator;
     atas_status s = run(t, a);
     int code = ATAS_EXIT_OK;
-    /* the message stays pending: atas_exit prints it once (include/atas/exit.h) */
+    /* the message stays pending: atas_exit prints it once (include/comm/atas/exit.h) */
     if (s == ATAS_ERR_INTERRUPTED) { atas_error_clear(); code = ATAS_EXIT_REQUEUE; }
     else if (s == ATAS_ERR_NUMERIC) code = ATAS_EXIT_NONFINITE;
     else if (s != ATAS_OK) code = ATAS_EXIT_ERROR;

@@ -17,7 +17,7 @@ H5=$(pkg-config --cflags hdf5-openmpi 2>/dev/null || echo "-I/usr/include/hdf5/o
 H5L=$(pkg-config --libs hdf5-openmpi 2>/dev/null || echo "-L/usr/lib/x86_64-linux-gnu/hdf5/openmpi -lhdf5")
 MPI_C=$(mpicc --showme:compile) MPI_L=$(mpicc --showme:link)
 PK="libconfig jansson libpng"
-CFLAGS="-g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -I$SRC/include -I$SRC/src \
+CFLAGS="-g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined $(for d in "$SRC"/include/*/; do printf -- "-I%s " "$d"; done) -I$SRC/src \
   -I/usr/include/x86_64-linux-gnu/openblas-openmp -I/usr/include/openblas $H5 $MPI_C $(pkg-config --cflags $PK) -fopenmp"
 # the library once for all three targets (one lock: the three tests may start together)
 (

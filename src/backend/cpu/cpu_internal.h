@@ -76,7 +76,7 @@ static inline float atas_fast_erff(float x) {
     return x < 0 ? -y : y;
 }
 
-/* every op of the registry (include/atas/ops.def) as atas_cpu_<name>; the
+/* every op of the registry (include/backend/atas/ops.def) as atas_cpu_<name>; the
  * registry's argument checks have run before any of them is called */
 #define ATAS_OP(name, params, args, checks, flops, bytes) atas_status atas_cpu_##name params;
 #define ATAS_FN(name, ret, params) ret atas_cpu_##name params;

@@ -1,4 +1,4 @@
-/* EVA02-CLIP's ops (include/atas/ops.def): the 2-D rotary position embedding on
+/* EVA02-CLIP's ops (include/backend/atas/ops.def): the 2-D rotary position embedding on
  * packed q/k rows and the SwiGLU gate. The rotary angles are computed per row in
  * double (a few hundred sincos per token: small next to the attention GEMMs). */
 #include <math.h>

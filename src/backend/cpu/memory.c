@@ -75,3 +75,4 @@ void atas_cpu_coll_destroy(const atas_backend *be) {}
 void atas_cpu_device_id(const atas_backend *be, char *out, size_t bytes) {
     if (bytes) out[0] = 0; /* host memory: nothing to share or to refuse */
 }
+size_t atas_cpu_mem_used(const atas_backend *be) { return 0; /* the process's RSS covers it */ }

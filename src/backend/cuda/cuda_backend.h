@@ -21,7 +21,7 @@ void atas_cuda_backend_release(const atas_backend *be);
 atas_status atas_cuda_ctx_create(void **ctx);
 void atas_cuda_ctx_destroy(void *ctx);
 
-/* every op of the registry (include/atas/ops.def) as atas_cuda_<name>; the
+/* every op of the registry (include/backend/atas/ops.def) as atas_cuda_<name>; the
  * registry's argument checks have run before any of them is called */
 #define ATAS_OP(name, params, args, checks, flops, bytes) atas_status atas_cuda_##name params;
 #define ATAS_FN(name, ret, params) ret atas_cuda_##name params;

@@ -1,4 +1,4 @@
-/* EVA02-CLIP's ops (include/atas/ops.def): 2-D rotary position embedding on
+/* EVA02-CLIP's ops (include/backend/atas/ops.def): 2-D rotary position embedding on
  * packed q/k rows and the SwiGLU gate. One thread per rotated pair (so y may
  * alias x) or per copied channel; the angle in double, like the CPU backend. */
 #include <math.h>

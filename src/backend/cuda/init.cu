@@ -16,6 +16,15 @@ extern "C" void atas_cuda_device_id(const atas_backend *be, char *out, size_t by
     if (bytes) snprintf(out, bytes, "%s", atas_cu_ctx(be)->busid);
 }
 
+extern "C" size_t atas_cuda_mem_used(const atas_backend *be) {
+    size_t free_b = 0, total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return total_b - free_b;
+}
+
 #define LT_WORKSPACE_BYTES ((size_t)32 << 20)
 
 static atas_status ctx_setup(atas_cuda_ctx *c) {

@@ -1,4 +1,4 @@
-/* Temporary-then-rename HDF5 files that survive full disks (include/atas/h5file.h). */
+/* Temporary-then-rename HDF5 files that survive full disks (include/data/atas/h5file.h). */
 #define _GNU_SOURCE
 #include "atas/h5file.h"
 

@@ -1,7 +1,7 @@
 /* backend: one table of ops with forward and backward, chosen at run time.
  *
  * The ops, their contracts and their argument checks are declared once, in
- * include/atas/ops.def (the op registry); this struct is generated from it, so
+ * include/backend/atas/ops.def (the op registry); this struct is generated from it, so
  * callers write be->linear_fwd(...) as before. The conventions every backend
  * keeps (memory, accumulation, NULL gradients, no allocation, no printing) are
  * written there too.
@@ -78,7 +78,7 @@ int atas_cpu_threads(void);
  * sets the rest to weight 0). Exposed so tests and the CUDA backend share them. */
 void atas_resample_weights(int in, int out, atas_resample kind, int *taps, float *wts);
 
-/* The work of one op call as the registry counts it (include/atas/ops.def):
+/* The work of one op call as the registry counts it (include/backend/atas/ops.def):
  * floating-point operations and the minimum bytes moved, for benchmark rows.
  * atas_op_cost_<name>(args...) takes the op's own arguments. */
 typedef struct {

@@ -5,7 +5,7 @@
  *   OPC_GRAD    tests/test_ops_grad.c        backward vs central finite differences
  *   OPC_TORCH   tests/op_driver.c + test_ops_torch.py   against PyTorch (float64)
  *   OPC_BENCH / OPC_BENCH_QUICK  src/apps/atas_bench.c  timed rows (full / --quick)
- * Adding an op: its ATAS_OP in include/atas/ops.def, its CPU and CUDA code, and
+ * Adding an op: its ATAS_OP in include/backend/atas/ops.def, its CPU and CUDA code, and
  * its family + case rows here (docs/backend.md walks through one). */
 #ifndef ATAS_OP_CASES_H
 #define ATAS_OP_CASES_H
