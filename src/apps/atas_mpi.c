@@ -7,7 +7,7 @@
 
 #include "atas/eval.h"
 #include "atas/exit.h"
-#include "atas/train.h"
+#include "atas/trainer.h"
 #include "atas/version.h"
 
 static void usage(FILE *f) {
@@ -85,7 +85,12 @@ int main(int argc, char **argv) {
         return atas_exit(&comm, ATAS_EXIT_ERROR);
     }
     a.evaluator = &ev;
-    int code = atas_train_main(&comm, &a);
+    atas_trainer *t = NULL;
+    atas_status s = atas_trainer_create(&comm, &a, &t);
+    atas_step_result r = {0};
+    while (s == ATAS_OK && !r.done) s = atas_trainer_step(t, &r);
+    const int code = atas_train_exit_code(s);
+    atas_trainer_destroy(t);
     atas_eval_trainer_free(&ev);
     free(sets);
     /* one message for a failure every rank found; an abort when a rank failed alone */

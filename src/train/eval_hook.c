@@ -50,6 +50,13 @@ atas_status atas_eval_hook_step(atas_trainer *t, long long step) {
     return run_now(t, step);
 }
 
+atas_status atas_eval_hook_now(atas_trainer *t) {
+    if (!t->eval)
+        return ATAS_ERR(ATAS_ERR_INVALID, "evaluate: no evaluator runs in this training (eval.every = %d, "
+                        "evaluator %s)", t->cfg.eval.every, t->evaluator ? "given" : "none");
+    return run_now(t, t->st.step);
+}
+
 atas_status atas_eval_hook_final(atas_trainer *t) {
     /* resumed at the end: the previous run wrote this record already */
     if (!t->eval || t->st.step % t->cfg.eval.every != 0 || t->steps_this_run == 0) return ATAS_OK;

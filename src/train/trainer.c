@@ -1,6 +1,7 @@
-/* The training loop every run goes through, one rank or many:
- * data -> teacher forward -> student forward -> ATAS losses -> backward with
- * bucketed allreduce -> clip -> AdamW -> teacher EMA -> metrics -> checkpoint. */
+/* The trainer object (include/train/atas/trainer.h) every run goes through, one rank
+ * or many: set-up, then steps phase by phase: data -> teacher forward -> student
+ * forward -> ATAS losses -> backward with bucketed allreduce -> agreement -> clip +
+ * AdamW + teacher EMA -> checkpoint -> metrics. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -322,181 +323,244 @@ static atas_status metrics_shared(atas_trainer *t, atas_status s) {
     return ATAS_OK;
 }
 
-/* losses of every group of this rank on the device (step_device.c); fills its ds_*;
- * returns 1 when a loss was not finite (the gradients are then NaN) */
-static int run_objective(atas_trainer *t, const atas_batch *b, double *loss4) {
-    int bad = 0;
-    atas_status s = atas_step_dev_objective(t, b, loss4, &bad);
-    if (s != ATAS_OK) {
-        atas_error_print(stderr);
-        atas_comm_abort(t->comm, ATAS_EXIT_ERROR);
-    }
-    return bad;
-}
-
 /* gradient norm, skip flag, clip + AdamW + teacher EMA, all in backend memory (step_device.c) */
 static atas_status optimizer_step(atas_trainer *t, double lr, double mom, double *gnorm_out, int *finite) {
     return atas_step_dev_optimize(t, lr, mom, gnorm_out, finite);
 }
 
-static atas_status train_loop(atas_trainer *t, const atas_train_args *a) {
-    atas_comm *comm = t->comm;
-    const atas_run_config *c = &t->cfg;
-    const double peak_lr = atas_config_peak_lr(c);
-    const int img_per_step = atas_config_images_per_step(c);
-    long long dump_step = a->dump_step >= 0 ? a->dump_step : c->run.dump_step;
-    char dump_dir[1300];
-    snprintf(dump_dir, sizeof dump_dir, "%s", a->dump_dir ? a->dump_dir : c->run.dump_dir[0] ? c->run.dump_dir : "");
-    if (!dump_dir[0]) snprintf(dump_dir, sizeof dump_dir, "%s/dump", t->run_dir);
-    t->t_start = atas_now();
-    t->elapsed0 = t->st.elapsed_s; /* metrics elapsed_s goes on across resumes */
-    double ema_rate = 0;
-    while (t->st.step < t->total_steps) {
-        const long long step = t->st.step;
-        comm->step = step;
-        CHECK(atas_eval_hook_step(t, step)); /* outside the step's timing */
-        double ts = atas_now(), t0;
-        memset(t->phase, 0, sizeof t->phase);
-        atas_batch *b;
-        comm->phase = "data";
-        CHECK(atas_loader_next(t->loader, &b));
-        t->phase[PH_DATA] = b->wait_s;
-        float *dump_copy = NULL;
-        if (step == dump_step) {
-            atas_h5_lock();
-            atas_status ds = atas_dump_begin(t, dump_dir, step, b, &dump_copy);
-            atas_h5_unlock();
-            CHECK(ds);
-        }
+/* ---- one step, phase by phase: what a step carries from one phase to the next */
+typedef struct {
+    long long step; /* the step being taken (optimizer steps done before it) */
+    double ts;      /* its start */
+    atas_batch *b;
+    float *dump_copy;
+    const float *views, *mosaics;
+    double loss4[5];
+    int bad_loss;   /* this rank's objective was not finite */
+    double red[7];  /* the step's one small allreduce: losses, stop and non-finite flags */
+    int stop_req;
+    double lr, mom, gnorm;
+    int finite;
+} step_state;
 
-        t0 = atas_now();
-        const float *views, *mosaics;
-        CHECK(stage_batch(t, b, &views, &mosaics));
-        CHECK(atas_vit_forward(t->t_pass, &t->teacher, views)); /* the objective reads its outputs in place */
-        t->phase[PH_TEACHER] = atas_now() - t0;
-
-        t0 = atas_now();
-        if (t->need_sg) {
-            CHECK(atas_vit_forward(t->sg_pass, &t->student, views));
-        }
-        if (t->need_sm) {
-            CHECK(atas_vit_forward(t->sm_pass, &t->student, mosaics));
-        }
-        t->phase[PH_STUDENT] = atas_now() - t0;
-
-        t0 = atas_now();
-        double loss4[5];
-        int bad_loss = run_objective(t, b, loss4);
-        t->phase[PH_LOSS] = atas_now() - t0;
-
-        t0 = atas_now();
-        comm->phase = "backward";
-        CHECK(atas_vit_zero_grads(&t->student));
-        atas_buckets_begin(&t->buckets);
-        const float *ds_glob = atas_step_dev_ds_glob(t); /* the device objective's outputs */
-        const float *ds_dense = t->need_sm ? atas_step_dev_ds_dense(t) : NULL;
-        atas_vit_pass *last = t->need_sm ? t->sm_pass : t->sg_pass;
-        if (t->need_sg && t->need_sm) CHECK(atas_vit_backward(t->sg_pass, &t->student, ds_glob, NULL));
-        /* host gradients are reduced bucket by bucket while the backward goes on */
-        if (t->be->host_addressable || t->buckets.coll) { /* NCCL buckets too */
-            t->student.grad_ready = grads_ready_cb;
-            t->student.grad_ready_ctx = &t->buckets;
-        }
-        atas_status bs = atas_vit_backward(last, &t->student, last == t->sg_pass ? ds_glob : NULL,
-                                           last == t->sm_pass ? ds_dense : NULL);
-        t->student.grad_ready = NULL;
-        CHECK(bs);
-        double t_bwd_end = atas_now();
-        t->buckets.t_backward_end = t_bwd_end;
-        t->phase[PH_BACKWARD] = t_bwd_end - t0 - t->buckets.t_busy;
-        if (!t->be->host_addressable && comm->world > 1 && !t->buckets.coll) {
-            double tc = atas_now();
-            CHECK(fetch(t, t->h_stage, t->student.grads, t->student.nparams));
-            CHECK(atas_buckets_finish(&t->buckets));
-            CHECK(t->be->upload(t->be, t->student.grads, t->h_stage, t->student.nparams * sizeof(float)));
-            t->buckets.t_busy = atas_now() - tc;
-        } else {
-            CHECK(atas_buckets_finish(&t->buckets));
-        }
-        t->phase[PH_COMM] = t->buckets.t_busy;
-
-        /* losses, the stop flag and non-finite flags: one small allreduce */
-        double red[7] = {loss4[0], loss4[1], loss4[2], loss4[3], (double)(atas_signals_stop_requested() != 0),
-                         (double)bad_loss, 0};
-        comm->phase = "metrics";
-        CHECK(atas_comm_allreduce_sum_f64(comm, red, 7));
-        for (int k = 0; k < 4; k++) loss4[k] = red[k] / comm->world;
-        const int stop_req = red[4] > 0 || (a->stop_after > 0 && t->steps_this_run + 1 >= a->stop_after);
-
-        t0 = atas_now();
-        double lr = atas_lr_at(step, t->total_steps, (int)atas_config_warmup_steps(c, t->total_steps), peak_lr,
-                               c->optim.min_lr);
-        double mom = atas_momentum_at(step, t->total_steps, c->teacher.momentum_start, c->teacher.momentum_end,
-                                      c->teacher.momentum_schedule == ATAS_CFG_MOM_COSINE);
-        double gnorm = 0;
-        int finite = 0;
-        if (step == dump_step) {
-            atas_h5_lock();
-            atas_status ds = atas_dump_end(t, dump_dir, step, loss4, dump_copy);
-            atas_h5_unlock();
-            CHECK(ds);
-        }
-        CHECK(optimizer_step(t, lr, mom, &gnorm, &finite));
-        t->phase[PH_OPTIM] = atas_now() - t0;
-        atas_loader_release(t->loader, b);
-
-        if (!finite) {
-            t->st.nonfinite_total++;
-            t->st.nonfinite_in_row++;
-            atas_warn("step %lld: non-finite %s (g2l %g, l2l %g, g2g %g, grad norm %g): step skipped (%lld in a row)",
-                      step, red[5] > 0 ? "loss" : "gradient", loss4[0], loss4[1], loss4[2], gnorm,
-                      t->st.nonfinite_in_row);
-        } else {
-            t->st.nonfinite_in_row = 0;
-        }
-        t->st.step++;
-        t->steps_this_run++;
-        if (comm->world > 1 && c->teacher.sync_every > 0 && t->st.step % c->teacher.sync_every == 0) {
-            comm->phase = "teacher sync";
-            CHECK(bcast_params(t, t->teacher.params, t->teacher.nparams));
-        }
-        if (comm->world > 1 && c->dist.check_every > 0 && t->st.step % c->dist.check_every == 0) {
-            comm->phase = "parameter agreement";
-            CHECK(params_agree(t, t->student.params, t->student.nparams, "the student parameters"));
-        }
-        /* checkpoints of this step come before its metrics line, so that ms.checkpoint and
-         * ms.step include them; a stop request on the last step is just the end */
-        const int nonfinite_stop = t->st.nonfinite_in_row >= c->faults.max_nonfinite_in_row;
-        const int done = t->st.step >= t->total_steps;
-        const int stop = stop_req && !done;
-        if (nonfinite_stop || stop || done ||
-            (c->checkpoint.every > 0 && t->st.step % c->checkpoint.every == 0))
-            CHECK(write_checkpoint(t)); /* skipped steps left the parameters alone: the last good state */
-        double step_s = atas_now() - ts;
-        double img_s = img_per_step / step_s;
-        ema_rate = ema_rate > 0 ? 0.8 * ema_rate + 0.2 * img_s : img_s;
-        for (int k = 0; k < PH_N; k++) t->phase_total[k] += t->phase[k];
-        atas_status ms = ATAS_OK;
-        if (comm->rank == 0) {
-            ms = atas_metrics_step(t, step, loss4, lr, gnorm, mom, img_s, !finite, step_s);
-            if (ms == ATAS_OK && c->run.log_every > 0 &&
-                (t->st.step % c->run.log_every == 0 || done || t->steps_this_run == 1))
-                atas_progress_line(t, t->st.step, loss4, lr, ema_rate);
-        }
-        CHECK(metrics_shared(t, ms));
-        if (nonfinite_stop)
-            return ATAS_ERR(ATAS_ERR_NUMERIC, "step %lld: %lld non-finite steps in a row (faults.max_nonfinite_in_row); "
-                            "last good state checkpointed", step, t->st.nonfinite_in_row);
-        if (stop) {
-            atas_info("stopping at step %lld on request (%s); resume with --resume auto", t->st.step,
-                      atas_signals_name(atas_signals_stop_requested()));
-            return ATAS_ERR_INTERRUPTED;
-        }
+/* the batch (the loader prepared it ahead), and the dump's copy of it when due */
+static atas_status phase_data(atas_trainer *t, step_state *s) {
+    t->comm->phase = "data";
+    CHECK(atas_loader_next(t->loader, &s->b));
+    t->phase[PH_DATA] = s->b->wait_s;
+    if (s->step == t->dump_step) {
+        atas_h5_lock();
+        atas_status ds = atas_dump_begin(t, t->dump_dir, s->step, s->b, &s->dump_copy);
+        atas_h5_unlock();
+        CHECK(ds);
     }
-    if (t->steps_this_run == 0) CHECK(write_checkpoint(t)); /* resumed at the end: the final one again */
-    CHECK(atas_eval_hook_final(t));
     return ATAS_OK;
 }
+
+/* teacher and student forward passes; the objective reads their outputs in place */
+static atas_status phase_forward(atas_trainer *t, step_state *s) {
+    double t0 = atas_now();
+    CHECK(stage_batch(t, s->b, &s->views, &s->mosaics));
+    CHECK(atas_vit_forward(t->t_pass, &t->teacher, s->views));
+    t->phase[PH_TEACHER] = atas_now() - t0;
+    t0 = atas_now();
+    if (t->need_sg) CHECK(atas_vit_forward(t->sg_pass, &t->student, s->views));
+    if (t->need_sm) CHECK(atas_vit_forward(t->sm_pass, &t->student, s->mosaics));
+    t->phase[PH_STUDENT] = atas_now() - t0;
+    return ATAS_OK;
+}
+
+/* the losses of every group of this rank on the device (step_device.c) and their
+ * gradients w.r.t. the student's outputs; a non-finite loss is flagged, not fatal */
+static atas_status phase_objective(atas_trainer *t, step_state *s) {
+    const double t0 = atas_now();
+    CHECK(atas_step_dev_objective(t, s->b, s->loss4, &s->bad_loss));
+    t->phase[PH_LOSS] = atas_now() - t0;
+    return ATAS_OK;
+}
+
+/* the student's backward; gradient buckets are reduced across ranks as the backward
+ * finishes them (MPI on host memory, NCCL on the device), else after it */
+static atas_status phase_backward(atas_trainer *t, step_state *s) {
+    const double t0 = atas_now();
+    t->comm->phase = "backward";
+    CHECK(atas_vit_zero_grads(&t->student));
+    atas_buckets_begin(&t->buckets);
+    const float *ds_glob = atas_step_dev_ds_glob(t); /* the device objective's outputs */
+    const float *ds_dense = t->need_sm ? atas_step_dev_ds_dense(t) : NULL;
+    atas_vit_pass *last = t->need_sm ? t->sm_pass : t->sg_pass;
+    if (t->need_sg && t->need_sm) CHECK(atas_vit_backward(t->sg_pass, &t->student, ds_glob, NULL));
+    if (t->be->host_addressable || t->buckets.coll) {
+        t->student.grad_ready = grads_ready_cb;
+        t->student.grad_ready_ctx = &t->buckets;
+    }
+    atas_status bs = atas_vit_backward(last, &t->student, last == t->sg_pass ? ds_glob : NULL,
+                                       last == t->sm_pass ? ds_dense : NULL);
+    t->student.grad_ready = NULL;
+    CHECK(bs);
+    const double t_bwd_end = atas_now();
+    t->buckets.t_backward_end = t_bwd_end;
+    t->phase[PH_BACKWARD] = t_bwd_end - t0 - t->buckets.t_busy;
+    if (!t->be->host_addressable && t->comm->world > 1 && !t->buckets.coll) {
+        /* MPI on device gradients: through the host mirror, after the backward */
+        const double tc = atas_now();
+        CHECK(fetch(t, t->h_stage, t->student.grads, t->student.nparams));
+        CHECK(atas_buckets_finish(&t->buckets));
+        CHECK(t->be->upload(t->be, t->student.grads, t->h_stage, t->student.nparams * sizeof(float)));
+        t->buckets.t_busy = atas_now() - tc;
+    } else {
+        CHECK(atas_buckets_finish(&t->buckets));
+    }
+    t->phase[PH_COMM] = t->buckets.t_busy;
+    return ATAS_OK;
+}
+
+/* losses, the stop flag and non-finite flags of every rank: one small allreduce */
+static atas_status phase_agree(atas_trainer *t, step_state *s) {
+    double *red = s->red;
+    for (int k = 0; k < 4; k++) red[k] = s->loss4[k];
+    red[4] = atas_signals_stop_requested() != 0;
+    red[5] = s->bad_loss;
+    red[6] = 0;
+    t->comm->phase = "metrics";
+    CHECK(atas_comm_allreduce_sum_f64(t->comm, red, 7));
+    for (int k = 0; k < 4; k++) s->loss4[k] = red[k] / t->comm->world;
+    s->stop_req = red[4] > 0 || (t->stop_after > 0 && t->steps_this_run + 1 >= t->stop_after);
+    return ATAS_OK;
+}
+
+/* schedules, clip + AdamW + teacher EMA (a non-finite step leaves the parameters
+ * alone), then the periodic teacher broadcast and parameter agreement */
+static atas_status phase_update(atas_trainer *t, step_state *s) {
+    const atas_run_config *c = &t->cfg;
+    const double t0 = atas_now();
+    s->lr = atas_lr_at(s->step, t->total_steps, (int)atas_config_warmup_steps(c, t->total_steps), t->peak_lr,
+                       c->optim.min_lr);
+    s->mom = atas_momentum_at(s->step, t->total_steps, c->teacher.momentum_start, c->teacher.momentum_end,
+                              c->teacher.momentum_schedule == ATAS_CFG_MOM_COSINE);
+    if (s->step == t->dump_step) {
+        atas_h5_lock();
+        atas_status ds = atas_dump_end(t, t->dump_dir, s->step, s->loss4, s->dump_copy);
+        atas_h5_unlock();
+        CHECK(ds);
+    }
+    CHECK(optimizer_step(t, s->lr, s->mom, &s->gnorm, &s->finite));
+    t->phase[PH_OPTIM] = atas_now() - t0;
+    atas_loader_release(t->loader, s->b);
+    s->b = NULL;
+    if (!s->finite) {
+        t->st.nonfinite_total++;
+        t->st.nonfinite_in_row++;
+        atas_warn("step %lld: non-finite %s (g2l %g, l2l %g, g2g %g, grad norm %g): step skipped (%lld in a row)",
+                  s->step, s->red[5] > 0 ? "loss" : "gradient", s->loss4[0], s->loss4[1], s->loss4[2], s->gnorm,
+                  t->st.nonfinite_in_row);
+    } else {
+        t->st.nonfinite_in_row = 0;
+    }
+    t->st.step++;
+    t->steps_this_run++;
+    if (t->comm->world > 1 && c->teacher.sync_every > 0 && t->st.step % c->teacher.sync_every == 0) {
+        t->comm->phase = "teacher sync";
+        CHECK(bcast_params(t, t->teacher.params, t->teacher.nparams));
+    }
+    if (t->comm->world > 1 && c->dist.check_every > 0 && t->st.step % c->dist.check_every == 0) {
+        t->comm->phase = "parameter agreement";
+        CHECK(params_agree(t, t->student.params, t->student.nparams, "the student parameters"));
+    }
+    return ATAS_OK;
+}
+
+/* checkpoint (before the metrics line, so that ms.checkpoint and ms.step include it),
+ * the metrics record and progress line, and how the run goes on */
+static atas_status phase_record(atas_trainer *t, step_state *s, atas_step_result *out) {
+    const atas_run_config *c = &t->cfg;
+    const int nonfinite_stop = t->st.nonfinite_in_row >= c->faults.max_nonfinite_in_row;
+    const int done = t->st.step >= t->total_steps;
+    const int stop = s->stop_req && !done; /* a stop request on the last step is just the end */
+    if (nonfinite_stop || stop || done || (c->checkpoint.every > 0 && t->st.step % c->checkpoint.every == 0))
+        CHECK(write_checkpoint(t)); /* skipped steps left the parameters alone: the last good state */
+    const double step_s = atas_now() - s->ts;
+    const double img_s = t->img_per_step / step_s;
+    t->ema_rate = t->ema_rate > 0 ? 0.8 * t->ema_rate + 0.2 * img_s : img_s;
+    for (int k = 0; k < PH_N; k++) t->phase_total[k] += t->phase[k];
+    atas_status ms = ATAS_OK;
+    if (t->comm->rank == 0) {
+        ms = atas_metrics_step(t, s->step, s->loss4, s->lr, s->gnorm, s->mom, img_s, !s->finite, step_s);
+        if (ms == ATAS_OK && c->run.log_every > 0 &&
+            (t->st.step % c->run.log_every == 0 || done || t->steps_this_run == 1))
+            atas_progress_line(t, t->st.step, s->loss4, s->lr, t->ema_rate);
+    }
+    CHECK(metrics_shared(t, ms));
+    *out = (atas_step_result){.step = t->st.step, .lr = s->lr, .gnorm = s->gnorm, .momentum = s->mom,
+                              .img_s = img_s, .step_s = step_s, .skipped = !s->finite};
+    memcpy(out->loss, s->loss4, sizeof out->loss);
+    if (nonfinite_stop)
+        return ATAS_ERR(ATAS_ERR_NUMERIC, "step %lld: %lld non-finite steps in a row (faults.max_nonfinite_in_row); "
+                        "last good state checkpointed", s->step, t->st.nonfinite_in_row);
+    if (stop) {
+        out->done = ATAS_TRAIN_STOPPED;
+        atas_info("stopping at step %lld on request (%s); resume with --resume auto", t->st.step,
+                  atas_signals_name(atas_signals_stop_requested()));
+        return ATAS_ERR_INTERRUPTED;
+    }
+    return ATAS_OK;
+}
+
+/* after the last step: the final evaluation; a run resumed at its end writes its
+ * final checkpoint again */
+static atas_status finish(atas_trainer *t, atas_step_result *out) {
+    t->finished = 1;
+    if (t->steps_this_run == 0) CHECK(write_checkpoint(t));
+    CHECK(atas_eval_hook_final(t));
+    out->step = t->st.step;
+    out->done = ATAS_TRAIN_DONE;
+    return ATAS_OK;
+}
+
+atas_status atas_trainer_step(atas_trainer *t, atas_step_result *out) {
+    ATAS_REQUIRE(t && out, "atas_trainer_step: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (t->finished) {
+        out->step = t->st.step;
+        out->done = ATAS_TRAIN_DONE;
+        return ATAS_OK;
+    }
+    if (t->st.step >= t->total_steps) return finish(t, out);
+    step_state s = {.step = t->st.step};
+    t->comm->step = s.step;
+    CHECK(atas_eval_hook_step(t, s.step)); /* outside the step's timing */
+    s.ts = atas_now();
+    memset(t->phase, 0, sizeof t->phase);
+    atas_status st = phase_data(t, &s);
+    if (st == ATAS_OK) st = phase_forward(t, &s);
+    if (st == ATAS_OK) st = phase_objective(t, &s);
+    if (st == ATAS_OK) st = phase_backward(t, &s);
+    if (st == ATAS_OK) st = phase_agree(t, &s);
+    if (st == ATAS_OK) st = phase_update(t, &s);
+    if (st != ATAS_OK) {
+        if (s.b) atas_loader_release(t->loader, s.b);
+        free(s.dump_copy);
+        return atas_error_trace(st, __FILE__, __LINE__, __func__);
+    }
+    CHECK(phase_record(t, &s, out));
+    if (t->st.step >= t->total_steps) CHECK(finish(t, out));
+    return ATAS_OK;
+}
+
+atas_status atas_trainer_evaluate(atas_trainer *t) {
+    ATAS_REQUIRE(t, "atas_trainer_evaluate: NULL trainer");
+    return atas_eval_hook_now(t);
+}
+
+atas_status atas_trainer_checkpoint(atas_trainer *t) {
+    ATAS_REQUIRE(t, "atas_trainer_checkpoint: NULL trainer");
+    return write_checkpoint(t);
+}
+
+long long atas_trainer_steps_done(const atas_trainer *t) { return t->st.step; }
+long long atas_trainer_total_steps(const atas_trainer *t) { return t->total_steps; }
+const char *atas_trainer_run_dir(const atas_trainer *t) { return t->run_dir; }
+const atas_run_config *atas_trainer_config(const atas_trainer *t) { return &t->cfg; }
 
 static void teardown(atas_trainer *t) {
     if (t->loader) atas_loader_close(t->loader);
@@ -508,11 +572,11 @@ static void teardown(atas_trainer *t) {
         float *dev[] = {t->adam_m, t->adam_v, t->d_views, t->d_mosaics};
         for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
             if (dev[i]) t->be->free(t->be, dev[i]);
+        for (int k = 0; k < 2; k++)
+            if (t->h_pin[k]) t->be->host_free(t->be, t->h_pin[k]);
     }
     atas_step_dev_close(t);
     atas_host_free(t->h_stage);
-    for (int k = 0; k < 2; k++)
-        if (t->h_pin[k]) t->be->host_free(t->be, t->h_pin[k]);
     atas_vit_destroy(&t->student);
     atas_vit_destroy(&t->teacher);
     atas_eval_hook_close(t);
@@ -521,7 +585,7 @@ static void teardown(atas_trainer *t) {
     atas_backend_release(t->be); /* last: streams, handles, NCCL communicator */
 }
 
-static atas_status run(atas_trainer *t, const atas_train_args *a) {
+static atas_status setup(atas_trainer *t, const atas_train_args *a) {
     CHECK(setup_config(t, a));
     CHECK(atas_rundir_guard(t->comm, t->run_dir, t->ckpt_dir, t->cfg.checkpoint.resume[0] != 0, a->overwrite));
     CHECK(setup_models(t));
@@ -544,25 +608,52 @@ static atas_status run(atas_trainer *t, const atas_train_args *a) {
     CHECK(atas_recipe_log(&t->cfg, t->comm->world, atas_loader_corpus_count(t->loader)));
     atas_info("training %lld steps (%lld per epoch, %d images per step on %d rank(s)); run directory %s",
               t->total_steps, t->steps_per_epoch, atas_config_images_per_step(&t->cfg), t->comm->world, t->run_dir);
+    /* what every step needs from the arguments and the config */
+    const atas_run_config *c = &t->cfg;
+    t->peak_lr = atas_config_peak_lr(c);
+    t->img_per_step = atas_config_images_per_step(c);
+    t->stop_after = a->stop_after;
+    t->dump_step = a->dump_step >= 0 ? a->dump_step : c->run.dump_step;
+    snprintf(t->dump_dir, sizeof t->dump_dir, "%s", a->dump_dir ? a->dump_dir : c->run.dump_dir[0] ? c->run.dump_dir : "");
+    if (!t->dump_dir[0]) snprintf(t->dump_dir, sizeof t->dump_dir, "%s/dump", t->run_dir);
     atas_signals_install();
-    atas_status s = train_loop(t, a);
-    if (t->comm->rank == 0 && t->steps_this_run > 0) atas_phase_table(t);
-    CHECK(s);
+    t->t_start = atas_now();
+    t->elapsed0 = t->st.elapsed_s; /* metrics elapsed_s goes on across resumes */
     return ATAS_OK;
 }
 
-int atas_train_main(atas_comm *comm, const atas_train_args *a) {
+atas_status atas_trainer_create(atas_comm *comm, const atas_train_args *args, atas_trainer **out) {
+    ATAS_REQUIRE(comm && args && out, "atas_trainer_create: NULL argument");
+    ATAS_REQUIRE(args->config_path, "atas_trainer_create: no config path");
+    *out = NULL;
     atas_trainer *t = calloc(1, sizeof *t);
-    if (!t) return ATAS_EXIT_ERROR;
+    if (!t) return ATAS_ERR(ATAS_ERR_NOMEM, "trainer");
     t->comm = comm;
-    t->evaluator = a->evaluator;
-    atas_status s = run(t, a);
-    int code = ATAS_EXIT_OK;
-    /* the message stays pending: atas_exit prints it once (include/comm/atas/exit.h) */
-    if (s == ATAS_ERR_INTERRUPTED) { atas_error_clear(); code = ATAS_EXIT_REQUEUE; }
-    else if (s == ATAS_ERR_NUMERIC) code = ATAS_EXIT_NONFINITE;
-    else if (s != ATAS_OK) code = ATAS_EXIT_ERROR;
+    t->evaluator = args->evaluator;
+    const atas_status s = setup(t, args);
+    if (s != ATAS_OK) {
+        teardown(t);
+        free(t);
+        return atas_error_trace(s, __FILE__, __LINE__, __func__);
+    }
+    *out = t;
+    return ATAS_OK;
+}
+
+void atas_trainer_destroy(atas_trainer *t) {
+    if (!t) return;
+    if (t->comm->rank == 0 && t->steps_this_run > 0) atas_phase_table(t);
     teardown(t);
     free(t);
-    return code;
+}
+
+int atas_train_exit_code(atas_status s) {
+    /* the message stays pending: atas_exit prints it once (include/comm/atas/exit.h) */
+    if (s == ATAS_OK) return ATAS_EXIT_OK;
+    if (s == ATAS_ERR_INTERRUPTED) {
+        atas_error_clear();
+        return ATAS_EXIT_REQUEUE;
+    }
+    if (s == ATAS_ERR_NUMERIC) return ATAS_EXIT_NONFINITE;
+    return ATAS_EXIT_ERROR;
 }

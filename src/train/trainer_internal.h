@@ -7,13 +7,14 @@
 #include "atas/loader.h"
 #include "atas/objective.h"
 #include "atas/train.h"
+#include "atas/trainer.h"
 
 enum { PH_DATA, PH_TEACHER, PH_STUDENT, PH_LOSS, PH_BACKWARD, PH_COMM, PH_OPTIM, PH_CKPT, PH_N };
 extern const char *const atas_phase_names[PH_N];
 
 typedef struct atas_step_dev atas_step_dev;
 
-typedef struct {
+struct atas_trainer {
     atas_comm *comm;
     atas_run_config cfg;
     atas_vit_config mcfg;
@@ -48,7 +49,13 @@ typedef struct {
     size_t rss_peak, dev_peak;
     struct atas_step_dev *dstep;  /* step_device.c: the device-resident objective and update */
     unsigned long long xfer_h2d, xfer_d2h; /* transfer counters at the last metrics line */
-} atas_trainer;
+    /* what every step needs (set at the end of the set-up) */
+    double peak_lr, ema_rate;
+    int img_per_step;
+    long long stop_after, dump_step;
+    char dump_dir[1300];
+    int finished; /* the final checkpoint and evaluation are done */
+};
 
 /* metrics.c */
 atas_status atas_metrics_open(atas_trainer *t, int append);
@@ -62,6 +69,7 @@ typedef struct atas_eval_hook atas_eval_hook;
 atas_status atas_eval_hook_open(atas_trainer *t);
 atas_status atas_eval_hook_step(atas_trainer *t, long long step);  /* before the step's update, when due */
 atas_status atas_eval_hook_final(atas_trainer *t);                 /* after the last step, when due */
+atas_status atas_eval_hook_now(atas_trainer *t);                   /* now, at the current step */
 void atas_eval_hook_json(atas_trainer *t, FILE *f, long long step); /* `, "eval": {...}` for that step's record */
 void atas_eval_hook_summary(const atas_trainer *t, char *buf, size_t n); /* for the progress line */
 void atas_eval_hook_close(atas_trainer *t);

@@ -14,3 +14,7 @@ target_link_libraries(test_dist_devices PRIVATE atas)
 target_include_directories(test_dist_devices PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/src)
 atas_script_test(NAME dist_devices COMMAND ${MPIEXEC_EXECUTABLE} --oversubscribe -n 3 $<TARGET_FILE:test_dist_devices>
   LABELS trainer TIMEOUT 60)
+
+# The trainer object driven from C: the API against atas_mpi, resume through the API
+atas_c_test(NAME test_trainer_api SOURCES train/test_trainer_api.c LABELS trainer TIMEOUT 180)
+target_link_libraries(test_trainer_api PRIVATE PkgConfig::JANSSON)

@@ -89,8 +89,6 @@ typedef struct {
     const atas_train_evaluator *evaluator; /* NULL: a config with eval.every > 0 is refused */
 } atas_train_args;
 
-/* Runs a whole training job on this rank; returns the process exit code. */
-int atas_train_main(atas_comm *comm, const atas_train_args *args);
 
 #ifdef __cplusplus
 }
