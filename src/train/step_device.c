@@ -4,8 +4,10 @@
  * fused clip + AdamW + teacher EMA over the contiguous trainable range that reads
  * the clip scale and the skip flag from backend memory (step_guard,
  * clip_adamw_ema). Per step the host uploads the mosaic cell tables (inputs, a
- * few hundred bytes) and downloads the group losses and the step state (a few
- * dozen bytes each); no embedding or gradient crosses. The host objective
+ * few hundred bytes) and downloads ONE small block after the update: the step state
+ * and the group losses, which sit next to each other in backend memory (the dump
+ * step alone fetches the losses before the update too); no embedding or gradient
+ * crosses, and nothing waits for the device between the forward and the update. The host objective
  * (src/objective/objective.c) stays as the reference the ops are tested against. */
 #include <math.h>
 #include <string.h>
@@ -17,7 +19,8 @@ struct atas_step_dev {
     int cap_cells;          /* cells per group the tables hold */
     int *nc, *at;           /* [G_r] cells of group j and where they start in the packed table */
     int *h_cells, *d_cells; /* [G_r][cap_cells][ATAS_OBJ_CELL_INTS] */
-    double *h_losses, *d_losses; /* [G_r][4] */
+    double *h_state;             /* host copy of d_state: [ATAS_STEP_NSTATE] then [G_r][4] */
+    double *d_losses;            /* [G_r][4]: inside d_state, after the step state */
     float *ds_glob, *ds_dense;   /* the objective's gradients (backend memory) */
     void *obj_ws;
     size_t obj_ws_bytes;
@@ -25,7 +28,7 @@ struct atas_step_dev {
     int nseg;
     size_t *d_seg_end;
     int *d_seg_kind;
-    double *d_sumsq, *d_state; /* [1], [ATAS_STEP_NSTATE] */
+    double *d_sumsq, *d_state; /* [1], [ATAS_STEP_NSTATE + 4 G_r] */
     void *gn_ws;
 };
 
@@ -98,16 +101,16 @@ static atas_status dev_open(atas_trainer *t) {
     const size_t cell_ints = G * d->cap_cells * ATAS_OBJ_CELL_INTS;
     CHECK(atas_host_calloc((void **)&d->h_cells, sizeof(int) * (cell_ints ? cell_ints : 1), "cell tables"));
     CHECK(be->alloc(be, (void **)&d->d_cells, sizeof(int) * (cell_ints ? cell_ints : 1), "cell tables"));
-    CHECK(atas_host_calloc((void **)&d->h_losses, sizeof(double) * 4 * G, "group losses"));
+    CHECK(atas_host_calloc((void **)&d->h_state, sizeof(double) * (ATAS_STEP_NSTATE + 4 * G), "step state"));
     CHECK(atas_host_calloc((void **)&d->nc, sizeof(int) * 2 * G, "cell counts"));
     d->at = d->nc + G;
-    CHECK(be->alloc(be, (void **)&d->d_losses, sizeof(double) * 4 * G, "group losses"));
     CHECK(be->alloc(be, (void **)&d->ds_glob, sizeof(float) * G * t->n * E, "grad student global"));
     if (t->need_sm)
         CHECK(be->alloc(be, (void **)&d->ds_dense, sizeof(float) * G * t->m * t->hC * t->hC * E, "grad student dense"));
     CHECK(build_segments(t, d));
     CHECK(be->alloc(be, (void **)&d->d_sumsq, sizeof(double), "gradient sum of squares"));
-    CHECK(be->alloc(be, (void **)&d->d_state, sizeof(double) * ATAS_STEP_NSTATE, "step state"));
+    CHECK(be->alloc(be, (void **)&d->d_state, sizeof(double) * (ATAS_STEP_NSTATE + 4 * G), "step state and losses"));
+    d->d_losses = d->d_state + ATAS_STEP_NSTATE;
     CHECK(be->alloc(be, &d->gn_ws, be->grad_sumsq_workspace_bytes(be, d->r1 - d->r0), "gradient norm partials"));
     return ATAS_OK;
 }
@@ -115,12 +118,12 @@ static atas_status dev_open(atas_trainer *t) {
 void atas_step_dev_close(atas_trainer *t) {
     atas_step_dev *d = t->dstep;
     if (!d) return;
-    void *dev[] = {d->d_cells, d->d_losses, d->ds_glob, d->ds_dense, d->obj_ws, d->d_seg_end, d->d_seg_kind,
+    void *dev[] = {d->d_cells, d->ds_glob, d->ds_dense, d->obj_ws, d->d_seg_end, d->d_seg_kind,
                    d->d_sumsq, d->d_state, d->gn_ws};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) d->be->free(d->be, dev[i]);
     atas_host_free(d->h_cells);
-    atas_host_free(d->h_losses);
+    atas_host_free(d->h_state);
     atas_host_free(d->nc);
     atas_host_free(d);
     t->dstep = NULL;
@@ -129,7 +132,7 @@ void atas_step_dev_close(atas_trainer *t) {
 const float *atas_step_dev_ds_glob(const atas_trainer *t) { return t->dstep ? t->dstep->ds_glob : NULL; }
 const float *atas_step_dev_ds_dense(const atas_trainer *t) { return t->dstep ? t->dstep->ds_dense : NULL; }
 
-atas_status atas_step_dev_objective(atas_trainer *t, const atas_batch *b, double *loss4, int *bad) {
+atas_status atas_step_dev_objective(atas_trainer *t, const atas_batch *b) {
     if (!t->dstep) CHECK(dev_open(t));
     atas_step_dev *d = t->dstep;
     const atas_backend *be = t->be;
@@ -169,12 +172,16 @@ atas_status atas_step_dev_objective(atas_trainer *t, const atas_batch *b, double
                             d->d_cells + (size_t)at[j] * ATAS_OBJ_CELL_INTS, nc[j], kmax, t->n, t->m,
                             t->E, t->hT, t->hT, t->hC, t->hC, prm, 1.0f / (float)t->G_r, d->obj_ws));
     }
-    /* the one small copy of this phase: the group losses */
-    CHECK(be->download(be, d->h_losses, d->d_losses, sizeof(double) * 4 * t->G_r));
+    return ATAS_OK;
+}
+
+/* the group losses downloaded into h (ATAS_STEP_NSTATE + 4 G_r doubles, losses after the
+ * state) -> their means; a non-finite one is named and makes them all NaN */
+static void read_losses(atas_trainer *t, const atas_batch *b, const double *h, double *loss4, int *bad) {
     memset(loss4, 0, 4 * sizeof(double));
     *bad = 0;
     for (int j = 0; j < t->G_r; j++) {
-        const double *v = d->h_losses + 4 * (size_t)j;
+        const double *v = h + ATAS_STEP_NSTATE + 4 * (size_t)j;
         static const char *const names[4] = {"g2l", "l2l", "g2g", "total"};
         for (int k = 0; k < 4; k++)
             if (!isfinite(v[k])) {
@@ -186,10 +193,17 @@ atas_status atas_step_dev_objective(atas_trainer *t, const atas_batch *b, double
         for (int k = 0; k < 4; k++) loss4[k] += v[k] / t->G_r;
     }
     if (*bad) loss4[0] = loss4[1] = loss4[2] = loss4[3] = NAN; /* as the host objective reported it */
+}
+
+atas_status atas_step_dev_losses(atas_trainer *t, const atas_batch *b, double *loss4, int *bad) {
+    atas_step_dev *d = t->dstep;
+    CHECK(t->be->download(t->be, d->h_state + ATAS_STEP_NSTATE, d->d_losses, sizeof(double) * 4 * t->G_r));
+    read_losses(t, b, d->h_state, loss4, bad);
     return ATAS_OK;
 }
 
-atas_status atas_step_dev_optimize(atas_trainer *t, double lr, double mom, double *gnorm_out, int *finite) {
+atas_status atas_step_dev_optimize(atas_trainer *t, const atas_batch *b, double lr, double mom, double *gnorm_out,
+                                   int *finite, double *loss4, int *bad) {
     if (!t->dstep) CHECK(dev_open(t));
     atas_step_dev *d = t->dstep;
     const atas_backend *be = t->be;
@@ -202,9 +216,11 @@ atas_status atas_step_dev_optimize(atas_trainer *t, double lr, double mom, doubl
                              n, d->d_seg_end, d->d_seg_kind, d->nseg, d->d_state, (float)lr,
                              (float)t->cfg.optim.betas[0], (float)t->cfg.optim.betas[1], (float)t->cfg.optim.eps,
                              (float)t->cfg.optim.weight_decay, step1, (float)mom));
-    double st[ATAS_STEP_NSTATE];
-    CHECK(be->download(be, st, d->d_state, sizeof st)); /* the step's one small copy of the metrics */
-    *gnorm_out = st[ATAS_STEP_GNORM];
-    *finite = st[ATAS_STEP_SKIP] == 0;
+    /* the step's one small copy: its state and, when asked, the group losses beside it */
+    const size_t nd = ATAS_STEP_NSTATE + (loss4 ? 4 * (size_t)t->G_r : 0);
+    CHECK(be->download(be, d->h_state, d->d_state, sizeof(double) * nd));
+    *gnorm_out = d->h_state[ATAS_STEP_GNORM];
+    *finite = d->h_state[ATAS_STEP_SKIP] == 0;
+    if (loss4) read_losses(t, b, d->h_state, loss4, bad);
     return ATAS_OK;
 }

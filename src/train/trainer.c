@@ -1,7 +1,7 @@
 /* The trainer object (include/train/atas/trainer.h) every run goes through, one rank
  * or many: set-up, then steps phase by phase: data -> teacher forward -> student
- * forward -> ATAS losses -> backward with bucketed allreduce -> agreement -> clip +
- * AdamW + teacher EMA -> checkpoint -> metrics. */
+ * forward -> ATAS losses -> backward with bucketed allreduce -> clip + AdamW +
+ * teacher EMA -> one small download and the ranks' agreement -> checkpoint -> metrics. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -323,11 +323,6 @@ static atas_status metrics_shared(atas_trainer *t, atas_status s) {
     return ATAS_OK;
 }
 
-/* gradient norm, skip flag, clip + AdamW + teacher EMA, all in backend memory (step_device.c) */
-static atas_status optimizer_step(atas_trainer *t, double lr, double mom, double *gnorm_out, int *finite) {
-    return atas_step_dev_optimize(t, lr, mom, gnorm_out, finite);
-}
-
 /* ---- one step, phase by phase: what a step carries from one phase to the next */
 typedef struct {
     long long step; /* the step being taken (optimizer steps done before it) */
@@ -371,10 +366,10 @@ static atas_status phase_forward(atas_trainer *t, step_state *s) {
 }
 
 /* the losses of every group of this rank on the device (step_device.c) and their
- * gradients w.r.t. the student's outputs; a non-finite loss is flagged, not fatal */
+ * gradients w.r.t. the student's outputs, left there: the host does not wait */
 static atas_status phase_objective(atas_trainer *t, step_state *s) {
     const double t0 = atas_now();
-    CHECK(atas_step_dev_objective(t, s->b, s->loss4, &s->bad_loss));
+    CHECK(atas_step_dev_objective(t, s->b));
     t->phase[PH_LOSS] = atas_now() - t0;
     return ATAS_OK;
 }
@@ -429,8 +424,10 @@ static atas_status phase_agree(atas_trainer *t, step_state *s) {
     return ATAS_OK;
 }
 
-/* schedules, clip + AdamW + teacher EMA (a non-finite step leaves the parameters
- * alone), then the periodic teacher broadcast and parameter agreement */
+/* schedules, clip + AdamW + teacher EMA in backend memory (a non-finite step leaves
+ * the parameters alone: the device decides), then the step's one small download (its
+ * state and losses) and the ranks' agreement on them. The dump step fetches and
+ * agrees on the losses first: the dump records them before the update. */
 static atas_status phase_update(atas_trainer *t, step_state *s) {
     const atas_run_config *c = &t->cfg;
     const double t0 = atas_now();
@@ -438,14 +435,19 @@ static atas_status phase_update(atas_trainer *t, step_state *s) {
                        c->optim.min_lr);
     s->mom = atas_momentum_at(s->step, t->total_steps, c->teacher.momentum_start, c->teacher.momentum_end,
                               c->teacher.momentum_schedule == ATAS_CFG_MOM_COSINE);
-    if (s->step == t->dump_step) {
+    const int dump = s->step == t->dump_step;
+    if (dump) {
+        CHECK(atas_step_dev_losses(t, s->b, s->loss4, &s->bad_loss));
+        CHECK(phase_agree(t, s));
         atas_h5_lock();
         atas_status ds = atas_dump_end(t, t->dump_dir, s->step, s->loss4, s->dump_copy);
         atas_h5_unlock();
         CHECK(ds);
     }
-    CHECK(optimizer_step(t, s->lr, s->mom, &s->gnorm, &s->finite));
+    CHECK(atas_step_dev_optimize(t, s->b, s->lr, s->mom, &s->gnorm, &s->finite, dump ? NULL : s->loss4,
+                                 &s->bad_loss));
     t->phase[PH_OPTIM] = atas_now() - t0;
+    if (!dump) CHECK(phase_agree(t, s));
     atas_loader_release(t->loader, s->b);
     s->b = NULL;
     if (!s->finite) {
@@ -535,7 +537,6 @@ atas_status atas_trainer_step(atas_trainer *t, atas_step_result *out) {
     if (st == ATAS_OK) st = phase_forward(t, &s);
     if (st == ATAS_OK) st = phase_objective(t, &s);
     if (st == ATAS_OK) st = phase_backward(t, &s);
-    if (st == ATAS_OK) st = phase_agree(t, &s);
     if (st == ATAS_OK) st = phase_update(t, &s);
     if (st != ATAS_OK) {
         if (s.b) atas_loader_release(t->loader, s.b);

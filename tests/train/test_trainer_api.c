@@ -73,7 +73,7 @@ static float *read_ckpt(const char *path, const atas_run_config *rc, size_t *n) 
     T_OK(atas_vit_create(&s, &mc, atas_backend_cpu(), 1));
     T_OK(atas_vit_create(&t, &mc, atas_backend_cpu(), 0));
     const size_t P = s.nparams;
-    float *all = malloc(4 * P * sizeof(float));
+    float *all = calloc(4 * P, sizeof(float)); /* moments of frozen tensors are not stored */
     if (!all) exit(1);
     atas_ckpt_state st;
     T_OK(atas_ckpt_read(path, &s, &t, all + 2 * P, all + 3 * P, &st));
