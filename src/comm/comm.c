@@ -135,6 +135,27 @@ atas_status atas_comm_check_same(atas_comm *c, const void *buf, size_t bytes, co
     return s;
 }
 
+atas_status atas_comm_check_same_device(atas_comm *c, const atas_backend *be, const float *x, size_t n,
+                                        const char *what) {
+    if (c->world == 1) return ATAS_OK;
+    void *ws = NULL;
+    double *d_fp = NULL, fp = 0;
+    atas_status s = be->alloc(be, &ws, be->grad_sumsq_workspace_bytes(be, n), "agreement fingerprint workspace");
+    if (s == ATAS_OK) s = be->alloc(be, (void **)&d_fp, sizeof *d_fp, "agreement fingerprint");
+    if (s == ATAS_OK) s = be->grad_sumsq(be, d_fp, x, n, ws);
+    if (s == ATAS_OK) s = be->download(be, &fp, d_fp, sizeof fp);
+    if (ws) be->free(be, ws);
+    if (d_fp) be->free(be, d_fp);
+    /* a rank that failed must not leave the others waiting: everyone compares, and a
+     * failed rank's fingerprint (NaN bits of its own) makes it differ */
+    if (s != ATAS_OK) {
+        atas_error_trace(s, __FILE__, __LINE__, __func__);
+        memset(&fp, 0xff, sizeof fp);
+    }
+    const atas_status cs = atas_comm_check_same(c, &fp, sizeof fp, what);
+    return s != ATAS_OK ? s : cs;
+}
+
 /* ---------------------------------------------------------------- buckets */
 
 atas_status atas_buckets_create(atas_grad_buckets *b, atas_comm *c, float *buf, size_t n,

@@ -18,3 +18,10 @@ atas_script_test(NAME dist_devices COMMAND ${MPIEXEC_EXECUTABLE} --oversubscribe
 # The trainer object driven from C: the API against atas_mpi, resume through the API
 atas_c_test(NAME test_trainer_api SOURCES train/test_trainer_api.c LABELS trainer TIMEOUT 180)
 target_link_libraries(test_trainer_api PRIVATE PkgConfig::JANSSON)
+
+# The parameter-agreement check on backend memory: a fingerprint, not a download
+add_executable(test_agree_device ${PROJECT_SOURCE_DIR}/tests/dist/test_agree_device.c)
+target_link_libraries(test_agree_device PRIVATE atas)
+target_include_directories(test_agree_device PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+atas_script_test(NAME dist_agree_device COMMAND ${MPIEXEC_EXECUTABLE} --oversubscribe -n 3 $<TARGET_FILE:test_agree_device>
+  LABELS trainer TIMEOUT 60)

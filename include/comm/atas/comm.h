@@ -37,6 +37,14 @@ atas_status atas_comm_bcast(atas_comm *c, void *buf, size_t bytes, int root);
 atas_status atas_comm_barrier(atas_comm *c);
 /* Every rank must hold the same bytes (e.g. a config): error naming the ranks that differ. */
 atas_status atas_comm_check_same(atas_comm *c, const void *buf, size_t bytes, const char *what);
+/* The same for n floats in backend memory, without downloading them: each rank takes a
+ * fingerprint where they are (the backend's deterministic chunked sum of squares,
+ * grad_sumsq, 8 bytes) and the fingerprints are compared as above. Ranks that hold
+ * different values get different fingerprints unless the values differ by a
+ * sum-of-squares-preserving change (a sign flip, a swap): a guard against drift, not
+ * a proof of equality. */
+atas_status atas_comm_check_same_device(atas_comm *c, const atas_backend *be, const float *x, size_t n,
+                                        const char *what);
 
 /* Gradient buckets over one float buffer [0, n): contiguous ranges of about
  * bucket_bytes, reduced (average) as soon as the backward reports them complete. */
