@@ -30,8 +30,12 @@ struct atas_step_dev {
     int *d_seg_kind;
     double *d_sumsq, *d_state; /* [1], [ATAS_STEP_NSTATE + 4 G_r] */
     void *gn_ws;
+    atas_plan plan; /* every backend buffer above but obj_ws (it grows), in one allocation */
+    size_t *h_seg_end;  /* the segment table built on the host, uploaded once */
+    int *h_seg_kind;
 };
 
+/* the segment table of the trainable range, on the host (uploaded by dev_open) */
 static atas_status build_segments(atas_trainer *t, atas_step_dev *d) {
     const atas_vit *s = &t->student;
     size_t r0 = (size_t)-1, r1 = 0;
@@ -81,13 +85,9 @@ static atas_status build_segments(atas_trainer *t, atas_step_dev *d) {
     d->r0 = r0;
     d->r1 = r1;
     d->nseg = ns;
-    atas_status st = d->be->alloc(d->be, (void **)&d->d_seg_end, sizeof(size_t) * ns, "optimizer segments");
-    if (st == ATAS_OK) st = d->be->alloc(d->be, (void **)&d->d_seg_kind, sizeof(int) * ns, "optimizer segment kinds");
-    if (st == ATAS_OK) st = d->be->upload(d->be, d->d_seg_end, end, sizeof(size_t) * ns);
-    if (st == ATAS_OK) st = d->be->upload(d->be, d->d_seg_kind, kind, sizeof(int) * ns);
-    atas_host_free(end);
-    atas_host_free(kind);
-    return st;
+    d->h_seg_end = end;
+    d->h_seg_kind = kind;
+    return ATAS_OK;
 }
 
 static atas_status dev_open(atas_trainer *t) {
@@ -100,31 +100,40 @@ static atas_status dev_open(atas_trainer *t) {
     d->cap_cells = t->m * ATAS_MOSAIC_MAX_GRID * ATAS_MOSAIC_MAX_GRID;
     const size_t cell_ints = G * d->cap_cells * ATAS_OBJ_CELL_INTS;
     CHECK(atas_host_calloc((void **)&d->h_cells, sizeof(int) * (cell_ints ? cell_ints : 1), "cell tables"));
-    CHECK(be->alloc(be, (void **)&d->d_cells, sizeof(int) * (cell_ints ? cell_ints : 1), "cell tables"));
     CHECK(atas_host_calloc((void **)&d->h_state, sizeof(double) * (ATAS_STEP_NSTATE + 4 * G), "step state"));
     CHECK(atas_host_calloc((void **)&d->nc, sizeof(int) * 2 * G, "cell counts"));
     d->at = d->nc + G;
-    CHECK(be->alloc(be, (void **)&d->ds_glob, sizeof(float) * G * t->n * E, "grad student global"));
-    if (t->need_sm)
-        CHECK(be->alloc(be, (void **)&d->ds_dense, sizeof(float) * G * t->m * t->hC * t->hC * E, "grad student dense"));
     CHECK(build_segments(t, d));
-    CHECK(be->alloc(be, (void **)&d->d_sumsq, sizeof(double), "gradient sum of squares"));
-    CHECK(be->alloc(be, (void **)&d->d_state, sizeof(double) * (ATAS_STEP_NSTATE + 4 * G), "step state and losses"));
+    /* the backend buffers of the step: one plan, one allocation, one free */
+    atas_plan *pl = &d->plan;
+    atas_plan_init(pl, be, "device step");
+    atas_plan_add(pl, &d->d_cells, sizeof(int) * (cell_ints ? cell_ints : 1), "cell tables");
+    atas_plan_add(pl, &d->d_state, sizeof(double) * (ATAS_STEP_NSTATE + 4 * G), "step state and losses");
+    atas_plan_add(pl, &d->d_sumsq, sizeof(double), "gradient sum of squares");
+    atas_plan_add(pl, &d->ds_glob, sizeof(float) * G * t->n * E, "grad student global");
+    atas_plan_add(pl, &d->ds_dense, t->need_sm ? sizeof(float) * G * t->m * t->hC * t->hC * E : 0,
+                  "grad student dense");
+    atas_plan_add(pl, &d->d_seg_end, sizeof(size_t) * d->nseg, "optimizer segments");
+    atas_plan_add(pl, &d->d_seg_kind, sizeof(int) * d->nseg, "optimizer segment kinds");
+    atas_plan_add(pl, &d->gn_ws, be->grad_sumsq_workspace_bytes(be, d->r1 - d->r0), "gradient norm partials");
+    CHECK(atas_plan_alloc(pl));
+    atas_plan_print(pl, ATAS_LOG_INFO);
     d->d_losses = d->d_state + ATAS_STEP_NSTATE;
-    CHECK(be->alloc(be, &d->gn_ws, be->grad_sumsq_workspace_bytes(be, d->r1 - d->r0), "gradient norm partials"));
+    CHECK(be->upload(be, d->d_seg_end, d->h_seg_end, sizeof(size_t) * d->nseg));
+    CHECK(be->upload(be, d->d_seg_kind, d->h_seg_kind, sizeof(int) * d->nseg));
     return ATAS_OK;
 }
 
 void atas_step_dev_close(atas_trainer *t) {
     atas_step_dev *d = t->dstep;
     if (!d) return;
-    void *dev[] = {d->d_cells, d->ds_glob, d->ds_dense, d->obj_ws, d->d_seg_end, d->d_seg_kind,
-                   d->d_sumsq, d->d_state, d->gn_ws};
-    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
-        if (dev[i]) d->be->free(d->be, dev[i]);
+    atas_plan_release(&d->plan);
+    if (d->obj_ws) d->be->free(d->be, d->obj_ws);
     atas_host_free(d->h_cells);
     atas_host_free(d->h_state);
     atas_host_free(d->nc);
+    atas_host_free(d->h_seg_end);
+    atas_host_free(d->h_seg_kind);
     atas_host_free(d);
     t->dstep = NULL;
 }
