@@ -4,7 +4,7 @@
 #define ATAS_VIT_TEST_H5_H
 
 #include "atas/h5util.h"
-#include "train/model_h5.h"
+#include "atas/checkpoint.h"
 #include "vit_test_common.h"
 
 /* config attrs + every parameter (OpenCLIP names) under /params */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "atas/h5util.h"
+#include "atas/checkpoint.h"
 #include "atas/weights.h"
 #include "atas/version.h"
 

@@ -1,6 +1,7 @@
 /* Temporary-then-rename HDF5 files that survive full disks (include/data/atas/h5file.h). */
 #define _GNU_SOURCE
 #include "atas/h5file.h"
+#include "atas/h5util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,7 +79,7 @@ atas_status atas_commit_tmp(const char *tmp, const char *final_path) {
 }
 
 atas_status atas_h5_create_mem(const char *name, size_t expected_bytes, hid_t *f) {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    atas_h5_quiet();
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     size_t inc = expected_bytes + (expected_bytes >> 4) + (1u << 20);
     H5Pset_fapl_core(fapl, inc, 0);

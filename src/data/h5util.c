@@ -12,15 +12,20 @@ static pthread_mutex_t g_h5_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 void atas_h5_lock(void) { pthread_mutex_lock(&g_h5_mutex); }
 void atas_h5_unlock(void) { pthread_mutex_unlock(&g_h5_mutex); }
 
+void atas_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+void atas_h5_quiet_begin(atas_h5_quiet_state *saved) {
+    H5Eget_auto2(H5E_DEFAULT, &saved->fn, &saved->data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+void atas_h5_quiet_end(const atas_h5_quiet_state *saved) { H5Eset_auto2(H5E_DEFAULT, saved->fn, saved->data); }
+
 int atas_h5_is_file(const char *path) {
     struct stat sb; /* never open a FIFO or device to look: the open would block */
     if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
-    H5E_auto2_t fn;
-    void *data;
-    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    atas_h5_quiet_state q;
+    atas_h5_quiet_begin(&q);
     htri_t r = H5Fis_hdf5(path);
-    H5Eset_auto2(H5E_DEFAULT, fn, data);
+    atas_h5_quiet_end(&q);
     return r > 0;
 }
 
@@ -39,6 +44,11 @@ atas_status atas_h5_open_ro(const char *path, hid_t *file) {
                         is < 0 ? "cannot open (missing or unreadable)" : "not an HDF5 file");
     *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (*file < 0) return ATAS_ERR(ATAS_ERR_FORMAT, "%s: cannot open as HDF5 (damaged?)", path);
+    return ATAS_OK;
+}
+
+atas_status atas_h5_close(hid_t file, const char *path) {
+    if (H5Fclose(file) < 0) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot close", path);
     return ATAS_OK;
 }
 

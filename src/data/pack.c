@@ -19,6 +19,7 @@
 
 #include "atas/corpus.h"
 #include "atas/h5file.h"
+#include "atas/h5util.h"
 
 #define REASON_LEN 200
 
@@ -427,7 +428,7 @@ atas_status atas_pack(const atas_pack_config *cfg, MPI_Comm comm, atas_pack_resu
     REQUIRE(cfg->S >= 8 && cfg->S <= 8192, "pack: --size %d out of range 8..8192", cfg->S);
     REQUIRE(cfg->out && cfg->ninputs > 0, "pack: needs an output and at least one input");
     memset(res, 0, sizeof *res);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    atas_h5_quiet();
     int rank;
     MPI_Comm_rank(comm, &rank);
     double t0 = atas_now();

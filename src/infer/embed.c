@@ -18,6 +18,7 @@
 #include "atas/h5file.h"
 #include "atas/h5util.h"
 #include "atas/loader.h"
+#include "atas/checkpoint.h"
 #include "atas/weights.h"
 #include "atas/fileio.h"
 
@@ -240,7 +241,7 @@ static atas_status out_create(outfile *o, const char *tmp, MPI_Comm comm, int wo
     return ATAS_OK;
 }
 
-static atas_status out_rows(hid_t ds, hid_t type, int nd, const hsize_t *dims, int64_t row0,
+static atas_status out_rows_locked(hid_t ds, hid_t type, int nd, const hsize_t *dims, int64_t row0,
                             int64_t rows, const void *buf, const char *path, const char *name) {
     if (rows == 0) return ATAS_OK;
     hsize_t start[4] = {(hsize_t)row0, 0, 0, 0}, count[4];
@@ -258,13 +259,24 @@ static atas_status out_rows(hid_t ds, hid_t type, int nd, const hsize_t *dims, i
     return ATAS_OK;
 }
 
+/* HDF5 is not thread-safe: the loader's I/O thread reads the corpus meanwhile */
+static atas_status out_rows(hid_t ds, hid_t type, int nd, const hsize_t *dims, int64_t row0,
+                            int64_t rows, const void *buf, const char *path, const char *name) {
+    atas_h5_lock();
+    atas_status s = out_rows_locked(ds, type, nd, dims, row0, rows, buf, path, name);
+    atas_h5_unlock();
+    return s;
+}
+
 static void out_close(outfile *o) {
+    atas_h5_lock();
     if (o->glob >= 0) H5Dclose(o->glob);
     if (o->dense >= 0) H5Dclose(o->dense);
     if (o->names >= 0) H5Dclose(o->names);
     if (o->strtype >= 0) H5Tclose(o->strtype);
     if (o->file >= 0) H5Fclose(o->file);
     o->file = o->glob = o->dense = o->names = o->strtype = -1;
+    atas_h5_unlock();
 }
 
 /* ---------------------------------------------------------------- run */
@@ -352,9 +364,12 @@ atas_status atas_embed_run(const atas_embed_config *e, atas_comm *comm, atas_emb
     CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
     CHECK_GOTO(st, atas_comm_bcast(comm, tmp_path, sizeof tmp_path, 0), done);
     created = 1;
+    atas_h5_lock(); /* the loader's I/O thread reads the corpus with HDF5 meanwhile */
     st = out_create(&o, tmp_path, comm->comm, world, N, G, E, e->dense, (size_t)namelen);
+    atas_h5_unlock();
     CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
     /* attributes: collective, the same values on every rank */
+    atas_h5_lock();
     st = atas_h5_attr_write_str(o.file, "format", EMBED_FORMAT);
     if (st == ATAS_OK) st = atas_h5_attr_write_int(o.file, "version", 1);
     if (st == ATAS_OK) st = atas_h5_attr_write_str(o.file, "weights", e->weights);
@@ -368,6 +383,7 @@ atas_status atas_embed_run(const atas_embed_config *e, atas_comm *comm, atas_emb
     if (st == ATAS_OK) st = atas_h5_attr_write_int(o.file, "count", N);
     if (st == ATAS_OK) st = atas_h5_attr_write_int(o.file, "normalized", e->normalize ? 1 : 0);
     if (st == ATAS_OK) st = atas_h5_attr_write_int(o.file, "has_dense", e->dense ? 1 : 0);
+    atas_h5_unlock();
     CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
 
     /* ---- rounds: one batch per rank, then agree */

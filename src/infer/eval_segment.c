@@ -112,7 +112,10 @@ atas_status atas_eval_segment(const atas_eval_config *e, const atas_eval_set *se
         if (st == ATAS_OK) st = atas_h5_attr_write_str(f, "class_names", names);
         if (st == ATAS_OK) st = atas_h5_attr_write_int(f, "patch", patch);
         if (st == ATAS_OK) st = atas_h5_attr_write_int(f, "has_gt", set->panoptic);
-        if (f >= 0 && H5Fclose(f) < 0 && st == ATAS_OK) st = ATAS_ERR(ATAS_ERR_IO, "%s: cannot close", tmp);
+        if (f >= 0) {
+            atas_status cs = atas_h5_close(f, tmp);
+            if (st == ATAS_OK) st = cs;
+        }
         if (st == ATAS_OK && rename(tmp, out) != 0) st = ATAS_ERR(ATAS_ERR_IO, "%s: cannot rename to %s", tmp, out);
         if (st != ATAS_OK) remove(tmp);
         atas_h5_unlock();

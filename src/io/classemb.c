@@ -54,7 +54,8 @@ atas_status atas_classemb_write(const char *path, const atas_classemb *c) {
     atas_status st = atas_h5_create(tmp, &f);
     if (st == ATAS_OK) {
         st = write_all(f, c);
-        if (H5Fclose(f) < 0 && st == ATAS_OK) st = ATAS_ERR(ATAS_ERR_IO, "%s: cannot close", tmp);
+        atas_status cs = atas_h5_close(f, tmp);
+        if (st == ATAS_OK) st = cs;
         if (st == ATAS_OK && rename(tmp, path) != 0)
             st = ATAS_ERR(ATAS_ERR_IO, "%s: cannot rename to %s", tmp, path);
         if (st != ATAS_OK) remove(tmp);

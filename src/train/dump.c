@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 
 #include "atas/h5util.h"
-#include "model_h5.h"
+#include "atas/checkpoint.h"
 #include "trainer_internal.h"
 
 static void dump_path(const char *dir, long long step, char *p, size_t n) {

@@ -1,5 +1,5 @@
-/* A model's tensors and shape as HDF5 (checkpoints, debug dumps). */
-#include "model_h5.h"
+/* A model's tensors and shape as HDF5 (checkpoints, the trainer's debug dumps). */
+#include "atas/checkpoint.h"
 
 #include <stdio.h>
 
