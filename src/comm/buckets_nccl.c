@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "atas/comm.h"
+#include "atas/mpi_check.h"
 
 #define DEV_ID_BYTES 160 /* "host|bus id" */
 
@@ -23,10 +24,11 @@ atas_status atas_comm_check_devices(atas_comm *c, const atas_backend *be, int fo
     char *all = NULL;
     CHECK(atas_host_calloc((void **)&all, (size_t)DEV_ID_BYTES * c->world, "device ids"));
     MPI_Request r;
-    MPI_Iallgather(mine, DEV_ID_BYTES, MPI_CHAR, all, DEV_ID_BYTES, MPI_CHAR, c->comm, &r);
+    atas_status st = ATAS_MPI_STATUS(MPI_Iallgather(mine, DEV_ID_BYTES, MPI_CHAR, all, DEV_ID_BYTES, MPI_CHAR,
+                                                    c->comm, &r));
     const char *ph = c->phase;
     c->phase = "device check";
-    atas_status st = atas_comm_wait(c, 1, &r);
+    if (st == ATAS_OK) st = atas_comm_wait(c, 1, &r);
     c->phase = ph;
     /* every rank sees the same table, so every rank reaches the same verdict */
     int a = -1, b = -1;

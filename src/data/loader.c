@@ -11,6 +11,7 @@
 #include "atas/corpus.h"
 #include "atas/loader.h"
 #include "atas/h5util.h"
+#include "atas/mpi_check.h"
 
 const float atas_clip_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 const float atas_clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
@@ -320,9 +321,9 @@ static atas_status check_config(const atas_loader_config *c, int world) {
 atas_status atas_loader_open(atas_loader **out, const atas_loader_config *cfg, MPI_Comm comm) {
     *out = NULL;
     int world, rank, thr = 0;
-    MPI_Comm_size(comm, &world);
-    MPI_Comm_rank(comm, &rank);
-    MPI_Query_thread(&thr);
+    ATAS_MPI_CHECK(MPI_Comm_size(comm, &world));
+    ATAS_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+    ATAS_MPI_CHECK(MPI_Query_thread(&thr));
     if (thr < MPI_THREAD_MULTIPLE)
         return ATAS_ERR(ATAS_ERR_MPI, "loader: MPI must be initialised with MPI_THREAD_MULTIPLE "
                         "(the I/O thread reads through MPI-IO while the caller communicates)");
