@@ -9,8 +9,8 @@
 
 /* config attrs + every parameter (OpenCLIP names) under /params */
 static inline atas_status write_model_h5(hid_t f, const atas_vit *m, const float *params) {
-    CHECK(atas_model_h5_write_config(f, &m->cfg));
-    CHECK(atas_model_h5_write_tensors(f, "params", m, params, 0));
+    ATAS_CHECK(atas_model_h5_write_config(f, &m->cfg));
+    ATAS_CHECK(atas_model_h5_write_tensors(f, "params", m, params, 0));
     return ATAS_OK;
 }
 

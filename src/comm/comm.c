@@ -26,7 +26,7 @@ atas_status atas_comm_init(atas_comm *c, int *argc, char ***argv, double timeout
     atas_status s = ATAS_MPI_STATUS(MPI_Comm_rank(local, &c->local_rank));
     if (s == ATAS_OK) s = ATAS_MPI_STATUS(MPI_Comm_size(local, &c->local_size));
     if (s == ATAS_OK) s = ATAS_MPI_STATUS(MPI_Comm_free(&local));
-    CHECK(s);
+    ATAS_CHECK(s);
     /* a device backend binds one GPU per local rank and refuses too many ranks per node */
     atas_backend_set_local_rank(c->local_rank);
     atas_backend_set_local_size(c->local_size);
@@ -84,7 +84,7 @@ atas_status atas_comm_allreduce_sum_f64(atas_comm *c, double *x, int n) {
     if (c->world == 1) return ATAS_OK;
     MPI_Request r;
     ATAS_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, c->comm, &r));
-    CHECK(atas_comm_wait(c, 1, &r));
+    ATAS_CHECK(atas_comm_wait(c, 1, &r));
     return ATAS_OK;
 }
 
@@ -92,7 +92,7 @@ atas_status atas_comm_allreduce_max_i32(atas_comm *c, int *x, int n) {
     if (c->world == 1) return ATAS_OK;
     MPI_Request r;
     ATAS_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, x, n, MPI_INT, MPI_MAX, c->comm, &r));
-    CHECK(atas_comm_wait(c, 1, &r));
+    ATAS_CHECK(atas_comm_wait(c, 1, &r));
     return ATAS_OK;
 }
 
@@ -104,7 +104,7 @@ atas_status atas_comm_bcast(atas_comm *c, void *buf, size_t bytes, int root) {
         int cnt = (int)ATAS_MIN(chunk, bytes - off);
         MPI_Request r;
         ATAS_MPI_CHECK(MPI_Ibcast(p + off, cnt, MPI_BYTE, root, c->comm, &r));
-        CHECK(atas_comm_wait(c, 1, &r));
+        ATAS_CHECK(atas_comm_wait(c, 1, &r));
     }
     return ATAS_OK;
 }
@@ -113,7 +113,7 @@ atas_status atas_comm_barrier(atas_comm *c) {
     if (c->world == 1) return ATAS_OK;
     MPI_Request r;
     ATAS_MPI_CHECK(MPI_Ibarrier(c->comm, &r));
-    CHECK(atas_comm_wait(c, 1, &r));
+    ATAS_CHECK(atas_comm_wait(c, 1, &r));
     return ATAS_OK;
 }
 
@@ -127,7 +127,7 @@ static uint64_t fnv1a(const void *buf, size_t n) {
 atas_status atas_comm_check_same(atas_comm *c, const void *buf, size_t bytes, const char *what) {
     if (c->world == 1) return ATAS_OK;
     unsigned long long h = fnv1a(buf, bytes), *all;
-    CHECK(atas_host_alloc((void **)&all, sizeof *all * c->world, "checksums"));
+    ATAS_CHECK(atas_host_alloc((void **)&all, sizeof *all * c->world, "checksums"));
     MPI_Request r;
     atas_status s = ATAS_MPI_STATUS(MPI_Iallgather(&h, 1, MPI_UNSIGNED_LONG_LONG, all, 1, MPI_UNSIGNED_LONG_LONG,
                                                    c->comm, &r));
@@ -160,10 +160,10 @@ atas_status atas_buckets_create(atas_grad_buckets *b, atas_comm *c, float *buf, 
     size_t per = ATAS_MAX(bucket_bytes / sizeof(float), (size_t)1024);
     b->nbuckets = (int)((n + per - 1) / per);
     if (b->nbuckets < 1) b->nbuckets = 1;
-    CHECK(atas_host_calloc((void **)&b->lo, sizeof(size_t) * b->nbuckets, "buckets"));
-    CHECK(atas_host_calloc((void **)&b->hi, sizeof(size_t) * b->nbuckets, "buckets"));
-    CHECK(atas_host_calloc((void **)&b->launched, sizeof(int) * b->nbuckets, "buckets"));
-    CHECK(atas_host_calloc((void **)&b->reqs, sizeof(MPI_Request) * b->nbuckets, "buckets"));
+    ATAS_CHECK(atas_host_calloc((void **)&b->lo, sizeof(size_t) * b->nbuckets, "buckets"));
+    ATAS_CHECK(atas_host_calloc((void **)&b->hi, sizeof(size_t) * b->nbuckets, "buckets"));
+    ATAS_CHECK(atas_host_calloc((void **)&b->launched, sizeof(int) * b->nbuckets, "buckets"));
+    ATAS_CHECK(atas_host_calloc((void **)&b->reqs, sizeof(MPI_Request) * b->nbuckets, "buckets"));
     for (int i = 0; i < b->nbuckets; i++) {
         b->lo[i] = (size_t)i * per;
         b->hi[i] = ATAS_MIN(n, (size_t)(i + 1) * per);
@@ -205,7 +205,7 @@ atas_status atas_buckets_ready(atas_grad_buckets *b, size_t ready_from) {
     for (int i = b->nbuckets - 1; i >= 0; i--) {
         if (b->launched[i]) continue;
         if (b->lo[i] < ready_from) break;
-        CHECK(launch(b, i));
+        ATAS_CHECK(launch(b, i));
         b->launched_during_backward++;
     }
     int flag; /* drive progress of what is in flight */
@@ -219,10 +219,10 @@ atas_status atas_buckets_finish(atas_grad_buckets *b) {
     if (b->comm->world == 1) return ATAS_OK;
     double t = atas_now();
     for (int i = b->nbuckets - 1; i >= 0; i--)
-        if (!b->launched[i]) CHECK(launch(b, i));
+        if (!b->launched[i]) ATAS_CHECK(launch(b, i));
     const char *ph = b->comm->phase;
     b->comm->phase = "gradient allreduce";
-    CHECK(atas_comm_wait(b->comm, b->nbuckets, b->reqs));
+    ATAS_CHECK(atas_comm_wait(b->comm, b->nbuckets, b->reqs));
     b->comm->phase = ph;
     const float s = 1.0f / (float)b->comm->world;
     for (size_t i = 0; i < b->n; i++) b->buf[i] *= s;

@@ -74,7 +74,7 @@ atas_status atas_commit_tmp(const char *tmp, const char *final_path) {
     const char *slash = strrchr(final_path, '/');
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - final_path) : 1, slash ? final_path : ".");
     if (!dir[0]) snprintf(dir, sizeof dir, "/");
-    CHECK(atas_fsync_path(dir));
+    ATAS_CHECK(atas_fsync_path(dir));
     return ATAS_OK;
 }
 
@@ -131,6 +131,6 @@ atas_status atas_h5_commit_mem(hid_t f, const char *final_path, atas_status prio
     if (size) *size = n;
     free(img);
     if (s != ATAS_OK) { unlink(tmp); return s; }
-    CHECK(atas_commit_tmp(tmp, final_path));
+    ATAS_CHECK(atas_commit_tmp(tmp, final_path));
     return ATAS_OK;
 }

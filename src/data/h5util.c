@@ -37,7 +37,7 @@ atas_status atas_h5_create(const char *path, hid_t *file) {
 
 atas_status atas_h5_open_ro(const char *path, hid_t *file) {
     *file = -1;
-    CHECK(atas_require_regular_file(path, "HDF5 file"));
+    ATAS_CHECK(atas_require_regular_file(path, "HDF5 file"));
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0)
         return ATAS_ERR(is < 0 ? ATAS_ERR_IO : ATAS_ERR_FORMAT, "%s: %s", path,
@@ -55,7 +55,7 @@ atas_status atas_h5_close(hid_t file, const char *path) {
 static atas_status write_any_dcpl(hid_t loc, const char *name, hid_t type, const void *data,
                                   int ndim, const size_t *dims, int checked) {
     hsize_t hd[8], ck[8];
-    REQUIRE(ndim >= 0 && ndim <= 8, "dataset %s: rank %d", name, ndim);
+    ATAS_REQUIRE(ndim >= 0 && ndim <= 8, "dataset %s: rank %d", name, ndim);
     for (int i = 0; i < ndim; i++) hd[i] = dims[i];
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
@@ -68,7 +68,7 @@ static atas_status write_any_dcpl(hid_t loc, const char *name, hid_t type, const
         size_t rows = ((size_t)1 << 30) / (rest ? rest : 1);
         ck[0] = hd[0] < rows ? hd[0] : rows ? rows : 1;
         for (int i = 0; i < ndim; i++)
-            REQUIRE(ck[i] > 0, "dataset %s: a zero-sized dimension cannot carry a checksum", name);
+            ATAS_REQUIRE(ck[i] > 0, "dataset %s: a zero-sized dimension cannot carry a checksum", name);
         dcpl = H5Pcreate(H5P_DATASET_CREATE);
         H5Pset_chunk(dcpl, ndim, ck);
         H5Pset_fletcher32(dcpl);
@@ -160,7 +160,7 @@ static atas_status read_any(hid_t loc, const char *name, hid_t type, void *data,
                             const char *file) {
     int nd;
     size_t dims[8], cnt = 1;
-    CHECK(atas_h5_shape(loc, name, &nd, dims, file));
+    ATAS_CHECK(atas_h5_shape(loc, name, &nd, dims, file));
     for (int i = 0; i < nd; i++) cnt *= dims[i];
     if (cnt != n)
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: dataset %s has %zu elements, expected %zu", file, name,

@@ -115,9 +115,9 @@ static atas_status build_list(const atas_pack_config *cfg, strlist *out) {
         if (stat(cfg->inputs[i], &sb) != 0)
             return ATAS_ERR(ATAS_ERR_IO, "pack: input %s does not exist (%s)", cfg->inputs[i],
                             strerror(errno));
-        if (S_ISDIR(sb.st_mode)) CHECK(walk_dir(cfg->inputs[i], out));
-        else if (is_image_name(cfg->inputs[i])) CHECK(sl_push(out, cfg->inputs[i]));
-        else CHECK(read_list(cfg->inputs[i], out));
+        if (S_ISDIR(sb.st_mode)) ATAS_CHECK(walk_dir(cfg->inputs[i], out));
+        else if (is_image_name(cfg->inputs[i])) ATAS_CHECK(sl_push(out, cfg->inputs[i]));
+        else ATAS_CHECK(read_list(cfg->inputs[i], out));
     }
     return ATAS_OK;
 }
@@ -150,7 +150,7 @@ static atas_status share_list(const atas_pack_config *cfg, MPI_Comm comm, strlis
     ms = ATAS_MPI_STATUS(MPI_Bcast(buf, (int)bytes, MPI_CHAR, 0, comm));
     if (ms != ATAS_OK) { free(buf); return ms; }
     if (rank != 0)
-        for (char *p = buf; p < buf + bytes; p += strlen(p) + 1) CHECK(sl_push(out, p));
+        for (char *p = buf; p < buf + bytes; p += strlen(p) + 1) ATAS_CHECK(sl_push(out, p));
     free(buf);
     return ATAS_OK;
 }
@@ -252,7 +252,7 @@ static atas_status pack_files(const atas_pack_config *cfg, MPI_Comm comm, strlis
     char *okflags = NULL;
     FILE *report = NULL;
     if (dset < 0) { st = ATAS_ERR(ATAS_ERR_IO, "pack: cannot create dataset images in %s", tmp); goto done; }
-    CHECK_GOTO(st, atas_host_alloc((void **)&imgs, img_bytes * B, "pack round images"), done);
+    ATAS_CHECK_GOTO(st, atas_host_alloc((void **)&imgs, img_bytes * B, "pack round images"), done);
     mine = calloc(B, sizeof *mine);
     all = rank == 0 ? calloc((size_t)B * W, sizeof *all) : NULL;
     okflags = calloc(F ? F : 1, 1);
@@ -393,7 +393,7 @@ static atas_status pack_files(const atas_pack_config *cfg, MPI_Comm comm, strlis
         ATAS_MPI_CHECK_GOTO(st, MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm), done);
         if (fail) { st = ATAS_ERR(ATAS_ERR_IO, "pack: cannot write the names dataset to %s", tmp); goto done; }
     }
-    CHECK_GOTO(st, write_attrs(fid, cfg, total, F), done);
+    ATAS_CHECK_GOTO(st, write_attrs(fid, cfg, total, F), done);
     res->files = F;
     res->packed = total;
     res->skipped = skipped;
@@ -412,7 +412,7 @@ done:
 
 static atas_status verify_written(const char *tmp, long long packed) {
     atas_corpus c;
-    CHECK(atas_corpus_open(&c, tmp, MPI_COMM_NULL));
+    ATAS_CHECK(atas_corpus_open(&c, tmp, MPI_COMM_NULL));
     atas_status s = c.N == packed ? ATAS_OK
                                   : ATAS_ERR(ATAS_ERR_IO, "pack: %s holds %lld images, %lld were packed", tmp,
                                              (long long)c.N, packed);
@@ -431,15 +431,15 @@ static atas_status verify_written(const char *tmp, long long packed) {
 }
 
 atas_status atas_pack(const atas_pack_config *cfg, MPI_Comm comm, atas_pack_result *res) {
-    REQUIRE(cfg->S >= 8 && cfg->S <= 8192, "pack: --size %d out of range 8..8192", cfg->S);
-    REQUIRE(cfg->out && cfg->ninputs > 0, "pack: needs an output and at least one input");
+    ATAS_REQUIRE(cfg->S >= 8 && cfg->S <= 8192, "pack: --size %d out of range 8..8192", cfg->S);
+    ATAS_REQUIRE(cfg->out && cfg->ninputs > 0, "pack: needs an output and at least one input");
     memset(res, 0, sizeof *res);
     atas_h5_quiet();
     int rank;
     ATAS_MPI_CHECK(MPI_Comm_rank(comm, &rank));
     double t0 = atas_now();
     strlist files = {0};
-    CHECK(share_list(cfg, comm, &files));
+    ATAS_CHECK(share_list(cfg, comm, &files));
     if (files.n == 0) {
         sl_free(&files);
         return ATAS_ERR(ATAS_ERR_INVALID, "pack: no .jpg/.jpeg/.png file found in the inputs");

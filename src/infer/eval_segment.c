@@ -40,10 +40,10 @@ static void gt_tokens(const atas_eval_image *im, const unsigned *ids, const work
 
 atas_status atas_eval_segment(const atas_eval_config *e, const atas_eval_set *set, const atas_classemb *ce,
                               const atas_vit *m, int n, const char *out, const char *label) {
-    REQUIRE(out && out[0], "eval: no output for the segmentation data");
+    ATAS_REQUIRE(out && out[0], "eval: no output for the segmentation data");
     n = ATAS_MIN(n, set->nimages);
-    REQUIRE(n > 0, "%s: no image for the segmentation picture", set->json);
-    REQUIRE(m->cfg.embed == ce->E, "eval: the model's embedding width %d differs from the class embeddings' %d",
+    ATAS_REQUIRE(n > 0, "%s: no image for the segmentation picture", set->json);
+    ATAS_REQUIRE(m->cfg.embed == ce->E, "eval: the model's embedding width %d differs from the class embeddings' %d",
             m->cfg.embed, ce->E);
     atas_eval_config e1 = *e;
     e1.crops = 0;

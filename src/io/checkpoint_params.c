@@ -59,8 +59,8 @@ static atas_status attr_num(hid_t f, const char *path, const char *name, hid_t m
 }
 
 static atas_status open_ckpt(const char *path, hid_t *f) {
-    CHECK(atas_require_regular_file(path, "checkpoint"));
-    CHECK(atas_h5_open_ro(path, f));
+    ATAS_CHECK(atas_require_regular_file(path, "checkpoint"));
+    ATAS_CHECK(atas_h5_open_ro(path, f));
     char fmt[64];
     atas_status s = attr_string(*f, path, "format", fmt, sizeof fmt);
     if (s == ATAS_OK && strcmp(fmt, "atas-checkpoint") != 0)
@@ -79,7 +79,7 @@ static atas_status read_model_locked(const char *path, atas_vit_config *c, char 
     atas_h5_quiet_begin(&q);
     hid_t f;
     atas_status s = open_ckpt(path, &f);
-    if (s != ATAS_OK) { atas_h5_quiet_end(&q); CHECK(s); }
+    if (s != ATAS_OK) { atas_h5_quiet_end(&q); ATAS_CHECK(s); }
     memset(c, 0, sizeof *c);
     static const char *ints[] = {"patch", "width", "layers", "heads", "mlp", "embed", "grid"};
     int *dst[] = {&c->patch, &c->width, &c->layers, &c->heads, &c->mlp, &c->embed, &c->grid};
@@ -107,8 +107,8 @@ static atas_status read_model_locked(const char *path, atas_vit_config *c, char 
     }
     H5Fclose(f);
     atas_h5_quiet_end(&q);
-    CHECK(s);
-    CHECK(atas_vit_config_check(c, path));
+    ATAS_CHECK(s);
+    ATAS_CHECK(atas_vit_config_check(c, path));
     return ATAS_OK;
 }
 
@@ -118,7 +118,7 @@ static atas_status read_params_locked(const char *path, const char *group, const
     atas_h5_quiet_begin(&q);
     hid_t f;
     atas_status s = open_ckpt(path, &f);
-    if (s != ATAS_OK) { atas_h5_quiet_end(&q); CHECK(s); }
+    if (s != ATAS_OK) { atas_h5_quiet_end(&q); ATAS_CHECK(s); }
     hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
     if (g < 0) s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: group /%s missing", path, group);
     for (int i = 0; i < n && s == ATAS_OK; i++) {
@@ -147,7 +147,7 @@ static atas_status read_params_locked(const char *path, const char *group, const
     if (g >= 0) H5Gclose(g);
     H5Fclose(f);
     atas_h5_quiet_end(&q);
-    CHECK(s);
+    ATAS_CHECK(s);
     return ATAS_OK;
 }
 

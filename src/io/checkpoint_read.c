@@ -8,7 +8,7 @@ static atas_status read_group(hid_t f, const char *path, const char *group, cons
                               float *dst, int optional_missing, int need_checksums) {
     float *host = NULL, *buf = dst;
     if (!m->be->host_addressable) {
-        CHECK(atas_host_calloc((void **)&host, m->nparams * sizeof(float), "checkpoint staging"));
+        ATAS_CHECK(atas_host_calloc((void **)&host, m->nparams * sizeof(float), "checkpoint staging"));
         buf = host;
     }
     atas_status st = ATAS_OK;
@@ -38,7 +38,7 @@ static atas_status read_group(hid_t f, const char *path, const char *group, cons
     }
     if (st == ATAS_OK && host) st = m->be->upload(m->be, dst, host, m->nparams * sizeof(float));
     atas_host_free(host);
-    CHECK(st);
+    ATAS_CHECK(st);
     return ATAS_OK;
 }
 
@@ -48,7 +48,7 @@ static atas_status read_locked(const char *path, atas_vit *student, atas_vit *te
     if (!atas_ckpt_marker_ok(path, why, sizeof why))
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: damaged: %s", path, why);
     hid_t f;
-    CHECK(atas_h5_open_ro(path, &f));
+    ATAS_CHECK(atas_h5_open_ro(path, &f));
     atas_status s = ATAS_OK;
     char fmt[64] = "";
     long long ver = 0, v;
@@ -88,7 +88,7 @@ static atas_status read_locked(const char *path, atas_vit *student, atas_vit *te
     if (s == ATAS_OK && adam_m) s = read_group(f, path, "adam_m", student, adam_m, 1, ver >= 2);
     if (s == ATAS_OK && adam_v) s = read_group(f, path, "adam_v", student, adam_v, 1, ver >= 2);
     H5Fclose(f);
-    CHECK(s);
+    ATAS_CHECK(s);
     return ATAS_OK;
 }
 

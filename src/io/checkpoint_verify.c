@@ -33,7 +33,7 @@ atas_status atas_ckpt_file_crc(const char *path, long long *size, unsigned long 
     }
     free(b);
     close(fd);
-    CHECK(s);
+    ATAS_CHECK(s);
     *size = n;
     *crc = c;
     return ATAS_OK;

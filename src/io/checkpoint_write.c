@@ -14,19 +14,19 @@
 
 static atas_status write_attrs(hid_t f, const atas_vit *m, const atas_ckpt_state *st,
                                const char *config, const char *pretrained) {
-    CHECK(atas_h5_attr_write_str(f, "format", ATAS_CKPT_FORMAT));
-    CHECK(atas_h5_attr_write_int(f, "format_version", ATAS_CKPT_VERSION));
-    CHECK(atas_model_h5_write_config(f, &m->cfg));
-    CHECK(atas_h5_attr_write_int(f, "step", st->step));
-    CHECK(atas_h5_attr_write_int(f, "epoch", st->epoch));
-    CHECK(atas_h5_attr_write_int(f, "step_in_epoch", st->step_in_epoch));
-    CHECK(atas_h5_attr_write_int(f, "nonfinite_total", st->nonfinite_total));
-    CHECK(atas_h5_attr_write_int(f, "nonfinite_in_row", st->nonfinite_in_row));
-    CHECK(atas_h5_attr_write_int(f, "seed", st->seed));
-    CHECK(atas_h5_attr_write_int(f, "world_size", st->world));
-    CHECK(atas_h5_attr_write_double(f, "elapsed_s", st->elapsed_s));
-    CHECK(atas_h5_attr_write_str(f, "config", config ? config : ""));
-    CHECK(atas_h5_attr_write_str(f, "pretrained", pretrained ? pretrained : ""));
+    ATAS_CHECK(atas_h5_attr_write_str(f, "format", ATAS_CKPT_FORMAT));
+    ATAS_CHECK(atas_h5_attr_write_int(f, "format_version", ATAS_CKPT_VERSION));
+    ATAS_CHECK(atas_model_h5_write_config(f, &m->cfg));
+    ATAS_CHECK(atas_h5_attr_write_int(f, "step", st->step));
+    ATAS_CHECK(atas_h5_attr_write_int(f, "epoch", st->epoch));
+    ATAS_CHECK(atas_h5_attr_write_int(f, "step_in_epoch", st->step_in_epoch));
+    ATAS_CHECK(atas_h5_attr_write_int(f, "nonfinite_total", st->nonfinite_total));
+    ATAS_CHECK(atas_h5_attr_write_int(f, "nonfinite_in_row", st->nonfinite_in_row));
+    ATAS_CHECK(atas_h5_attr_write_int(f, "seed", st->seed));
+    ATAS_CHECK(atas_h5_attr_write_int(f, "world_size", st->world));
+    ATAS_CHECK(atas_h5_attr_write_double(f, "elapsed_s", st->elapsed_s));
+    ATAS_CHECK(atas_h5_attr_write_str(f, "config", config ? config : ""));
+    ATAS_CHECK(atas_h5_attr_write_str(f, "pretrained", pretrained ? pretrained : ""));
     return ATAS_OK;
 }
 
@@ -41,7 +41,7 @@ static atas_status write_locked(const char *dir, const atas_vit *student, const 
     snprintf(done, sizeof done, "%s.done", path);
     /* built in memory, then written by us: a full disk is an error, not an HDF5 crash */
     hid_t f;
-    CHECK(atas_h5_create_mem(path, (size_t)4 * sizeof(float) * student->nparams, &f));
+    ATAS_CHECK(atas_h5_create_mem(path, (size_t)4 * sizeof(float) * student->nparams, &f));
     atas_status s = write_attrs(f, student, st, resolved_config, pretrained);
     if (s == ATAS_OK) s = atas_model_h5_write_tensors(f, "student", student, student->params, 0);
     if (s == ATAS_OK) s = atas_model_h5_write_tensors(f, "teacher", teacher, teacher->params, 0);
@@ -58,7 +58,7 @@ static atas_status write_locked(const char *dir, const atas_vit *student, const 
     }
     char line[64];
     int n = snprintf(line, sizeof line, "%lld %08lx\n", size, crc);
-    CHECK(atas_write_file_atomic(done, line, (size_t)n));
+    ATAS_CHECK(atas_write_file_atomic(done, line, (size_t)n));
     if (out_path) snprintf(out_path, out_cap, "%s", path);
     return ATAS_OK;
 }

@@ -28,7 +28,7 @@ atas_status atas_eva_param_table(const atas_vit_config *c, atas_param_info **inf
     const int D = c->width, P = c->patch, G = c->grid, F = c->mlp, E = c->embed;
     const int count = ATAS_EVA_NHEAD + c->layers * ATAS_EVA_NBLK + ATAS_EVA_NTAIL;
     atas_param_info *t;
-    CHECK(atas_host_calloc((void **)&t, sizeof *t * count, "parameter table"));
+    ATAS_CHECK(atas_host_calloc((void **)&t, sizeof *t * count, "parameter table"));
     size_t off = 0;
     const char *tr = "visual.trunk";
     set(&t[ATAS_EVA_PATCH_W], &off, 1, 4, (int[]){D, 3, P, P}, "%s.patch_embed.proj.weight", tr);

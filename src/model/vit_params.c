@@ -24,15 +24,15 @@ static void set(atas_param_info *t, size_t *off, int decay, int ndim, const int 
 
 atas_status atas_vit_param_table(const atas_vit_config *c, atas_param_info **info, int *n,
                                  size_t *nparams) {
-    CHECK(atas_vit_config_check(c, "model"));
+    ATAS_CHECK(atas_vit_config_check(c, "model"));
     if (c->family == ATAS_VIT_EVA02) return atas_eva_param_table(c, info, n, nparams);
     int D = c->width, P = c->patch, G = c->grid, Hm = c->mlp, E = c->embed;
     /* sizes in size_t; the limits checked above keep every int below (G*G+1, 3*D) in range */
     size_t count = ATAS_VIT_NHEAD + (size_t)c->layers * ATAS_BLK_NTENSORS + ATAS_VIT_NTAIL;
-    REQUIRE(count <= (size_t)INT_MAX / 2 && (size_t)G * G + 1 <= (size_t)INT_MAX && 3 * (size_t)D <= (size_t)INT_MAX,
+    ATAS_REQUIRE(count <= (size_t)INT_MAX / 2 && (size_t)G * G + 1 <= (size_t)INT_MAX && 3 * (size_t)D <= (size_t)INT_MAX,
             "model: sizes out of range (layers %d, grid %d, width %d)", c->layers, G, D);
     atas_param_info *t;
-    CHECK(atas_host_calloc((void **)&t, sizeof *t * count, "parameter table"));
+    ATAS_CHECK(atas_host_calloc((void **)&t, sizeof *t * count, "parameter table"));
     size_t off = 0;
     set(&t[ATAS_VIT_CONV1], &off, 1, 4, (int[]){D, 3, P, P}, "visual.conv1.weight");
     set(&t[ATAS_VIT_CLS], &off, 0, 1, (int[]){D}, "visual.class_embedding");
@@ -68,10 +68,10 @@ atas_status atas_vit_create(atas_vit *m, const atas_vit_config *cfg, const atas_
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     m->be = be;
-    CHECK(atas_vit_param_table(cfg, &m->info, &m->ntensors, &m->nparams));
-    CHECK(atas_host_calloc((void **)&m->trainable, (size_t)m->ntensors, "trainable mask"));
-    CHECK(be->alloc(be, (void **)&m->params, m->nparams * sizeof(float), "parameters"));
-    if (with_grads) CHECK(be->alloc(be, (void **)&m->grads, m->nparams * sizeof(float), "gradients"));
+    ATAS_CHECK(atas_vit_param_table(cfg, &m->info, &m->ntensors, &m->nparams));
+    ATAS_CHECK(atas_host_calloc((void **)&m->trainable, (size_t)m->ntensors, "trainable mask"));
+    ATAS_CHECK(be->alloc(be, (void **)&m->params, m->nparams * sizeof(float), "parameters"));
+    if (with_grads) ATAS_CHECK(be->alloc(be, (void **)&m->grads, m->nparams * sizeof(float), "gradients"));
     atas_vit_set_trainable_all(m, with_grads);
     return ATAS_OK;
 }
@@ -120,13 +120,13 @@ size_t atas_vit_trainable_params(const atas_vit *m) {
 }
 
 atas_status atas_vit_zero_grads(atas_vit *m) {
-    if (m->grads) CHECK(m->be->zero(m->be, m->grads, m->nparams * sizeof(float)));
+    if (m->grads) ATAS_CHECK(m->be->zero(m->be, m->grads, m->nparams * sizeof(float)));
     return ATAS_OK;
 }
 
 atas_status atas_vit_init_random(atas_vit *m, uint64_t seed) {
     float *h;
-    CHECK(atas_host_calloc((void **)&h, m->nparams * sizeof(float), "init staging"));
+    ATAS_CHECK(atas_host_calloc((void **)&h, m->nparams * sizeof(float), "init staging"));
     int D = m->cfg.width;
     for (int i = 0; i < m->ntensors; i++) {
         const atas_param_info *t = &m->info[i];
@@ -146,6 +146,6 @@ atas_status atas_vit_init_random(atas_vit *m, uint64_t seed) {
     }
     atas_status s = m->be->upload(m->be, m->params, h, m->nparams * sizeof(float));
     atas_host_free(h);
-    CHECK(s);
+    ATAS_CHECK(s);
     return ATAS_OK;
 }

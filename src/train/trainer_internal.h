@@ -8,6 +8,18 @@
 #include "atas/objective.h"
 #include "atas/train.h"
 
+/* Short aliases, private: trainer.c (restructured on another branch) still says
+ * CHECK/CHECK_GOTO/REQUIRE; the public headers define only the ATAS_ names. */
+#ifndef CHECK
+#define CHECK(expr) ATAS_CHECK(expr)
+#endif
+#ifndef CHECK_GOTO
+#define CHECK_GOTO(st, expr, label) ATAS_CHECK_GOTO(st, expr, label)
+#endif
+#ifndef REQUIRE
+#define REQUIRE(cond, ...) ATAS_REQUIRE(cond, __VA_ARGS__)
+#endif
+
 enum { PH_DATA, PH_TEACHER, PH_STUDENT, PH_LOSS, PH_BACKWARD, PH_COMM, PH_OPTIM, PH_CKPT, PH_N };
 extern const char *const atas_phase_names[PH_N];
 
