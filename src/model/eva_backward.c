@@ -8,16 +8,6 @@
 #define PW(m, idx) atas_vit_p((m), (idx))
 #define BLK(l, k) atas_eva_blk((l), (k))
 
-static atas_status ready(const atas_vit *m, int idx) {
-    if (m->grad_ready) ATAS_CHECK(m->grad_ready(m->grad_ready_ctx, m->info[idx].offset));
-    return ATAS_OK;
-}
-
-static int trains_below(const atas_vit *m, int l) {
-    for (int i = 0; i < BLK(l, 0); i++)
-        if (m->trainable[i]) return 1;
-    return 0;
-}
 
 /* The MLP in reverse on rows [M]: dout = d(out); adds d x into dx (x = its input).
  * fch, fln, fm, fr: what the forward kept; fca is recomputed. */
@@ -152,48 +142,28 @@ static atas_status global_bwd(atas_vit_pass *p, const atas_vit *m, const float *
     return ATAS_OK;
 }
 
+static const atas_vit_family eva_family = {
+    .block_bwd = block_bwd, .dense_bwd = dense_bwd, .global_bwd = global_bwd};
+
 atas_status atas_eva_backward(atas_vit_pass *p, const atas_vit *m, const float *dglobal,
                               const float *ddense) {
     const atas_backend *be = m->be;
     const atas_vit_config *c = &m->cfg;
-    const int D = c->width, P = c->patch, L = c->layers, G0 = c->grid;
-    const size_t BT = (size_t)p->B * p->T;
-    if (!(p->outputs & ATAS_OUT_GLOBAL)) dglobal = NULL;
-    if (!(p->outputs & ATAS_OUT_DENSE)) ddense = NULL;
-    if (!dglobal && !ddense) return ATAS_OK;
-
-    float *dres = p->g_dres;
-    ATAS_CHECK(be->zero(be, dres, BT * D * sizeof(float)));
-    if (dglobal) {
-        ATAS_CHECK(global_bwd(p, m, dglobal, dres));
-        ATAS_CHECK(block_bwd(p, m, L - 1, dres, 1));
-    }
-    if (ddense) ATAS_CHECK(dense_bwd(p, m, ddense, dres, trains_below(m, L - 1)));
-    ATAS_CHECK(ready(m, BLK(L - 1, 0)));
-    for (int l = L - 2; l >= 0; l--) {
-        if (!trains_below(m, l + 1)) return ready(m, 0);
-        ATAS_CHECK(block_bwd(p, m, l, dres, trains_below(m, l)));
-        ATAS_CHECK(ready(m, BLK(l, 0)));
-    }
-    if (!trains_below(m, 0)) return ready(m, 0);
+    const int D = c->width, P = c->patch;
+    int embed;
+    ATAS_CHECK(atas_vit_backward_blocks(p, m, dglobal, ddense, &eva_family, &embed));
+    if (!embed) return ATAS_OK;
     /* embeddings: dres is d(embedding sum) (no ln_pre) */
+    const float *dres = p->g_dres;
     float *gpw = G(m, ATAS_EVA_PATCH_W), *gpb = G(m, ATAS_EVA_PATCH_B);
     float *gcls = G(m, ATAS_EVA_CLS), *gpos = G(m, ATAS_EVA_POS);
     const int need_pe = gpw || gpb;
     if (need_pe) ATAS_CHECK(be->zero(be, p->g_dpe, (size_t)p->B * p->Np * D * sizeof(float)));
     if (gpos) ATAS_CHECK(be->zero(be, p->g_dpos, (size_t)p->T * D * sizeof(float)));
     ATAS_CHECK(be->embed_bwd(be, need_pe ? p->g_dpe : NULL, gcls, gpos ? p->g_dpos : NULL, dres, p->B, p->Np, D));
-    if (gpos) {
-        if (p->gh == G0 && p->gw == G0) {
-            ATAS_CHECK(be->axpy(be, gpos, 1.0f, p->g_dpos, (size_t)p->T * D));
-        } else {
-            ATAS_CHECK(be->axpy(be, gpos, 1.0f, p->g_dpos, (size_t)D));
-            ATAS_CHECK(be->resample_bwd(be, gpos + D, p->g_dpos + D, G0, G0, p->gh, p->gw, D,
-                                   ATAS_RESAMPLE_BICUBIC));
-        }
-    }
+    if (gpos) ATAS_CHECK(atas_vit_pos_bwd(p, m, gpos));
     if (need_pe)
         ATAS_CHECK(be->linear_bwd(be, NULL, gpw, gpb, p->g_dpe, p->patches, PW(m, ATAS_EVA_PATCH_W),
                              p->B * p->Np, 3 * P * P, D));
-    return ready(m, 0);
+    return atas_vit_grad_ready(m, 0);
 }

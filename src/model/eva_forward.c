@@ -134,27 +134,18 @@ static atas_status global_fwd(atas_vit_pass *p, const atas_vit *m, const float *
     return ATAS_OK;
 }
 
+static const atas_vit_family eva_family = {
+    .block_fwd = block_fwd, .dense_fwd = dense_fwd, .global_fwd = global_fwd};
+
 atas_status atas_eva_forward(atas_vit_pass *p, const atas_vit *m, const float *images) {
     const atas_backend *be = m->be;
     const atas_vit_config *c = &m->cfg;
-    const int D = c->width, P = c->patch, L = c->layers;
-    const size_t BT = (size_t)p->B * p->T;
+    const int D = c->width, P = c->patch;
     ATAS_CHECK(be->patchify(be, p->patches, images, p->B, p->H, p->W, P));
     ATAS_CHECK(be->linear_fwd(be, p->pe, p->patches, PW(m, ATAS_EVA_PATCH_W), PW(m, ATAS_EVA_PATCH_B),
                          p->B * p->Np, 3 * P * P, D));
     ATAS_CHECK(pos_embed_fwd(p, m));
     /* no ln_pre: the embedding sum is the residual stream's slot 0 */
     ATAS_CHECK(be->embed_fwd(be, p->res, p->pe, PW(m, ATAS_EVA_CLS), p->pos, p->B, p->Np, D));
-    for (int l = 0; l < L - 1; l++) {
-        float *xin = SLOT(p, res, l, BT * D), *xout = p->train ? SLOT(p, res, l + 1, BT * D) : p->res;
-        ATAS_CHECK(block_fwd(p, m, l, xin, xout));
-    }
-    float *x_last = p->train ? p->res + (size_t)(L - 1) * BT * D : p->res;
-    if (p->outputs & ATAS_OUT_DENSE) ATAS_CHECK(dense_fwd(p, m, x_last));
-    if (p->outputs & ATAS_OUT_GLOBAL) {
-        float *xout = p->train ? p->res + (size_t)L * BT * D : p->res;
-        ATAS_CHECK(block_fwd(p, m, L - 1, x_last, xout));
-        ATAS_CHECK(global_fwd(p, m, xout));
-    }
-    return ATAS_OK;
+    return atas_vit_forward_blocks(p, m, &eva_family);
 }

@@ -7,18 +7,6 @@
 #define G(m, idx) atas_vit_g((m), (idx))
 #define PW(m, idx) atas_vit_p((m), (idx))
 
-/* tell the listener (gradient buckets) that offsets >= info[idx].offset are final */
-static atas_status ready(const atas_vit *m, int idx) {
-    if (m->grad_ready) ATAS_CHECK(m->grad_ready(m->grad_ready_ctx, m->info[idx].offset));
-    return ATAS_OK;
-}
-
-/* Does anything below block l (blocks < l, embeddings, ln_pre) train? */
-static int trains_below(const atas_vit *m, int l) {
-    for (int i = 0; i < atas_vit_blk(l, 0); i++)
-        if (m->trainable[i]) return 1;
-    return 0;
-}
 
 /* dx holds d(block output); on return it holds d(block input) when need_dx. */
 static atas_status block_bwd(atas_vit_pass *p, const atas_vit *m, int l, float *dx, int need_dx) {
@@ -136,36 +124,23 @@ static atas_status global_bwd(atas_vit_pass *p, const atas_vit *m, const float *
     return ATAS_OK;
 }
 
+static const atas_vit_family vit_family = {
+    .block_bwd = block_bwd, .dense_bwd = dense_bwd, .global_bwd = global_bwd};
+
 atas_status atas_vit_backward(atas_vit_pass *p, const atas_vit *m, const float *dglobal,
                               const float *ddense) {
     const atas_backend *be = m->be;
     const atas_vit_config *c = &m->cfg;
-    const int D = c->width, P = c->patch, L = c->layers, G0 = c->grid;
+    const int D = c->width, P = c->patch;
     const size_t BT = (size_t)p->B * p->T;
     ATAS_REQUIRE(p->train, "backward needs a pass created with train = 1");
     ATAS_REQUIRE(m->grads, "backward needs a model with gradients");
     if (c->family == ATAS_VIT_EVA02) return atas_eva_backward(p, m, dglobal, ddense);
-    if (!(p->outputs & ATAS_OUT_GLOBAL)) dglobal = NULL;
-    if (!(p->outputs & ATAS_OUT_DENSE)) ddense = NULL;
-    if (!dglobal && !ddense) return ATAS_OK;
-
-    float *dres = p->g_dres;
-    ATAS_CHECK(be->zero(be, dres, BT * D * sizeof(float)));
-    /* head(s) and the last block */
-    if (dglobal) {
-        ATAS_CHECK(global_bwd(p, m, dglobal, dres));
-        ATAS_CHECK(block_bwd(p, m, L - 1, dres, 1));
-    }
-    if (ddense) ATAS_CHECK(dense_bwd(p, m, ddense, dres, trains_below(m, L - 1)));
-    ATAS_CHECK(ready(m, atas_vit_blk(L - 1, 0)));
-    /* shared blocks, top down, stopping where nothing below learns */
-    for (int l = L - 2; l >= 0; l--) {
-        if (!trains_below(m, l + 1)) return ready(m, 0);
-        ATAS_CHECK(block_bwd(p, m, l, dres, trains_below(m, l)));
-        ATAS_CHECK(ready(m, atas_vit_blk(l, 0)));
-    }
-    /* ln_pre, embeddings */
-    if (!trains_below(m, 0)) return ready(m, 0);
+    int embed;
+    ATAS_CHECK(atas_vit_backward_blocks(p, m, dglobal, ddense, &vit_family, &embed));
+    if (!embed) return ATAS_OK;
+    /* ln_pre, embeddings: dres is d(ln_pre output) */
+    const float *dres = p->g_dres;
     float *dx0 = p->g_dln;
     ATAS_CHECK(be->zero(be, dx0, BT * D * sizeof(float)));
     ATAS_CHECK(be->layernorm_bwd(be, dx0, G(m, ATAS_VIT_LNPRE_W), G(m, ATAS_VIT_LNPRE_B), dres, p->x0,
@@ -174,17 +149,9 @@ atas_status atas_vit_backward(atas_vit_pass *p, const atas_vit *m, const float *
     if (gconv) ATAS_CHECK(be->zero(be, p->g_dpe, (size_t)p->B * p->Np * D * sizeof(float)));
     if (gpos) ATAS_CHECK(be->zero(be, p->g_dpos, (size_t)p->T * D * sizeof(float)));
     ATAS_CHECK(be->embed_bwd(be, gconv ? p->g_dpe : NULL, gcls, gpos ? p->g_dpos : NULL, dx0, p->B, p->Np, D));
-    if (gpos) {
-        if (p->gh == G0 && p->gw == G0) {
-            ATAS_CHECK(be->axpy(be, gpos, 1.0f, p->g_dpos, (size_t)p->T * D));
-        } else {
-            ATAS_CHECK(be->axpy(be, gpos, 1.0f, p->g_dpos, (size_t)D));
-            ATAS_CHECK(be->resample_bwd(be, gpos + D, p->g_dpos + D, G0, G0, p->gh, p->gw, D,
-                                   ATAS_RESAMPLE_BICUBIC));
-        }
-    }
+    if (gpos) ATAS_CHECK(atas_vit_pos_bwd(p, m, gpos));
     if (gconv)
         ATAS_CHECK(be->linear_bwd(be, NULL, gconv, NULL, p->g_dpe, p->patches, PW(m, ATAS_VIT_CONV1),
                              p->B * p->Np, 3 * P * P, D));
-    return ready(m, 0);
+    return atas_vit_grad_ready(m, 0);
 }

@@ -104,10 +104,13 @@ static atas_status global_fwd(atas_vit_pass *p, const atas_vit *m, const float *
     return ATAS_OK;
 }
 
+static const atas_vit_family vit_family = {
+    .block_fwd = block_fwd, .dense_fwd = dense_fwd, .global_fwd = global_fwd};
+
 atas_status atas_vit_forward(atas_vit_pass *p, const atas_vit *m, const float *images) {
     const atas_backend *be = m->be;
     const atas_vit_config *c = &m->cfg;
-    const int D = c->width, P = c->patch, L = c->layers;
+    const int D = c->width, P = c->patch;
     const size_t BT = (size_t)p->B * p->T;
     ATAS_REQUIRE(be == p->be, "pass and model use different backends");
     if (c->family == ATAS_VIT_EVA02) return atas_eva_forward(p, m, images);
@@ -120,18 +123,5 @@ atas_status atas_vit_forward(atas_vit_pass *p, const atas_vit *m, const float *i
     ATAS_CHECK(be->layernorm_fwd(be, p->res, p->train ? p->lnpre_mean : NULL, p->train ? p->lnpre_rstd : NULL,
                             p->x0, atas_vit_p(m, ATAS_VIT_LNPRE_W), atas_vit_p(m, ATAS_VIT_LNPRE_B),
                             (int)BT, D, c->ln_eps));
-    /* blocks 0..L-2 are shared by both outputs */
-    for (int l = 0; l < L - 1; l++) {
-        float *xin = SLOT(p, res, l, BT * D), *xout = p->train ? SLOT(p, res, l + 1, BT * D) : p->res;
-        ATAS_CHECK(block_fwd(p, m, l, xin, xout));
-    }
-    float *x_last = p->train ? p->res + (size_t)(L - 1) * BT * D : p->res;
-    /* dense first: inference updates the residual stream in place in the last block */
-    if (p->outputs & ATAS_OUT_DENSE) ATAS_CHECK(dense_fwd(p, m, x_last));
-    if (p->outputs & ATAS_OUT_GLOBAL) {
-        float *xout = p->train ? p->res + (size_t)L * BT * D : p->res;
-        ATAS_CHECK(block_fwd(p, m, L - 1, x_last, xout));
-        ATAS_CHECK(global_fwd(p, m, xout));
-    }
-    return ATAS_OK;
+    return atas_vit_forward_blocks(p, m, &vit_family);
 }
