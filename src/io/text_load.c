@@ -153,16 +153,9 @@ static atas_status side_read_text(const char *path, int hf, int width, textside 
             s->heads = 8;
             ATAS_CHECK_GOTO(st, side_int(tc, "num_attention_heads", s->file, "text_config", &s->heads),
                        done);
-            json_t *a = json_object_get(tc, "hidden_act");
-            const char *act = a ? json_string_value(a) : "quick_gelu";
-            if (act && strcmp(act, "quick_gelu") == 0) s->act = ATAS_ACT_QUICKGELU;
-            else if (act && strcmp(act, "gelu") == 0) s->act = ATAS_ACT_GELU;
-            else {
-                st = ATAS_ERR(ATAS_ERR_FORMAT,
-                              "%s: text_config.hidden_act = %s: expected \"quick_gelu\" or \"gelu\"",
-                              s->file, act ? act : "(not a string)");
-                goto done;
-            }
+            atas_act act;
+            ATAS_CHECK_GOTO(st, atas_hf_hidden_act(tc, s->file, "text_config", &act), done);
+            s->act = act;
             json_t *e = json_object_get(tc, "layer_norm_eps");
             if (e && json_is_number(e)) s->ln_eps = (float)json_number_value(e);
         }

@@ -10,6 +10,17 @@
 #include "io/namemap_eva.h"
 #include "io/weights_internal.h"
 
+atas_status atas_hf_hidden_act(json_t *cfg, const char *file, const char *section, atas_act *act) {
+    json_t *a = json_object_get(cfg, "hidden_act");
+    const char *v = a ? json_string_value(a) : "quick_gelu"; /* HF CLIP's default */
+    if (v && strcmp(v, "quick_gelu") == 0) *act = ATAS_ACT_QUICKGELU;
+    else if (v && strcmp(v, "gelu") == 0) *act = ATAS_ACT_GELU;
+    else
+        return ATAS_ERR(ATAS_ERR_FORMAT, "%s: %s.hidden_act = %s: expected \"quick_gelu\" or \"gelu\"", file,
+                        section, v ? v : "(not a string)");
+    return ATAS_OK;
+}
+
 /* ------------------------------------------------------------ unwrapped view */
 typedef struct {
     const char *name;
@@ -132,16 +143,7 @@ atas_status side_read(const char *path, atas_layout layout, sidecfg *s) {
                               s->file);
                 goto done;
             }
-            json_t *a = json_object_get(vc, "hidden_act");
-            const char *act = a ? json_string_value(a) : "quick_gelu";
-            if (act && strcmp(act, "quick_gelu") == 0) s->act = ATAS_ACT_QUICKGELU;
-            else if (act && strcmp(act, "gelu") == 0) s->act = ATAS_ACT_GELU;
-            else {
-                st = ATAS_ERR(ATAS_ERR_FORMAT,
-                              "%s: vision_config.hidden_act = %s: expected \"quick_gelu\" or \"gelu\"",
-                              s->file, act ? act : "(not a string)");
-                goto done;
-            }
+            ATAS_CHECK_GOTO(st, atas_hf_hidden_act(vc, s->file, "vision_config", &s->act), done);
             s->have_act = 1;
             json_t *e = json_object_get(vc, "layer_norm_eps");
             s->ln_eps = e ? (float)json_number_value(e) : 1e-5f;

@@ -19,19 +19,6 @@ static atas_status pack_bias3(atas_vit_pass *p, const atas_vit *m, int l) {
     return ATAS_OK;
 }
 
-static atas_status pos_embed_fwd(atas_vit_pass *p, const atas_vit *m) {
-    const atas_backend *be = m->be;
-    const int D = m->cfg.width, G = m->cfg.grid;
-    const float *pos = PW(m, ATAS_EVA_POS);
-    if (p->gh == G && p->gw == G) {
-        ATAS_CHECK(be->copy(be, p->pos, pos, (size_t)p->T * D * sizeof(float)));
-        return ATAS_OK;
-    }
-    ATAS_CHECK(be->copy(be, p->pos, pos, (size_t)D * sizeof(float)));
-    ATAS_CHECK(be->resample_fwd(be, p->pos + D, pos + D, G, G, p->gh, p->gw, D, ATAS_RESAMPLE_BICUBIC));
-    return ATAS_OK;
-}
-
 /* the SwiGLU MLP with its inner norm on rows [M]: out = fc2(norm(swiglu(w12 x))) */
 static atas_status mlp_fwd(const atas_vit *m, int l, int M, const float *x, float *fch, float *fca,
                            float *fln, float *fm, float *fr, float *out) {
@@ -144,7 +131,7 @@ atas_status atas_eva_forward(atas_vit_pass *p, const atas_vit *m, const float *i
     ATAS_CHECK(be->patchify(be, p->patches, images, p->B, p->H, p->W, P));
     ATAS_CHECK(be->linear_fwd(be, p->pe, p->patches, PW(m, ATAS_EVA_PATCH_W), PW(m, ATAS_EVA_PATCH_B),
                          p->B * p->Np, 3 * P * P, D));
-    ATAS_CHECK(pos_embed_fwd(p, m));
+    ATAS_CHECK(atas_vit_pos_fwd(p, m, PW(m, ATAS_EVA_POS)));
     /* no ln_pre: the embedding sum is the residual stream's slot 0 */
     ATAS_CHECK(be->embed_fwd(be, p->res, p->pe, PW(m, ATAS_EVA_CLS), p->pos, p->B, p->Np, D));
     return atas_vit_forward_blocks(p, m, &eva_family);

@@ -84,6 +84,18 @@ atas_status atas_vit_backward_blocks(atas_vit_pass *p, const atas_vit *m, const 
     return ATAS_OK;
 }
 
+atas_status atas_vit_pos_fwd(atas_vit_pass *p, const atas_vit *m, const float *pos) {
+    const atas_backend *be = m->be;
+    const int D = m->cfg.width, G = m->cfg.grid;
+    if (p->gh == G && p->gw == G) {
+        ATAS_CHECK(be->copy(be, p->pos, pos, (size_t)p->T * D * sizeof(float)));
+        return ATAS_OK;
+    }
+    ATAS_CHECK(be->copy(be, p->pos, pos, (size_t)D * sizeof(float)));
+    ATAS_CHECK(be->resample_fwd(be, p->pos + D, pos + D, G, G, p->gh, p->gw, D, ATAS_RESAMPLE_BICUBIC));
+    return ATAS_OK;
+}
+
 atas_status atas_vit_pos_bwd(const atas_vit_pass *p, const atas_vit *m, float *gpos) {
     const atas_backend *be = m->be;
     const int D = m->cfg.width, G0 = m->cfg.grid;

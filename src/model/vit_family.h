@@ -40,6 +40,9 @@ atas_status atas_vit_backward_blocks(atas_vit_pass *p, const atas_vit *m, const 
 atas_status atas_vit_grad_ready(const atas_vit *m, int idx);
 /* Does anything below block l (blocks < l, embeddings, ln_pre) train? */
 int atas_vit_trains_below(const atas_vit *m, int l);
+/* p->pos = the positional embedding pos at this pass's grid: the class row kept, the
+ * grid rows bicubic-resampled */
+atas_status atas_vit_pos_fwd(atas_vit_pass *p, const atas_vit *m, const float *pos);
 /* gpos += d(positional embedding) from p->g_dpos at this pass's grid (the class row
  * as is, the patch rows through the bicubic resample's backward) */
 atas_status atas_vit_pos_bwd(const atas_vit_pass *p, const atas_vit *m, float *gpos);

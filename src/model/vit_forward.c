@@ -5,20 +5,6 @@
 /* slot of a per-layer buffer: train keeps one per layer, inference reuses slot 0 */
 #define SLOT(p, buf, l, per) ((p)->buf + ((p)->train ? (size_t)(l) * (per) : 0))
 
-/* Positional embedding at this grid: CLS row kept, grid rows bicubic-resampled. */
-static atas_status pos_embed_fwd(atas_vit_pass *p, const atas_vit *m) {
-    const atas_backend *be = m->be;
-    const int D = m->cfg.width, G = m->cfg.grid;
-    const float *pos = atas_vit_p(m, ATAS_VIT_POS);
-    if (p->gh == G && p->gw == G) {
-        ATAS_CHECK(be->copy(be, p->pos, pos, (size_t)p->T * D * sizeof(float)));
-        return ATAS_OK;
-    }
-    ATAS_CHECK(be->copy(be, p->pos, pos, (size_t)D * sizeof(float)));
-    ATAS_CHECK(be->resample_fwd(be, p->pos + D, pos + D, G, G, p->gh, p->gw, D, ATAS_RESAMPLE_BICUBIC));
-    return ATAS_OK;
-}
-
 /* One pre-LN block on the full sequence; x_in -> x_out (the same buffer in inference). */
 static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const float *x_in,
                              float *x_out) {
@@ -118,7 +104,7 @@ atas_status atas_vit_forward(atas_vit_pass *p, const atas_vit *m, const float *i
     ATAS_CHECK(be->patchify(be, p->patches, images, p->B, p->H, p->W, P));
     ATAS_CHECK(be->linear_fwd(be, p->pe, p->patches, atas_vit_p(m, ATAS_VIT_CONV1), NULL, p->B * p->Np,
                          3 * P * P, D));
-    ATAS_CHECK(pos_embed_fwd(p, m));
+    ATAS_CHECK(atas_vit_pos_fwd(p, m, atas_vit_p(m, ATAS_VIT_POS)));
     ATAS_CHECK(be->embed_fwd(be, p->x0, p->pe, atas_vit_p(m, ATAS_VIT_CLS), p->pos, p->B, p->Np, D));
     ATAS_CHECK(be->layernorm_fwd(be, p->res, p->train ? p->lnpre_mean : NULL, p->train ? p->lnpre_rstd : NULL,
                             p->x0, atas_vit_p(m, ATAS_VIT_LNPRE_W), atas_vit_p(m, ATAS_VIT_LNPRE_B),
