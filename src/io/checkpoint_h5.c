@@ -1,5 +1,6 @@
 /* A model's tensors and shape as HDF5 (checkpoints, the trainer's debug dumps). */
 #include "atas/checkpoint.h"
+#include "checkpoint_internal.h"
 
 #include <stdio.h>
 
@@ -28,13 +29,8 @@ atas_status atas_model_h5_write_tensors(hid_t f, const char *group, const atas_v
 }
 
 atas_status atas_model_h5_write_config(hid_t f, const atas_vit_config *c) {
-    ATAS_CHECK(atas_h5_attr_write_int(f, "patch", c->patch));
-    ATAS_CHECK(atas_h5_attr_write_int(f, "width", c->width));
-    ATAS_CHECK(atas_h5_attr_write_int(f, "layers", c->layers));
-    ATAS_CHECK(atas_h5_attr_write_int(f, "heads", c->heads));
-    ATAS_CHECK(atas_h5_attr_write_int(f, "mlp", c->mlp));
-    ATAS_CHECK(atas_h5_attr_write_int(f, "embed", c->embed));
-    ATAS_CHECK(atas_h5_attr_write_int(f, "grid", c->grid));
+    for (size_t i = 0; i < ATAS_CKPT_NDIMS; i++)
+        ATAS_CHECK(atas_h5_attr_write_int(f, atas_ckpt_dims[i].name, atas_ckpt_dim_get(c, i)));
     ATAS_CHECK(atas_h5_attr_write_str(f, "act", c->act == ATAS_ACT_GELU ? "gelu" : "quickgelu"));
     ATAS_CHECK(atas_h5_attr_write_double(f, "ln_eps", c->ln_eps));
     /* the block family: readers of older checkpoints (no attribute) take "clip" */

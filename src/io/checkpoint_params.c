@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "atas/checkpoint.h"
+#include "checkpoint_internal.h"
 #include "atas/fileio.h"
 
 static atas_status attr_string(hid_t f, const char *path, const char *name, char *out, size_t cap) {
@@ -63,13 +64,14 @@ static atas_status open_ckpt(const char *path, hid_t *f) {
     ATAS_CHECK(atas_h5_open_ro(path, f));
     char fmt[64];
     atas_status s = attr_string(*f, path, "format", fmt, sizeof fmt);
-    if (s == ATAS_OK && strcmp(fmt, "atas-checkpoint") != 0)
-        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: attribute format = \"%s\", expected \"atas-checkpoint\"",
+    if (s == ATAS_OK && strcmp(fmt, ATAS_CKPT_FORMAT) != 0)
+        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: attribute format = \"%s\", expected \"" ATAS_CKPT_FORMAT "\"",
                      path, fmt);
     int ver = 0;
     if (s == ATAS_OK) s = attr_num(*f, path, "format_version", H5T_NATIVE_INT, &ver);
-    if (s == ATAS_OK && ver != 1 && ver != 2) /* 2: the same with Fletcher32 on every tensor */
-        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: format_version = %d, this build reads 1 and 2", path, ver);
+    if (s == ATAS_OK && ver != 1 && ver != ATAS_CKPT_VERSION) /* 1: the same without checksums */
+        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: format_version = %d, this build reads 1 and %d", path, ver,
+                     ATAS_CKPT_VERSION);
     if (s != ATAS_OK) H5Fclose(*f);
     return s;
 }
@@ -81,9 +83,8 @@ static atas_status read_model_locked(const char *path, atas_vit_config *c, char 
     atas_status s = open_ckpt(path, &f);
     if (s != ATAS_OK) { atas_h5_quiet_end(&q); ATAS_CHECK(s); }
     memset(c, 0, sizeof *c);
-    static const char *ints[] = {"patch", "width", "layers", "heads", "mlp", "embed", "grid"};
-    int *dst[] = {&c->patch, &c->width, &c->layers, &c->heads, &c->mlp, &c->embed, &c->grid};
-    for (int i = 0; i < 7 && s == ATAS_OK; i++) s = attr_num(f, path, ints[i], H5T_NATIVE_INT, dst[i]);
+    for (size_t i = 0; i < ATAS_CKPT_NDIMS && s == ATAS_OK; i++)
+        s = attr_num(f, path, atas_ckpt_dims[i].name, H5T_NATIVE_INT, atas_ckpt_dim_at(c, i));
     char act[32] = "";
     double eps = 0;
     if (s == ATAS_OK) s = attr_string(f, path, "act", act, sizeof act);

@@ -62,14 +62,12 @@ static atas_status read_locked(const char *path, atas_vit *student, atas_vit *te
         s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: checkpoint format version %lld, this build reads version %d",
                      path, ver, ATAS_CKPT_VERSION);
     const atas_vit_config *c = &student->cfg;
-    const struct { const char *k; int want; } dims[] = {
-        {"patch", c->patch}, {"width", c->width}, {"layers", c->layers}, {"heads", c->heads},
-        {"mlp", c->mlp}, {"embed", c->embed}, {"grid", c->grid}};
-    for (size_t i = 0; s == ATAS_OK && i < sizeof dims / sizeof dims[0]; i++) {
-        s = atas_h5_attr_read_int(f, dims[i].k, &v, path);
-        if (s == ATAS_OK && v != dims[i].want)
+    for (size_t i = 0; s == ATAS_OK && i < ATAS_CKPT_NDIMS; i++) {
+        const int want = atas_ckpt_dim_get(c, i);
+        s = atas_h5_attr_read_int(f, atas_ckpt_dims[i].name, &v, path);
+        if (s == ATAS_OK && v != want)
             s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: checkpoint is of another model shape: %s = %lld, the config says %d",
-                         path, dims[i].k, v, dims[i].want);
+                         path, atas_ckpt_dims[i].name, v, want);
     }
     if (s == ATAS_OK) {
         memset(st, 0, sizeof *st);
