@@ -6,8 +6,8 @@
 #include "test_util.h"
 
 static atas_status inner(void) { return ATAS_ERR(ATAS_ERR_FORMAT, "bad thing at offset %d", 42); }
-static atas_status middle(void) { CHECK(inner()); return ATAS_OK; }
-static atas_status outer(void) { CHECK(middle()); return ATAS_OK; }
+static atas_status middle(void) { ATAS_CHECK(inner()); return ATAS_OK; }
+static atas_status outer(void) { ATAS_CHECK(middle()); return ATAS_OK; }
 
 int main(void) {
     /* traceback */

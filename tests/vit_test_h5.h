@@ -4,13 +4,13 @@
 #define ATAS_VIT_TEST_H5_H
 
 #include "atas/h5util.h"
-#include "train/model_h5.h"
+#include "atas/checkpoint.h"
 #include "vit_test_common.h"
 
 /* config attrs + every parameter (OpenCLIP names) under /params */
 static inline atas_status write_model_h5(hid_t f, const atas_vit *m, const float *params) {
-    CHECK(atas_model_h5_write_config(f, &m->cfg));
-    CHECK(atas_model_h5_write_tensors(f, "params", m, params, 0));
+    ATAS_CHECK(atas_model_h5_write_config(f, &m->cfg));
+    ATAS_CHECK(atas_model_h5_write_tensors(f, "params", m, params, 0));
     return ATAS_OK;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "atas/h5util.h"
+#include "atas/checkpoint.h"
 #include "atas/weights.h"
 #include "atas/version.h"
 
@@ -40,7 +41,7 @@ typedef struct {
 static atas_status from_checkpoint(const opts *o) {
     atas_vit_config c;
     char pre[4096];
-    CHECK(atas_ckpt_read_model(o->in, &c, pre, sizeof pre));
+    ATAS_CHECK(atas_ckpt_read_model(o->in, &c, pre, sizeof pre));
     if (o->heads > 0 || o->have_act)
         return ATAS_ERR(ATAS_ERR_INVALID, "--heads/--act apply to safetensors input; %s states its config",
                         o->in);
@@ -51,9 +52,9 @@ static atas_status from_checkpoint(const opts *o) {
     atas_weights_extra *extra = NULL;
     atas_status s;
     const char *pre_path = o->pretrained ? o->pretrained : (pre[0] ? pre : NULL);
-    CHECK_GOTO(s, atas_vit_param_table(&c, &info, &n, &np), done);
-    CHECK_GOTO(s, atas_host_calloc((void **)&w, np * sizeof(float), "trained weights"), done);
-    CHECK_GOTO(s, atas_ckpt_read_params(o->in, o->which, info, n, w), done);
+    ATAS_CHECK_GOTO(s, atas_vit_param_table(&c, &info, &n, &np), done);
+    ATAS_CHECK_GOTO(s, atas_host_calloc((void **)&w, np * sizeof(float), "trained weights"), done);
+    ATAS_CHECK_GOTO(s, atas_ckpt_read_params(o->in, o->which, info, n, w), done);
     double alpha = o->alpha;
     const char *alpha_from = "--alpha";
     if (o->have_alpha && alpha != 1.0 && !pre_path) {
@@ -71,8 +72,8 @@ static atas_status from_checkpoint(const opts *o) {
                   "--pretrained FILE for the recipe's weight ensemble (alpha %g)", o->in, o->which, recipe_alpha(&c));
     }
     if (pre_path) {
-        CHECK_GOTO(s, atas_host_calloc((void **)&p, np * sizeof(float), "pretrained weights"), done);
-        CHECK_GOTO(s, atas_weights_read_host(pre_path, &c, info, n, p, &extra), done);
+        ATAS_CHECK_GOTO(s, atas_host_calloc((void **)&p, np * sizeof(float), "pretrained weights"), done);
+        ATAS_CHECK_GOTO(s, atas_weights_read_host(pre_path, &c, info, n, p, &extra), done);
         atas_weights_ensemble(w, p, np, alpha);
         atas_info("ensembled %s %s with %s at alpha %g (%s)", o->in, o->which, pre_path, alpha, alpha_from);
     }
@@ -82,7 +83,7 @@ static atas_status from_checkpoint(const opts *o) {
     atas_weights_meta_add(&meta, "atas.alpha_from", "%s", alpha_from);
     atas_weights_meta_add(&meta, "atas.pretrained", "%s", pre_path ? pre_path : "");
     atas_weights_meta_add(&meta, "atas.source", "%s", o->in);
-    CHECK_GOTO(s, atas_weights_save_host_meta(o->out, &c, info, n, w, o->to, extra, &meta), done);
+    ATAS_CHECK_GOTO(s, atas_weights_save_host_meta(o->out, &c, info, n, w, o->to, extra, &meta), done);
     atas_info("wrote %s (%s layout%s)", o->out, atas_layout_name(o->to),
               extra && extra->n ? ", with the pretrained non-vision tensors" : "");
 done:
@@ -100,20 +101,20 @@ static atas_status from_safetensors(const opts *o) {
         return ATAS_ERR(ATAS_ERR_INVALID, "--alpha/--pretrained apply to checkpoint input, not %s", o->in);
     atas_vit_config c = {.heads = o->heads};
     int have_act = 0;
-    CHECK(atas_weights_infer_config(o->in, &c, &have_act));
+    ATAS_CHECK(atas_weights_infer_config(o->in, &c, &have_act));
     if (o->have_act) { c.act = o->act; have_act = 1; }
-    CHECK(atas_vit_config_check(&c, "--heads"));
-    if (o->to == ATAS_LAYOUT_HF && !have_act) CHECK(atas_weights_act_unknown(o->in));
+    ATAS_CHECK(atas_vit_config_check(&c, "--heads"));
+    if (o->to == ATAS_LAYOUT_HF && !have_act) ATAS_CHECK(atas_weights_act_unknown(o->in));
     atas_param_info *info = NULL;
     int n = 0;
     size_t np = 0;
     float *w = NULL;
     atas_weights_extra *extra = NULL;
     atas_status s;
-    CHECK_GOTO(s, atas_vit_param_table(&c, &info, &n, &np), done);
-    CHECK_GOTO(s, atas_host_calloc((void **)&w, np * sizeof(float), "weights"), done);
-    CHECK_GOTO(s, atas_weights_read_host(o->in, &c, info, n, w, &extra), done);
-    CHECK_GOTO(s, atas_weights_save_host(o->out, &c, info, n, w, o->to, extra), done);
+    ATAS_CHECK_GOTO(s, atas_vit_param_table(&c, &info, &n, &np), done);
+    ATAS_CHECK_GOTO(s, atas_host_calloc((void **)&w, np * sizeof(float), "weights"), done);
+    ATAS_CHECK_GOTO(s, atas_weights_read_host(o->in, &c, info, n, w, &extra), done);
+    ATAS_CHECK_GOTO(s, atas_weights_save_host(o->out, &c, info, n, w, o->to, extra), done);
     atas_info("wrote %s (%s layout; width %d, layers %d, heads %d, patch %d, grid %d, %d carried "
               "tensors)", o->out, atas_layout_name(o->to), c.width, c.layers, c.heads, c.patch,
               c.grid, extra ? extra->n : 0);

@@ -63,14 +63,14 @@ static atas_status inspect(const atas_tokenizer *tok, atas_text *tw, char **text
     if (!ids || (E && !emb)) { st = ATAS_ERR(ATAS_ERR_NOMEM, "no memory"); goto out; }
     for (int i = 0; i < n; i++) {
         int cut;
-        CHECK_GOTO(st, atas_tokenizer_tokenize(tok, texts[i], ctx, ids, &cut), out);
+        ATAS_CHECK_GOTO(st, atas_tokenizer_tokenize(tok, texts[i], ctx, ids, &cut), out);
         json_t *o = json_object(), *a = json_array();
         json_object_set_new(o, "text", json_string(texts[i]));
         for (int k = 0; k < ctx; k++) json_array_append_new(a, json_integer(ids[k]));
         json_object_set_new(o, "ids", a);
         json_object_set_new(o, "truncated", json_boolean(cut));
         if (tw) {
-            CHECK_GOTO(st, atas_text_encode(tw, ids, 1, emb), out);
+            ATAS_CHECK_GOTO(st, atas_text_encode(tw, ids, 1, emb), out);
             double nrm = 0;
             for (int e = 0; e < E; e++) nrm += (double)emb[e] * emb[e];
             nrm = sqrt(nrm);

@@ -14,14 +14,10 @@
 #include <stddef.h>
 
 #include "atas/backend.h"
+#include "atas/objective_elem.h" /* l2n, its backward, softmax: the host objective's own */
 
-#ifdef __CUDACC__
-#define OBJ_HD static inline __host__ __device__
-#else
-#define OBJ_HD static inline
-#endif
-
-#define OBJ_EPS 1e-12 /* F.normalize's eps, as the host objective */
+#define OBJ_HD ATAS_OBJ_HD
+#define OBJ_EPS ATAS_OBJ_EPS
 /* the enums of atas/objective.h, restated for device code */
 #define OBJ_POOL_TW 1
 #define OBJ_POOL_RAW 2
@@ -87,26 +83,8 @@ OBJ_HD double obj_den(const float *x, int E) {
     return den < OBJ_EPS ? OBJ_EPS : den;
 }
 /* in place on a double vector; returns the denominator */
-OBJ_HD double obj_l2n(double *y, int E) {
-    double ss = 0;
-    for (int e = 0; e < E; e++) ss += y[e] * y[e];
-    double den = sqrt(ss);
-    if (den < OBJ_EPS) den = OBJ_EPS;
-    double inv = 1.0 / den;
-    for (int e = 0; e < E; e++) y[e] = y[e] * inv;
-    return den;
-}
-/* gx = d/dx <gy, x/max(|x|,eps)> with y = x/den given as a double vector (gx may be gy) */
-OBJ_HD void obj_l2n_back(const double *y, double den, const double *gy, int E, double *gx) {
-    double inv = 1.0 / den;
-    if (den <= OBJ_EPS) {
-        for (int e = 0; e < E; e++) gx[e] = gy[e] * inv;
-        return;
-    }
-    double dot = 0;
-    for (int e = 0; e < E; e++) dot += y[e] * gy[e];
-    for (int e = 0; e < E; e++) gx[e] = (gy[e] - y[e] * dot) * inv;
-}
+OBJ_HD double obj_l2n(double *y, int E) { return atas_obj_l2n(y, E, y); }
+#define obj_l2n_back atas_obj_l2n_back
 /* the same with y = x * (1/den) from an fp32 row x (bitwise the host's y) */
 OBJ_HD void obj_l2n_back_f(const float *x, double den, const double *gy, int E, double *gx) {
     double inv = 1.0 / den;
@@ -118,20 +96,7 @@ OBJ_HD void obj_l2n_back_f(const float *x, double den, const double *gy, int E, 
     for (int e = 0; e < E; e++) dot += ((double)x[e] * inv) * gy[e];
     for (int e = 0; e < E; e++) gx[e] = (gy[e] - ((double)x[e] * inv) * dot) * inv;
 }
-/* p = softmax(logits) (p may be logits); returns -log p[target] */
-OBJ_HD double obj_softmax_ce(const double *logits, int n, int target, double *p) {
-    const double lt = logits[target];
-    double mx = logits[0];
-    for (int j = 1; j < n; j++)
-        if (logits[j] > mx) mx = logits[j];
-    double sum = 0;
-    for (int j = 0; j < n; j++) {
-        p[j] = exp(logits[j] - mx);
-        sum += p[j];
-    }
-    for (int j = 0; j < n; j++) p[j] /= sum;
-    return log(sum) + mx - lt;
-}
+#define obj_softmax_ce atas_obj_softmax_ce
 /* the bilinear taps (align_corners = False) of output o along an axis in -> out,
  * atas_resample_weights' arithmetic */
 OBJ_HD void obj_bilinear(int in, int out, int o, int *i0, int *i1, float *w0, float *w1) {
@@ -175,21 +140,14 @@ OBJ_HD void obj_cell(const obj_ctx *c, float *ds_dense, int ci) {
         const double tinv = c->tg_inv[img];
         if (c->prm.g2l_pool == OBJ_POOL_TW) { /* softmax_p(<t^, d^_p>/pool_tau), stop-gradient */
             const double itau = 1.0 / c->prm.pool_tau;
-            double mx = -INFINITY;
             for (int p = 0; p < K; p++) {
                 const float *d = obj_tok(c, c->sd, cl, p);
                 const double dinv = 1.0 / dn[p];
                 double dot = 0;
                 for (int e = 0; e < E; e++) dot += ((double)ti[e] * tinv) * ((double)d[e] * dinv);
                 w[p] = dot * itau;
-                if (w[p] > mx) mx = w[p];
             }
-            double sum = 0;
-            for (int p = 0; p < K; p++) {
-                w[p] = exp(w[p] - mx);
-                sum += w[p];
-            }
-            for (int p = 0; p < K; p++) w[p] /= sum;
+            atas_obj_softmax(w, K);
         } else {
             for (int p = 0; p < K; p++) w[p] = 1.0 / K;
         }

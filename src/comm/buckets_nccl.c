@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "atas/comm.h"
+#include "atas/mpi_check.h"
 
 #define DEV_ID_BYTES 160 /* "host|bus id" */
 
@@ -21,12 +22,13 @@ atas_status atas_comm_check_devices(atas_comm *c, const atas_backend *be, int fo
     host[sizeof host - 1] = 0;
     snprintf(mine, sizeof mine, "%s|%s", host, dev);
     char *all = NULL;
-    CHECK(atas_host_calloc((void **)&all, (size_t)DEV_ID_BYTES * c->world, "device ids"));
+    ATAS_CHECK(atas_host_calloc((void **)&all, (size_t)DEV_ID_BYTES * c->world, "device ids"));
     MPI_Request r;
-    MPI_Iallgather(mine, DEV_ID_BYTES, MPI_CHAR, all, DEV_ID_BYTES, MPI_CHAR, c->comm, &r);
+    atas_status st = ATAS_MPI_STATUS(MPI_Iallgather(mine, DEV_ID_BYTES, MPI_CHAR, all, DEV_ID_BYTES, MPI_CHAR,
+                                                    c->comm, &r));
     const char *ph = c->phase;
     c->phase = "device check";
-    atas_status st = atas_comm_wait(c, 1, &r);
+    if (st == ATAS_OK) st = atas_comm_wait(c, 1, &r);
     c->phase = ph;
     /* every rank sees the same table, so every rank reaches the same verdict */
     int a = -1, b = -1;
@@ -58,7 +60,7 @@ atas_status atas_comm_check_devices(atas_comm *c, const atas_backend *be, int fo
 }
 
 atas_status atas_comm_coll_init(atas_comm *c, const atas_backend *be) {
-    CHECK(atas_comm_check_devices(c, be, 1));
+    ATAS_CHECK(atas_comm_check_devices(c, be, 1));
     unsigned char id[ATAS_COLL_ID_BYTES];
     memset(id, 0, sizeof id);
     /* rank 0 makes the id; a failure there must not leave the others waiting in the bcast */
@@ -70,13 +72,13 @@ atas_status atas_comm_coll_init(atas_comm *c, const atas_backend *be) {
     }
     const char *ph = c->phase;
     c->phase = "NCCL bootstrap";
-    CHECK(atas_comm_allreduce_max_i32(c, &bad, 1));
+    ATAS_CHECK(atas_comm_allreduce_max_i32(c, &bad, 1));
     if (bad) {
         if (st != ATAS_OK) return atas_error_trace(st, __FILE__, __LINE__, __func__);
         return ATAS_ERR(ATAS_ERR_CUDA, "NCCL bootstrap: rank 0 could not make the NCCL id (its log says why)");
     }
-    CHECK(atas_comm_bcast(c, id, sizeof id, 0));
-    CHECK(be->coll_init(be, c->world, c->rank, id));
+    ATAS_CHECK(atas_comm_bcast(c, id, sizeof id, 0));
+    ATAS_CHECK(be->coll_init(be, c->world, c->rank, id));
     c->phase = ph;
     return ATAS_OK;
 }
@@ -89,7 +91,7 @@ void atas_buckets_use_coll(atas_grad_buckets *b, const atas_backend *be, float *
 static atas_status launch(atas_grad_buckets *b, int i) {
     if (!b->t_launch_first) b->t_launch_first = atas_now();
     const size_t cnt = b->hi[i] - b->lo[i];
-    CHECK(b->coll->coll_allreduce_avg(b->coll, b->buf + b->lo[i], cnt));
+    ATAS_CHECK(b->coll->coll_allreduce_avg(b->coll, b->buf + b->lo[i], cnt));
     b->launched[i] = 1;
     b->bytes += cnt * sizeof(float);
     return ATAS_OK;
@@ -101,7 +103,7 @@ atas_status atas_buckets_coll_ready(atas_grad_buckets *b, size_t ready_from) {
     for (int i = b->nbuckets - 1; i >= 0; i--) {
         if (b->launched[i]) continue;
         if (b->lo[i] < ready_from) break;
-        CHECK(launch(b, i));
+        ATAS_CHECK(launch(b, i));
         b->launched_during_backward++;
     }
     b->t_busy += atas_now() - t;
@@ -117,23 +119,23 @@ static atas_status wait_all(atas_comm *c, const atas_backend *be, const char *ph
                  "aborting every rank", c->step, phase, c->timeout_s);
         atas_comm_abort(c, 4);
     }
-    CHECK(st);
+    ATAS_CHECK(st);
     return ATAS_OK;
 }
 
 atas_status atas_buckets_coll_finish(atas_grad_buckets *b) {
     const double t = atas_now();
     for (int i = b->nbuckets - 1; i >= 0; i--)
-        if (!b->launched[i]) CHECK(launch(b, i));
-    CHECK(wait_all(b->comm, b->coll, "gradient allreduce (NCCL)", &b->t_device));
+        if (!b->launched[i]) ATAS_CHECK(launch(b, i));
+    ATAS_CHECK(wait_all(b->comm, b->coll, "gradient allreduce (NCCL)", &b->t_device));
     b->t_done = atas_now();
     b->t_busy += b->t_done - t;
     return ATAS_OK;
 }
 
 atas_status atas_comm_coll_bcast(atas_comm *c, const atas_backend *be, float *buf, size_t n, int root) {
-    CHECK(be->coll_bcast(be, buf, n, root));
+    ATAS_CHECK(be->coll_bcast(be, buf, n, root));
     double dev_s = 0;
-    CHECK(wait_all(c, be, c->phase ? c->phase : "broadcast (NCCL)", &dev_s));
+    ATAS_CHECK(wait_all(c, be, c->phase ? c->phase : "broadcast (NCCL)", &dev_s));
     return ATAS_OK;
 }

@@ -2,6 +2,7 @@
  * error naming the step and phase instead of a hang. */
 #include "atas/comm.h"
 #include "atas/backend.h"
+#include "atas/mpi_check.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,21 +11,22 @@
 atas_status atas_comm_init(atas_comm *c, int *argc, char ***argv, double timeout_s) {
     memset(c, 0, sizeof *c);
     int inited = 0;
-    MPI_Initialized(&inited);
+    ATAS_MPI_CHECK(MPI_Initialized(&inited));
     if (!inited) {
         int provided;
-        if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
-            return ATAS_ERR(ATAS_ERR_MPI, "MPI_Init_thread failed");
+        ATAS_MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided));
     }
-    MPI_Comm_dup(MPI_COMM_WORLD, &c->comm);
-    MPI_Comm_set_errhandler(c->comm, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(c->comm, &c->rank);
-    MPI_Comm_size(c->comm, &c->world);
+    c->comm = MPI_COMM_NULL;
+    ATAS_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &c->comm));
+    ATAS_MPI_CHECK(MPI_Comm_set_errhandler(c->comm, MPI_ERRORS_RETURN));
+    ATAS_MPI_CHECK(MPI_Comm_rank(c->comm, &c->rank));
+    ATAS_MPI_CHECK(MPI_Comm_size(c->comm, &c->world));
     MPI_Comm local;
-    MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &local);
-    MPI_Comm_rank(local, &c->local_rank);
-    MPI_Comm_size(local, &c->local_size);
-    MPI_Comm_free(&local);
+    ATAS_MPI_CHECK(MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &local));
+    atas_status s = ATAS_MPI_STATUS(MPI_Comm_rank(local, &c->local_rank));
+    if (s == ATAS_OK) s = ATAS_MPI_STATUS(MPI_Comm_size(local, &c->local_size));
+    if (s == ATAS_OK) s = ATAS_MPI_STATUS(MPI_Comm_free(&local));
+    ATAS_CHECK(s);
     /* a device backend binds one GPU per local rank and refuses too many ranks per node */
     atas_backend_set_local_rank(c->local_rank);
     atas_backend_set_local_size(c->local_size);
@@ -35,10 +37,16 @@ atas_status atas_comm_init(atas_comm *c, int *argc, char ***argv, double timeout
 }
 
 void atas_comm_finalize(atas_comm *c) {
-    if (c->comm != MPI_COMM_NULL && c->comm) MPI_Comm_free(&c->comm);
+    /* teardown: nothing to undo on failure, but say so (the process exits next) */
+    atas_status s = ATAS_OK;
+    if (c->comm != MPI_COMM_NULL && c->comm) s = ATAS_MPI_STATUS(MPI_Comm_free(&c->comm));
     int fin = 0;
-    MPI_Finalized(&fin);
-    if (!fin) MPI_Finalize();
+    if (s == ATAS_OK) s = ATAS_MPI_STATUS(MPI_Finalized(&fin));
+    if (s == ATAS_OK && !fin) s = ATAS_MPI_STATUS(MPI_Finalize());
+    if (s != ATAS_OK) {
+        atas_warn("%s", atas_error_message());
+        atas_error_clear();
+    }
 }
 
 void atas_comm_abort(atas_comm *c, int code) {
@@ -52,9 +60,14 @@ atas_status atas_comm_wait(atas_comm *c, int n, MPI_Request *reqs) {
     int spins = 0;
     for (;;) {
         int done = 0;
-        if (MPI_Testall(n, reqs, &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
-            return ATAS_ERR(ATAS_ERR_MPI, "step %lld, %s: a collective failed (a peer rank died?)",
-                            c->step, c->phase);
+        int rc = MPI_Testall(n, reqs, &done, MPI_STATUSES_IGNORE);
+        if (rc != MPI_SUCCESS) {
+            char why[MPI_MAX_ERROR_STRING + 1] = "";
+            int len = 0;
+            MPI_Error_string(rc, why, &len); /* best effort: the message below stands without it */
+            return ATAS_ERR(ATAS_ERR_MPI, "step %lld, %s: a collective failed (a peer rank died?): %s",
+                            c->step, c->phase, why);
+        }
         if (done) return ATAS_OK;
         if (atas_now() - t0 > c->timeout_s) {
             ATAS_ERR(ATAS_ERR_TIMEOUT,
@@ -70,16 +83,16 @@ atas_status atas_comm_wait(atas_comm *c, int n, MPI_Request *reqs) {
 atas_status atas_comm_allreduce_sum_f64(atas_comm *c, double *x, int n) {
     if (c->world == 1) return ATAS_OK;
     MPI_Request r;
-    MPI_Iallreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, c->comm, &r);
-    CHECK(atas_comm_wait(c, 1, &r));
+    ATAS_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, c->comm, &r));
+    ATAS_CHECK(atas_comm_wait(c, 1, &r));
     return ATAS_OK;
 }
 
 atas_status atas_comm_allreduce_max_i32(atas_comm *c, int *x, int n) {
     if (c->world == 1) return ATAS_OK;
     MPI_Request r;
-    MPI_Iallreduce(MPI_IN_PLACE, x, n, MPI_INT, MPI_MAX, c->comm, &r);
-    CHECK(atas_comm_wait(c, 1, &r));
+    ATAS_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, x, n, MPI_INT, MPI_MAX, c->comm, &r));
+    ATAS_CHECK(atas_comm_wait(c, 1, &r));
     return ATAS_OK;
 }
 
@@ -90,8 +103,8 @@ atas_status atas_comm_bcast(atas_comm *c, void *buf, size_t bytes, int root) {
     for (size_t off = 0; off < bytes; off += chunk) {
         int cnt = (int)ATAS_MIN(chunk, bytes - off);
         MPI_Request r;
-        MPI_Ibcast(p + off, cnt, MPI_BYTE, root, c->comm, &r);
-        CHECK(atas_comm_wait(c, 1, &r));
+        ATAS_MPI_CHECK(MPI_Ibcast(p + off, cnt, MPI_BYTE, root, c->comm, &r));
+        ATAS_CHECK(atas_comm_wait(c, 1, &r));
     }
     return ATAS_OK;
 }
@@ -99,8 +112,8 @@ atas_status atas_comm_bcast(atas_comm *c, void *buf, size_t bytes, int root) {
 atas_status atas_comm_barrier(atas_comm *c) {
     if (c->world == 1) return ATAS_OK;
     MPI_Request r;
-    MPI_Ibarrier(c->comm, &r);
-    CHECK(atas_comm_wait(c, 1, &r));
+    ATAS_MPI_CHECK(MPI_Ibarrier(c->comm, &r));
+    ATAS_CHECK(atas_comm_wait(c, 1, &r));
     return ATAS_OK;
 }
 
@@ -114,10 +127,11 @@ static uint64_t fnv1a(const void *buf, size_t n) {
 atas_status atas_comm_check_same(atas_comm *c, const void *buf, size_t bytes, const char *what) {
     if (c->world == 1) return ATAS_OK;
     unsigned long long h = fnv1a(buf, bytes), *all;
-    CHECK(atas_host_alloc((void **)&all, sizeof *all * c->world, "checksums"));
+    ATAS_CHECK(atas_host_alloc((void **)&all, sizeof *all * c->world, "checksums"));
     MPI_Request r;
-    MPI_Iallgather(&h, 1, MPI_UNSIGNED_LONG_LONG, all, 1, MPI_UNSIGNED_LONG_LONG, c->comm, &r);
-    atas_status s = atas_comm_wait(c, 1, &r);
+    atas_status s = ATAS_MPI_STATUS(MPI_Iallgather(&h, 1, MPI_UNSIGNED_LONG_LONG, all, 1, MPI_UNSIGNED_LONG_LONG,
+                                                   c->comm, &r));
+    if (s == ATAS_OK) s = atas_comm_wait(c, 1, &r);
     if (s == ATAS_OK) {
         char list[512] = "";
         int bad = 0;
@@ -167,10 +181,10 @@ atas_status atas_buckets_create(atas_grad_buckets *b, atas_comm *c, float *buf, 
     size_t per = ATAS_MAX(bucket_bytes / sizeof(float), (size_t)1024);
     b->nbuckets = (int)((n + per - 1) / per);
     if (b->nbuckets < 1) b->nbuckets = 1;
-    CHECK(atas_host_calloc((void **)&b->lo, sizeof(size_t) * b->nbuckets, "buckets"));
-    CHECK(atas_host_calloc((void **)&b->hi, sizeof(size_t) * b->nbuckets, "buckets"));
-    CHECK(atas_host_calloc((void **)&b->launched, sizeof(int) * b->nbuckets, "buckets"));
-    CHECK(atas_host_calloc((void **)&b->reqs, sizeof(MPI_Request) * b->nbuckets, "buckets"));
+    ATAS_CHECK(atas_host_calloc((void **)&b->lo, sizeof(size_t) * b->nbuckets, "buckets"));
+    ATAS_CHECK(atas_host_calloc((void **)&b->hi, sizeof(size_t) * b->nbuckets, "buckets"));
+    ATAS_CHECK(atas_host_calloc((void **)&b->launched, sizeof(int) * b->nbuckets, "buckets"));
+    ATAS_CHECK(atas_host_calloc((void **)&b->reqs, sizeof(MPI_Request) * b->nbuckets, "buckets"));
     for (int i = 0; i < b->nbuckets; i++) {
         b->lo[i] = (size_t)i * per;
         b->hi[i] = ATAS_MIN(n, (size_t)(i + 1) * per);
@@ -194,12 +208,14 @@ void atas_buckets_begin(atas_grad_buckets *b) {
     b->t_device = 0;
 }
 
-static void launch(atas_grad_buckets *b, int i) {
+static atas_status launch(atas_grad_buckets *b, int i) {
     if (!b->t_launch_first) b->t_launch_first = atas_now();
     size_t cnt = b->hi[i] - b->lo[i];
-    MPI_Iallreduce(MPI_IN_PLACE, b->buf + b->lo[i], (int)cnt, MPI_FLOAT, MPI_SUM, b->comm->comm, &b->reqs[i]);
+    ATAS_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, b->buf + b->lo[i], (int)cnt, MPI_FLOAT, MPI_SUM, b->comm->comm,
+                                  &b->reqs[i]));
     b->launched[i] = 1;
     b->bytes += cnt * sizeof(float);
+    return ATAS_OK;
 }
 
 atas_status atas_buckets_ready(atas_grad_buckets *b, size_t ready_from) {
@@ -210,11 +226,11 @@ atas_status atas_buckets_ready(atas_grad_buckets *b, size_t ready_from) {
     for (int i = b->nbuckets - 1; i >= 0; i--) {
         if (b->launched[i]) continue;
         if (b->lo[i] < ready_from) break;
-        launch(b, i);
+        ATAS_CHECK(launch(b, i));
         b->launched_during_backward++;
     }
     int flag; /* drive progress of what is in flight */
-    MPI_Testall(b->nbuckets, b->reqs, &flag, MPI_STATUSES_IGNORE);
+    ATAS_MPI_CHECK(MPI_Testall(b->nbuckets, b->reqs, &flag, MPI_STATUSES_IGNORE));
     b->t_busy += atas_now() - t;
     return ATAS_OK;
 }
@@ -224,10 +240,10 @@ atas_status atas_buckets_finish(atas_grad_buckets *b) {
     if (b->comm->world == 1) return ATAS_OK;
     double t = atas_now();
     for (int i = b->nbuckets - 1; i >= 0; i--)
-        if (!b->launched[i]) launch(b, i);
+        if (!b->launched[i]) ATAS_CHECK(launch(b, i));
     const char *ph = b->comm->phase;
     b->comm->phase = "gradient allreduce";
-    CHECK(atas_comm_wait(b->comm, b->nbuckets, b->reqs));
+    ATAS_CHECK(atas_comm_wait(b->comm, b->nbuckets, b->reqs));
     b->comm->phase = ph;
     const float s = 1.0f / (float)b->comm->world;
     for (size_t i = 0; i < b->n; i++) b->buf[i] *= s;

@@ -4,13 +4,14 @@
 #include "atas/exit.h"
 
 #include <string.h>
+
+#include "atas/mpi_check.h"
 #include <unistd.h>
 
 static MPI_Comm g_exit_comm = MPI_COMM_NULL;
 
 atas_status atas_exit_prepare(atas_comm *c) {
-    if (c->world > 1 && MPI_Comm_dup(MPI_COMM_WORLD, &g_exit_comm) != MPI_SUCCESS)
-        return ATAS_ERR(ATAS_ERR_MPI, "MPI_Comm_dup failed");
+    if (c->world > 1) ATAS_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &g_exit_comm));
     return ATAS_OK;
 }
 
@@ -57,7 +58,7 @@ int atas_exit(atas_comm *c, int code) {
     }
     const int same = v[0] == -v[1] && v[2] == -v[3]; /* one code, one message everywhere */
     if (failed && (!same || c->rank == 0)) atas_error_print(stderr);
-    MPI_Comm_free(&g_exit_comm);
+    if (MPI_Comm_free(&g_exit_comm) != MPI_SUCCESS) atas_warn("MPI_Comm_free of the exit communicator failed");
     atas_comm_finalize(c);
     return (int)v[0];
 }

@@ -30,7 +30,7 @@ atas_status atas_host_alloc(void **p, size_t bytes, const char *what) {
 }
 
 atas_status atas_host_calloc(void **p, size_t bytes, const char *what) {
-    CHECK(atas_host_alloc(p, bytes, what));
+    ATAS_CHECK(atas_host_alloc(p, bytes, what));
     memset(*p, 0, bytes);
     return ATAS_OK;
 }

@@ -10,8 +10,8 @@
 
 #include "atas/corpus.h"
 #include "atas/fileio.h"
+#include "atas/h5util.h"
 
-static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 static int read_int_attr(hid_t loc, const char *name, long long *v) {
     if (H5Aexists(loc, name) <= 0) return -1;
@@ -75,8 +75,8 @@ atas_status atas_corpus_open(atas_corpus *c, const char *path, MPI_Comm comm) {
     c->hid_file = c->hid_images = c->hid_space = -1;
     c->raw_fd = -1;
     snprintf(c->path, sizeof c->path, "%s", path);
-    quiet_hdf5();
-    CHECK(atas_require_regular_file(path, "corpus")); /* a FIFO would block HDF5's open */
+    atas_h5_quiet();
+    ATAS_CHECK(atas_require_regular_file(path, "corpus")); /* a FIFO would block HDF5's open */
     FILE *f = fopen(path, "rb");
     if (!f) return ATAS_ERR(ATAS_ERR_IO, "corpus %s: cannot open (%s)", path, "no such file or no permission");
     fclose(f);
@@ -238,7 +238,7 @@ static int read_direct(atas_corpus *c, int64_t idx, uint8_t *dst) {
 }
 
 atas_status atas_corpus_read(atas_corpus *c, int64_t idx, uint8_t *dst) {
-    REQUIRE(idx >= 0 && idx < c->N, "corpus %s: image index %lld out of range [0, %lld)", c->path,
+    ATAS_REQUIRE(idx >= 0 && idx < c->N, "corpus %s: image index %lld out of range [0, %lld)", c->path,
             (long long)idx, (long long)c->N);
     int d = read_direct(c, idx, dst);
     if (d == 1) return ATAS_OK;

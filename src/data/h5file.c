@@ -1,6 +1,7 @@
 /* Temporary-then-rename HDF5 files that survive full disks (include/data/atas/h5file.h). */
 #define _GNU_SOURCE
 #include "atas/h5file.h"
+#include "atas/h5util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -73,12 +74,12 @@ atas_status atas_commit_tmp(const char *tmp, const char *final_path) {
     const char *slash = strrchr(final_path, '/');
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - final_path) : 1, slash ? final_path : ".");
     if (!dir[0]) snprintf(dir, sizeof dir, "/");
-    CHECK(atas_fsync_path(dir));
+    ATAS_CHECK(atas_fsync_path(dir));
     return ATAS_OK;
 }
 
 atas_status atas_h5_create_mem(const char *name, size_t expected_bytes, hid_t *f) {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    atas_h5_quiet();
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     size_t inc = expected_bytes + (expected_bytes >> 4) + (1u << 20);
     H5Pset_fapl_core(fapl, inc, 0);
@@ -130,6 +131,6 @@ atas_status atas_h5_commit_mem(hid_t f, const char *final_path, atas_status prio
     if (size) *size = n;
     free(img);
     if (s != ATAS_OK) { unlink(tmp); return s; }
-    CHECK(atas_commit_tmp(tmp, final_path));
+    ATAS_CHECK(atas_commit_tmp(tmp, final_path));
     return ATAS_OK;
 }

@@ -12,15 +12,20 @@ static pthread_mutex_t g_h5_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 void atas_h5_lock(void) { pthread_mutex_lock(&g_h5_mutex); }
 void atas_h5_unlock(void) { pthread_mutex_unlock(&g_h5_mutex); }
 
+void atas_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+void atas_h5_quiet_begin(atas_h5_quiet_state *saved) {
+    H5Eget_auto2(H5E_DEFAULT, &saved->fn, &saved->data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+void atas_h5_quiet_end(const atas_h5_quiet_state *saved) { H5Eset_auto2(H5E_DEFAULT, saved->fn, saved->data); }
+
 int atas_h5_is_file(const char *path) {
     struct stat sb; /* never open a FIFO or device to look: the open would block */
     if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
-    H5E_auto2_t fn;
-    void *data;
-    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    atas_h5_quiet_state q;
+    atas_h5_quiet_begin(&q);
     htri_t r = H5Fis_hdf5(path);
-    H5Eset_auto2(H5E_DEFAULT, fn, data);
+    atas_h5_quiet_end(&q);
     return r > 0;
 }
 
@@ -32,7 +37,7 @@ atas_status atas_h5_create(const char *path, hid_t *file) {
 
 atas_status atas_h5_open_ro(const char *path, hid_t *file) {
     *file = -1;
-    CHECK(atas_require_regular_file(path, "HDF5 file"));
+    ATAS_CHECK(atas_require_regular_file(path, "HDF5 file"));
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0)
         return ATAS_ERR(is < 0 ? ATAS_ERR_IO : ATAS_ERR_FORMAT, "%s: %s", path,
@@ -42,10 +47,15 @@ atas_status atas_h5_open_ro(const char *path, hid_t *file) {
     return ATAS_OK;
 }
 
+atas_status atas_h5_close(hid_t file, const char *path) {
+    if (H5Fclose(file) < 0) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot close", path);
+    return ATAS_OK;
+}
+
 static atas_status write_any_dcpl(hid_t loc, const char *name, hid_t type, const void *data,
                                   int ndim, const size_t *dims, int checked) {
     hsize_t hd[8], ck[8];
-    REQUIRE(ndim >= 0 && ndim <= 8, "dataset %s: rank %d", name, ndim);
+    ATAS_REQUIRE(ndim >= 0 && ndim <= 8, "dataset %s: rank %d", name, ndim);
     for (int i = 0; i < ndim; i++) hd[i] = dims[i];
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
@@ -58,7 +68,7 @@ static atas_status write_any_dcpl(hid_t loc, const char *name, hid_t type, const
         size_t rows = ((size_t)1 << 30) / (rest ? rest : 1);
         ck[0] = hd[0] < rows ? hd[0] : rows ? rows : 1;
         for (int i = 0; i < ndim; i++)
-            REQUIRE(ck[i] > 0, "dataset %s: a zero-sized dimension cannot carry a checksum", name);
+            ATAS_REQUIRE(ck[i] > 0, "dataset %s: a zero-sized dimension cannot carry a checksum", name);
         dcpl = H5Pcreate(H5P_DATASET_CREATE);
         H5Pset_chunk(dcpl, ndim, ck);
         H5Pset_fletcher32(dcpl);
@@ -150,7 +160,7 @@ static atas_status read_any(hid_t loc, const char *name, hid_t type, void *data,
                             const char *file) {
     int nd;
     size_t dims[8], cnt = 1;
-    CHECK(atas_h5_shape(loc, name, &nd, dims, file));
+    ATAS_CHECK(atas_h5_shape(loc, name, &nd, dims, file));
     for (int i = 0; i < nd; i++) cnt *= dims[i];
     if (cnt != n)
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: dataset %s has %zu elements, expected %zu", file, name,

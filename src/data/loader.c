@@ -11,6 +11,7 @@
 #include "atas/corpus.h"
 #include "atas/loader.h"
 #include "atas/h5util.h"
+#include "atas/mpi_check.h"
 
 const float atas_clip_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 const float atas_clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
@@ -41,7 +42,7 @@ struct atas_loader {
     pthread_mutex_t mu;
     pthread_cond_t cv_io, cv_work, cv_user;
     int64_t user_seq;
-    volatile int stop;
+    _Atomic int stop; /* set by the caller, read by the I/O thread */
     uint32_t *perm;
     int64_t perm_epoch;
     size_t worker_floats;
@@ -63,14 +64,14 @@ static atas_status read_step(atas_loader *ld, slot_t *s) {
     b->cursor = cursor_of(ld, ld->start_global + s->seq);
     b->next = cursor_of(ld, ld->start_global + s->seq + 1);
     if (b->cursor.epoch != ld->perm_epoch) {
-        CHECK(atas_sampler_permutation(ld->perm, ld->N, c->seed, (uint64_t)b->cursor.epoch));
+        ATAS_CHECK(atas_sampler_permutation(ld->perm, ld->N, c->seed, (uint64_t)b->cursor.epoch));
         ld->perm_epoch = b->cursor.epoch;
     }
-    CHECK(atas_sampler_rank_slice(ld->perm, ld->N, b->cursor.step_in_epoch, c->groups,
+    ATAS_CHECK(atas_sampler_rank_slice(ld->perm, ld->N, b->cursor.step_in_epoch, c->groups,
                                   c->group_images, ld->rank, ld->world, b->image_index,
                                   b->group_index));
     for (int j = 0; j < ld->groups; j++)
-        CHECK(atas_mosaic_plan_ex(b->plans + (size_t)j * c->mosaics, c->mosaics, ld->grids, c->ngrids,
+        ATAS_CHECK(atas_mosaic_plan_ex(b->plans + (size_t)j * c->mosaics, c->mosaics, ld->grids, c->ngrids,
                                   c->group_images, c->canvas_px, c->repeat_images, c->seed,
                                   (uint64_t)b->cursor.global_step, (uint64_t)b->group_index[j]));
     const size_t img = (size_t)ld->S * ld->S * 3;
@@ -79,7 +80,7 @@ static atas_status read_step(atas_loader *ld, slot_t *s) {
         atas_h5_lock(); /* the main thread may be writing a checkpoint */
         atas_status rs = atas_corpus_read(&ld->corpus, b->image_index[i], s->raw + img * i);
         atas_h5_unlock();
-        CHECK(rs);
+        ATAS_CHECK(rs);
     }
     return ATAS_OK;
 }
@@ -131,7 +132,7 @@ static atas_status build_group(atas_loader *ld, slot_t *s, int j, float *tmp, fl
     const uint8_t *raw = s->raw + img * (size_t)j * n;
     for (int i = 0; i < n; i++) {
         float *v = s->b.views + ((size_t)j * n + i) * 3 * R * R;
-        CHECK(atas_resize_f32_square(v, R, raw + img * i, S, tmp));
+        ATAS_CHECK(atas_resize_f32_square(v, R, raw + img * i, S, tmp));
         normalise(v, R * R);
     }
     /* one pass per grid size: each image is resized to that cell side at most once */
@@ -151,7 +152,7 @@ static atas_status build_group(atas_loader *ld, slot_t *s, int j, float *tmp, fl
                     int im = pl->image[r * g + q];
                     float *cl = cells + (size_t)im * 3 * cell * cell;
                     if (!have[im]) {
-                        CHECK(atas_resize_f32_square(cl, cell, raw + img * im, S, tmp));
+                        ATAS_CHECK(atas_resize_f32_square(cl, cell, raw + img * im, S, tmp));
                         normalise(cl, cell * cell);
                         have[im] = 1;
                     }
@@ -306,7 +307,7 @@ static atas_status check_config(const atas_loader_config *c, int world) {
                             i, c->grids[i], ATAS_MOSAIC_MAX_GRID,
                             c->canvas_key ? c->canvas_key : "mosaic.canvas", c->canvas_px);
     if (c->mosaics > 0)
-        CHECK(atas_mosaic_check_images(c->grids, c->ngrids, c->group_images, c->repeat_images, "loader: grids",
+        ATAS_CHECK(atas_mosaic_check_images(c->grids, c->ngrids, c->group_images, c->repeat_images, "loader: grids",
                                        "group_images"));
     if (c->workers < 1 || c->prefetch < 1)
         return ATAS_ERR(ATAS_ERR_CONFIG, "loader: data.workers = %d and data.prefetch = %d must be >= 1",
@@ -320,13 +321,13 @@ static atas_status check_config(const atas_loader_config *c, int world) {
 atas_status atas_loader_open(atas_loader **out, const atas_loader_config *cfg, MPI_Comm comm) {
     *out = NULL;
     int world, rank, thr = 0;
-    MPI_Comm_size(comm, &world);
-    MPI_Comm_rank(comm, &rank);
-    MPI_Query_thread(&thr);
+    ATAS_MPI_CHECK(MPI_Comm_size(comm, &world));
+    ATAS_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+    ATAS_MPI_CHECK(MPI_Query_thread(&thr));
     if (thr < MPI_THREAD_MULTIPLE)
         return ATAS_ERR(ATAS_ERR_MPI, "loader: MPI must be initialised with MPI_THREAD_MULTIPLE "
                         "(the I/O thread reads through MPI-IO while the caller communicates)");
-    CHECK(check_config(cfg, world));
+    ATAS_CHECK(check_config(cfg, world));
     atas_loader *ld = calloc(1, sizeof *ld);
     if (!ld) return ATAS_ERR(ATAS_ERR_NOMEM, "loader");
     ld->cfg = *cfg;
@@ -343,7 +344,7 @@ atas_status atas_loader_open(atas_loader **out, const atas_loader_config *cfg, M
     pthread_cond_init(&ld->cv_work, NULL);
     pthread_cond_init(&ld->cv_user, NULL);
     atas_status st;
-    CHECK_GOTO(st, atas_corpus_open(&ld->corpus, cfg->path, comm), fail);
+    ATAS_CHECK_GOTO(st, atas_corpus_open(&ld->corpus, cfg->path, comm), fail);
     ld->S = ld->corpus.S;
     ld->N = ld->corpus.N;
     if (ld->N == 0) {
@@ -357,7 +358,7 @@ atas_status atas_loader_open(atas_loader **out, const atas_loader_config *cfg, M
                       cfg->group_images, cfg->groups * cfg->group_images);
         goto fail;
     }
-    CHECK_GOTO(st, atas_corpus_check_sizes(cfg->path, ld->S, cfg->view_px, cfg->canvas_px, cfg->grids,
+    ATAS_CHECK_GOTO(st, atas_corpus_check_sizes(cfg->path, ld->S, cfg->view_px, cfg->canvas_px, cfg->grids,
                                            cfg->ngrids, cfg->view_key ? cfg->view_key : "view_px",
                                            cfg->canvas_key ? cfg->canvas_key : "canvas_px"), fail);
     if (cfg->start_step >= ld->spe) {
@@ -366,7 +367,7 @@ atas_status atas_loader_open(atas_loader **out, const atas_loader_config *cfg, M
         goto fail;
     }
     ld->start_global = cfg->start_epoch * ld->spe + cfg->start_step;
-    CHECK_GOTO(st, atas_host_alloc((void **)&ld->perm, sizeof(uint32_t) * ld->N, "epoch permutation"), fail);
+    ATAS_CHECK_GOTO(st, atas_host_alloc((void **)&ld->perm, sizeof(uint32_t) * ld->N, "epoch permutation"), fail);
     ld->slots = calloc(ld->P, sizeof *ld->slots);
     ld->workers = calloc(cfg->workers, sizeof(pthread_t));
     if (!ld->slots || !ld->workers) { st = ATAS_ERR(ATAS_ERR_NOMEM, "loader slots"); goto fail; }
@@ -376,12 +377,12 @@ atas_status atas_loader_open(atas_loader **out, const atas_loader_config *cfg, M
         s->seq = -1;
         atas_batch *b = &s->b;
         b->groups = g; b->n = n; b->m = m; b->R = R; b->C = C;
-        CHECK_GOTO(st, atas_host_alloc((void **)&s->raw, (size_t)g * n * ld->S * ld->S * 3, "loader raw images"), fail);
-        CHECK_GOTO(st, atas_host_alloc((void **)&b->views, sizeof(float) * g * n * 3 * R * R, "loader views"), fail);
-        CHECK_GOTO(st, atas_host_alloc((void **)&b->mosaics, sizeof(float) * ATAS_MAX(1, g * m) * 3 * C * C, "loader mosaics"), fail);
-        CHECK_GOTO(st, atas_host_alloc((void **)&b->plans, sizeof(atas_mosaic) * ATAS_MAX(1, g * m), "loader plans"), fail);
-        CHECK_GOTO(st, atas_host_alloc((void **)&b->group_index, sizeof(int64_t) * g, "loader groups"), fail);
-        CHECK_GOTO(st, atas_host_alloc((void **)&b->image_index, sizeof(int64_t) * g * n, "loader indices"), fail);
+        ATAS_CHECK_GOTO(st, atas_host_alloc((void **)&s->raw, (size_t)g * n * ld->S * ld->S * 3, "loader raw images"), fail);
+        ATAS_CHECK_GOTO(st, atas_host_alloc((void **)&b->views, sizeof(float) * g * n * 3 * R * R, "loader views"), fail);
+        ATAS_CHECK_GOTO(st, atas_host_alloc((void **)&b->mosaics, sizeof(float) * ATAS_MAX(1, g * m) * 3 * C * C, "loader mosaics"), fail);
+        ATAS_CHECK_GOTO(st, atas_host_alloc((void **)&b->plans, sizeof(atas_mosaic) * ATAS_MAX(1, g * m), "loader plans"), fail);
+        ATAS_CHECK_GOTO(st, atas_host_alloc((void **)&b->group_index, sizeof(int64_t) * g, "loader groups"), fail);
+        ATAS_CHECK_GOTO(st, atas_host_alloc((void **)&b->image_index, sizeof(int64_t) * g * n, "loader indices"), fail);
     }
     if (pthread_create(&ld->io, NULL, io_main, ld) != 0) {
         st = ATAS_ERR(ATAS_ERR_INTERNAL, "loader: cannot start the I/O thread");

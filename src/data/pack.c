@@ -19,6 +19,8 @@
 
 #include "atas/corpus.h"
 #include "atas/h5file.h"
+#include "atas/h5util.h"
+#include "atas/mpi_check.h"
 
 #define REASON_LEN 200
 
@@ -113,9 +115,9 @@ static atas_status build_list(const atas_pack_config *cfg, strlist *out) {
         if (stat(cfg->inputs[i], &sb) != 0)
             return ATAS_ERR(ATAS_ERR_IO, "pack: input %s does not exist (%s)", cfg->inputs[i],
                             strerror(errno));
-        if (S_ISDIR(sb.st_mode)) CHECK(walk_dir(cfg->inputs[i], out));
-        else if (is_image_name(cfg->inputs[i])) CHECK(sl_push(out, cfg->inputs[i]));
-        else CHECK(read_list(cfg->inputs[i], out));
+        if (S_ISDIR(sb.st_mode)) ATAS_CHECK(walk_dir(cfg->inputs[i], out));
+        else if (is_image_name(cfg->inputs[i])) ATAS_CHECK(sl_push(out, cfg->inputs[i]));
+        else ATAS_CHECK(read_list(cfg->inputs[i], out));
     }
     return ATAS_OK;
 }
@@ -123,7 +125,7 @@ static atas_status build_list(const atas_pack_config *cfg, strlist *out) {
 /* rank 0 builds the list; everyone gets it (NUL-separated) */
 static atas_status share_list(const atas_pack_config *cfg, MPI_Comm comm, strlist *out) {
     int rank;
-    MPI_Comm_rank(comm, &rank);
+    ATAS_MPI_CHECK(MPI_Comm_rank(comm, &rank));
     long long bytes = 0;
     char *buf = NULL;
     atas_status st = ATAS_OK;
@@ -138,15 +140,17 @@ static atas_status share_list(const atas_pack_config *cfg, MPI_Comm comm, strlis
             bytes = -1;
         }
     }
-    MPI_Bcast(&bytes, 1, MPI_LONG_LONG, 0, comm);
+    atas_status ms = ATAS_MPI_STATUS(MPI_Bcast(&bytes, 1, MPI_LONG_LONG, 0, comm));
+    if (ms != ATAS_OK) { free(buf); return ms; }
     if (bytes < 0) {
         if (rank == 0) return atas_error_trace(st, __FILE__, __LINE__, __func__);
         return ATAS_ERR(ATAS_ERR_IO, "pack: rank 0 could not build the file list");
     }
     if (rank != 0) buf = malloc(bytes ? bytes : 1);
-    MPI_Bcast(buf, (int)bytes, MPI_CHAR, 0, comm);
+    ms = ATAS_MPI_STATUS(MPI_Bcast(buf, (int)bytes, MPI_CHAR, 0, comm));
+    if (ms != ATAS_OK) { free(buf); return ms; }
     if (rank != 0)
-        for (char *p = buf; p < buf + bytes; p += strlen(p) + 1) CHECK(sl_push(out, p));
+        for (char *p = buf; p < buf + bytes; p += strlen(p) + 1) ATAS_CHECK(sl_push(out, p));
     free(buf);
     return ATAS_OK;
 }
@@ -198,8 +202,8 @@ static void fmt_hms(char *b, size_t n, double s) {
 static atas_status pack_files(const atas_pack_config *cfg, MPI_Comm comm, strlist *files,
                               const char *tmp, atas_pack_result *res) {
     int rank, W;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &W);
+    ATAS_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+    ATAS_MPI_CHECK(MPI_Comm_size(comm, &W));
     const int S = cfg->S, B = cfg->files_per_round > 0 ? cfg->files_per_round : 8;
     const size_t img_bytes = (size_t)S * S * 3;
     const long long F = files->n;
@@ -217,7 +221,7 @@ static atas_status pack_files(const atas_pack_config *cfg, MPI_Comm comm, strlis
                 short_room = avail < need;
             }
         }
-        MPI_Bcast(&short_room, 1, MPI_INT, 0, comm);
+        ATAS_MPI_CHECK(MPI_Bcast(&short_room, 1, MPI_INT, 0, comm));
         if (short_room)
             return ATAS_ERR(ATAS_ERR_IO, "pack: %s: %s: %llu bytes free, %lld images of %dx%d need up to %llu",
                             cfg->out, strerror(ENOSPC), avail, F, S, S, need);
@@ -248,7 +252,7 @@ static atas_status pack_files(const atas_pack_config *cfg, MPI_Comm comm, strlis
     char *okflags = NULL;
     FILE *report = NULL;
     if (dset < 0) { st = ATAS_ERR(ATAS_ERR_IO, "pack: cannot create dataset images in %s", tmp); goto done; }
-    CHECK_GOTO(st, atas_host_alloc((void **)&imgs, img_bytes * B, "pack round images"), done);
+    ATAS_CHECK_GOTO(st, atas_host_alloc((void **)&imgs, img_bytes * B, "pack round images"), done);
     mine = calloc(B, sizeof *mine);
     all = rank == 0 ? calloc((size_t)B * W, sizeof *all) : NULL;
     okflags = calloc(F ? F : 1, 1);
@@ -298,7 +302,9 @@ static atas_status pack_files(const atas_pack_config *cfg, MPI_Comm comm, strlis
         }
         ndecoded[0] = cnt;
         int *counts = malloc(sizeof(int) * W);
-        MPI_Allgather(ndecoded, 1, MPI_INT, counts, 1, MPI_INT, comm);
+        if (!counts) { st = ATAS_ERR(ATAS_ERR_NOMEM, "pack: %d counts", W); goto done; }
+        st = ATAS_MPI_STATUS(MPI_Allgather(ndecoded, 1, MPI_INT, counts, 1, MPI_INT, comm));
+        if (st != ATAS_OK) { free(counts); goto done; }
         long long off = total, sum = 0;
         for (int q = 0; q < W; q++) {
             if (q < rank) off += counts[q];
@@ -323,14 +329,15 @@ static atas_status pack_files(const atas_pack_config *cfg, MPI_Comm comm, strlis
             H5Sclose(ms);
             H5Sclose(fs);
         }
-        MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm);
+        ATAS_MPI_CHECK_GOTO(st, MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm), done);
         if (fail) {
             st = ATAS_ERR(ATAS_ERR_IO, "pack: collective write of round %lld (images %lld..%lld) to %s failed",
                           k, total, total + sum - 1, tmp);
             goto done;
         }
         /* rank 0 learns every file's fate, in list order */
-        MPI_Gather(mine, (int)(B * sizeof *mine), MPI_BYTE, all, (int)(B * sizeof *mine), MPI_BYTE, 0, comm);
+        ATAS_MPI_CHECK_GOTO(st, MPI_Gather(mine, (int)(B * sizeof *mine), MPI_BYTE, all, (int)(B * sizeof *mine),
+                                           MPI_BYTE, 0, comm), done);
         if (rank == 0) {
             for (int q = 0; q < W; q++)
                 for (int i = 0; i < B; i++) {
@@ -356,7 +363,7 @@ static atas_status pack_files(const atas_pack_config *cfg, MPI_Comm comm, strlis
             last_print = now;
         }
     }
-    MPI_Bcast(&skipped, 1, MPI_LONG_LONG, 0, comm);
+    ATAS_MPI_CHECK_GOTO(st, MPI_Bcast(&skipped, 1, MPI_LONG_LONG, 0, comm), done);
     if (total == 0) {
         st = ATAS_ERR(ATAS_ERR_FORMAT, "pack: no image could be packed: %lld input files, all skipped "
                       "(reasons in %s.report.txt)", F, cfg->out);
@@ -364,7 +371,7 @@ static atas_status pack_files(const atas_pack_config *cfg, MPI_Comm comm, strlis
     }
     /* source names, in image order (rank 0 writes, everyone joins the collective calls) */
     {
-        MPI_Bcast(okflags, (int)F, MPI_CHAR, 0, comm);
+        ATAS_MPI_CHECK_GOTO(st, MPI_Bcast(okflags, (int)F, MPI_CHAR, 0, comm), done);
         hid_t t = H5Tcopy(H5T_C_S1);
         H5Tset_size(t, maxname);
         H5Tset_strpad(t, H5T_STR_NULLTERM);
@@ -383,10 +390,10 @@ static atas_status pack_files(const atas_pack_config *cfg, MPI_Comm comm, strlis
         H5Sclose(sp);
         if (nds >= 0) H5Dclose(nds);
         H5Tclose(t);
-        MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm);
+        ATAS_MPI_CHECK_GOTO(st, MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm), done);
         if (fail) { st = ATAS_ERR(ATAS_ERR_IO, "pack: cannot write the names dataset to %s", tmp); goto done; }
     }
-    CHECK_GOTO(st, write_attrs(fid, cfg, total, F), done);
+    ATAS_CHECK_GOTO(st, write_attrs(fid, cfg, total, F), done);
     res->files = F;
     res->packed = total;
     res->skipped = skipped;
@@ -405,7 +412,7 @@ done:
 
 static atas_status verify_written(const char *tmp, long long packed) {
     atas_corpus c;
-    CHECK(atas_corpus_open(&c, tmp, MPI_COMM_NULL));
+    ATAS_CHECK(atas_corpus_open(&c, tmp, MPI_COMM_NULL));
     atas_status s = c.N == packed ? ATAS_OK
                                   : ATAS_ERR(ATAS_ERR_IO, "pack: %s holds %lld images, %lld were packed", tmp,
                                              (long long)c.N, packed);
@@ -424,15 +431,15 @@ static atas_status verify_written(const char *tmp, long long packed) {
 }
 
 atas_status atas_pack(const atas_pack_config *cfg, MPI_Comm comm, atas_pack_result *res) {
-    REQUIRE(cfg->S >= 8 && cfg->S <= 8192, "pack: --size %d out of range 8..8192", cfg->S);
-    REQUIRE(cfg->out && cfg->ninputs > 0, "pack: needs an output and at least one input");
+    ATAS_REQUIRE(cfg->S >= 8 && cfg->S <= 8192, "pack: --size %d out of range 8..8192", cfg->S);
+    ATAS_REQUIRE(cfg->out && cfg->ninputs > 0, "pack: needs an output and at least one input");
     memset(res, 0, sizeof *res);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    atas_h5_quiet();
     int rank;
-    MPI_Comm_rank(comm, &rank);
+    ATAS_MPI_CHECK(MPI_Comm_rank(comm, &rank));
     double t0 = atas_now();
     strlist files = {0};
-    CHECK(share_list(cfg, comm, &files));
+    ATAS_CHECK(share_list(cfg, comm, &files));
     if (files.n == 0) {
         sl_free(&files);
         return ATAS_ERR(ATAS_ERR_INVALID, "pack: no .jpg/.jpeg/.png file found in the inputs");
@@ -441,16 +448,23 @@ atas_status atas_pack(const atas_pack_config *cfg, MPI_Comm comm, atas_pack_resu
     char tmp[4200] = "";
     int terr = 0;
     if (rank == 0 && atas_tmp_name(cfg->out, tmp, sizeof tmp) != ATAS_OK) terr = 1;
-    MPI_Bcast(&terr, 1, MPI_INT, 0, comm);
+    atas_status st = ATAS_MPI_STATUS(MPI_Bcast(&terr, 1, MPI_INT, 0, comm));
+    if (st == ATAS_OK && !terr) st = ATAS_MPI_STATUS(MPI_Bcast(tmp, sizeof tmp, MPI_CHAR, 0, comm));
+    if (st != ATAS_OK) {
+        sl_free(&files);
+        if (rank == 0 && !terr) unlink(tmp);
+        return st;
+    }
     if (terr) {
         sl_free(&files);
         return rank == 0 ? atas_error_trace(ATAS_ERR_IO, __FILE__, __LINE__, __func__)
                          : ATAS_ERR(ATAS_ERR_IO, "pack: rank 0 cannot create a temporary beside %s", cfg->out);
     }
-    MPI_Bcast(tmp, sizeof tmp, MPI_CHAR, 0, comm);
-    atas_status st = pack_files(cfg, comm, &files, tmp, res);
+    st = pack_files(cfg, comm, &files, tmp, res);
     sl_free(&files);
-    MPI_Barrier(comm);
+    /* rank 0 verifies and renames once every rank has closed its part of the file */
+    atas_status bs = ATAS_MPI_STATUS(MPI_Barrier(comm));
+    if (st == ATAS_OK) st = bs;
     int rc = 0;
     if (rank == 0) {
         /* finish by verifying what was written: every image back through its checksum */
@@ -459,7 +473,8 @@ atas_status atas_pack(const atas_pack_config *cfg, MPI_Comm comm, atas_pack_resu
         else unlink(tmp);
         rc = st != ATAS_OK;
     }
-    MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+    bs = ATAS_MPI_STATUS(MPI_Bcast(&rc, 1, MPI_INT, 0, comm));
+    if (st == ATAS_OK) st = bs;
     if (st != ATAS_OK) return atas_error_trace(st, __FILE__, __LINE__, __func__);
     if (rc) return ATAS_ERR(ATAS_ERR_IO, "pack: rank 0 could not verify or rename %s", cfg->out);
     res->seconds = atas_now() - t0;

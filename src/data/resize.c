@@ -81,12 +81,12 @@ static void to_fixed(const double *kk, int *ik, size_t n) {
 
 atas_status atas_resize_u8_box(uint8_t *out, int osz, const uint8_t *in, int iw, int ih, double x0,
                                double y0, double side) {
-    REQUIRE(osz > 0 && iw > 0 && ih > 0 && side > 0, "resize: bad sizes out %d in %dx%d side %g",
+    ATAS_REQUIRE(osz > 0 && iw > 0 && ih > 0 && side > 0, "resize: bad sizes out %d in %dx%d side %g",
             osz, iw, ih, side);
     int kx = coeffs_size(iw, x0, x0 + side, osz), ky = coeffs_size(ih, y0, y0 + side, osz);
     void *mem = NULL;
     size_t nkx = (size_t)osz * kx, nky = (size_t)osz * ky;
-    CHECK(atas_host_alloc(&mem, (nkx + nky) * (sizeof(double) + sizeof(int)) +
+    ATAS_CHECK(atas_host_alloc(&mem, (nkx + nky) * (sizeof(double) + sizeof(int)) +
                                     4 * osz * sizeof(int), "resize coefficients"));
     double *kkx = mem, *kky = kkx + nkx;
     int *ikx = (int *)(kky + nky), *iky = ikx + nkx, *bx = iky + nky, *by = bx + 2 * osz;
@@ -99,7 +99,7 @@ atas_status atas_resize_u8_box(uint8_t *out, int osz, const uint8_t *in, int iw,
     int rows = ylast - yfirst;
     void *tmpm = NULL;
     atas_status st = atas_host_alloc(&tmpm, (size_t)rows * osz * 3, "resize rows");
-    if (st != ATAS_OK) { atas_host_free(mem); CHECK(st); }
+    if (st != ATAS_OK) { atas_host_free(mem); ATAS_CHECK(st); }
     uint8_t *tmp = tmpm;
     for (int y = 0; y < rows; y++) {
         const uint8_t *src = in + (size_t)(y + yfirst) * iw * 3;
@@ -138,11 +138,11 @@ atas_status atas_resize_u8_box(uint8_t *out, int osz, const uint8_t *in, int iw,
 }
 
 atas_status atas_resize_f32_square(float *out, int osz, const uint8_t *in, int S, float *tmp) {
-    REQUIRE(osz > 0 && S > 0, "resize: bad sizes %d -> %d", S, osz);
+    ATAS_REQUIRE(osz > 0 && S > 0, "resize: bad sizes %d -> %d", S, osz);
     int k = coeffs_size(S, 0, S, osz);
     size_t nk = (size_t)osz * k;
     void *mem = NULL;
-    CHECK(atas_host_alloc(&mem, nk * sizeof(double) + 2 * osz * sizeof(int), "resize coefficients"));
+    ATAS_CHECK(atas_host_alloc(&mem, nk * sizeof(double) + 2 * osz * sizeof(int), "resize coefficients"));
     double *kk = mem;
     int *b = (int *)(kk + nk);
     coeffs(S, 0, S, osz, k, b, kk); /* square: same weights on both axes */
@@ -185,7 +185,7 @@ atas_status atas_image_square(uint8_t *out, int S, const atas_image *im) {
     int side = im->w < im->h ? im->w : im->h;
     /* integer-aligned centre box of side x side, then one resize of that box to S */
     int x0 = (im->w - side) / 2, y0 = (im->h - side) / 2;
-    CHECK(atas_resize_u8_box(out, S, im->rgb, im->w, im->h, x0, y0, side));
+    ATAS_CHECK(atas_resize_u8_box(out, S, im->rgb, im->w, im->h, x0, y0, side));
     return ATAS_OK;
 }
 
@@ -193,14 +193,14 @@ atas_status atas_image_square(uint8_t *out, int S, const atas_image *im) {
  * and out, Pillow mode "F" arithmetic, any box, BILINEAR or BICUBIC. */
 atas_status atas_resize_f32_rect(float *out, int ow, int oh, const float *in, int C, int iw, int ih,
                                  double x0, double y0, double x1, double y1, int bicubic_filter) {
-    REQUIRE(ow > 0 && oh > 0 && iw > 0 && ih > 0 && C > 0 && x1 > x0 && y1 > y0,
+    ATAS_REQUIRE(ow > 0 && oh > 0 && iw > 0 && ih > 0 && C > 0 && x1 > x0 && y1 > y0,
             "resize: bad sizes %dx%d (box %g,%g,%g,%g) -> %dx%d", iw, ih, x0, y0, x1, y1, ow, oh);
     double (*filter)(double) = bicubic_filter ? bicubic : triangle;
     const double fsup = bicubic_filter ? 2.0 : 1.0;
     const int kx = coeffs_size_f(iw, x0, x1, ow, fsup), ky = coeffs_size_f(ih, y0, y1, oh, fsup);
     const size_t nkx = (size_t)ow * kx, nky = (size_t)oh * ky;
     void *mem = NULL;
-    CHECK(atas_host_alloc(&mem, (nkx + nky) * sizeof(double) + 2 * (size_t)(ow + oh) * sizeof(int) +
+    ATAS_CHECK(atas_host_alloc(&mem, (nkx + nky) * sizeof(double) + 2 * (size_t)(ow + oh) * sizeof(int) +
                                     (size_t)ih * ow * sizeof(float), "resize coefficients"));
     double *kkx = mem, *kky = kkx + nkx;
     int *bx = (int *)(kky + nky), *by = bx + 2 * ow;

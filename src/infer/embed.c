@@ -18,6 +18,7 @@
 #include "atas/h5file.h"
 #include "atas/h5util.h"
 #include "atas/loader.h"
+#include "atas/checkpoint.h"
 #include "atas/weights.h"
 #include "atas/fileio.h"
 
@@ -25,28 +26,28 @@
 
 
 atas_status atas_embed_load_model(const atas_embed_config *e, atas_vit *m) {
-    REQUIRE(e->weights && e->weights[0], "atas_embed: no weights given (--weights PATH)");
+    ATAS_REQUIRE(e->weights && e->weights[0], "atas_embed: no weights given (--weights PATH)");
     if (access(e->weights, R_OK) != 0)
         return ATAS_ERR(ATAS_ERR_IO, "%s: cannot read the weights: %s", e->weights, strerror(errno));
     atas_vit_config c = {0};
     const char *which = e->which ? e->which : "student";
     const atas_backend *be = NULL;
-    CHECK(atas_backend_get(e->backend && e->backend[0] ? e->backend : "cpu", &be));
+    ATAS_CHECK(atas_backend_get(e->backend && e->backend[0] ? e->backend : "cpu", &be));
     if (atas_h5_is_file(e->weights)) {
         char pre[4096];
         if (e->heads > 0 || e->have_act)
             return ATAS_ERR(ATAS_ERR_INVALID,
                             "--heads/--act apply to safetensors weights; checkpoint %s states its config",
                             e->weights);
-        CHECK(atas_ckpt_read_model(e->weights, &c, pre, sizeof pre));
-        CHECK(atas_vit_config_check(&c, e->weights));
-        CHECK(atas_vit_create(m, &c, be, 0));
+        ATAS_CHECK(atas_ckpt_read_model(e->weights, &c, pre, sizeof pre));
+        ATAS_CHECK(atas_vit_config_check(&c, e->weights));
+        ATAS_CHECK(atas_vit_create(m, &c, be, 0));
         float *host = NULL;
         atas_status s;
-        CHECK_GOTO(s, atas_host_alloc((void **)&host, m->nparams * sizeof(float), "checkpoint params"),
+        ATAS_CHECK_GOTO(s, atas_host_alloc((void **)&host, m->nparams * sizeof(float), "checkpoint params"),
                    fail);
-        CHECK_GOTO(s, atas_ckpt_read_params(e->weights, which, m->info, m->ntensors, host), fail);
-        CHECK_GOTO(s, m->be->upload(m->be, m->params, host, m->nparams * sizeof(float)), fail);
+        ATAS_CHECK_GOTO(s, atas_ckpt_read_params(e->weights, which, m->info, m->ntensors, host), fail);
+        ATAS_CHECK_GOTO(s, m->be->upload(m->be, m->params, host, m->nparams * sizeof(float)), fail);
         atas_host_free(host);
         return ATAS_OK;
     fail:
@@ -59,14 +60,14 @@ atas_status atas_embed_load_model(const atas_embed_config *e, atas_vit *m) {
                         e->which, e->weights);
     int have_act = 0;
     c.heads = e->heads;
-    CHECK(atas_weights_infer_config(e->weights, &c, &have_act));
+    ATAS_CHECK(atas_weights_infer_config(e->weights, &c, &have_act));
     if (e->have_act) {
         c.act = e->act;
         have_act = 1;
     }
-    if (!have_act) CHECK(atas_weights_act_unknown(e->weights));
-    CHECK(atas_vit_config_check(&c, "--heads"));
-    CHECK(atas_vit_create(m, &c, be, 0));
+    if (!have_act) ATAS_CHECK(atas_weights_act_unknown(e->weights));
+    ATAS_CHECK(atas_vit_config_check(&c, "--heads"));
+    ATAS_CHECK(atas_vit_create(m, &c, be, 0));
     atas_status s = atas_weights_load(e->weights, m, NULL);
     if (s != ATAS_OK) {
         atas_error_trace(s, __FILE__, __LINE__, __func__);
@@ -91,7 +92,7 @@ static void source_close(source *s) {
 }
 
 static atas_status read_list(source *s, const char *list) {
-    CHECK(atas_require_regular_file(list, "image list"));
+    ATAS_CHECK(atas_require_regular_file(list, "image list"));
     FILE *f = fopen(list, "r");
     if (!f) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open the image list: %s", list, strerror(errno));
     char line[4096];
@@ -118,7 +119,7 @@ static atas_status read_list(source *s, const char *list) {
         s->n++;
     }
     fclose(f);
-    CHECK(st);
+    ATAS_CHECK(st);
     if (s->n == 0) return ATAS_ERR(ATAS_ERR_INVALID, "%s: the image list names no image", list);
     return ATAS_OK;
 }
@@ -129,7 +130,7 @@ static atas_status source_open(source *s, const atas_embed_config *e) {
         return ATAS_ERR(ATAS_ERR_INVALID, "atas_embed: give exactly one of --corpus FILE.h5 and --images LIST.txt");
     if (e->images_list) return read_list(s, e->images_list);
     /* serial driver on every rank: read-only, and names can be read */
-    CHECK(atas_corpus_open(&s->c, e->corpus, MPI_COMM_NULL));
+    ATAS_CHECK(atas_corpus_open(&s->c, e->corpus, MPI_COMM_NULL));
     s->is_corpus = 1;
     s->n = s->c.N;
     if (s->n == 0) return ATAS_ERR(ATAS_ERR_INVALID, "%s: the corpus holds no image", e->corpus);
@@ -147,8 +148,8 @@ static atas_status source_name(source *s, int64_t i, char *buf, size_t len) {
  * centre crop (the packer's policy, 8-bit). */
 static atas_status source_image(source *s, int64_t i, int R, float *out, uint8_t *u8, float *tmp) {
     if (s->is_corpus) {
-        CHECK(atas_corpus_read(&s->c, i, u8));
-        CHECK(atas_resize_f32_square(out, R, u8, s->c.S, tmp));
+        ATAS_CHECK(atas_corpus_read(&s->c, i, u8));
+        ATAS_CHECK(atas_resize_f32_square(out, R, u8, s->c.S, tmp));
     } else {
         atas_image im = {0};
         char why[256] = "";
@@ -159,7 +160,7 @@ static atas_status source_image(source *s, int64_t i, int R, float *out, uint8_t
         }
         atas_status st = atas_image_square(u8, R, &im);
         atas_image_free(&im);
-        CHECK(st);
+        ATAS_CHECK(st);
         const size_t hw = (size_t)R * R;
         for (size_t p = 0; p < hw; p++)
             for (int c = 0; c < 3; c++) out[c * hw + p] = (float)u8[3 * p + c];
@@ -226,21 +227,21 @@ static atas_status out_create(outfile *o, const char *tmp, MPI_Comm comm, int wo
     H5Pclose(fapl);
     if (o->file < 0) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot create the output file", tmp);
     hsize_t gd[2] = {(hsize_t)N, (hsize_t)E};
-    CHECK(h5_dataset(o->file, "global", H5T_NATIVE_FLOAT, 2, gd, NULL, tmp, &o->glob));
+    ATAS_CHECK(h5_dataset(o->file, "global", H5T_NATIVE_FLOAT, 2, gd, NULL, tmp, &o->glob));
     if (dense) {
         hsize_t dd[4] = {(hsize_t)N, (hsize_t)gh, (hsize_t)gh, (hsize_t)E};
         hsize_t ch[4] = {1, (hsize_t)gh, (hsize_t)gh, (hsize_t)E};
-        CHECK(h5_dataset(o->file, "dense", H5T_NATIVE_FLOAT, 4, dd, ch, tmp, &o->dense));
+        ATAS_CHECK(h5_dataset(o->file, "dense", H5T_NATIVE_FLOAT, 4, dd, ch, tmp, &o->dense));
     }
     o->strtype = H5Tcopy(H5T_C_S1);
     H5Tset_size(o->strtype, namelen);
     H5Tset_strpad(o->strtype, H5T_STR_NULLTERM);
     hsize_t nd[1] = {(hsize_t)N};
-    CHECK(h5_dataset(o->file, "names", o->strtype, 1, nd, NULL, tmp, &o->names));
+    ATAS_CHECK(h5_dataset(o->file, "names", o->strtype, 1, nd, NULL, tmp, &o->names));
     return ATAS_OK;
 }
 
-static atas_status out_rows(hid_t ds, hid_t type, int nd, const hsize_t *dims, int64_t row0,
+static atas_status out_rows_locked(hid_t ds, hid_t type, int nd, const hsize_t *dims, int64_t row0,
                             int64_t rows, const void *buf, const char *path, const char *name) {
     if (rows == 0) return ATAS_OK;
     hsize_t start[4] = {(hsize_t)row0, 0, 0, 0}, count[4];
@@ -258,13 +259,24 @@ static atas_status out_rows(hid_t ds, hid_t type, int nd, const hsize_t *dims, i
     return ATAS_OK;
 }
 
+/* HDF5 is not thread-safe: the loader's I/O thread reads the corpus meanwhile */
+static atas_status out_rows(hid_t ds, hid_t type, int nd, const hsize_t *dims, int64_t row0,
+                            int64_t rows, const void *buf, const char *path, const char *name) {
+    atas_h5_lock();
+    atas_status s = out_rows_locked(ds, type, nd, dims, row0, rows, buf, path, name);
+    atas_h5_unlock();
+    return s;
+}
+
 static void out_close(outfile *o) {
+    atas_h5_lock();
     if (o->glob >= 0) H5Dclose(o->glob);
     if (o->dense >= 0) H5Dclose(o->dense);
     if (o->names >= 0) H5Dclose(o->names);
     if (o->strtype >= 0) H5Tclose(o->strtype);
     if (o->file >= 0) H5Fclose(o->file);
     o->file = o->glob = o->dense = o->names = o->strtype = -1;
+    atas_h5_unlock();
 }
 
 /* ---------------------------------------------------------------- run */
@@ -304,7 +316,7 @@ atas_status atas_embed_run(const atas_embed_config *e, atas_comm *comm, atas_emb
     if (st == ATAS_OK) st = source_open(&src, e);
     if (st == ATAS_OK && src.is_corpus && src.c.S < R && rank == 0)
         atas_warn("%s: corpus side %d < --resolution %d: images are enlarged", e->corpus, src.c.S, R);
-    CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
+    ATAS_CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
 
     /* ---- this rank's slice and its names */
     const int64_t N = src.n;
@@ -317,9 +329,9 @@ atas_status atas_embed_run(const atas_embed_config *e, atas_comm *comm, atas_emb
         st = source_name(&src, i, nb, sizeof nb);
         if (st == ATAS_OK && (long long)strlen(nb) + 1 > namelen) namelen = (long long)strlen(nb) + 1;
     }
-    CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
+    ATAS_CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
     int nl = (int)ATAS_MIN(namelen, (long long)sizeof nb);
-    CHECK_GOTO(st, atas_comm_allreduce_max_i32(comm, &nl, 1), done);
+    ATAS_CHECK_GOTO(st, atas_comm_allreduce_max_i32(comm, &nl, 1), done);
     namelen = nl;
 
     /* ---- buffers and the pass */
@@ -334,7 +346,7 @@ atas_status atas_embed_run(const atas_embed_config *e, atas_comm *comm, atas_emb
     if (st == ATAS_OK) st = atas_host_alloc((void **)&u8, (size_t)ATAS_MAX(S, R) * ATAS_MAX(S, R) * 3, "embed u8");
     if (st == ATAS_OK) st = atas_host_alloc((void **)&tmp, (size_t)3 * S * R * sizeof(float), "embed resize");
     if (st == ATAS_OK) st = atas_host_calloc((void **)&names, (size_t)B * namelen, "embed names");
-    CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
+    ATAS_CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
 
     /* ---- output (collective create) */
     /* an unpredictable temporary beside the output (rank 0 makes it), and room for all of
@@ -349,12 +361,15 @@ atas_status atas_embed_run(const atas_embed_config *e, atas_comm *comm, atas_emb
             unlink(tmp_path);
         }
     }
-    CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
-    CHECK_GOTO(st, atas_comm_bcast(comm, tmp_path, sizeof tmp_path, 0), done);
+    ATAS_CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
+    ATAS_CHECK_GOTO(st, atas_comm_bcast(comm, tmp_path, sizeof tmp_path, 0), done);
     created = 1;
+    atas_h5_lock(); /* the loader's I/O thread reads the corpus with HDF5 meanwhile */
     st = out_create(&o, tmp_path, comm->comm, world, N, G, E, e->dense, (size_t)namelen);
-    CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
+    atas_h5_unlock();
+    ATAS_CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
     /* attributes: collective, the same values on every rank */
+    atas_h5_lock();
     st = atas_h5_attr_write_str(o.file, "format", EMBED_FORMAT);
     if (st == ATAS_OK) st = atas_h5_attr_write_int(o.file, "version", 1);
     if (st == ATAS_OK) st = atas_h5_attr_write_str(o.file, "weights", e->weights);
@@ -368,7 +383,8 @@ atas_status atas_embed_run(const atas_embed_config *e, atas_comm *comm, atas_emb
     if (st == ATAS_OK) st = atas_h5_attr_write_int(o.file, "count", N);
     if (st == ATAS_OK) st = atas_h5_attr_write_int(o.file, "normalized", e->normalize ? 1 : 0);
     if (st == ATAS_OK) st = atas_h5_attr_write_int(o.file, "has_dense", e->dense ? 1 : 0);
-    CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
+    atas_h5_unlock();
+    ATAS_CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
 
     /* ---- rounds: one batch per rank, then agree */
     const hsize_t gdims[2] = {(hsize_t)N, (hsize_t)E};
@@ -402,7 +418,7 @@ atas_status atas_embed_run(const atas_embed_config *e, atas_comm *comm, atas_emb
             if (st == ATAS_OK) st = out_rows(o.names, o.strtype, 1, ndims, row0, b, names, tmp_path, "names");
         }
         const int64_t mine = st == ATAS_OK ? ATAS_MIN(cnt, (r + 1) * B) : 0;
-        CHECK_GOTO(st, agree(comm, st, &done_all, mine), done);
+        ATAS_CHECK_GOTO(st, agree(comm, st, &done_all, mine), done);
         const double now = atas_now();
         if (e->progress && rank == 0 && (now - last_print > 2.0 || r + 1 == rounds)) {
             const double el = now - t0, rate = done_all / (el > 0 ? el : 1e-9);
@@ -413,7 +429,7 @@ atas_status atas_embed_run(const atas_embed_config *e, atas_comm *comm, atas_emb
     }
     out_close(&o);
     if (rank == 0) st = atas_commit_tmp(tmp_path, e->out); /* fsync, rename, fsync the directory */
-    CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
+    ATAS_CHECK_GOTO(st, agree(comm, st, NULL, 0), done);
     created = 0;
     if (res) {
         res->n = N;

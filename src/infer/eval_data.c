@@ -100,9 +100,9 @@ static atas_status load(atas_eval_set *s, json_t *root, const char *file, const 
                         const char *masks_dir, const atas_classemb *ce, int max_images) {
     json_t *images, *anns, *cats;
     if (!json_is_object(root)) return ATAS_ERR(ATAS_ERR_FORMAT, "%s: the top level is not a JSON object", file);
-    CHECK(get_array(root, "images", &images, file));
-    CHECK(get_array(root, "annotations", &anns, file));
-    CHECK(get_array(root, "categories", &cats, file));
+    ATAS_CHECK(get_array(root, "images", &images, file));
+    ATAS_CHECK(get_array(root, "annotations", &anns, file));
+    ATAS_CHECK(get_array(root, "categories", &cats, file));
     const int ncat = (int)json_array_size(cats);
     if (ncat == 0) return ATAS_ERR(ATAS_ERR_FORMAT, "%s: \"categories\" is empty: no class to evaluate", file);
     if (json_array_size(images) == 0) return ATAS_ERR(ATAS_ERR_FORMAT, "%s: \"images\" is empty", file);
@@ -258,8 +258,8 @@ static atas_status load(atas_eval_set *s, json_t *root, const char *file, const 
 atas_status atas_eval_set_load(atas_eval_set *s, const char *json, const char *images_dir,
                                const char *masks_dir, const atas_classemb *ce, int max_images) {
     memset(s, 0, sizeof *s);
-    REQUIRE(json && json[0], "eval: no annotation JSON given");
-    REQUIRE(images_dir && images_dir[0], "eval: no images folder given for %s", json);
+    ATAS_REQUIRE(json && json[0], "eval: no annotation JSON given");
+    ATAS_REQUIRE(images_dir && images_dir[0], "eval: no images folder given for %s", json);
     snprintf(s->json, sizeof s->json, "%s", json);
     json_error_t err;
     json_t *root = json_load_file(json, 0, &err);

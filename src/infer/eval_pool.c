@@ -153,7 +153,7 @@ atas_status atas_eval_acc_gather(atas_eval_acc *a, atas_comm *comm) {
     if (!comm || comm->world == 1) return ATAS_OK;
     const char *old = comm->phase;
     comm->phase = "eval gather";
-    CHECK(atas_comm_allreduce_sum_f64(comm, a->n, 3 * ATAS_EVAL_NMETHODS * a->K));
+    ATAS_CHECK(atas_comm_allreduce_sum_f64(comm, a->n, 3 * ATAS_EVAL_NMETHODS * a->K));
     comm->phase = old;
     return ATAS_OK;
 }

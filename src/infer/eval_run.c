@@ -44,7 +44,7 @@ atas_status atas_eval_image_prepare(const atas_eval_image *im, int S, float *ori
         for (size_t p = 0; p < hw; p++)
             for (int c = 0; c < 3; c++) orig[c * hw + p] = dec.rgb[3 * p + c];
     atas_image_free(&dec);
-    CHECK(st);
+    ATAS_CHECK(st);
     /* CLIPSelf's ResizeLongest: sizes rounded half to even (Python's round), Pillow BICUBIC,
      * black padding at the bottom/right, then CLIP normalisation; boxes scale by the
      * smaller of the two realised factors */
@@ -53,7 +53,7 @@ atas_status atas_eval_image_prepare(const atas_eval_image *im, int S, float *ori
     *nh = ATAS_MAX(1, (int)nearbyint(im->h * sl));
     *scale = fmin((double)*nw / im->w, (double)*nh / im->h);
     float *tmp = NULL;
-    CHECK(atas_host_alloc((void **)&tmp, (size_t)3 * *nw * *nh * sizeof(float), "eval resize"));
+    ATAS_CHECK(atas_host_alloc((void **)&tmp, (size_t)3 * *nw * *nh * sizeof(float), "eval resize"));
     st = atas_resize_f32_rect(tmp, *nw, *nh, orig, 3, im->w, im->h, 0, 0, im->w, im->h, 1);
     const size_t SS = (size_t)S * S;
     for (int c = 0; c < 3 && st == ATAS_OK; c++) {
@@ -95,7 +95,7 @@ static atas_status crop_input(const float *orig, const atas_eval_image *im, cons
     if (cw <= ch) nh = (int)((long long)R * ch / cw);
     else nw = (int)((long long)R * cw / ch);
     float *rs = NULL;
-    CHECK(atas_host_alloc((void **)&rs, (size_t)3 * nw * nh * sizeof(float), "eval crop"));
+    ATAS_CHECK(atas_host_alloc((void **)&rs, (size_t)3 * nw * nh * sizeof(float), "eval crop"));
     atas_status st = atas_resize_f32_rect(rs, nw, nh, tmp, 3, cw, ch, 0, 0, cw, ch, 1);
     const int top = (int)nearbyint((nh - R) / 2.0), left = (int)nearbyint((nw - R) / 2.0);
     const size_t RR = (size_t)R * R;
@@ -124,9 +124,9 @@ static atas_status crops_flush(worker *w, const atas_classemb *ce, atas_eval_acc
     if (w->ncrop == 0) return ATAS_OK;
     const size_t in = (size_t)3 * w->R * w->R;
     if (w->ncrop < w->CB) memset(w->crops + w->ncrop * in, 0, (size_t)(w->CB - w->ncrop) * in * sizeof(float));
-    CHECK(w->m->be->upload(w->m->be, w->dcrops, w->crops, (size_t)w->CB * in * sizeof(float)));
-    CHECK(atas_vit_forward(w->cpass, w->m, w->dcrops));
-    CHECK(w->m->be->download(w->m->be, w->glob, atas_vit_global(w->cpass), (size_t)w->ncrop * w->E * sizeof(float)));
+    ATAS_CHECK(w->m->be->upload(w->m->be, w->dcrops, w->crops, (size_t)w->CB * in * sizeof(float)));
+    ATAS_CHECK(atas_vit_forward(w->cpass, w->m, w->dcrops));
+    ATAS_CHECK(w->m->be->download(w->m->be, w->glob, atas_vit_global(w->cpass), (size_t)w->ncrop * w->E * sizeof(float)));
     atas_l2_normalize_rows(w->glob, (size_t)w->ncrop, w->E);
     for (int k = 0; k < w->ncrop; k++) {
         int top[5];
@@ -139,10 +139,10 @@ static atas_status crops_flush(worker *w, const atas_classemb *ce, atas_eval_acc
 
 atas_status atas_eval_dense(worker_dense *d, const atas_eval_image *im) {
     worker *w = d->w;
-    CHECK(atas_eval_image_prepare(im, w->S, w->orig, w->img, &d->scale, &d->nw, &d->nh));
-    CHECK(w->m->be->upload(w->m->be, w->dimg, w->img, (size_t)3 * w->S * w->S * sizeof(float)));
-    CHECK(atas_vit_forward(w->pass, w->m, w->dimg));
-    CHECK(w->m->be->download(w->m->be, w->dense, atas_vit_dense(w->pass), (size_t)w->G * w->G * w->E * sizeof(float)));
+    ATAS_CHECK(atas_eval_image_prepare(im, w->S, w->orig, w->img, &d->scale, &d->nw, &d->nh));
+    ATAS_CHECK(w->m->be->upload(w->m->be, w->dimg, w->img, (size_t)3 * w->S * w->S * sizeof(float)));
+    ATAS_CHECK(atas_vit_forward(w->pass, w->m, w->dimg));
+    ATAS_CHECK(w->m->be->download(w->m->be, w->dense, atas_vit_dense(w->pass), (size_t)w->G * w->G * w->E * sizeof(float)));
     atas_l2_normalize_rows(w->dense, (size_t)w->G * w->G, w->E);
     d->dense = w->dense;
     return ATAS_OK;
@@ -152,9 +152,9 @@ static atas_status eval_image(worker *w, const atas_eval_config *e, const atas_e
                               const atas_classemb *ce, atas_eval_acc *acc, long long skipped[2]) {
     if (im->nreg == 0) return ATAS_OK;
     worker_dense d = {.w = w};
-    CHECK(atas_eval_dense(&d, im));
+    ATAS_CHECK(atas_eval_dense(&d, im));
     unsigned *ids = NULL;
-    if (im->mask_file) CHECK(atas_eval_read_segments(im->mask_file, im->w, im->h, &ids));
+    if (im->mask_file) ATAS_CHECK(atas_eval_read_segments(im->mask_file, im->w, im->h, &ids));
     atas_status st = ATAS_OK;
     const int patch = w->m->cfg.patch, E = w->E;
     for (int k = 0; k < im->nreg && st == ATAS_OK; k++) {
@@ -210,7 +210,7 @@ atas_status atas_eval_worker_create(worker **out, const atas_vit *m, const atas_
     w->CB = e->crop_batch > 0 ? ATAS_MIN(e->crop_batch, 64) : 16;
     w->E = c->embed;
     if (w->S % c->patch) return ATAS_ERR(ATAS_ERR_INVALID, "eval size (--size, eval.size) %d: not a multiple of the patch %d", w->S, c->patch);
-    CHECK(atas_vit_check_resolution(c, w->S, w->S, "eval size (--size, eval.size)"));
+    ATAS_CHECK(atas_vit_check_resolution(c, w->S, w->S, "eval size (--size, eval.size)"));
     w->G = w->S / c->patch;
     int maxw = 1, maxh = 1;
     for (int i = 0; set && i < set->nimages; i++) {
@@ -218,20 +218,20 @@ atas_status atas_eval_worker_create(worker **out, const atas_vit *m, const atas_
         maxh = ATAS_MAX(maxh, set->im[i].h);
     }
     const size_t SS = (size_t)w->S * w->S, GG = (size_t)w->G * w->G;
-    CHECK(atas_vit_pass_create(&w->pass, m, 1, w->S, w->S, ATAS_OUT_DENSE, 0));
-    CHECK(atas_host_alloc((void **)&w->orig, (size_t)3 * maxw * maxh * sizeof(float), "eval image"));
-    if (e->crops) CHECK(atas_host_alloc((void **)&w->ctmp, (size_t)3 * maxw * maxh * sizeof(float), "eval crop"));
-    CHECK(atas_host_alloc((void **)&w->img, 3 * SS * sizeof(float), "eval input"));
-    CHECK(m->be->alloc(m->be, (void **)&w->dimg, 3 * SS * sizeof(float), "eval input"));
-    CHECK(atas_host_alloc((void **)&w->dense, GG * w->E * sizeof(float), "eval dense"));
-    CHECK(atas_host_alloc((void **)&w->feat, (size_t)w->E * sizeof(float), "eval feature"));
-    CHECK(atas_host_alloc((void **)&w->tmask, GG, "eval token mask"));
+    ATAS_CHECK(atas_vit_pass_create(&w->pass, m, 1, w->S, w->S, ATAS_OUT_DENSE, 0));
+    ATAS_CHECK(atas_host_alloc((void **)&w->orig, (size_t)3 * maxw * maxh * sizeof(float), "eval image"));
+    if (e->crops) ATAS_CHECK(atas_host_alloc((void **)&w->ctmp, (size_t)3 * maxw * maxh * sizeof(float), "eval crop"));
+    ATAS_CHECK(atas_host_alloc((void **)&w->img, 3 * SS * sizeof(float), "eval input"));
+    ATAS_CHECK(m->be->alloc(m->be, (void **)&w->dimg, 3 * SS * sizeof(float), "eval input"));
+    ATAS_CHECK(atas_host_alloc((void **)&w->dense, GG * w->E * sizeof(float), "eval dense"));
+    ATAS_CHECK(atas_host_alloc((void **)&w->feat, (size_t)w->E * sizeof(float), "eval feature"));
+    ATAS_CHECK(atas_host_alloc((void **)&w->tmask, GG, "eval token mask"));
     if (e->crops) {
         const size_t in = (size_t)3 * w->R * w->R * w->CB;
-        CHECK(atas_vit_pass_create(&w->cpass, m, w->CB, w->R, w->R, ATAS_OUT_GLOBAL, 0));
-        CHECK(atas_host_alloc((void **)&w->crops, in * sizeof(float), "eval crops"));
-        CHECK(m->be->alloc(m->be, (void **)&w->dcrops, in * sizeof(float), "eval crops"));
-        CHECK(atas_host_alloc((void **)&w->glob, (size_t)w->CB * w->E * sizeof(float), "eval crop embeddings"));
+        ATAS_CHECK(atas_vit_pass_create(&w->cpass, m, w->CB, w->R, w->R, ATAS_OUT_GLOBAL, 0));
+        ATAS_CHECK(atas_host_alloc((void **)&w->crops, in * sizeof(float), "eval crops"));
+        ATAS_CHECK(m->be->alloc(m->be, (void **)&w->dcrops, in * sizeof(float), "eval crops"));
+        ATAS_CHECK(atas_host_alloc((void **)&w->glob, (size_t)w->CB * w->E * sizeof(float), "eval crop embeddings"));
     }
     return ATAS_OK;
 }
@@ -265,7 +265,7 @@ atas_status atas_eval_run(const atas_eval_config *e, const atas_eval_set *set, c
                       m->cfg.embed, ce->E);
     if (st == ATAS_OK) st = atas_eval_worker_create(&w, m, e, set);
     if (st == ATAS_OK) st = atas_eval_acc_init(&acc, ce->K);
-    CHECK_GOTO(st, agree(comm, st, NULL), done);
+    ATAS_CHECK_GOTO(st, agree(comm, st, NULL), done);
 
     const int N = set->nimages;
     const int lo = (int)((long long)N * rank / world), hi = (int)((long long)N * (rank + 1) / world);
@@ -276,7 +276,7 @@ atas_status atas_eval_run(const atas_eval_config *e, const atas_eval_set *set, c
         const int i = lo + r;
         if (i < hi) st = eval_image(w, e, &set->im[i], ce, &acc, skipped);
         double done_all = st == ATAS_OK ? ATAS_MIN(r + 1, hi - lo) : 0;
-        CHECK_GOTO(st, agree(comm, st, &done_all), done);
+        ATAS_CHECK_GOTO(st, agree(comm, st, &done_all), done);
         const double now = atas_now();
         if (e->progress && rank == 0 && (now - last > 2.0 || r + 1 == rounds)) {
             const double rate = done_all / fmax(now - t0, 1e-9);
@@ -285,7 +285,7 @@ atas_status atas_eval_run(const atas_eval_config *e, const atas_eval_set *set, c
             last = now;
         }
     }
-    CHECK_GOTO(st, atas_eval_acc_gather(&acc, comm), done);
+    ATAS_CHECK_GOTO(st, atas_eval_acc_gather(&acc, comm), done);
     atas_eval_acc_result(&acc, ce->isthing, res);
     res->have[ATAS_EVAL_ROIS] = 1;
     res->have[ATAS_EVAL_MASKPOOL] = set->panoptic;

@@ -40,10 +40,10 @@ static void gt_tokens(const atas_eval_image *im, const unsigned *ids, const work
 
 atas_status atas_eval_segment(const atas_eval_config *e, const atas_eval_set *set, const atas_classemb *ce,
                               const atas_vit *m, int n, const char *out, const char *label) {
-    REQUIRE(out && out[0], "eval: no output for the segmentation data");
+    ATAS_REQUIRE(out && out[0], "eval: no output for the segmentation data");
     n = ATAS_MIN(n, set->nimages);
-    REQUIRE(n > 0, "%s: no image for the segmentation picture", set->json);
-    REQUIRE(m->cfg.embed == ce->E, "eval: the model's embedding width %d differs from the class embeddings' %d",
+    ATAS_REQUIRE(n > 0, "%s: no image for the segmentation picture", set->json);
+    ATAS_REQUIRE(m->cfg.embed == ce->E, "eval: the model's embedding width %d differs from the class embeddings' %d",
             m->cfg.embed, ce->E);
     atas_eval_config e1 = *e;
     e1.crops = 0;
@@ -112,7 +112,10 @@ atas_status atas_eval_segment(const atas_eval_config *e, const atas_eval_set *se
         if (st == ATAS_OK) st = atas_h5_attr_write_str(f, "class_names", names);
         if (st == ATAS_OK) st = atas_h5_attr_write_int(f, "patch", patch);
         if (st == ATAS_OK) st = atas_h5_attr_write_int(f, "has_gt", set->panoptic);
-        if (f >= 0 && H5Fclose(f) < 0 && st == ATAS_OK) st = ATAS_ERR(ATAS_ERR_IO, "%s: cannot close", tmp);
+        if (f >= 0) {
+            atas_status cs = atas_h5_close(f, tmp);
+            if (st == ATAS_OK) st = cs;
+        }
         if (st == ATAS_OK && rename(tmp, out) != 0) st = ATAS_ERR(ATAS_ERR_IO, "%s: cannot rename to %s", tmp, out);
         if (st != ATAS_OK) remove(tmp);
         atas_h5_unlock();

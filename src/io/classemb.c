@@ -27,19 +27,19 @@ static atas_status write_names(hid_t f, char *const *names, int K) {
 
 static atas_status write_all(hid_t f, const atas_classemb *c) {
     size_t d2[2] = {(size_t)c->K, (size_t)c->E}, d1[1] = {(size_t)c->K};
-    CHECK(atas_h5_attr_write_str(f, "format", ATAS_CLASSEMB_FORMAT));
-    CHECK(atas_h5_attr_write_int(f, "version", ATAS_CLASSEMB_VERSION));
-    CHECK(atas_h5_attr_write_int(f, "templates", c->n_templates));
-    CHECK(atas_h5_attr_write_str(f, "model", c->model));
-    CHECK(atas_h5_write_f32(f, "embeddings", c->emb, 2, d2));
-    CHECK(atas_h5_write_i32(f, "category_ids", c->category_id, 1, d1));
-    CHECK(atas_h5_write_i32(f, "isthing", c->isthing, 1, d1));
-    CHECK(write_names(f, c->names, c->K));
+    ATAS_CHECK(atas_h5_attr_write_str(f, "format", ATAS_CLASSEMB_FORMAT));
+    ATAS_CHECK(atas_h5_attr_write_int(f, "version", ATAS_CLASSEMB_VERSION));
+    ATAS_CHECK(atas_h5_attr_write_int(f, "templates", c->n_templates));
+    ATAS_CHECK(atas_h5_attr_write_str(f, "model", c->model));
+    ATAS_CHECK(atas_h5_write_f32(f, "embeddings", c->emb, 2, d2));
+    ATAS_CHECK(atas_h5_write_i32(f, "category_ids", c->category_id, 1, d1));
+    ATAS_CHECK(atas_h5_write_i32(f, "isthing", c->isthing, 1, d1));
+    ATAS_CHECK(write_names(f, c->names, c->K));
     return ATAS_OK;
 }
 
 atas_status atas_classemb_write(const char *path, const atas_classemb *c) {
-    REQUIRE(c->K > 0 && c->E > 0, "%s: %d classes of width %d", path, c->K, c->E);
+    ATAS_REQUIRE(c->K > 0 && c->E > 0, "%s: %d classes of width %d", path, c->K, c->E);
     for (int k = 0; k < c->K; k++) {
         double s = 0;
         for (int j = 0; j < c->E; j++) s += (double)c->emb[(size_t)k * c->E + j] * c->emb[(size_t)k * c->E + j];
@@ -54,7 +54,8 @@ atas_status atas_classemb_write(const char *path, const atas_classemb *c) {
     atas_status st = atas_h5_create(tmp, &f);
     if (st == ATAS_OK) {
         st = write_all(f, c);
-        if (H5Fclose(f) < 0 && st == ATAS_OK) st = ATAS_ERR(ATAS_ERR_IO, "%s: cannot close", tmp);
+        atas_status cs = atas_h5_close(f, tmp);
+        if (st == ATAS_OK) st = cs;
         if (st == ATAS_OK && rename(tmp, path) != 0)
             st = ATAS_ERR(ATAS_ERR_IO, "%s: cannot rename to %s", tmp, path);
         if (st != ATAS_OK) remove(tmp);
@@ -103,19 +104,19 @@ static atas_status read_names(hid_t f, atas_classemb *c, const char *path) {
 static atas_status read_all(hid_t f, atas_classemb *c, const char *path) {
     char fmt[64];
     long long ver = 0, nt = 0;
-    CHECK(atas_h5_attr_read_str(f, "format", fmt, sizeof fmt, path));
+    ATAS_CHECK(atas_h5_attr_read_str(f, "format", fmt, sizeof fmt, path));
     if (strcmp(fmt, ATAS_CLASSEMB_FORMAT))
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: format attribute is \"%s\", expected \"%s\"", path, fmt,
                         ATAS_CLASSEMB_FORMAT);
-    CHECK(atas_h5_attr_read_int(f, "version", &ver, path));
+    ATAS_CHECK(atas_h5_attr_read_int(f, "version", &ver, path));
     if (ver != ATAS_CLASSEMB_VERSION)
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: version %lld, this build reads %d", path, ver, ATAS_CLASSEMB_VERSION);
-    CHECK(atas_h5_attr_read_int(f, "templates", &nt, path));
+    ATAS_CHECK(atas_h5_attr_read_int(f, "templates", &nt, path));
     c->n_templates = (int)nt;
-    CHECK(atas_h5_attr_read_str(f, "model", c->model, sizeof c->model, path));
+    ATAS_CHECK(atas_h5_attr_read_str(f, "model", c->model, sizeof c->model, path));
     int nd;
     size_t dims[8];
-    CHECK(atas_h5_shape(f, "embeddings", &nd, dims, path));
+    ATAS_CHECK(atas_h5_shape(f, "embeddings", &nd, dims, path));
     if (nd != 2 || dims[0] < 1 || dims[1] < 1 || dims[0] > 1000000 || dims[1] > 65536)
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: embeddings must be [K,E] with 1 <= K <= 1e6, 1 <= E <= 65536", path);
     c->K = (int)dims[0];
@@ -124,10 +125,10 @@ static atas_status read_all(hid_t f, atas_classemb *c, const char *path) {
     c->category_id = malloc(dims[0] * sizeof(int));
     c->isthing = malloc(dims[0] * sizeof(int));
     if (!c->emb || !c->category_id || !c->isthing) return ATAS_ERR(ATAS_ERR_NOMEM, "%s: %d x %d", path, c->K, c->E);
-    CHECK(atas_h5_read_f32(f, "embeddings", c->emb, dims[0] * dims[1], path));
-    CHECK(atas_h5_read_i32(f, "category_ids", c->category_id, dims[0], path));
-    CHECK(atas_h5_read_i32(f, "isthing", c->isthing, dims[0], path));
-    CHECK(read_names(f, c, path));
+    ATAS_CHECK(atas_h5_read_f32(f, "embeddings", c->emb, dims[0] * dims[1], path));
+    ATAS_CHECK(atas_h5_read_i32(f, "category_ids", c->category_id, dims[0], path));
+    ATAS_CHECK(atas_h5_read_i32(f, "isthing", c->isthing, dims[0], path));
+    ATAS_CHECK(read_names(f, c, path));
     return ATAS_OK;
 }
 

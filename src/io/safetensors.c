@@ -216,7 +216,7 @@ atas_status atas_st_parse(const unsigned char *buf, size_t size, const char *lab
         e->name = strdup(key);
         if (!e->name) { st = ATAS_ERR(ATAS_ERR_NOMEM, "%s: no memory", label); goto done; }
         n++;
-        CHECK_GOTO(st, parse_entry(label, key, v, e), done);
+        ATAS_CHECK_GOTO(st, parse_entry(label, key, v, e), done);
         e->file = label;
     }
     for (int i = 0; i < n; i++) order[i] = &t[i];

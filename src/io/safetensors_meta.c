@@ -14,7 +14,7 @@
 #define META_MAX_HEADER (100u << 20) /* the strict reader's limit */
 
 atas_status atas_st_metadata_get(const char *path, const char *key, char *buf, size_t cap, int *found) {
-    REQUIRE(path && key && buf && cap > 0 && found, "atas_st_metadata_get: bad arguments");
+    ATAS_REQUIRE(path && key && buf && cap > 0 && found, "atas_st_metadata_get: bad arguments");
     *found = 0;
     buf[0] = 0;
     struct stat sb;

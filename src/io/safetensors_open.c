@@ -34,7 +34,7 @@ static int cmp_name(const void *a, const void *b) {
 }
 
 static atas_status map_file(st_file *f) {
-    CHECK(atas_require_regular_file(f->path, "weights file")); /* a FIFO would block the open */
+    ATAS_CHECK(atas_require_regular_file(f->path, "weights file")); /* a FIFO would block the open */
     int fd = open(f->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open: %s", f->path, strerror(errno));
     struct stat sb;
@@ -53,7 +53,7 @@ static atas_status map_file(st_file *f) {
     close(fd);
     if (m == MAP_FAILED) return ATAS_ERR(ATAS_ERR_IO, "%s: mmap failed: %s", f->path, strerror(errno));
     f->map = m;
-    CHECK(atas_st_parse(f->map, f->size, f->path, &f->t, &f->n));
+    ATAS_CHECK(atas_st_parse(f->map, f->size, f->path, &f->t, &f->n));
     return ATAS_OK;
 }
 
@@ -97,7 +97,7 @@ static char *join(const char *dir, const char *name) {
 /* The shard list of an index: distinct files in first-seen order. */
 static atas_status open_index(atas_st *st, const char *index) {
     json_error_t jerr;
-    CHECK(atas_require_regular_file(index, "weights index"));
+    ATAS_CHECK(atas_require_regular_file(index, "weights index"));
     json_t *root = json_load_file(index, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: invalid JSON at line %d: %s", index, jerr.line,
@@ -132,7 +132,7 @@ static atas_status open_index(atas_st *st, const char *index) {
         f->path = join(dir, fn);
         if (!f->path) { s = ATAS_ERR(ATAS_ERR_NOMEM, "%s: no memory", index); goto done; }
         st->nfiles++;
-        CHECK_GOTO(s, map_file(f), done);
+        ATAS_CHECK_GOTO(s, map_file(f), done);
     }
     /* every listed tensor is in the file it names, and every shard tensor is listed there */
     for (int i = 0; i < st->nfiles; i++) {
@@ -192,14 +192,14 @@ atas_status atas_st_open(atas_st **out, const char *path) {
     }
     if (!st->path) { s = ATAS_ERR(ATAS_ERR_NOMEM, "%s: no memory", path); goto fail; }
     if (ends_with(st->path, ".json")) {
-        CHECK_GOTO(s, open_index(st, st->path), fail);
+        ATAS_CHECK_GOTO(s, open_index(st, st->path), fail);
     } else {
         st->files = calloc(1, sizeof *st->files);
         if (!st->files) { s = ATAS_ERR(ATAS_ERR_NOMEM, "%s: no memory", path); goto fail; }
         st->files[0].path = strdup(st->path);
         st->nfiles = 1;
         if (!st->files[0].path) { s = ATAS_ERR(ATAS_ERR_NOMEM, "%s: no memory", path); goto fail; }
-        CHECK_GOTO(s, map_file(&st->files[0]), fail);
+        ATAS_CHECK_GOTO(s, map_file(&st->files[0]), fail);
     }
     for (int i = 0; i < st->nfiles; i++) st->n += st->files[i].n;
     st->t = calloc((size_t)st->n + 1, sizeof *st->t);

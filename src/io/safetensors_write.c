@@ -70,10 +70,10 @@ static void tmp_abort(tmpfile_t *f) {
 
 atas_status atas_write_file_atomic(const char *path, const void *data, size_t len) {
     tmpfile_t f;
-    CHECK(tmp_open(&f, path));
+    ATAS_CHECK(tmp_open(&f, path));
     atas_status s;
-    CHECK_GOTO(s, tmp_write(&f, path, data, len), fail);
-    CHECK_GOTO(s, tmp_commit(&f, path), fail);
+    ATAS_CHECK_GOTO(s, tmp_write(&f, path, data, len), fail);
+    ATAS_CHECK_GOTO(s, tmp_commit(&f, path), fail);
     return ATAS_OK;
 fail:
     tmp_abort(&f);
@@ -153,9 +153,9 @@ atas_status atas_st_write_meta(const char *path, const atas_st_entry *e, int n, 
     uint64_t N = padded;
     unsigned char le[8];
     for (int i = 0; i < 8; i++) le[i] = (unsigned char)(N >> (8 * i));
-    CHECK_GOTO(s, tmp_open(&f, path), done);
-    CHECK_GOTO(s, tmp_write(&f, path, le, 8), done);
-    CHECK_GOTO(s, tmp_write(&f, path, hdr, padded), done);
+    ATAS_CHECK_GOTO(s, tmp_open(&f, path), done);
+    ATAS_CHECK_GOTO(s, tmp_write(&f, path, le, 8), done);
+    ATAS_CHECK_GOTO(s, tmp_write(&f, path, hdr, padded), done);
     for (int k = 0; k < n; k++) {
         const atas_st_entry *x = &e[ord[k]];
         size_t nb = entry_bytes(x);
@@ -163,9 +163,9 @@ atas_status atas_st_write_meta(const char *path, const atas_st_entry *e, int n, 
             s = ATAS_ERR(ATAS_ERR_INVALID, "%s: tensor '%s' has no data", path, x->name);
             goto done;
         }
-        if (nb) CHECK_GOTO(s, tmp_write(&f, path, x->data, nb), done);
+        if (nb) ATAS_CHECK_GOTO(s, tmp_write(&f, path, x->data, nb), done);
     }
-    CHECK_GOTO(s, tmp_commit(&f, path), done);
+    ATAS_CHECK_GOTO(s, tmp_commit(&f, path), done);
 done:
     tmp_abort(&f);
     json_decref(meta);

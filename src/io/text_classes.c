@@ -135,7 +135,7 @@ void atas_text_free_templates(char **tpl, int n) {
 
 atas_status atas_text_prompt(const char *tpl, const char *name, char **out) {
     const char *p = strstr(tpl, "{}");
-    REQUIRE(p, "template \"%s\" has no \"{}\"", tpl);
+    ATAS_REQUIRE(p, "template \"%s\" has no \"{}\"", tpl);
     size_t a = (size_t)(p - tpl), b = strlen(name), c = strlen(p + 2);
     char *s = malloc(a + b + c + 1);
     if (!s) return ATAS_ERR(ATAS_ERR_NOMEM, "no memory");
@@ -148,10 +148,10 @@ atas_status atas_text_prompt(const char *tpl, const char *name, char **out) {
 
 atas_status atas_text_class_embeddings(atas_text *t, const atas_tokenizer *tok, char **tpl, int nt,
                                        char **prompts, int batch, int progress, atas_classemb *c) {
-    REQUIRE(t && tok && tpl && nt > 0 && c && c->K > 0, "atas_text_class_embeddings: bad arguments");
+    ATAS_REQUIRE(t && tok && tpl && nt > 0 && c && c->K > 0, "atas_text_class_embeddings: bad arguments");
     const atas_text_config *cfg = atas_text_cfg(t);
     const int E = cfg->embed, T = cfg->ctx;
-    REQUIRE(atas_tokenizer_vocab_size(tok) <= cfg->vocab,
+    ATAS_REQUIRE(atas_tokenizer_vocab_size(tok) <= cfg->vocab,
             "the tokenizer's vocabulary (%d tokens) is larger than the text tower's (%d rows)",
             atas_tokenizer_vocab_size(tok), cfg->vocab);
     if (batch <= 0) batch = 64;
@@ -172,13 +172,13 @@ atas_status atas_text_class_embeddings(atas_text *t, const atas_tokenizer *tok, 
             const long i = i0 + b;
             char *prompt;
             int cut;
-            CHECK_GOTO(st, atas_text_prompt(tpl[i % nt], (prompts ? prompts : c->names)[i / nt], &prompt), out);
+            ATAS_CHECK_GOTO(st, atas_text_prompt(tpl[i % nt], (prompts ? prompts : c->names)[i / nt], &prompt), out);
             st = atas_tokenizer_tokenize(tok, prompt, T, ids + (size_t)b * T, &cut);
             free(prompt);
-            CHECK_GOTO(st, st, out);
+            ATAS_CHECK_GOTO(st, st, out);
             ntrunc += cut;
         }
-        CHECK_GOTO(st, atas_text_encode(t, ids, B, out), out);
+        ATAS_CHECK_GOTO(st, atas_text_encode(t, ids, B, out), out);
         for (int b = 0; b < B; b++) {
             const float *y = out + (size_t)b * E;
             double nrm = 0;

@@ -151,18 +151,11 @@ static atas_status side_read_text(const char *path, int hf, int width, textside 
         if (!json_is_object(tc)) tc = (mt && strcmp(mt, "clip_text_model") == 0) ? root : NULL;
         if (tc) {
             s->heads = 8;
-            CHECK_GOTO(st, side_int(tc, "num_attention_heads", s->file, "text_config", &s->heads),
+            ATAS_CHECK_GOTO(st, side_int(tc, "num_attention_heads", s->file, "text_config", &s->heads),
                        done);
-            json_t *a = json_object_get(tc, "hidden_act");
-            const char *act = a ? json_string_value(a) : "quick_gelu";
-            if (act && strcmp(act, "quick_gelu") == 0) s->act = ATAS_ACT_QUICKGELU;
-            else if (act && strcmp(act, "gelu") == 0) s->act = ATAS_ACT_GELU;
-            else {
-                st = ATAS_ERR(ATAS_ERR_FORMAT,
-                              "%s: text_config.hidden_act = %s: expected \"quick_gelu\" or \"gelu\"",
-                              s->file, act ? act : "(not a string)");
-                goto done;
-            }
+            atas_act act;
+            ATAS_CHECK_GOTO(st, atas_hf_hidden_act(tc, s->file, "text_config", &act), done);
+            s->act = act;
             json_t *e = json_object_get(tc, "layer_norm_eps");
             if (e && json_is_number(e)) s->ln_eps = (float)json_number_value(e);
         }
@@ -174,7 +167,7 @@ static atas_status side_read_text(const char *path, int hf, int width, textside 
             json_t *tc = json_object_get(mc, "text_cfg");
             s->heads = 8; /* OpenCLIP's CLIPTextCfg default */
             if (json_is_object(tc))
-                CHECK_GOTO(st, side_int(tc, "heads", s->file, "model_cfg.text_cfg", &s->heads), done);
+                ATAS_CHECK_GOTO(st, side_int(tc, "heads", s->file, "model_cfg.text_cfg", &s->heads), done);
         }
     }
     (void)width;
@@ -200,10 +193,10 @@ static atas_status shape_of(const wview *v, const char *name, int ndim, int64_t 
 static atas_status infer_dims(const wview *v, int hf, atas_text_config *c) {
     int64_t s[2] = {0, 0};
     const char *path = atas_st_path(v->st);
-    CHECK(shape_of(v, hf ? HF_TOK : OC_TOK, 2, s, "vocabulary and width"));
+    ATAS_CHECK(shape_of(v, hf ? HF_TOK : OC_TOK, 2, s, "vocabulary and width"));
     c->vocab = (int)s[0];
     c->width = (int)s[1];
-    CHECK(shape_of(v, hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding",
+    ATAS_CHECK(shape_of(v, hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding",
                    2, s, "context length"));
     c->ctx = (int)s[0];
     int l = 0;
@@ -217,10 +210,10 @@ static atas_status infer_dims(const wview *v, int hf, atas_text_config *c) {
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: text tensor '%s' missing: no transformer blocks",
                         path, nm);
     c->layers = l;
-    CHECK(shape_of(v, hf ? "text_model.encoder.layers.0.mlp.fc1.weight"
+    ATAS_CHECK(shape_of(v, hf ? "text_model.encoder.layers.0.mlp.fc1.weight"
                          : "transformer.resblocks.0.mlp.c_fc.weight", 2, s, "MLP width"));
     c->mlp = (int)s[0];
-    CHECK(shape_of(v, hf ? "text_projection.weight" : "text_projection", 2, s, "embedding width"));
+    ATAS_CHECK(shape_of(v, hf ? "text_projection.weight" : "text_projection", 2, s, "embedding width"));
     c->embed = (int)(hf ? s[0] : s[1]);
     if (c->vocab <= 0 || c->width <= 0 || c->ctx <= 0 || c->mlp <= 0 || c->embed <= 0)
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: text tower has an empty dimension", path);
@@ -263,7 +256,7 @@ static atas_status read_tensor(const wview *v, const atas_text_config *c, int hf
             return ATAS_ERR(ATAS_ERR_FORMAT, "%s: text tensor '%s' has dtype %s, expected F32, "
                             "F16 or BF16", t->file, t->name, atas_dtype_name(t->dtype));
         if (!p[j].transpose) {
-            CHECK(atas_st_read_f32(t, dst + (size_t)p[j].row0 * cols));
+            ATAS_CHECK(atas_st_read_f32(t, dst + (size_t)p[j].row0 * cols));
         } else {
             if (*scap < t->numel) {
                 free(*scratch);
@@ -271,7 +264,7 @@ static atas_status read_tensor(const wview *v, const atas_text_config *c, int hf
                 if (!*scratch) return ATAS_ERR(ATAS_ERR_NOMEM, "no memory for '%s'", t->name);
                 *scap = t->numel;
             }
-            CHECK(atas_st_read_f32(t, *scratch));
+            ATAS_CHECK(atas_st_read_f32(t, *scratch));
             const size_t R = (size_t)want[0], C = (size_t)want[1]; /* stored [R,C] -> atas [C,R] */
             for (size_t r = 0; r < R; r++)
                 for (size_t q = 0; q < C; q++) dst[q * R + r] = (*scratch)[r * C + q];
@@ -291,9 +284,9 @@ static atas_status load_into(atas_text *t, const char *path, const atas_text_opt
     t->layout = hf ? ATAS_LAYOUT_HF : ATAS_LAYOUT_OPENCLIP;
     atas_text_config *c = &t->cfg;
     c->ln_eps = 1e-5f;
-    CHECK(infer_dims(v, hf, c));
+    ATAS_CHECK(infer_dims(v, hf, c));
     textside sd;
-    CHECK(side_read_text(path, hf, c->width, &sd));
+    ATAS_CHECK(side_read_text(path, hf, c->width, &sd));
     if (opt && opt->heads > 0) c->heads = opt->heads;
     else if (sd.heads > 0) c->heads = sd.heads;
     else {
@@ -330,17 +323,17 @@ static atas_status load_into(atas_text *t, const char *path, const atas_text_opt
     float *host = NULL, *scratch = NULL;
     size_t scap = 0;
     atas_status st;
-    CHECK_GOTO(st, atas_host_alloc((void **)&host, n * sizeof(float), "text tower (host)"), out);
+    ATAS_CHECK_GOTO(st, atas_host_alloc((void **)&host, n * sizeof(float), "text tower (host)"), out);
     for (int i = 0; i < t->ntensors; i++)
-        CHECK_GOTO(st, read_tensor(v, c, hf, i, host + t->off[i], &scratch, &scap), out);
+        ATAS_CHECK_GOTO(st, read_tensor(v, c, hf, i, host + t->off[i], &scratch, &scap), out);
     int ls = wv_find(v, "logit_scale");
     if (ls >= 0 && atas_st_get(v->st, ls)->numel == 1 && atas_dtype_is_float(atas_st_get(v->st, ls)->dtype)) {
         float x;
-        CHECK_GOTO(st, atas_st_read_f32(atas_st_get(v->st, ls), &x), out);
+        ATAS_CHECK_GOTO(st, atas_st_read_f32(atas_st_get(v->st, ls), &x), out);
         t->logit_scale = expf(x);
     }
-    CHECK_GOTO(st, t->be->alloc(t->be, (void **)&t->params, n * sizeof(float), "text tower"), out);
-    CHECK_GOTO(st, t->be->upload(t->be, t->params, host, n * sizeof(float)), out);
+    ATAS_CHECK_GOTO(st, t->be->alloc(t->be, (void **)&t->params, n * sizeof(float), "text tower"), out);
+    ATAS_CHECK_GOTO(st, t->be->upload(t->be, t->params, host, n * sizeof(float)), out);
 out:
     atas_host_free(host);
     free(scratch);
@@ -349,7 +342,7 @@ out:
 
 atas_status atas_text_load(atas_text **out, const char *path, const atas_text_options *opt,
                            const atas_backend *be) {
-    REQUIRE(out && path && be, "atas_text_load: NULL argument");
+    ATAS_REQUIRE(out && path && be, "atas_text_load: NULL argument");
     *out = NULL;
     atas_text *t = calloc(1, sizeof *t);
     if (!t) return ATAS_ERR(ATAS_ERR_NOMEM, "text tower");

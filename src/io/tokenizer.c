@@ -51,13 +51,13 @@ static atas_status substitute(const pcre2_code *re, const char *s, const char *r
 
 /* ------------------------------------------------------------ load */
 atas_status atas_tokenizer_load(atas_tokenizer **out, const char *path) {
-    REQUIRE(out && path, "atas_tokenizer_load: NULL argument");
+    ATAS_REQUIRE(out && path, "atas_tokenizer_load: NULL argument");
     *out = NULL;
     atas_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return ATAS_ERR(ATAS_ERR_NOMEM, "tokenizer");
     snprintf(t->path, sizeof t->path, "%s", path);
     atas_status st;
-    CHECK_GOTO(st, tok_load_vocab(t, path), fail);
+    ATAS_CHECK_GOTO(st, tok_load_vocab(t, path), fail);
     /* CLIP's pattern: the special tokens, English contractions, letter runs,
      * single digits, runs of anything else that is not whitespace */
     char pat[512];
@@ -72,12 +72,12 @@ atas_status atas_tokenizer_load(atas_tokenizer **out, const char *path) {
     }
     snprintf(pat, sizeof pat,
              "%s|%s|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+", sp[0], sp[1]);
-    CHECK_GOTO(st, compile(&t->pat, pat, PCRE2_CASELESS, "pre-tokenisation"), fail);
+    ATAS_CHECK_GOTO(st, compile(&t->pat, pat, PCRE2_CASELESS, "pre-tokenisation"), fail);
     /* Python's str.split() whitespace: PCRE2's Unicode \s plus the C0
      * separators U+001C..U+001F and NEL, which Python also splits on */
-    CHECK_GOTO(st, compile(&t->ws, "[\\s\\x{1c}-\\x{1f}\\x{85}]+", 0, "whitespace"), fail);
-    CHECK_GOTO(st, compile(&t->any, "(?s).+", 0, "UTF-8 check"), fail);
-    CHECK_GOTO(st, compile(&t->entity, TOK_ENTITY_PATTERN, 0, "HTML reference"), fail);
+    ATAS_CHECK_GOTO(st, compile(&t->ws, "[\\s\\x{1c}-\\x{1f}\\x{85}]+", 0, "whitespace"), fail);
+    ATAS_CHECK_GOTO(st, compile(&t->any, "(?s).+", 0, "UTF-8 check"), fail);
+    ATAS_CHECK_GOTO(st, compile(&t->entity, TOK_ENTITY_PATTERN, 0, "HTML reference"), fail);
     t->loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
     if (!t->loc) {
         st = ATAS_ERR(ATAS_ERR_UNSUPPORTED, "tokenizer: the C.UTF-8 locale is not available "
@@ -163,7 +163,7 @@ static atas_status lowercase(locale_t loc, const char *in, char **out) {
 }
 
 atas_status atas_tokenizer_clean(const atas_tokenizer *t, const char *text, char **out) {
-    REQUIRE(t && text && out, "atas_tokenizer_clean: NULL argument");
+    ATAS_REQUIRE(t && text && out, "atas_tokenizer_clean: NULL argument");
     *out = NULL;
     /* valid UTF-8 is required (Python strings always are) */
     pcre2_match_data *md = pcre2_match_data_create(1, NULL);
@@ -178,12 +178,12 @@ atas_status atas_tokenizer_clean(const atas_tokenizer *t, const char *text, char
     }
     char *a, *b;
     /* basic_clean: html.unescape twice (ftfy is not run), strip */
-    CHECK(tok_html_unescape(t->entity, text, &a));
+    ATAS_CHECK(tok_html_unescape(t->entity, text, &a));
     atas_status st = tok_html_unescape(t->entity, a, &b);
     free(a);
-    CHECK(st);
+    ATAS_CHECK(st);
     /* whitespace_clean: runs of whitespace -> one space, stripped */
-    CHECK(substitute(t->ws, b, " ", &a));
+    ATAS_CHECK(substitute(t->ws, b, " ", &a));
     free(b);
     size_t n = strlen(a), s0 = 0;
     while (s0 < n && a[s0] == ' ') s0++;
@@ -192,7 +192,7 @@ atas_status atas_tokenizer_clean(const atas_tokenizer *t, const char *text, char
     a[n - s0] = 0;
     st = lowercase(t->loc, a, &b);
     free(a);
-    CHECK(st);
+    ATAS_CHECK(st);
     *out = b;
     return ATAS_OK;
 }
@@ -285,11 +285,11 @@ out:
 }
 
 atas_status atas_tokenizer_encode(const atas_tokenizer *t, const char *text, int32_t **ids, int *n) {
-    REQUIRE(t && text && ids && n, "atas_tokenizer_encode: NULL argument");
+    ATAS_REQUIRE(t && text && ids && n, "atas_tokenizer_encode: NULL argument");
     *ids = NULL;
     *n = 0;
     char *c;
-    CHECK(atas_tokenizer_clean(t, text, &c));
+    ATAS_CHECK(atas_tokenizer_clean(t, text, &c));
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(t->pat, NULL);
     if (!md) { free(c); return ATAS_ERR(ATAS_ERR_NOMEM, "tokenizer: no memory"); }
     atas_status st = ATAS_OK;
@@ -336,10 +336,10 @@ atas_status atas_tokenizer_encode(const atas_tokenizer *t, const char *text, int
 
 atas_status atas_tokenizer_tokenize(const atas_tokenizer *t, const char *text, int ctx,
                                     int32_t *out, int *truncated) {
-    REQUIRE(t && text && out && ctx >= 2, "atas_tokenizer_tokenize: bad arguments (ctx %d)", ctx);
+    ATAS_REQUIRE(t && text && out && ctx >= 2, "atas_tokenizer_tokenize: bad arguments (ctx %d)", ctx);
     int32_t *ids;
     int n;
-    CHECK(atas_tokenizer_encode(t, text, &ids, &n));
+    ATAS_CHECK(atas_tokenizer_encode(t, text, &ids, &n));
     memset(out, 0, (size_t)ctx * sizeof *out);
     out[0] = t->sot;
     int k = 1;

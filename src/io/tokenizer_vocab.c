@@ -166,12 +166,12 @@ static atas_status split_merge(const char *s, size_t n, const char *file, long l
 static atas_status load_openclip(atas_tokenizer *t, const char *path) {
     char *buf;
     size_t len;
-    CHECK(read_all(path, &buf, &len));
+    ATAS_CHECK(read_all(path, &buf, &len));
     atas_status st = ATAS_OK;
     int order[256];
     byte_table(t, order);
-    CHECK_GOTO(st, tok_map_init(&t->vocab, 2 * CLIP_MERGES), out);
-    CHECK_GOTO(st, tok_map_init(&t->ranks, 2 * CLIP_MERGES), out);
+    ATAS_CHECK_GOTO(st, tok_map_init(&t->vocab, 2 * CLIP_MERGES), out);
+    ATAS_CHECK_GOTO(st, tok_map_init(&t->ranks, 2 * CLIP_MERGES), out);
     int id = 0;
     for (int w = 0; w < 2; w++)
         for (int i = 0; i < 256; i++) {
@@ -189,8 +189,8 @@ static atas_status load_openclip(atas_tokenizer *t, const char *path) {
         if (line > 1) { /* line 1: "#version: 0.2" */
             size_t sp;
             if (n && p[n - 1] == '\r') n--;
-            CHECK_GOTO(st, split_merge(p, n, path, line, &sp), out);
-            CHECK_GOTO(st, add_merge(t, p, sp, p + sp + 1, n - sp - 1, rank, path, line), out);
+            ATAS_CHECK_GOTO(st, split_merge(p, n, path, line, &sp), out);
+            ATAS_CHECK_GOTO(st, add_merge(t, p, sp, p + sp + 1, n - sp - 1, rank, path, line), out);
             /* the joined merge becomes a token (the same token can be made twice) */
             char joined[512];
             memcpy(joined, p, sp);
@@ -223,7 +223,7 @@ out:
 static atas_status hf_vocab(atas_tokenizer *t, json_t *v, const char *file, const char *key) {
     if (!json_is_object(v))
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: %s is not an object of token -> id", file, key);
-    CHECK(tok_map_init(&t->vocab, json_object_size(v)));
+    ATAS_CHECK(tok_map_init(&t->vocab, json_object_size(v)));
     const char *k;
     json_t *val;
     t->nvocab = 0;
@@ -257,11 +257,11 @@ static atas_status load_hf_vocab_json(atas_tokenizer *t, const char *vocab, cons
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: invalid JSON at line %d: %s", vocab, je.line, je.text);
     atas_status st = hf_vocab(t, root, vocab, "the file");
     json_decref(root);
-    CHECK(st);
-    CHECK(hf_specials(t, vocab));
+    ATAS_CHECK(st);
+    ATAS_CHECK(hf_specials(t, vocab));
     char *buf;
     size_t len;
-    CHECK(read_all(merges, &buf, &len));
+    ATAS_CHECK(read_all(merges, &buf, &len));
     st = tok_map_init(&t->ranks, 65536);
     char *p = buf, *end = buf + len;
     long line = 0;
@@ -300,14 +300,14 @@ static atas_status load_hf_tokenizer_json(atas_tokenizer *t, const char *path) {
         st = ATAS_ERR(ATAS_ERR_FORMAT, "%s: model.type is \"%s\", expected \"BPE\"", path, type);
         goto out;
     }
-    CHECK_GOTO(st, hf_vocab(t, json_object_get(model, "vocab"), path, "model.vocab"), out);
-    CHECK_GOTO(st, hf_specials(t, path), out);
+    ATAS_CHECK_GOTO(st, hf_vocab(t, json_object_get(model, "vocab"), path, "model.vocab"), out);
+    ATAS_CHECK_GOTO(st, hf_specials(t, path), out);
     merges = json_object_get(model, "merges");
     if (!json_is_array(merges) || json_array_size(merges) == 0) {
         st = ATAS_ERR(ATAS_ERR_FORMAT, "%s: model.merges is not a non-empty array", path);
         goto out;
     }
-    CHECK_GOTO(st, tok_map_init(&t->ranks, json_array_size(merges)), out);
+    ATAS_CHECK_GOTO(st, tok_map_init(&t->ranks, json_array_size(merges)), out);
     size_t i;
     json_t *m;
     json_array_foreach(merges, i, m) {
@@ -315,13 +315,13 @@ static atas_status load_hf_tokenizer_json(atas_tokenizer *t, const char *path) {
         if (json_is_string(m)) {
             const char *s = json_string_value(m);
             size_t sp, n = strlen(s);
-            CHECK_GOTO(st, split_merge(s, n, path, (long)i, &sp), out);
-            CHECK_GOTO(st, add_merge(t, s, sp, s + sp + 1, n - sp - 1, (int)i, path, (long)i), out);
+            ATAS_CHECK_GOTO(st, split_merge(s, n, path, (long)i, &sp), out);
+            ATAS_CHECK_GOTO(st, add_merge(t, s, sp, s + sp + 1, n - sp - 1, (int)i, path, (long)i), out);
         } else if (json_is_array(m) && json_array_size(m) == 2 &&
                    json_is_string(json_array_get(m, 0)) && json_is_string(json_array_get(m, 1))) {
             const char *a = json_string_value(json_array_get(m, 0));
             const char *b = json_string_value(json_array_get(m, 1));
-            CHECK_GOTO(st, add_merge(t, a, strlen(a), b, strlen(b), (int)i, path, (long)i), out);
+            ATAS_CHECK_GOTO(st, add_merge(t, a, strlen(a), b, strlen(b), (int)i, path, (long)i), out);
         } else {
             st = ATAS_ERR(ATAS_ERR_FORMAT, "%s: model.merges[%zu] is neither \"a b\" nor [\"a\", \"b\"]",
                           path, i);

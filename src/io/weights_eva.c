@@ -33,7 +33,7 @@ atas_status atas_weights_eva_infer_dims(const wview *v, atas_layout L, atas_vit_
     c->act = ATAS_ACT_GELU; /* unused by EVA02 */
     c->ln_eps = 1e-6f;
     snprintf(nm, sizeof nm, "%spatch_embed.proj.weight", pre);
-    CHECK(shape_of(v, nm, 4, s, "width and patch"));
+    ATAS_CHECK(shape_of(v, nm, 4, s, "width and patch"));
     if (s[1] != 3 || s[2] != s[3] || s[0] <= 0 || s[2] <= 0)
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: '%s' has shape [%lld,%lld,%lld,%lld], expected "
                         "[width,3,patch,patch]", path, nm, (long long)s[0], (long long)s[1],
@@ -41,7 +41,7 @@ atas_status atas_weights_eva_infer_dims(const wview *v, atas_layout L, atas_vit_
     c->width = (int)s[0];
     c->patch = (int)s[2];
     snprintf(nm, sizeof nm, "%spos_embed", pre);
-    CHECK(shape_of(v, nm, 3, s, "grid"));
+    ATAS_CHECK(shape_of(v, nm, 3, s, "grid"));
     int g = 0;
     while ((int64_t)(g + 1) * (g + 1) + 1 <= s[1]) g++;
     if (s[0] != 1 || s[1] < 2 || (int64_t)g * g + 1 != s[1] || s[2] != c->width)
@@ -58,10 +58,10 @@ atas_status atas_weights_eva_infer_dims(const wview *v, atas_layout L, atas_vit_
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: EVA02 tensor '%s' missing: cannot infer layers", path, nm);
     c->layers = l;
     snprintf(nm, sizeof nm, "%sblocks.0.mlp.%s.weight", pre, baai ? "w1" : "fc1_g");
-    CHECK(shape_of(v, nm, 2, s, "mlp"));
+    ATAS_CHECK(shape_of(v, nm, 2, s, "mlp"));
     c->mlp = (int)s[0];
     snprintf(nm, sizeof nm, "%shead.weight", pre);
-    CHECK(shape_of(v, nm, 2, s, "embed"));
+    ATAS_CHECK(shape_of(v, nm, 2, s, "embed"));
     c->embed = (int)s[0];
     return ATAS_OK;
 }

@@ -2,6 +2,8 @@
 #ifndef ATAS_IO_WEIGHTS_INTERNAL_H
 #define ATAS_IO_WEIGHTS_INTERNAL_H
 
+#include <jansson.h>
+
 #include "atas/weights.h"
 
 /* An opened model with names looked up after removing state_dict./module. */
@@ -30,5 +32,9 @@ void side_free(sidecfg *s);
 /* EVA02 (weights_eva.c): which EVA layout a file uses (-1: not EVA02), and its dims */
 int atas_weights_eva_layout(const wview *v);
 atas_status atas_weights_eva_infer_dims(const wview *v, atas_layout L, atas_vit_config *c);
+
+/* an HF config section's "hidden_act" (absent: quick_gelu); any other value is an
+ * error naming file and section (vision_config, text_config) */
+atas_status atas_hf_hidden_act(json_t *cfg, const char *file, const char *section, atas_act *act);
 
 #endif

@@ -10,6 +10,17 @@
 #include "io/namemap_eva.h"
 #include "io/weights_internal.h"
 
+atas_status atas_hf_hidden_act(json_t *cfg, const char *file, const char *section, atas_act *act) {
+    json_t *a = json_object_get(cfg, "hidden_act");
+    const char *v = a ? json_string_value(a) : "quick_gelu"; /* HF CLIP's default */
+    if (v && strcmp(v, "quick_gelu") == 0) *act = ATAS_ACT_QUICKGELU;
+    else if (v && strcmp(v, "gelu") == 0) *act = ATAS_ACT_GELU;
+    else
+        return ATAS_ERR(ATAS_ERR_FORMAT, "%s: %s.hidden_act = %s: expected \"quick_gelu\" or \"gelu\"", file,
+                        section, v ? v : "(not a string)");
+    return ATAS_OK;
+}
+
 /* ------------------------------------------------------------ unwrapped view */
 typedef struct {
     const char *name;
@@ -22,7 +33,7 @@ static int cmp_uname(const void *a, const void *b) {
 
 atas_status wv_open(wview *v, const char *path) {
     memset(v, 0, sizeof *v);
-    CHECK(atas_st_open(&v->st, path));
+    ATAS_CHECK(atas_st_open(&v->st, path));
     int n = atas_st_count(v->st);
     v->u = calloc((size_t)n + 1, sizeof(uname));
     if (!v->u) { wv_close(v); return ATAS_ERR(ATAS_ERR_NOMEM, "%s: no memory", path); }
@@ -132,16 +143,7 @@ atas_status side_read(const char *path, atas_layout layout, sidecfg *s) {
                               s->file);
                 goto done;
             }
-            json_t *a = json_object_get(vc, "hidden_act");
-            const char *act = a ? json_string_value(a) : "quick_gelu";
-            if (act && strcmp(act, "quick_gelu") == 0) s->act = ATAS_ACT_QUICKGELU;
-            else if (act && strcmp(act, "gelu") == 0) s->act = ATAS_ACT_GELU;
-            else {
-                st = ATAS_ERR(ATAS_ERR_FORMAT,
-                              "%s: vision_config.hidden_act = %s: expected \"quick_gelu\" or \"gelu\"",
-                              s->file, act ? act : "(not a string)");
-                goto done;
-            }
+            ATAS_CHECK_GOTO(st, atas_hf_hidden_act(vc, s->file, "vision_config", &s->act), done);
             s->have_act = 1;
             json_t *e = json_object_get(vc, "layer_norm_eps");
             s->ln_eps = e ? (float)json_number_value(e) : 1e-5f;
@@ -197,7 +199,7 @@ static atas_status infer_dims(const wview *v, atas_layout L, atas_vit_config *c)
     if (!hf && atas_weights_eva_layout(v) >= 0) return atas_weights_eva_infer_dims(v, L, c);
     const char *path = atas_st_path(v->st);
     int64_t s[4];
-    CHECK(get_shape(v, hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight",
+    ATAS_CHECK(get_shape(v, hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight",
                     4, s, "width and patch"));
     if (s[1] != 3 || s[2] != s[3] || s[0] <= 0 || s[2] <= 0)
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: patch embedding has shape [%lld,%lld,%lld,%lld], "
@@ -205,7 +207,7 @@ static atas_status infer_dims(const wview *v, atas_layout L, atas_vit_config *c)
                         (long long)s[2], (long long)s[3]);
     c->width = (int)s[0];
     c->patch = (int)s[2];
-    CHECK(get_shape(v, hf ? "vision_model.embeddings.position_embedding.weight"
+    ATAS_CHECK(get_shape(v, hf ? "vision_model.embeddings.position_embedding.weight"
                           : "visual.positional_embedding", 2, s, "grid"));
     int g = 0;
     while ((int64_t)(g + 1) * (g + 1) + 1 <= s[0]) g++;
@@ -223,10 +225,10 @@ static atas_status infer_dims(const wview *v, atas_layout L, atas_vit_config *c)
     if (l == 0)
         return ATAS_ERR(ATAS_ERR_FORMAT, "%s: tensor '%s' missing: cannot infer layers", path, nm);
     c->layers = l;
-    CHECK(get_shape(v, hf ? "vision_model.encoder.layers.0.mlp.fc1.weight"
+    ATAS_CHECK(get_shape(v, hf ? "vision_model.encoder.layers.0.mlp.fc1.weight"
                           : "visual.transformer.resblocks.0.mlp.c_fc.weight", 2, s, "mlp"));
     c->mlp = (int)s[0];
-    CHECK(get_shape(v, hf ? "visual_projection.weight" : "visual.proj", 2, s, "embed"));
+    ATAS_CHECK(get_shape(v, hf ? "visual_projection.weight" : "visual.proj", 2, s, "embed"));
     c->embed = (int)(hf ? s[0] : s[1]);
     return ATAS_OK;
 }
@@ -240,7 +242,7 @@ atas_status atas_weights_act_unknown(const char *path) {
 
 atas_status atas_weights_infer_config(const char *path, atas_vit_config *c, int *have_act) {
     wview v;
-    CHECK(wv_open(&v, path));
+    ATAS_CHECK(wv_open(&v, path));
     atas_status s;
     atas_layout L;
     sidecfg sc = {0};
@@ -248,16 +250,16 @@ atas_status atas_weights_infer_config(const char *path, atas_vit_config *c, int 
     memset(c, 0, sizeof *c);
     c->act = ATAS_ACT_QUICKGELU;
     c->ln_eps = 1e-5f;
-    CHECK_GOTO(s, atas_weights_detect_layout(v.st, &L), done);
-    CHECK_GOTO(s, infer_dims(&v, L, c), done);
-    CHECK_GOTO(s, side_read(path, L, &sc), done);
+    ATAS_CHECK_GOTO(s, atas_weights_detect_layout(v.st, &L), done);
+    ATAS_CHECK_GOTO(s, infer_dims(&v, L, c), done);
+    ATAS_CHECK_GOTO(s, side_read(path, L, &sc), done);
     /* atas's own exports record heads / act / ln_eps in the safetensors metadata */
     char mh[32] = "", ma[32] = "", me[32] = "";
     int fh = 0, fa = 0, fe = 0;
     if (!sc.have_heads || !sc.have_act) {
-        CHECK_GOTO(s, atas_st_metadata_get(path, "atas.heads", mh, sizeof mh, &fh), done);
-        CHECK_GOTO(s, atas_st_metadata_get(path, "atas.act", ma, sizeof ma, &fa), done);
-        CHECK_GOTO(s, atas_st_metadata_get(path, "atas.ln_eps", me, sizeof me, &fe), done);
+        ATAS_CHECK_GOTO(s, atas_st_metadata_get(path, "atas.heads", mh, sizeof mh, &fh), done);
+        ATAS_CHECK_GOTO(s, atas_st_metadata_get(path, "atas.act", ma, sizeof ma, &fa), done);
+        ATAS_CHECK_GOTO(s, atas_st_metadata_get(path, "atas.ln_eps", me, sizeof me, &fe), done);
     }
     if (fh && !sc.have_heads && (atoi(mh) <= 0 || c->width % atoi(mh))) {
         s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: __metadata__ atas.heads = \"%s\" does not divide the width %d", path,
@@ -320,12 +322,12 @@ atas_status atas_weights_infer_config(const char *path, atas_vit_config *c, int 
     if (sc.have_act) c->act = sc.act;
     if (sc.have_eps) c->ln_eps = sc.ln_eps;
     if (have_act) *have_act = sc.have_act;
-    CHECK_GOTO(s, atas_vit_config_check(c, path), done);
+    ATAS_CHECK_GOTO(s, atas_vit_config_check(c, path), done);
     {   /* the model must fit in what the file holds before anything of its size is allocated */
         atas_param_info *info = NULL;
         int nt = 0;
         size_t need = 0, have = 0;
-        CHECK_GOTO(s, atas_vit_param_table(c, &info, &nt, &need), done);
+        ATAS_CHECK_GOTO(s, atas_vit_param_table(c, &info, &nt, &need), done);
         need = 0;
         for (int i = 0; i < nt; i++) need += info[i].numel;
         atas_host_free(info);
@@ -377,18 +379,18 @@ static atas_status read_part(const wview *v, const atas_vit_config *c, const ata
     size_t row = t->numel / (size_t)t->shape[0];
     float *dst = host + t->offset;
     if (!p->transpose) {
-        CHECK(atas_st_read_f32(f, dst + (size_t)p->row0 * row));
+        ATAS_CHECK(atas_st_read_f32(f, dst + (size_t)p->row0 * row));
         return ATAS_OK;
     }
     float *tmp;
-    CHECK(atas_host_alloc((void **)&tmp, f->numel * sizeof(float), "transpose staging"));
+    ATAS_CHECK(atas_host_alloc((void **)&tmp, f->numel * sizeof(float), "transpose staging"));
     atas_status s = atas_st_read_f32(f, tmp);
     int R = t->shape[0], C = t->shape[1]; /* stored as [C, R] */
     if (s == ATAS_OK)
         for (int r = 0; r < R; r++)
             for (int cc = 0; cc < C; cc++) dst[(size_t)r * C + cc] = tmp[(size_t)cc * R + r];
     atas_host_free(tmp);
-    CHECK(s);
+    ATAS_CHECK(s);
     return ATAS_OK;
 }
 
@@ -408,14 +410,14 @@ atas_status atas_weights_read_host(const char *path, const atas_vit_config *c,
                                    atas_weights_extra **extra) {
     if (extra) *extra = NULL;
     wview v;
-    CHECK(wv_open(&v, path));
+    ATAS_CHECK(wv_open(&v, path));
     atas_status s = ATAS_OK;
     atas_layout L;
     sidecfg sc = {0};
     atas_weights_extra *x = NULL;
     unsigned char *used = calloc((size_t)v.n + 1, 1);
     if (!used) { s = ATAS_ERR(ATAS_ERR_NOMEM, "%s: no memory", path); goto done; }
-    CHECK_GOTO(s, atas_weights_detect_layout(v.st, &L), done);
+    ATAS_CHECK_GOTO(s, atas_weights_detect_layout(v.st, &L), done);
     if (c->family == ATAS_VIT_EVA02 && L == ATAS_LAYOUT_HF) {
         s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: Hugging Face names (vision_model.*) for an EVA02 model: "
                      "transformers has no EVA02-CLIP class; expected OpenCLIP/timm (visual.trunk.*) "
@@ -436,7 +438,7 @@ atas_status atas_weights_read_host(const char *path, const atas_vit_config *c,
     for (int idx = 0; idx < n; idx++) {
         atas_namemap_part parts[3];
         int np = atas_namemap_parts(c, info, idx, L, parts);
-        for (int k = 0; k < np; k++) CHECK_GOTO(s, read_part(&v, c, &info[idx], &parts[k], host, used), done);
+        for (int k = 0; k < np; k++) ATAS_CHECK_GOTO(s, read_part(&v, c, &info[idx], &parts[k], host, used), done);
     }
     if (extra) {
         x = calloc(1, sizeof *x);
@@ -465,10 +467,10 @@ atas_status atas_weights_read_host(const char *path, const atas_vit_config *c,
         e->ndim = f->ndim;
         memcpy(e->shape, f->shape, sizeof e->shape);
         e->nbytes = f->nbytes;
-        CHECK_GOTO(s, atas_host_alloc((void **)&e->data, f->nbytes ? f->nbytes : 1, "extra tensor"), done);
+        ATAS_CHECK_GOTO(s, atas_host_alloc((void **)&e->data, f->nbytes ? f->nbytes : 1, "extra tensor"), done);
         if (f->nbytes) memcpy(e->data, f->data, f->nbytes);
     }
-    CHECK_GOTO(s, side_read(path, L, &sc), done);
+    ATAS_CHECK_GOTO(s, side_read(path, L, &sc), done);
     if (sc.have_heads) {
         int heads = sc.head_width ? c->width / sc.head_width : sc.heads;
         if (heads != c->heads) {
@@ -495,10 +497,10 @@ done:
 
 atas_status atas_weights_load(const char *path, atas_vit *m, atas_weights_extra **extra) {
     float *h;
-    CHECK(atas_host_calloc((void **)&h, m->nparams * sizeof(float), "weights staging"));
+    ATAS_CHECK(atas_host_calloc((void **)&h, m->nparams * sizeof(float), "weights staging"));
     atas_status s = atas_weights_read_host(path, &m->cfg, m->info, m->ntensors, h, extra);
     if (s == ATAS_OK) s = m->be->upload(m->be, m->params, h, m->nparams * sizeof(float));
     atas_host_free(h);
-    CHECK(s);
+    ATAS_CHECK(s);
     return ATAS_OK;
 }

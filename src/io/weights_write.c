@@ -107,7 +107,7 @@ atas_status atas_weights_save_host_meta(const char *path, const atas_vit_config 
                                         const atas_param_info *info, int n, const float *host,
                                         atas_layout layout, const atas_weights_extra *extra,
                                         const atas_weights_meta *meta) {
-    CHECK(atas_vit_config_check(c, "model"));
+    ATAS_CHECK(atas_vit_config_check(c, "model"));
     if (c->family == ATAS_VIT_EVA02 && layout == ATAS_LAYOUT_HF)
         return ATAS_ERR(ATAS_ERR_INVALID, "%s: EVA02 weights cannot be written in the hf layout: "
                         "Hugging Face transformers has no EVA02-CLIP class (use openclip: OpenCLIP/"
@@ -171,7 +171,7 @@ atas_status atas_weights_save_host_meta(const char *path, const atas_vit_config 
             x->data = host + t->offset + (size_t)parts[k].row0 * row;
             if (parts[k].transpose) {
                 int R = t->shape[0], C = t->shape[1];
-                CHECK_GOTO(s, atas_host_alloc((void **)&tr, t->numel * sizeof(float), "transpose"), done);
+                ATAS_CHECK_GOTO(s, atas_host_alloc((void **)&tr, t->numel * sizeof(float), "transpose"), done);
                 for (int cc = 0; cc < C; cc++)
                     for (int r = 0; r < R; r++) tr[(size_t)cc * R + r] = host[t->offset + (size_t)r * C + cc];
                 x->data = tr;
@@ -195,10 +195,10 @@ atas_status atas_weights_save_host_meta(const char *path, const atas_vit_config 
         memcpy(x->shape, t->shape, sizeof x->shape);
         x->data = t->data;
     }
-    if (layout == ATAS_LAYOUT_HF) CHECK_GOTO(s, hf_config_text(path, c, extra, meta, &cfgtext), done);
-    CHECK_GOTO(s, atas_st_write_meta(file, e, ne, mk, mv, all.n), done);
+    if (layout == ATAS_LAYOUT_HF) ATAS_CHECK_GOTO(s, hf_config_text(path, c, extra, meta, &cfgtext), done);
+    ATAS_CHECK_GOTO(s, atas_st_write_meta(file, e, ne, mk, mv, all.n), done);
     wrote_file = 1;
-    if (cfgtext) CHECK_GOTO(s, atas_write_file_atomic(cfgpath, cfgtext, strlen(cfgtext)), done);
+    if (cfgtext) ATAS_CHECK_GOTO(s, atas_write_file_atomic(cfgpath, cfgtext, strlen(cfgtext)), done);
 done:
     if (s != ATAS_OK && wrote_file) unlink(file);
     if (s != ATAS_OK && made_dir) rmdir(path);
@@ -214,11 +214,11 @@ done:
 atas_status atas_weights_save(const char *path, const atas_vit *m, atas_layout layout,
                               const atas_weights_extra *extra) {
     float *h;
-    CHECK(atas_host_alloc((void **)&h, m->nparams * sizeof(float), "weights staging"));
+    ATAS_CHECK(atas_host_alloc((void **)&h, m->nparams * sizeof(float), "weights staging"));
     atas_status s = m->be->download(m->be, h, m->params, m->nparams * sizeof(float));
     if (s == ATAS_OK)
         s = atas_weights_save_host(path, &m->cfg, m->info, m->ntensors, h, layout, extra);
     atas_host_free(h);
-    CHECK(s);
+    ATAS_CHECK(s);
     return ATAS_OK;
 }

@@ -8,16 +8,6 @@
 #define PW(m, idx) atas_vit_p((m), (idx))
 #define BLK(l, k) atas_eva_blk((l), (k))
 
-static atas_status ready(const atas_vit *m, int idx) {
-    if (m->grad_ready) CHECK(m->grad_ready(m->grad_ready_ctx, m->info[idx].offset));
-    return ATAS_OK;
-}
-
-static int trains_below(const atas_vit *m, int l) {
-    for (int i = 0; i < BLK(l, 0); i++)
-        if (m->trainable[i]) return 1;
-    return 0;
-}
 
 /* The MLP in reverse on rows [M]: dout = d(out); adds d x into dx (x = its input).
  * fch, fln, fm, fr: what the forward kept; fca is recomputed. */
@@ -27,17 +17,17 @@ static atas_status mlp_bwd(atas_vit_pass *p, const atas_vit *m, int l, int M, co
     const atas_backend *be = m->be;
     const int D = m->cfg.width, F = m->cfg.mlp;
     const size_t MF = (size_t)M * F;
-    CHECK(be->swiglu_fwd(be, p->fca, fch, M, F));
-    CHECK(be->zero(be, p->g_dfln, MF * sizeof(float)));
-    CHECK(be->linear_bwd(be, p->g_dfln, G(m, BLK(l, ATAS_EVA_W3_W)), G(m, BLK(l, ATAS_EVA_W3_B)), dout, fln,
+    ATAS_CHECK(be->swiglu_fwd(be, p->fca, fch, M, F));
+    ATAS_CHECK(be->zero(be, p->g_dfln, MF * sizeof(float)));
+    ATAS_CHECK(be->linear_bwd(be, p->g_dfln, G(m, BLK(l, ATAS_EVA_W3_W)), G(m, BLK(l, ATAS_EVA_W3_B)), dout, fln,
                          PW(m, BLK(l, ATAS_EVA_W3_W)), M, F, D));
-    CHECK(be->zero(be, p->g_dfca, MF * sizeof(float)));
-    CHECK(be->layernorm_bwd(be, p->g_dfca, G(m, BLK(l, ATAS_EVA_FLN_W)), G(m, BLK(l, ATAS_EVA_FLN_B)),
+    ATAS_CHECK(be->zero(be, p->g_dfca, MF * sizeof(float)));
+    ATAS_CHECK(be->layernorm_bwd(be, p->g_dfca, G(m, BLK(l, ATAS_EVA_FLN_W)), G(m, BLK(l, ATAS_EVA_FLN_B)),
                             p->g_dfln, p->fca, PW(m, BLK(l, ATAS_EVA_FLN_W)), fm, fr, M, F));
-    CHECK(be->zero(be, p->g_dfch, 2 * MF * sizeof(float)));
-    CHECK(be->swiglu_bwd(be, p->g_dfch, p->g_dfca, fch, M, F));
-    CHECK(be->zero(be, p->g_dln, (size_t)M * D * sizeof(float)));
-    CHECK(be->linear_bwd(be, p->g_dln, G(m, BLK(l, ATAS_EVA_W12_W)), G(m, BLK(l, ATAS_EVA_W12_B)),
+    ATAS_CHECK(be->zero(be, p->g_dfch, 2 * MF * sizeof(float)));
+    ATAS_CHECK(be->swiglu_bwd(be, p->g_dfch, p->g_dfca, fch, M, F));
+    ATAS_CHECK(be->zero(be, p->g_dln, (size_t)M * D * sizeof(float)));
+    ATAS_CHECK(be->linear_bwd(be, p->g_dln, G(m, BLK(l, ATAS_EVA_W12_W)), G(m, BLK(l, ATAS_EVA_W12_B)),
                          p->g_dfch, x, PW(m, BLK(l, ATAS_EVA_W12_W)), M, D, 2 * F));
     (void)dx;
     return ATAS_OK; /* d(norm2 out) is in g_dln */
@@ -52,40 +42,40 @@ static atas_status block_bwd(atas_vit_pass *p, const atas_vit *m, int l, float *
     const float *x_in = SLOT(p, res, l, BT * D), *res2 = SLOT(p, res2, l, BT * D);
 
     /* MLP: x_out = res2 + mlp(norm2 res2) */
-    CHECK(mlp_bwd(p, m, l, M, SLOT(p, ln2, l, BT * D), SLOT(p, fch, l, BT * 2 * F),
+    ATAS_CHECK(mlp_bwd(p, m, l, M, SLOT(p, ln2, l, BT * D), SLOT(p, fch, l, BT * 2 * F),
                   SLOT(p, e_fln, l, BT * F), SLOT(p, e_fln_mean, l, BT), SLOT(p, e_fln_rstd, l, BT),
                   dx, NULL));
-    CHECK(be->layernorm_bwd(be, dx, G(m, BLK(l, ATAS_EVA_NORM2_W)), G(m, BLK(l, ATAS_EVA_NORM2_B)),
+    ATAS_CHECK(be->layernorm_bwd(be, dx, G(m, BLK(l, ATAS_EVA_NORM2_W)), G(m, BLK(l, ATAS_EVA_NORM2_B)),
                             p->g_dln, res2, PW(m, BLK(l, ATAS_EVA_NORM2_W)), SLOT(p, ln2_mean, l, BT),
                             SLOT(p, ln2_rstd, l, BT), M, D));
     /* attention: res2 = x_in + proj(attn.norm(attn(rope(qkv(norm1 x_in))))) */
-    CHECK(be->zero(be, p->g_dln, BT * D * sizeof(float)));
-    CHECK(be->linear_bwd(be, p->g_dln, G(m, BLK(l, ATAS_EVA_PROJ_W)), G(m, BLK(l, ATAS_EVA_PROJ_B)), dx,
+    ATAS_CHECK(be->zero(be, p->g_dln, BT * D * sizeof(float)));
+    ATAS_CHECK(be->linear_bwd(be, p->g_dln, G(m, BLK(l, ATAS_EVA_PROJ_W)), G(m, BLK(l, ATAS_EVA_PROJ_B)), dx,
                          SLOT(p, e_iln, l, BT * D), PW(m, BLK(l, ATAS_EVA_PROJ_W)), M, D, D));
     const float *atty = SLOT(p, atty, l, BT * D);
-    CHECK(be->zero(be, p->g_datty, BT * D * sizeof(float)));
-    CHECK(be->layernorm_bwd(be, p->g_datty, G(m, BLK(l, ATAS_EVA_ILN_W)), G(m, BLK(l, ATAS_EVA_ILN_B)),
+    ATAS_CHECK(be->zero(be, p->g_datty, BT * D * sizeof(float)));
+    ATAS_CHECK(be->layernorm_bwd(be, p->g_datty, G(m, BLK(l, ATAS_EVA_ILN_W)), G(m, BLK(l, ATAS_EVA_ILN_B)),
                             p->g_dln, atty, PW(m, BLK(l, ATAS_EVA_ILN_W)), SLOT(p, e_iln_mean, l, BT),
                             SLOT(p, e_iln_rstd, l, BT), M, D));
-    CHECK(be->zero(be, p->g_dqkv, BT * 3 * D * sizeof(float)));
-    CHECK(be->attention_bwd(be, p->g_dqkv, p->g_datty, SLOT(p, qkv, l, BT * 3 * D), atty,
+    ATAS_CHECK(be->zero(be, p->g_dqkv, BT * 3 * D * sizeof(float)));
+    ATAS_CHECK(be->attention_bwd(be, p->g_dqkv, p->g_datty, SLOT(p, qkv, l, BT * 3 * D), atty,
                             SLOT(p, lse, l, (size_t)p->B * nh * p->T), p->B, p->T, nh, D / nh,
                             p->attn_ws));
-    CHECK(be->zero(be, p->g_dqkv2, BT * 3 * D * sizeof(float)));
-    CHECK(be->rope_bwd(be, p->g_dqkv2, p->g_dqkv, p->B, p->gh, p->gw, 3 * D, 2 * nh, D / nh,
+    ATAS_CHECK(be->zero(be, p->g_dqkv2, BT * 3 * D * sizeof(float)));
+    ATAS_CHECK(be->rope_bwd(be, p->g_dqkv2, p->g_dqkv, p->B, p->gh, p->gw, 3 * D, 2 * nh, D / nh,
                        ATAS_EVA_ROPE_REF, ATAS_EVA_ROPE_THETA));
     float *gq = G(m, BLK(l, ATAS_EVA_Q_B)), *gv = G(m, BLK(l, ATAS_EVA_V_B));
-    if (gq || gv) CHECK(be->zero(be, p->g_dbias3, (size_t)3 * D * sizeof(float)));
+    if (gq || gv) ATAS_CHECK(be->zero(be, p->g_dbias3, (size_t)3 * D * sizeof(float)));
     float *lw = G(m, BLK(l, ATAS_EVA_NORM1_W)), *lb = G(m, BLK(l, ATAS_EVA_NORM1_B));
     const int need_dln = need_dx || lw || lb;
-    if (need_dln) CHECK(be->zero(be, p->g_dln, BT * D * sizeof(float)));
-    CHECK(be->linear_bwd(be, need_dln ? p->g_dln : NULL, G(m, BLK(l, ATAS_EVA_QKV_W)),
+    if (need_dln) ATAS_CHECK(be->zero(be, p->g_dln, BT * D * sizeof(float)));
+    ATAS_CHECK(be->linear_bwd(be, need_dln ? p->g_dln : NULL, G(m, BLK(l, ATAS_EVA_QKV_W)),
                          (gq || gv) ? p->g_dbias3 : NULL, p->g_dqkv2, SLOT(p, ln1, l, BT * D),
                          PW(m, BLK(l, ATAS_EVA_QKV_W)), M, D, 3 * D));
-    if (gq) CHECK(be->axpy(be, gq, 1.0f, p->g_dbias3, (size_t)D));
-    if (gv) CHECK(be->axpy(be, gv, 1.0f, p->g_dbias3 + 2 * D, (size_t)D));
+    if (gq) ATAS_CHECK(be->axpy(be, gq, 1.0f, p->g_dbias3, (size_t)D));
+    if (gv) ATAS_CHECK(be->axpy(be, gv, 1.0f, p->g_dbias3 + 2 * D, (size_t)D));
     if (need_dln)
-        CHECK(be->layernorm_bwd(be, need_dx ? dx : NULL, lw, lb, p->g_dln, x_in,
+        ATAS_CHECK(be->layernorm_bwd(be, need_dx ? dx : NULL, lw, lb, p->g_dln, x_in,
                                 PW(m, BLK(l, ATAS_EVA_NORM1_W)), SLOT(p, ln1_mean, l, BT),
                                 SLOT(p, ln1_rstd, l, BT), M, D));
     return ATAS_OK;
@@ -100,38 +90,38 @@ static atas_status dense_bwd(atas_vit_pass *p, const atas_vit *m, const float *d
     const size_t MD = (size_t)M * D;
     float *dx2 = p->g_dsmall, *dtmp = p->g_dsmall2;
 
-    CHECK(be->zero(be, dtmp, MD * sizeof(float)));
-    CHECK(be->linear_bwd(be, dtmp, G(m, atas_eva_tail(L, ATAS_EVA_HEAD_W)),
+    ATAS_CHECK(be->zero(be, dtmp, MD * sizeof(float)));
+    ATAS_CHECK(be->linear_bwd(be, dtmp, G(m, atas_eva_tail(L, ATAS_EVA_HEAD_W)),
                          G(m, atas_eva_tail(L, ATAS_EVA_HEAD_B)), ddense, p->d_lnp,
                          PW(m, atas_eva_tail(L, ATAS_EVA_HEAD_W)), M, D, E));
-    CHECK(be->zero(be, dx2, MD * sizeof(float)));
-    CHECK(be->layernorm_bwd(be, dx2, G(m, atas_eva_tail(L, ATAS_EVA_NORM_W)),
+    ATAS_CHECK(be->zero(be, dx2, MD * sizeof(float)));
+    ATAS_CHECK(be->layernorm_bwd(be, dx2, G(m, atas_eva_tail(L, ATAS_EVA_NORM_W)),
                             G(m, atas_eva_tail(L, ATAS_EVA_NORM_B)), dtmp, p->d_x2,
                             PW(m, atas_eva_tail(L, ATAS_EVA_NORM_W)), p->d_lnp_mean, p->d_lnp_rstd, M,
                             D));
     /* x2 = x1 + mlp(norm2 x1): dx2 becomes d x1 */
-    CHECK(mlp_bwd(p, m, l, M, p->d_ln2, p->d_fch, p->d_fln, p->d_fln_mean, p->d_fln_rstd, dx2, NULL));
-    CHECK(be->layernorm_bwd(be, dx2, G(m, BLK(l, ATAS_EVA_NORM2_W)), G(m, BLK(l, ATAS_EVA_NORM2_B)),
+    ATAS_CHECK(mlp_bwd(p, m, l, M, p->d_ln2, p->d_fch, p->d_fln, p->d_fln_mean, p->d_fln_rstd, dx2, NULL));
+    ATAS_CHECK(be->layernorm_bwd(be, dx2, G(m, BLK(l, ATAS_EVA_NORM2_W)), G(m, BLK(l, ATAS_EVA_NORM2_B)),
                             p->g_dln, p->d_x1, PW(m, BLK(l, ATAS_EVA_NORM2_W)), p->d_ln2_mean,
                             p->d_ln2_rstd, M, D));
     /* x1 = x + proj(attn.norm(v)), v = v_proj(norm1 x) + v_bias: dx2 becomes d x */
-    CHECK(be->zero(be, dtmp, MD * sizeof(float)));
-    CHECK(be->linear_bwd(be, dtmp, G(m, BLK(l, ATAS_EVA_PROJ_W)), G(m, BLK(l, ATAS_EVA_PROJ_B)), dx2,
+    ATAS_CHECK(be->zero(be, dtmp, MD * sizeof(float)));
+    ATAS_CHECK(be->linear_bwd(be, dtmp, G(m, BLK(l, ATAS_EVA_PROJ_W)), G(m, BLK(l, ATAS_EVA_PROJ_B)), dx2,
                          p->d_iln, PW(m, BLK(l, ATAS_EVA_PROJ_W)), M, D, D));
     float *dv = p->g_datty; /* >= M*D floats */
-    CHECK(be->zero(be, dv, MD * sizeof(float)));
-    CHECK(be->layernorm_bwd(be, dv, G(m, BLK(l, ATAS_EVA_ILN_W)), G(m, BLK(l, ATAS_EVA_ILN_B)), dtmp,
+    ATAS_CHECK(be->zero(be, dv, MD * sizeof(float)));
+    ATAS_CHECK(be->layernorm_bwd(be, dv, G(m, BLK(l, ATAS_EVA_ILN_W)), G(m, BLK(l, ATAS_EVA_ILN_B)), dtmp,
                             p->d_v, PW(m, BLK(l, ATAS_EVA_ILN_W)), p->d_iln_mean, p->d_iln_rstd, M,
                             D));
     float *gW = G(m, BLK(l, ATAS_EVA_QKV_W));
     float *dln1 = p->g_dln;
-    CHECK(be->zero(be, dln1, MD * sizeof(float)));
-    CHECK(be->linear_bwd(be, dln1, gW ? gW + (size_t)2 * D * D : NULL, G(m, BLK(l, ATAS_EVA_V_B)), dv,
+    ATAS_CHECK(be->zero(be, dln1, MD * sizeof(float)));
+    ATAS_CHECK(be->linear_bwd(be, dln1, gW ? gW + (size_t)2 * D * D : NULL, G(m, BLK(l, ATAS_EVA_V_B)), dv,
                          p->d_ln1, PW(m, BLK(l, ATAS_EVA_QKV_W)) + (size_t)2 * D * D, M, D, D));
-    CHECK(be->layernorm_bwd(be, dx2, G(m, BLK(l, ATAS_EVA_NORM1_W)), G(m, BLK(l, ATAS_EVA_NORM1_B)), dln1,
+    ATAS_CHECK(be->layernorm_bwd(be, dx2, G(m, BLK(l, ATAS_EVA_NORM1_W)), G(m, BLK(l, ATAS_EVA_NORM1_B)), dln1,
                             p->d_x, PW(m, BLK(l, ATAS_EVA_NORM1_W)), p->d_ln1_mean, p->d_ln1_rstd, M,
                             D));
-    if (need_dx) CHECK(be->rows_scatter_add(be, dres, dx2, p->B, p->T, D, 1, p->Np));
+    if (need_dx) ATAS_CHECK(be->rows_scatter_add(be, dres, dx2, p->B, p->T, D, 1, p->Np));
     return ATAS_OK;
 }
 
@@ -140,60 +130,40 @@ static atas_status global_bwd(atas_vit_pass *p, const atas_vit *m, const float *
     const atas_vit_config *c = &m->cfg;
     const int D = c->width, E = c->embed, L = c->layers, B = p->B;
     float *dln = p->g_dsmall, *dxc = p->g_dsmall2;
-    CHECK(be->zero(be, dln, (size_t)B * D * sizeof(float)));
-    CHECK(be->linear_bwd(be, dln, G(m, atas_eva_tail(L, ATAS_EVA_HEAD_W)),
+    ATAS_CHECK(be->zero(be, dln, (size_t)B * D * sizeof(float)));
+    ATAS_CHECK(be->linear_bwd(be, dln, G(m, atas_eva_tail(L, ATAS_EVA_HEAD_W)),
                          G(m, atas_eva_tail(L, ATAS_EVA_HEAD_B)), dglob, p->g_ln,
                          PW(m, atas_eva_tail(L, ATAS_EVA_HEAD_W)), B, D, E));
-    CHECK(be->zero(be, dxc, (size_t)B * D * sizeof(float)));
-    CHECK(be->layernorm_bwd(be, dxc, G(m, atas_eva_tail(L, ATAS_EVA_NORM_W)),
+    ATAS_CHECK(be->zero(be, dxc, (size_t)B * D * sizeof(float)));
+    ATAS_CHECK(be->layernorm_bwd(be, dxc, G(m, atas_eva_tail(L, ATAS_EVA_NORM_W)),
                             G(m, atas_eva_tail(L, ATAS_EVA_NORM_B)), dln, p->g_x,
                             PW(m, atas_eva_tail(L, ATAS_EVA_NORM_W)), p->g_mean, p->g_rstd, B, D));
-    CHECK(be->rows_scatter_add(be, dres, dxc, B, p->T, D, 0, 1));
+    ATAS_CHECK(be->rows_scatter_add(be, dres, dxc, B, p->T, D, 0, 1));
     return ATAS_OK;
 }
+
+static const atas_vit_family eva_family = {
+    .block_bwd = block_bwd, .dense_bwd = dense_bwd, .global_bwd = global_bwd};
 
 atas_status atas_eva_backward(atas_vit_pass *p, const atas_vit *m, const float *dglobal,
                               const float *ddense) {
     const atas_backend *be = m->be;
     const atas_vit_config *c = &m->cfg;
-    const int D = c->width, P = c->patch, L = c->layers, G0 = c->grid;
-    const size_t BT = (size_t)p->B * p->T;
-    if (!(p->outputs & ATAS_OUT_GLOBAL)) dglobal = NULL;
-    if (!(p->outputs & ATAS_OUT_DENSE)) ddense = NULL;
-    if (!dglobal && !ddense) return ATAS_OK;
-
-    float *dres = p->g_dres;
-    CHECK(be->zero(be, dres, BT * D * sizeof(float)));
-    if (dglobal) {
-        CHECK(global_bwd(p, m, dglobal, dres));
-        CHECK(block_bwd(p, m, L - 1, dres, 1));
-    }
-    if (ddense) CHECK(dense_bwd(p, m, ddense, dres, trains_below(m, L - 1)));
-    CHECK(ready(m, BLK(L - 1, 0)));
-    for (int l = L - 2; l >= 0; l--) {
-        if (!trains_below(m, l + 1)) return ready(m, 0);
-        CHECK(block_bwd(p, m, l, dres, trains_below(m, l)));
-        CHECK(ready(m, BLK(l, 0)));
-    }
-    if (!trains_below(m, 0)) return ready(m, 0);
+    const int D = c->width, P = c->patch;
+    int embed;
+    ATAS_CHECK(atas_vit_backward_blocks(p, m, dglobal, ddense, &eva_family, &embed));
+    if (!embed) return ATAS_OK;
     /* embeddings: dres is d(embedding sum) (no ln_pre) */
+    const float *dres = p->g_dres;
     float *gpw = G(m, ATAS_EVA_PATCH_W), *gpb = G(m, ATAS_EVA_PATCH_B);
     float *gcls = G(m, ATAS_EVA_CLS), *gpos = G(m, ATAS_EVA_POS);
     const int need_pe = gpw || gpb;
-    if (need_pe) CHECK(be->zero(be, p->g_dpe, (size_t)p->B * p->Np * D * sizeof(float)));
-    if (gpos) CHECK(be->zero(be, p->g_dpos, (size_t)p->T * D * sizeof(float)));
-    CHECK(be->embed_bwd(be, need_pe ? p->g_dpe : NULL, gcls, gpos ? p->g_dpos : NULL, dres, p->B, p->Np, D));
-    if (gpos) {
-        if (p->gh == G0 && p->gw == G0) {
-            CHECK(be->axpy(be, gpos, 1.0f, p->g_dpos, (size_t)p->T * D));
-        } else {
-            CHECK(be->axpy(be, gpos, 1.0f, p->g_dpos, (size_t)D));
-            CHECK(be->resample_bwd(be, gpos + D, p->g_dpos + D, G0, G0, p->gh, p->gw, D,
-                                   ATAS_RESAMPLE_BICUBIC));
-        }
-    }
+    if (need_pe) ATAS_CHECK(be->zero(be, p->g_dpe, (size_t)p->B * p->Np * D * sizeof(float)));
+    if (gpos) ATAS_CHECK(be->zero(be, p->g_dpos, (size_t)p->T * D * sizeof(float)));
+    ATAS_CHECK(be->embed_bwd(be, need_pe ? p->g_dpe : NULL, gcls, gpos ? p->g_dpos : NULL, dres, p->B, p->Np, D));
+    if (gpos) ATAS_CHECK(atas_vit_pos_bwd(p, m, gpos));
     if (need_pe)
-        CHECK(be->linear_bwd(be, NULL, gpw, gpb, p->g_dpe, p->patches, PW(m, ATAS_EVA_PATCH_W),
+        ATAS_CHECK(be->linear_bwd(be, NULL, gpw, gpb, p->g_dpe, p->patches, PW(m, ATAS_EVA_PATCH_W),
                              p->B * p->Np, 3 * P * P, D));
-    return ready(m, 0);
+    return atas_vit_grad_ready(m, 0);
 }

@@ -13,22 +13,9 @@
 static atas_status pack_bias3(atas_vit_pass *p, const atas_vit *m, int l) {
     const atas_backend *be = m->be;
     const size_t D = m->cfg.width, bytes = D * sizeof(float);
-    CHECK(be->copy(be, p->e_bias3, PW(m, BLK(l, ATAS_EVA_Q_B)), bytes));
-    CHECK(be->zero(be, p->e_bias3 + D, bytes));
-    CHECK(be->copy(be, p->e_bias3 + 2 * D, PW(m, BLK(l, ATAS_EVA_V_B)), bytes));
-    return ATAS_OK;
-}
-
-static atas_status pos_embed_fwd(atas_vit_pass *p, const atas_vit *m) {
-    const atas_backend *be = m->be;
-    const int D = m->cfg.width, G = m->cfg.grid;
-    const float *pos = PW(m, ATAS_EVA_POS);
-    if (p->gh == G && p->gw == G) {
-        CHECK(be->copy(be, p->pos, pos, (size_t)p->T * D * sizeof(float)));
-        return ATAS_OK;
-    }
-    CHECK(be->copy(be, p->pos, pos, (size_t)D * sizeof(float)));
-    CHECK(be->resample_fwd(be, p->pos + D, pos + D, G, G, p->gh, p->gw, D, ATAS_RESAMPLE_BICUBIC));
+    ATAS_CHECK(be->copy(be, p->e_bias3, PW(m, BLK(l, ATAS_EVA_Q_B)), bytes));
+    ATAS_CHECK(be->zero(be, p->e_bias3 + D, bytes));
+    ATAS_CHECK(be->copy(be, p->e_bias3 + 2 * D, PW(m, BLK(l, ATAS_EVA_V_B)), bytes));
     return ATAS_OK;
 }
 
@@ -38,12 +25,12 @@ static atas_status mlp_fwd(const atas_vit *m, int l, int M, const float *x, floa
     const atas_backend *be = m->be;
     const atas_vit_config *c = &m->cfg;
     const int D = c->width, F = c->mlp;
-    CHECK(be->linear_fwd(be, fch, x, PW(m, BLK(l, ATAS_EVA_W12_W)), PW(m, BLK(l, ATAS_EVA_W12_B)), M, D,
+    ATAS_CHECK(be->linear_fwd(be, fch, x, PW(m, BLK(l, ATAS_EVA_W12_W)), PW(m, BLK(l, ATAS_EVA_W12_B)), M, D,
                          2 * F));
-    CHECK(be->swiglu_fwd(be, fca, fch, M, F));
-    CHECK(be->layernorm_fwd(be, fln, fm, fr, fca, PW(m, BLK(l, ATAS_EVA_FLN_W)),
+    ATAS_CHECK(be->swiglu_fwd(be, fca, fch, M, F));
+    ATAS_CHECK(be->layernorm_fwd(be, fln, fm, fr, fca, PW(m, BLK(l, ATAS_EVA_FLN_W)),
                             PW(m, BLK(l, ATAS_EVA_FLN_B)), M, F, c->ln_eps));
-    CHECK(be->linear_fwd(be, out, fln, PW(m, BLK(l, ATAS_EVA_W3_W)), PW(m, BLK(l, ATAS_EVA_W3_B)), M, F,
+    ATAS_CHECK(be->linear_fwd(be, out, fln, PW(m, BLK(l, ATAS_EVA_W3_W)), PW(m, BLK(l, ATAS_EVA_W3_B)), M, F,
                          D));
     return ATAS_OK;
 }
@@ -65,25 +52,25 @@ static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const f
     float *lse = tr ? SLOT(p, lse, l, (size_t)p->B * nh * p->T) : NULL;
     float *res2 = tr ? SLOT(p, res2, l, BT * D) : x_out;
 
-    CHECK(be->layernorm_fwd(be, ln1, m1, r1, x_in, PW(m, BLK(l, ATAS_EVA_NORM1_W)),
+    ATAS_CHECK(be->layernorm_fwd(be, ln1, m1, r1, x_in, PW(m, BLK(l, ATAS_EVA_NORM1_W)),
                             PW(m, BLK(l, ATAS_EVA_NORM1_B)), M, D, c->ln_eps));
-    CHECK(pack_bias3(p, m, l));
-    CHECK(be->linear_fwd(be, qkv, ln1, PW(m, BLK(l, ATAS_EVA_QKV_W)), p->e_bias3, M, D, 3 * D));
+    ATAS_CHECK(pack_bias3(p, m, l));
+    ATAS_CHECK(be->linear_fwd(be, qkv, ln1, PW(m, BLK(l, ATAS_EVA_QKV_W)), p->e_bias3, M, D, 3 * D));
     /* q and k (2H heads) of the patch tokens turned in place */
-    CHECK(be->rope_fwd(be, qkv, qkv, p->B, p->gh, p->gw, 3 * D, 2 * nh, D / nh, ATAS_EVA_ROPE_REF,
+    ATAS_CHECK(be->rope_fwd(be, qkv, qkv, p->B, p->gh, p->gw, 3 * D, 2 * nh, D / nh, ATAS_EVA_ROPE_REF,
                        ATAS_EVA_ROPE_THETA));
-    CHECK(be->attention_fwd(be, atty, lse, qkv, p->B, p->T, nh, D / nh, p->attn_ws));
-    CHECK(be->layernorm_fwd(be, iln, mi, ri, atty, PW(m, BLK(l, ATAS_EVA_ILN_W)),
+    ATAS_CHECK(be->attention_fwd(be, atty, lse, qkv, p->B, p->T, nh, D / nh, p->attn_ws));
+    ATAS_CHECK(be->layernorm_fwd(be, iln, mi, ri, atty, PW(m, BLK(l, ATAS_EVA_ILN_W)),
                             PW(m, BLK(l, ATAS_EVA_ILN_B)), M, D, c->ln_eps));
     float *proj = tr ? res2 : p->tmp;
-    CHECK(be->linear_fwd(be, proj, iln, PW(m, BLK(l, ATAS_EVA_PROJ_W)), PW(m, BLK(l, ATAS_EVA_PROJ_B)), M,
+    ATAS_CHECK(be->linear_fwd(be, proj, iln, PW(m, BLK(l, ATAS_EVA_PROJ_W)), PW(m, BLK(l, ATAS_EVA_PROJ_B)), M,
                          D, D));
-    CHECK(be->add(be, res2, proj, x_in, BT * D));
-    CHECK(be->layernorm_fwd(be, ln2, m2, r2, res2, PW(m, BLK(l, ATAS_EVA_NORM2_W)),
+    ATAS_CHECK(be->add(be, res2, proj, x_in, BT * D));
+    ATAS_CHECK(be->layernorm_fwd(be, ln2, m2, r2, res2, PW(m, BLK(l, ATAS_EVA_NORM2_W)),
                             PW(m, BLK(l, ATAS_EVA_NORM2_B)), M, D, c->ln_eps));
     float *mlp = tr ? x_out : p->tmp;
-    CHECK(mlp_fwd(m, l, M, ln2, fch, p->fca, fln, mf, rf, mlp));
-    CHECK(be->add(be, x_out, mlp, res2, BT * D));
+    ATAS_CHECK(mlp_fwd(m, l, M, ln2, fch, p->fca, fln, mf, rf, mlp));
+    ATAS_CHECK(be->add(be, x_out, mlp, res2, BT * D));
     return ATAS_OK;
 }
 
@@ -94,29 +81,29 @@ static atas_status dense_fwd(atas_vit_pass *p, const atas_vit *m, const float *x
     const atas_backend *be = m->be;
     const atas_vit_config *c = &m->cfg;
     const int D = c->width, E = c->embed, L = c->layers, l = L - 1, M = p->B * p->Np, tr = p->train;
-    CHECK(be->rows_gather(be, p->d_x, x, p->B, p->T, D, 1, p->Np));
-    CHECK(be->layernorm_fwd(be, p->d_ln1, tr ? p->d_ln1_mean : NULL, tr ? p->d_ln1_rstd : NULL, p->d_x,
+    ATAS_CHECK(be->rows_gather(be, p->d_x, x, p->B, p->T, D, 1, p->Np));
+    ATAS_CHECK(be->layernorm_fwd(be, p->d_ln1, tr ? p->d_ln1_mean : NULL, tr ? p->d_ln1_rstd : NULL, p->d_x,
                             PW(m, BLK(l, ATAS_EVA_NORM1_W)), PW(m, BLK(l, ATAS_EVA_NORM1_B)), M, D,
                             c->ln_eps));
-    CHECK(be->linear_fwd(be, p->d_v, p->d_ln1, PW(m, BLK(l, ATAS_EVA_QKV_W)) + (size_t)2 * D * D,
+    ATAS_CHECK(be->linear_fwd(be, p->d_v, p->d_ln1, PW(m, BLK(l, ATAS_EVA_QKV_W)) + (size_t)2 * D * D,
                          PW(m, BLK(l, ATAS_EVA_V_B)), M, D, D));
-    CHECK(be->layernorm_fwd(be, p->d_iln, tr ? p->d_iln_mean : NULL, tr ? p->d_iln_rstd : NULL, p->d_v,
+    ATAS_CHECK(be->layernorm_fwd(be, p->d_iln, tr ? p->d_iln_mean : NULL, tr ? p->d_iln_rstd : NULL, p->d_v,
                             PW(m, BLK(l, ATAS_EVA_ILN_W)), PW(m, BLK(l, ATAS_EVA_ILN_B)), M, D,
                             c->ln_eps));
-    CHECK(be->linear_fwd(be, p->d_x1, p->d_iln, PW(m, BLK(l, ATAS_EVA_PROJ_W)),
+    ATAS_CHECK(be->linear_fwd(be, p->d_x1, p->d_iln, PW(m, BLK(l, ATAS_EVA_PROJ_W)),
                          PW(m, BLK(l, ATAS_EVA_PROJ_B)), M, D, D));
-    CHECK(be->add(be, p->d_x1, p->d_x1, p->d_x, (size_t)M * D));
-    CHECK(be->layernorm_fwd(be, p->d_ln2, tr ? p->d_ln2_mean : NULL, tr ? p->d_ln2_rstd : NULL, p->d_x1,
+    ATAS_CHECK(be->add(be, p->d_x1, p->d_x1, p->d_x, (size_t)M * D));
+    ATAS_CHECK(be->layernorm_fwd(be, p->d_ln2, tr ? p->d_ln2_mean : NULL, tr ? p->d_ln2_rstd : NULL, p->d_x1,
                             PW(m, BLK(l, ATAS_EVA_NORM2_W)), PW(m, BLK(l, ATAS_EVA_NORM2_B)), M, D,
                             c->ln_eps));
     /* inference reuses the full-sequence MLP buffer (B*Np <= B*T rows) */
-    CHECK(mlp_fwd(m, l, M, p->d_ln2, tr ? p->d_fch : p->fch, p->fca, p->d_fln,
+    ATAS_CHECK(mlp_fwd(m, l, M, p->d_ln2, tr ? p->d_fch : p->fch, p->fca, p->d_fln,
                   tr ? p->d_fln_mean : NULL, tr ? p->d_fln_rstd : NULL, p->d_x2));
-    CHECK(be->add(be, p->d_x2, p->d_x2, p->d_x1, (size_t)M * D));
-    CHECK(be->layernorm_fwd(be, p->d_lnp, tr ? p->d_lnp_mean : NULL, tr ? p->d_lnp_rstd : NULL, p->d_x2,
+    ATAS_CHECK(be->add(be, p->d_x2, p->d_x2, p->d_x1, (size_t)M * D));
+    ATAS_CHECK(be->layernorm_fwd(be, p->d_lnp, tr ? p->d_lnp_mean : NULL, tr ? p->d_lnp_rstd : NULL, p->d_x2,
                             PW(m, atas_eva_tail(L, ATAS_EVA_NORM_W)),
                             PW(m, atas_eva_tail(L, ATAS_EVA_NORM_B)), M, D, c->ln_eps));
-    CHECK(be->linear_fwd(be, p->dense, p->d_lnp, PW(m, atas_eva_tail(L, ATAS_EVA_HEAD_W)),
+    ATAS_CHECK(be->linear_fwd(be, p->dense, p->d_lnp, PW(m, atas_eva_tail(L, ATAS_EVA_HEAD_W)),
                          PW(m, atas_eva_tail(L, ATAS_EVA_HEAD_B)), M, D, E));
     return ATAS_OK;
 }
@@ -125,36 +112,27 @@ static atas_status global_fwd(atas_vit_pass *p, const atas_vit *m, const float *
     const atas_backend *be = m->be;
     const atas_vit_config *c = &m->cfg;
     const int D = c->width, E = c->embed, L = c->layers;
-    CHECK(be->rows_gather(be, p->g_x, x, p->B, p->T, D, 0, 1));
-    CHECK(be->layernorm_fwd(be, p->g_ln, p->train ? p->g_mean : NULL, p->train ? p->g_rstd : NULL, p->g_x,
+    ATAS_CHECK(be->rows_gather(be, p->g_x, x, p->B, p->T, D, 0, 1));
+    ATAS_CHECK(be->layernorm_fwd(be, p->g_ln, p->train ? p->g_mean : NULL, p->train ? p->g_rstd : NULL, p->g_x,
                             PW(m, atas_eva_tail(L, ATAS_EVA_NORM_W)),
                             PW(m, atas_eva_tail(L, ATAS_EVA_NORM_B)), p->B, D, c->ln_eps));
-    CHECK(be->linear_fwd(be, p->glob, p->g_ln, PW(m, atas_eva_tail(L, ATAS_EVA_HEAD_W)),
+    ATAS_CHECK(be->linear_fwd(be, p->glob, p->g_ln, PW(m, atas_eva_tail(L, ATAS_EVA_HEAD_W)),
                          PW(m, atas_eva_tail(L, ATAS_EVA_HEAD_B)), p->B, D, E));
     return ATAS_OK;
 }
 
+static const atas_vit_family eva_family = {
+    .block_fwd = block_fwd, .dense_fwd = dense_fwd, .global_fwd = global_fwd};
+
 atas_status atas_eva_forward(atas_vit_pass *p, const atas_vit *m, const float *images) {
     const atas_backend *be = m->be;
     const atas_vit_config *c = &m->cfg;
-    const int D = c->width, P = c->patch, L = c->layers;
-    const size_t BT = (size_t)p->B * p->T;
-    CHECK(be->patchify(be, p->patches, images, p->B, p->H, p->W, P));
-    CHECK(be->linear_fwd(be, p->pe, p->patches, PW(m, ATAS_EVA_PATCH_W), PW(m, ATAS_EVA_PATCH_B),
+    const int D = c->width, P = c->patch;
+    ATAS_CHECK(be->patchify(be, p->patches, images, p->B, p->H, p->W, P));
+    ATAS_CHECK(be->linear_fwd(be, p->pe, p->patches, PW(m, ATAS_EVA_PATCH_W), PW(m, ATAS_EVA_PATCH_B),
                          p->B * p->Np, 3 * P * P, D));
-    CHECK(pos_embed_fwd(p, m));
+    ATAS_CHECK(atas_vit_pos_fwd(p, m, PW(m, ATAS_EVA_POS)));
     /* no ln_pre: the embedding sum is the residual stream's slot 0 */
-    CHECK(be->embed_fwd(be, p->res, p->pe, PW(m, ATAS_EVA_CLS), p->pos, p->B, p->Np, D));
-    for (int l = 0; l < L - 1; l++) {
-        float *xin = SLOT(p, res, l, BT * D), *xout = p->train ? SLOT(p, res, l + 1, BT * D) : p->res;
-        CHECK(block_fwd(p, m, l, xin, xout));
-    }
-    float *x_last = p->train ? p->res + (size_t)(L - 1) * BT * D : p->res;
-    if (p->outputs & ATAS_OUT_DENSE) CHECK(dense_fwd(p, m, x_last));
-    if (p->outputs & ATAS_OUT_GLOBAL) {
-        float *xout = p->train ? p->res + (size_t)L * BT * D : p->res;
-        CHECK(block_fwd(p, m, L - 1, x_last, xout));
-        CHECK(global_fwd(p, m, xout));
-    }
-    return ATAS_OK;
+    ATAS_CHECK(be->embed_fwd(be, p->res, p->pe, PW(m, ATAS_EVA_CLS), p->pos, p->B, p->Np, D));
+    return atas_vit_forward_blocks(p, m, &eva_family);
 }

@@ -3,6 +3,7 @@
 #ifndef ATAS_EVA_INTERNAL_H
 #define ATAS_EVA_INTERNAL_H
 
+#include "vit_family.h"
 #include "vit_pass.h"
 
 atas_status atas_eva_param_table(const atas_vit_config *c, atas_param_info **info, int *n,

@@ -3,42 +3,27 @@
  * (one GEMM each), with timm's fused-attention names (attn.qkv.weight,
  * attn.q_bias, attn.v_bias) and mlp.fc1_gx (rows fc1_g = w1, then fc1_x = w2). */
 #include <math.h>
-#include <stdarg.h>
 #include <string.h>
 
 #include "eva_internal.h"
 
-static void set(atas_param_info *t, size_t *off, int decay, int ndim, const int *shape,
-                const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(t->name, sizeof t->name, fmt, ap);
-    va_end(ap);
-    t->ndim = ndim;
-    t->numel = 1;
-    for (int i = 0; i < 4; i++) t->shape[i] = i < ndim ? shape[i] : 1;
-    for (int i = 0; i < ndim; i++) t->numel *= (size_t)shape[i];
-    t->decay = decay;
-    t->offset = *off;
-    *off += (t->numel + 15) & ~(size_t)15; /* 64-byte aligned tensors */
-}
 
 atas_status atas_eva_param_table(const atas_vit_config *c, atas_param_info **info, int *n,
                                  size_t *nparams) {
     const int D = c->width, P = c->patch, G = c->grid, F = c->mlp, E = c->embed;
     const int count = ATAS_EVA_NHEAD + c->layers * ATAS_EVA_NBLK + ATAS_EVA_NTAIL;
     atas_param_info *t;
-    CHECK(atas_host_calloc((void **)&t, sizeof *t * count, "parameter table"));
+    ATAS_CHECK(atas_host_calloc((void **)&t, sizeof *t * count, "parameter table"));
     size_t off = 0;
     const char *tr = "visual.trunk";
-    set(&t[ATAS_EVA_PATCH_W], &off, 1, 4, (int[]){D, 3, P, P}, "%s.patch_embed.proj.weight", tr);
-    set(&t[ATAS_EVA_PATCH_B], &off, 0, 1, (int[]){D}, "%s.patch_embed.proj.bias", tr);
-    set(&t[ATAS_EVA_CLS], &off, 0, 3, (int[]){1, 1, D}, "%s.cls_token", tr);
-    set(&t[ATAS_EVA_POS], &off, 0, 3, (int[]){1, G * G + 1, D}, "%s.pos_embed", tr);
+    atas_param_set(&t[ATAS_EVA_PATCH_W], &off, 1, 4, (int[]){D, 3, P, P}, "%s.patch_embed.proj.weight", tr);
+    atas_param_set(&t[ATAS_EVA_PATCH_B], &off, 0, 1, (int[]){D}, "%s.patch_embed.proj.bias", tr);
+    atas_param_set(&t[ATAS_EVA_CLS], &off, 0, 3, (int[]){1, 1, D}, "%s.cls_token", tr);
+    atas_param_set(&t[ATAS_EVA_POS], &off, 0, 3, (int[]){1, G * G + 1, D}, "%s.pos_embed", tr);
     for (int l = 0; l < c->layers; l++) {
         atas_param_info *b = &t[atas_eva_blk(l, 0)];
-#define V1(k, n, nm) set(&b[k], &off, 0, 1, (int[]){n}, "%s.blocks.%d." nm, tr, l)
-#define M2(k, r, cc, nm) set(&b[k], &off, 1, 2, (int[]){r, cc}, "%s.blocks.%d." nm, tr, l)
+#define V1(k, n, nm) atas_param_set(&b[k], &off, 0, 1, (int[]){n}, "%s.blocks.%d." nm, tr, l)
+#define M2(k, r, cc, nm) atas_param_set(&b[k], &off, 1, 2, (int[]){r, cc}, "%s.blocks.%d." nm, tr, l)
         V1(ATAS_EVA_NORM1_W, D, "norm1.weight");
         V1(ATAS_EVA_NORM1_B, D, "norm1.bias");
         M2(ATAS_EVA_QKV_W, 3 * D, D, "attn.qkv.weight");
@@ -60,10 +45,10 @@ atas_status atas_eva_param_table(const atas_vit_config *c, atas_param_info **inf
 #undef M2
     }
     atas_param_info *tl = &t[atas_eva_tail(c->layers, 0)];
-    set(&tl[ATAS_EVA_NORM_W], &off, 0, 1, (int[]){D}, "%s.norm.weight", tr);
-    set(&tl[ATAS_EVA_NORM_B], &off, 0, 1, (int[]){D}, "%s.norm.bias", tr);
-    set(&tl[ATAS_EVA_HEAD_W], &off, 1, 2, (int[]){E, D}, "%s.head.weight", tr);
-    set(&tl[ATAS_EVA_HEAD_B], &off, 0, 1, (int[]){E}, "%s.head.bias", tr);
+    atas_param_set(&tl[ATAS_EVA_NORM_W], &off, 0, 1, (int[]){D}, "%s.norm.weight", tr);
+    atas_param_set(&tl[ATAS_EVA_NORM_B], &off, 0, 1, (int[]){D}, "%s.norm.bias", tr);
+    atas_param_set(&tl[ATAS_EVA_HEAD_W], &off, 1, 2, (int[]){E, D}, "%s.head.weight", tr);
+    atas_param_set(&tl[ATAS_EVA_HEAD_B], &off, 0, 1, (int[]){E}, "%s.head.bias", tr);
     *info = t;
     *n = count;
     *nparams = off;

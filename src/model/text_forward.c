@@ -37,7 +37,7 @@ static atas_status ensure_buffers(atas_text *t, int B) {
     atas_plan_add(pl, &t->out, (size_t)B * c->embed * f, "text out");
     size_t wsb = be->attention_workspace_bytes(be, B, c->ctx, c->heads, c->width / c->heads);
     atas_plan_add(pl, &t->ws, wsb ? wsb : 64, "text attention workspace");
-    CHECK(atas_plan_alloc(pl));
+    ATAS_CHECK(atas_plan_alloc(pl));
     /* debug level: the text tower's programs print JSON on stdout */
     atas_plan_print(pl, ATAS_LOG_DEBUG);
     t->Bcap = B;
@@ -45,7 +45,7 @@ static atas_status ensure_buffers(atas_text *t, int B) {
 }
 
 atas_status atas_text_encode(atas_text *t, const int32_t *ids, int B, float *out) {
-    REQUIRE(t && ids && out && B >= 0, "atas_text_encode: bad arguments");
+    ATAS_REQUIRE(t && ids && out && B >= 0, "atas_text_encode: bad arguments");
     if (B == 0) return ATAS_OK;
     const atas_text_config *c = &t->cfg;
     const atas_backend *be = t->be;
@@ -56,7 +56,7 @@ atas_status atas_text_encode(atas_text *t, const int32_t *ids, int B, float *out
             return ATAS_ERR(ATAS_ERR_INVALID, "text: token id %d (sequence %zu, position %zu) "
                             "outside the vocabulary [0, %d)", ids[i], i / c->ctx, i % c->ctx,
                             c->vocab);
-    CHECK(ensure_buffers(t, B));
+    ATAS_CHECK(ensure_buffers(t, B));
     /* EOT pooling: OpenCLIP takes the argmax of the ids (the EOT token has the
      * largest id). Attention is causal, so no position after the last EOT of
      * the batch can change any pooled row: run only the first T positions. */
@@ -86,7 +86,7 @@ atas_status atas_text_encode(atas_text *t, const int32_t *ids, int B, float *out
     /* causal pre-LN blocks */
     for (int l = 0; l < L; l++) {
 #define P(k) atas_txt_p(t, atas_txt_blk(l, k))
-#define DO(expr) CHECK_GOTO(st, expr, done)
+#define DO(expr) ATAS_CHECK_GOTO(st, expr, done)
         DO(be->layernorm_fwd(be, t->h, NULL, NULL, t->x, P(ATAS_BLK_LN1_W), P(ATAS_BLK_LN1_B),
                              (int)rows, W, c->ln_eps));
         DO(be->linear_fwd(be, t->qkv, t->h, P(ATAS_BLK_INPROJ_W), P(ATAS_BLK_INPROJ_B), (int)rows, W,
@@ -107,15 +107,15 @@ atas_status atas_text_encode(atas_text *t, const int32_t *ids, int B, float *out
     }
     /* the EOT rows; ln_final is per row, so it runs on the pooled rows only */
     for (int b = 0; b < B; b++)
-        CHECK_GOTO(st, be->copy(be, t->pooled + (size_t)b * W, t->x + ((size_t)b * T + eot[b]) * W,
+        ATAS_CHECK_GOTO(st, be->copy(be, t->pooled + (size_t)b * W, t->x + ((size_t)b * T + eot[b]) * W,
                                 W * f), done);
-    CHECK_GOTO(st, be->layernorm_fwd(be, t->pooled_ln, NULL, NULL, t->pooled,
+    ATAS_CHECK_GOTO(st, be->layernorm_fwd(be, t->pooled_ln, NULL, NULL, t->pooled,
                                      atas_txt_p(t, atas_txt_tail(L, ATAS_TXT_LNF_W)),
                                      atas_txt_p(t, atas_txt_tail(L, ATAS_TXT_LNF_B)), B, W, c->ln_eps), done);
-    CHECK_GOTO(st, be->matmul_fwd(be, t->out, t->pooled_ln, atas_txt_p(t, atas_txt_tail(L, ATAS_TXT_PROJ)), B, W,
+    ATAS_CHECK_GOTO(st, be->matmul_fwd(be, t->out, t->pooled_ln, atas_txt_p(t, atas_txt_tail(L, ATAS_TXT_PROJ)), B, W,
                                   c->embed), done);
-    CHECK_GOTO(st, be->sync(be), done);
-    CHECK_GOTO(st, be->download(be, out, t->out, (size_t)B * c->embed * f), done);
+    ATAS_CHECK_GOTO(st, be->sync(be), done);
+    ATAS_CHECK_GOTO(st, be->download(be, out, t->out, (size_t)B * c->embed * f), done);
 done:
     free(eot);
     return st;

@@ -7,18 +7,6 @@
 #define G(m, idx) atas_vit_g((m), (idx))
 #define PW(m, idx) atas_vit_p((m), (idx))
 
-/* tell the listener (gradient buckets) that offsets >= info[idx].offset are final */
-static atas_status ready(const atas_vit *m, int idx) {
-    if (m->grad_ready) CHECK(m->grad_ready(m->grad_ready_ctx, m->info[idx].offset));
-    return ATAS_OK;
-}
-
-/* Does anything below block l (blocks < l, embeddings, ln_pre) train? */
-static int trains_below(const atas_vit *m, int l) {
-    for (int i = 0; i < atas_vit_blk(l, 0); i++)
-        if (m->trainable[i]) return 1;
-    return 0;
-}
 
 /* dx holds d(block output); on return it holds d(block input) when need_dx. */
 static atas_status block_bwd(atas_vit_pass *p, const atas_vit *m, int l, float *dx, int need_dx) {
@@ -33,37 +21,37 @@ static atas_status block_bwd(atas_vit_pass *p, const atas_vit *m, int l, float *
     const float *lse = SLOT(p, lse, l, (size_t)p->B * nh * p->T);
 
     /* MLP: x_out = res2 + c_proj(act(c_fc(ln_2 res2))) */
-    CHECK(be->act_fwd(be, p->fca, fch, BT * Hm, c->act)); /* recompute, not stored */
-    CHECK(be->zero(be, p->g_dfca, BT * Hm * sizeof(float)));
-    CHECK(be->linear_bwd(be, p->g_dfca, G(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)),
+    ATAS_CHECK(be->act_fwd(be, p->fca, fch, BT * Hm, c->act)); /* recompute, not stored */
+    ATAS_CHECK(be->zero(be, p->g_dfca, BT * Hm * sizeof(float)));
+    ATAS_CHECK(be->linear_bwd(be, p->g_dfca, G(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)),
                          G(m, atas_vit_blk(l, ATAS_BLK_CPROJ_B)), dx, p->fca,
                          PW(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)), M, Hm, D));
-    CHECK(be->zero(be, p->g_dfch, BT * Hm * sizeof(float)));
-    CHECK(be->act_bwd(be, p->g_dfch, p->g_dfca, fch, BT * Hm, c->act));
-    CHECK(be->zero(be, p->g_dln, BT * D * sizeof(float)));
-    CHECK(be->linear_bwd(be, p->g_dln, G(m, atas_vit_blk(l, ATAS_BLK_FC_W)),
+    ATAS_CHECK(be->zero(be, p->g_dfch, BT * Hm * sizeof(float)));
+    ATAS_CHECK(be->act_bwd(be, p->g_dfch, p->g_dfca, fch, BT * Hm, c->act));
+    ATAS_CHECK(be->zero(be, p->g_dln, BT * D * sizeof(float)));
+    ATAS_CHECK(be->linear_bwd(be, p->g_dln, G(m, atas_vit_blk(l, ATAS_BLK_FC_W)),
                          G(m, atas_vit_blk(l, ATAS_BLK_FC_B)), p->g_dfch, ln2,
                          PW(m, atas_vit_blk(l, ATAS_BLK_FC_W)), M, D, Hm));
-    CHECK(be->layernorm_bwd(be, dx, G(m, atas_vit_blk(l, ATAS_BLK_LN2_W)),
+    ATAS_CHECK(be->layernorm_bwd(be, dx, G(m, atas_vit_blk(l, ATAS_BLK_LN2_W)),
                             G(m, atas_vit_blk(l, ATAS_BLK_LN2_B)), p->g_dln, res2,
                             PW(m, atas_vit_blk(l, ATAS_BLK_LN2_W)), SLOT(p, ln2_mean, l, BT),
                             SLOT(p, ln2_rstd, l, BT), M, D));
     /* attention: res2 = x_in + out_proj(attn(in_proj(ln_1 x_in))) */
-    CHECK(be->zero(be, p->g_datty, BT * D * sizeof(float)));
-    CHECK(be->linear_bwd(be, p->g_datty, G(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)),
+    ATAS_CHECK(be->zero(be, p->g_datty, BT * D * sizeof(float)));
+    ATAS_CHECK(be->linear_bwd(be, p->g_datty, G(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)),
                          G(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_B)), dx, atty,
                          PW(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)), M, D, D));
-    CHECK(be->zero(be, p->g_dqkv, BT * 3 * D * sizeof(float)));
-    CHECK(be->attention_bwd(be, p->g_dqkv, p->g_datty, qkv, atty, lse, p->B, p->T, nh, D / nh, p->attn_ws));
+    ATAS_CHECK(be->zero(be, p->g_dqkv, BT * 3 * D * sizeof(float)));
+    ATAS_CHECK(be->attention_bwd(be, p->g_dqkv, p->g_datty, qkv, atty, lse, p->B, p->T, nh, D / nh, p->attn_ws));
     /* d ln_1 is needed for the input gradient and for ln_1's own weights */
     float *lw = G(m, atas_vit_blk(l, ATAS_BLK_LN1_W)), *lb = G(m, atas_vit_blk(l, ATAS_BLK_LN1_B));
     const int need_dln = need_dx || lw || lb;
-    if (need_dln) CHECK(be->zero(be, p->g_dln, BT * D * sizeof(float)));
-    CHECK(be->linear_bwd(be, need_dln ? p->g_dln : NULL, G(m, atas_vit_blk(l, ATAS_BLK_INPROJ_W)),
+    if (need_dln) ATAS_CHECK(be->zero(be, p->g_dln, BT * D * sizeof(float)));
+    ATAS_CHECK(be->linear_bwd(be, need_dln ? p->g_dln : NULL, G(m, atas_vit_blk(l, ATAS_BLK_INPROJ_W)),
                          G(m, atas_vit_blk(l, ATAS_BLK_INPROJ_B)), p->g_dqkv, ln1,
                          PW(m, atas_vit_blk(l, ATAS_BLK_INPROJ_W)), M, D, 3 * D));
     if (need_dln)
-        CHECK(be->layernorm_bwd(be, need_dx ? dx : NULL, lw, lb, p->g_dln, x_in,
+        ATAS_CHECK(be->layernorm_bwd(be, need_dx ? dx : NULL, lw, lb, p->g_dln, x_in,
                                 PW(m, atas_vit_blk(l, ATAS_BLK_LN1_W)), SLOT(p, ln1_mean, l, BT),
                                 SLOT(p, ln1_rstd, l, BT), M, D));
     return ATAS_OK;
@@ -79,44 +67,44 @@ static atas_status dense_bwd(atas_vit_pass *p, const atas_vit *m, const float *d
     const size_t MD = (size_t)M * D;
     float *dx2 = p->g_dsmall, *dtmp = p->g_dsmall2; /* [M,D] each */
 
-    CHECK(be->zero(be, dtmp, MD * sizeof(float)));
-    CHECK(be->matmul_bwd(be, dtmp, G(m, atas_vit_tail(L, ATAS_VIT_PROJ)), ddense, p->d_lnp,
+    ATAS_CHECK(be->zero(be, dtmp, MD * sizeof(float)));
+    ATAS_CHECK(be->matmul_bwd(be, dtmp, G(m, atas_vit_tail(L, ATAS_VIT_PROJ)), ddense, p->d_lnp,
                          PW(m, atas_vit_tail(L, ATAS_VIT_PROJ)), M, D, E));
-    CHECK(be->zero(be, dx2, MD * sizeof(float)));
-    CHECK(be->layernorm_bwd(be, dx2, G(m, atas_vit_tail(L, ATAS_VIT_LNPOST_W)),
+    ATAS_CHECK(be->zero(be, dx2, MD * sizeof(float)));
+    ATAS_CHECK(be->layernorm_bwd(be, dx2, G(m, atas_vit_tail(L, ATAS_VIT_LNPOST_W)),
                             G(m, atas_vit_tail(L, ATAS_VIT_LNPOST_B)), dtmp, p->d_x2,
                             PW(m, atas_vit_tail(L, ATAS_VIT_LNPOST_W)), p->d_lnp_mean,
                             p->d_lnp_rstd, M, D));
     /* x2 = x1 + c_proj(act(c_fc(ln_2 x1))): dx2 becomes d x1 */
-    CHECK(be->act_fwd(be, p->fca, p->d_fch, (size_t)M * Hm, c->act));
-    CHECK(be->zero(be, p->g_dfca, (size_t)M * Hm * sizeof(float)));
-    CHECK(be->linear_bwd(be, p->g_dfca, G(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)),
+    ATAS_CHECK(be->act_fwd(be, p->fca, p->d_fch, (size_t)M * Hm, c->act));
+    ATAS_CHECK(be->zero(be, p->g_dfca, (size_t)M * Hm * sizeof(float)));
+    ATAS_CHECK(be->linear_bwd(be, p->g_dfca, G(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)),
                          G(m, atas_vit_blk(l, ATAS_BLK_CPROJ_B)), dx2, p->fca,
                          PW(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)), M, Hm, D));
-    CHECK(be->zero(be, p->g_dfch, (size_t)M * Hm * sizeof(float)));
-    CHECK(be->act_bwd(be, p->g_dfch, p->g_dfca, p->d_fch, (size_t)M * Hm, c->act));
-    CHECK(be->zero(be, dtmp, MD * sizeof(float)));
-    CHECK(be->linear_bwd(be, dtmp, G(m, atas_vit_blk(l, ATAS_BLK_FC_W)), G(m, atas_vit_blk(l, ATAS_BLK_FC_B)),
+    ATAS_CHECK(be->zero(be, p->g_dfch, (size_t)M * Hm * sizeof(float)));
+    ATAS_CHECK(be->act_bwd(be, p->g_dfch, p->g_dfca, p->d_fch, (size_t)M * Hm, c->act));
+    ATAS_CHECK(be->zero(be, dtmp, MD * sizeof(float)));
+    ATAS_CHECK(be->linear_bwd(be, dtmp, G(m, atas_vit_blk(l, ATAS_BLK_FC_W)), G(m, atas_vit_blk(l, ATAS_BLK_FC_B)),
                          p->g_dfch, p->d_ln2, PW(m, atas_vit_blk(l, ATAS_BLK_FC_W)), M, D, Hm));
-    CHECK(be->layernorm_bwd(be, dx2, G(m, atas_vit_blk(l, ATAS_BLK_LN2_W)),
+    ATAS_CHECK(be->layernorm_bwd(be, dx2, G(m, atas_vit_blk(l, ATAS_BLK_LN2_W)),
                             G(m, atas_vit_blk(l, ATAS_BLK_LN2_B)), dtmp, p->d_x1,
                             PW(m, atas_vit_blk(l, ATAS_BLK_LN2_W)), p->d_ln2_mean, p->d_ln2_rstd, M, D));
     /* x1 = x + out_proj(v(ln_1 x)): dx2 becomes d x */
     const float *Wqkv = PW(m, atas_vit_blk(l, ATAS_BLK_INPROJ_W));
     float *gW = G(m, atas_vit_blk(l, ATAS_BLK_INPROJ_W)), *gb = G(m, atas_vit_blk(l, ATAS_BLK_INPROJ_B));
-    CHECK(be->zero(be, dtmp, MD * sizeof(float)));
-    CHECK(be->linear_bwd(be, dtmp, G(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)),
+    ATAS_CHECK(be->zero(be, dtmp, MD * sizeof(float)));
+    ATAS_CHECK(be->linear_bwd(be, dtmp, G(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)),
                          G(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_B)), dx2, p->d_v,
                          PW(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)), M, D, D));
     /* dtmp = d v; reuse g_dln (>= M*D floats) for d ln_1 */
     float *dln1 = p->g_dln;
-    CHECK(be->zero(be, dln1, MD * sizeof(float)));
-    CHECK(be->linear_bwd(be, dln1, gW ? gW + (size_t)2 * D * D : NULL, gb ? gb + 2 * D : NULL, dtmp,
+    ATAS_CHECK(be->zero(be, dln1, MD * sizeof(float)));
+    ATAS_CHECK(be->linear_bwd(be, dln1, gW ? gW + (size_t)2 * D * D : NULL, gb ? gb + 2 * D : NULL, dtmp,
                          p->d_ln1, Wqkv + (size_t)2 * D * D, M, D, D));
     float *lw = G(m, atas_vit_blk(l, ATAS_BLK_LN1_W)), *lb = G(m, atas_vit_blk(l, ATAS_BLK_LN1_B));
-    CHECK(be->layernorm_bwd(be, dx2, lw, lb, dln1, p->d_x, PW(m, atas_vit_blk(l, ATAS_BLK_LN1_W)),
+    ATAS_CHECK(be->layernorm_bwd(be, dx2, lw, lb, dln1, p->d_x, PW(m, atas_vit_blk(l, ATAS_BLK_LN1_W)),
                             p->d_ln1_mean, p->d_ln1_rstd, M, D));
-    if (need_dx) CHECK(be->rows_scatter_add(be, dres, dx2, p->B, p->T, D, 1, p->Np));
+    if (need_dx) ATAS_CHECK(be->rows_scatter_add(be, dres, dx2, p->B, p->T, D, 1, p->Np));
     return ATAS_OK;
 }
 
@@ -125,66 +113,45 @@ static atas_status global_bwd(atas_vit_pass *p, const atas_vit *m, const float *
     const atas_vit_config *c = &m->cfg;
     const int D = c->width, E = c->embed, L = c->layers, B = p->B;
     float *dln = p->g_dsmall, *dxc = p->g_dsmall2;
-    CHECK(be->zero(be, dln, (size_t)B * D * sizeof(float)));
-    CHECK(be->matmul_bwd(be, dln, G(m, atas_vit_tail(L, ATAS_VIT_PROJ)), dglob, p->g_ln,
+    ATAS_CHECK(be->zero(be, dln, (size_t)B * D * sizeof(float)));
+    ATAS_CHECK(be->matmul_bwd(be, dln, G(m, atas_vit_tail(L, ATAS_VIT_PROJ)), dglob, p->g_ln,
                          PW(m, atas_vit_tail(L, ATAS_VIT_PROJ)), B, D, E));
-    CHECK(be->zero(be, dxc, (size_t)B * D * sizeof(float)));
-    CHECK(be->layernorm_bwd(be, dxc, G(m, atas_vit_tail(L, ATAS_VIT_LNPOST_W)),
+    ATAS_CHECK(be->zero(be, dxc, (size_t)B * D * sizeof(float)));
+    ATAS_CHECK(be->layernorm_bwd(be, dxc, G(m, atas_vit_tail(L, ATAS_VIT_LNPOST_W)),
                             G(m, atas_vit_tail(L, ATAS_VIT_LNPOST_B)), dln, p->g_x,
                             PW(m, atas_vit_tail(L, ATAS_VIT_LNPOST_W)), p->g_mean, p->g_rstd, B, D));
-    CHECK(be->rows_scatter_add(be, dres, dxc, B, p->T, D, 0, 1));
+    ATAS_CHECK(be->rows_scatter_add(be, dres, dxc, B, p->T, D, 0, 1));
     return ATAS_OK;
 }
+
+static const atas_vit_family vit_family = {
+    .block_bwd = block_bwd, .dense_bwd = dense_bwd, .global_bwd = global_bwd};
 
 atas_status atas_vit_backward(atas_vit_pass *p, const atas_vit *m, const float *dglobal,
                               const float *ddense) {
     const atas_backend *be = m->be;
     const atas_vit_config *c = &m->cfg;
-    const int D = c->width, P = c->patch, L = c->layers, G0 = c->grid;
+    const int D = c->width, P = c->patch;
     const size_t BT = (size_t)p->B * p->T;
-    REQUIRE(p->train, "backward needs a pass created with train = 1");
-    REQUIRE(m->grads, "backward needs a model with gradients");
+    ATAS_REQUIRE(p->train, "backward needs a pass created with train = 1");
+    ATAS_REQUIRE(m->grads, "backward needs a model with gradients");
     if (c->family == ATAS_VIT_EVA02) return atas_eva_backward(p, m, dglobal, ddense);
-    if (!(p->outputs & ATAS_OUT_GLOBAL)) dglobal = NULL;
-    if (!(p->outputs & ATAS_OUT_DENSE)) ddense = NULL;
-    if (!dglobal && !ddense) return ATAS_OK;
-
-    float *dres = p->g_dres;
-    CHECK(be->zero(be, dres, BT * D * sizeof(float)));
-    /* head(s) and the last block */
-    if (dglobal) {
-        CHECK(global_bwd(p, m, dglobal, dres));
-        CHECK(block_bwd(p, m, L - 1, dres, 1));
-    }
-    if (ddense) CHECK(dense_bwd(p, m, ddense, dres, trains_below(m, L - 1)));
-    CHECK(ready(m, atas_vit_blk(L - 1, 0)));
-    /* shared blocks, top down, stopping where nothing below learns */
-    for (int l = L - 2; l >= 0; l--) {
-        if (!trains_below(m, l + 1)) return ready(m, 0);
-        CHECK(block_bwd(p, m, l, dres, trains_below(m, l)));
-        CHECK(ready(m, atas_vit_blk(l, 0)));
-    }
-    /* ln_pre, embeddings */
-    if (!trains_below(m, 0)) return ready(m, 0);
+    int embed;
+    ATAS_CHECK(atas_vit_backward_blocks(p, m, dglobal, ddense, &vit_family, &embed));
+    if (!embed) return ATAS_OK;
+    /* ln_pre, embeddings: dres is d(ln_pre output) */
+    const float *dres = p->g_dres;
     float *dx0 = p->g_dln;
-    CHECK(be->zero(be, dx0, BT * D * sizeof(float)));
-    CHECK(be->layernorm_bwd(be, dx0, G(m, ATAS_VIT_LNPRE_W), G(m, ATAS_VIT_LNPRE_B), dres, p->x0,
+    ATAS_CHECK(be->zero(be, dx0, BT * D * sizeof(float)));
+    ATAS_CHECK(be->layernorm_bwd(be, dx0, G(m, ATAS_VIT_LNPRE_W), G(m, ATAS_VIT_LNPRE_B), dres, p->x0,
                             PW(m, ATAS_VIT_LNPRE_W), p->lnpre_mean, p->lnpre_rstd, (int)BT, D));
     float *gconv = G(m, ATAS_VIT_CONV1), *gcls = G(m, ATAS_VIT_CLS), *gpos = G(m, ATAS_VIT_POS);
-    if (gconv) CHECK(be->zero(be, p->g_dpe, (size_t)p->B * p->Np * D * sizeof(float)));
-    if (gpos) CHECK(be->zero(be, p->g_dpos, (size_t)p->T * D * sizeof(float)));
-    CHECK(be->embed_bwd(be, gconv ? p->g_dpe : NULL, gcls, gpos ? p->g_dpos : NULL, dx0, p->B, p->Np, D));
-    if (gpos) {
-        if (p->gh == G0 && p->gw == G0) {
-            CHECK(be->axpy(be, gpos, 1.0f, p->g_dpos, (size_t)p->T * D));
-        } else {
-            CHECK(be->axpy(be, gpos, 1.0f, p->g_dpos, (size_t)D));
-            CHECK(be->resample_bwd(be, gpos + D, p->g_dpos + D, G0, G0, p->gh, p->gw, D,
-                                   ATAS_RESAMPLE_BICUBIC));
-        }
-    }
+    if (gconv) ATAS_CHECK(be->zero(be, p->g_dpe, (size_t)p->B * p->Np * D * sizeof(float)));
+    if (gpos) ATAS_CHECK(be->zero(be, p->g_dpos, (size_t)p->T * D * sizeof(float)));
+    ATAS_CHECK(be->embed_bwd(be, gconv ? p->g_dpe : NULL, gcls, gpos ? p->g_dpos : NULL, dx0, p->B, p->Np, D));
+    if (gpos) ATAS_CHECK(atas_vit_pos_bwd(p, m, gpos));
     if (gconv)
-        CHECK(be->linear_bwd(be, NULL, gconv, NULL, p->g_dpe, p->patches, PW(m, ATAS_VIT_CONV1),
+        ATAS_CHECK(be->linear_bwd(be, NULL, gconv, NULL, p->g_dpe, p->patches, PW(m, ATAS_VIT_CONV1),
                              p->B * p->Np, 3 * P * P, D));
-    return ready(m, 0);
+    return atas_vit_grad_ready(m, 0);
 }

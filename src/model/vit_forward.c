@@ -5,20 +5,6 @@
 /* slot of a per-layer buffer: train keeps one per layer, inference reuses slot 0 */
 #define SLOT(p, buf, l, per) ((p)->buf + ((p)->train ? (size_t)(l) * (per) : 0))
 
-/* Positional embedding at this grid: CLS row kept, grid rows bicubic-resampled. */
-static atas_status pos_embed_fwd(atas_vit_pass *p, const atas_vit *m) {
-    const atas_backend *be = m->be;
-    const int D = m->cfg.width, G = m->cfg.grid;
-    const float *pos = atas_vit_p(m, ATAS_VIT_POS);
-    if (p->gh == G && p->gw == G) {
-        CHECK(be->copy(be, p->pos, pos, (size_t)p->T * D * sizeof(float)));
-        return ATAS_OK;
-    }
-    CHECK(be->copy(be, p->pos, pos, (size_t)D * sizeof(float)));
-    CHECK(be->resample_fwd(be, p->pos + D, pos + D, G, G, p->gh, p->gw, D, ATAS_RESAMPLE_BICUBIC));
-    return ATAS_OK;
-}
-
 /* One pre-LN block on the full sequence; x_in -> x_out (the same buffer in inference). */
 static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const float *x_in,
                              float *x_out) {
@@ -34,24 +20,24 @@ static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const f
     float *lse = p->train ? SLOT(p, lse, l, (size_t)p->B * nh * p->T) : NULL;
     float *res2 = p->train ? SLOT(p, res2, l, BT * D) : x_out;
 
-    CHECK(be->layernorm_fwd(be, ln1, m1, r1, x_in, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_W)),
+    ATAS_CHECK(be->layernorm_fwd(be, ln1, m1, r1, x_in, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_W)),
                             atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_B)), M, D, c->ln_eps));
-    CHECK(be->linear_fwd(be, qkv, ln1, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_INPROJ_W)),
+    ATAS_CHECK(be->linear_fwd(be, qkv, ln1, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_INPROJ_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_INPROJ_B)), M, D, 3 * D));
-    CHECK(be->attention_fwd(be, atty, lse, qkv, p->B, p->T, nh, D / nh, p->attn_ws));
+    ATAS_CHECK(be->attention_fwd(be, atty, lse, qkv, p->B, p->T, nh, D / nh, p->attn_ws));
     float *proj = p->train ? res2 : p->tmp;
-    CHECK(be->linear_fwd(be, proj, atty, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)),
+    ATAS_CHECK(be->linear_fwd(be, proj, atty, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_B)), M, D, D));
-    CHECK(be->add(be, res2, proj, x_in, BT * D));
-    CHECK(be->layernorm_fwd(be, ln2, m2, r2, res2, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_W)),
+    ATAS_CHECK(be->add(be, res2, proj, x_in, BT * D));
+    ATAS_CHECK(be->layernorm_fwd(be, ln2, m2, r2, res2, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_W)),
                             atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_B)), M, D, c->ln_eps));
-    CHECK(be->linear_fwd(be, fch, ln2, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_W)),
+    ATAS_CHECK(be->linear_fwd(be, fch, ln2, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_B)), M, D, Hm));
-    CHECK(be->act_fwd(be, p->fca, fch, BT * Hm, c->act));
+    ATAS_CHECK(be->act_fwd(be, p->fca, fch, BT * Hm, c->act));
     float *mlp = p->train ? x_out : p->tmp;
-    CHECK(be->linear_fwd(be, mlp, p->fca, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)),
+    ATAS_CHECK(be->linear_fwd(be, mlp, p->fca, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_B)), M, Hm, D));
-    CHECK(be->add(be, x_out, mlp, res2, BT * D));
+    ATAS_CHECK(be->add(be, x_out, mlp, res2, BT * D));
     return ATAS_OK;
 }
 
@@ -62,33 +48,33 @@ static atas_status dense_fwd(atas_vit_pass *p, const atas_vit *m, const float *x
     const atas_vit_config *c = &m->cfg;
     const int D = c->width, Hm = c->mlp, E = c->embed, l = c->layers - 1, M = p->B * p->Np;
     const int tr = p->train;
-    CHECK(be->rows_gather(be, p->d_x, x, p->B, p->T, D, 1, p->Np));
-    CHECK(be->layernorm_fwd(be, p->d_ln1, tr ? p->d_ln1_mean : NULL, tr ? p->d_ln1_rstd : NULL, p->d_x,
+    ATAS_CHECK(be->rows_gather(be, p->d_x, x, p->B, p->T, D, 1, p->Np));
+    ATAS_CHECK(be->layernorm_fwd(be, p->d_ln1, tr ? p->d_ln1_mean : NULL, tr ? p->d_ln1_rstd : NULL, p->d_x,
                             atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_W)),
                             atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_B)), M, D, c->ln_eps));
     /* v = rows [2D, 3D) of in_proj */
     const float *Wqkv = atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_INPROJ_W));
     const float *bqkv = atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_INPROJ_B));
-    CHECK(be->linear_fwd(be, p->d_v, p->d_ln1, Wqkv + (size_t)2 * D * D, bqkv + 2 * D, M, D, D));
-    CHECK(be->linear_fwd(be, p->d_x1, p->d_v, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)),
+    ATAS_CHECK(be->linear_fwd(be, p->d_v, p->d_ln1, Wqkv + (size_t)2 * D * D, bqkv + 2 * D, M, D, D));
+    ATAS_CHECK(be->linear_fwd(be, p->d_x1, p->d_v, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_B)), M, D, D));
-    CHECK(be->add(be, p->d_x1, p->d_x1, p->d_x, (size_t)M * D));
-    CHECK(be->layernorm_fwd(be, p->d_ln2, tr ? p->d_ln2_mean : NULL, tr ? p->d_ln2_rstd : NULL, p->d_x1,
+    ATAS_CHECK(be->add(be, p->d_x1, p->d_x1, p->d_x, (size_t)M * D));
+    ATAS_CHECK(be->layernorm_fwd(be, p->d_ln2, tr ? p->d_ln2_mean : NULL, tr ? p->d_ln2_rstd : NULL, p->d_x1,
                             atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_W)),
                             atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_B)), M, D, c->ln_eps));
     /* inference reuses the full-sequence MLP buffers (B*Np <= B*T rows) */
     float *fch = tr ? p->d_fch : p->fch;
-    CHECK(be->linear_fwd(be, fch, p->d_ln2, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_W)),
+    ATAS_CHECK(be->linear_fwd(be, fch, p->d_ln2, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_B)), M, D, Hm));
-    CHECK(be->act_fwd(be, p->fca, fch, (size_t)M * Hm, c->act));
-    CHECK(be->linear_fwd(be, p->d_x2, p->fca, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)),
+    ATAS_CHECK(be->act_fwd(be, p->fca, fch, (size_t)M * Hm, c->act));
+    ATAS_CHECK(be->linear_fwd(be, p->d_x2, p->fca, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_B)), M, Hm, D));
-    CHECK(be->add(be, p->d_x2, p->d_x2, p->d_x1, (size_t)M * D));
+    ATAS_CHECK(be->add(be, p->d_x2, p->d_x2, p->d_x1, (size_t)M * D));
     const int L = c->layers;
-    CHECK(be->layernorm_fwd(be, p->d_lnp, tr ? p->d_lnp_mean : NULL, tr ? p->d_lnp_rstd : NULL, p->d_x2,
+    ATAS_CHECK(be->layernorm_fwd(be, p->d_lnp, tr ? p->d_lnp_mean : NULL, tr ? p->d_lnp_rstd : NULL, p->d_x2,
                             atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_LNPOST_W)),
                             atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_LNPOST_B)), M, D, c->ln_eps));
-    CHECK(be->matmul_fwd(be, p->dense, p->d_lnp, atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_PROJ)), M, D, E));
+    ATAS_CHECK(be->matmul_fwd(be, p->dense, p->d_lnp, atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_PROJ)), M, D, E));
     return ATAS_OK;
 }
 
@@ -96,42 +82,32 @@ static atas_status global_fwd(atas_vit_pass *p, const atas_vit *m, const float *
     const atas_backend *be = m->be;
     const atas_vit_config *c = &m->cfg;
     const int D = c->width, E = c->embed, L = c->layers;
-    CHECK(be->rows_gather(be, p->g_x, x, p->B, p->T, D, 0, 1));
-    CHECK(be->layernorm_fwd(be, p->g_ln, p->train ? p->g_mean : NULL, p->train ? p->g_rstd : NULL, p->g_x,
+    ATAS_CHECK(be->rows_gather(be, p->g_x, x, p->B, p->T, D, 0, 1));
+    ATAS_CHECK(be->layernorm_fwd(be, p->g_ln, p->train ? p->g_mean : NULL, p->train ? p->g_rstd : NULL, p->g_x,
                             atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_LNPOST_W)),
                             atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_LNPOST_B)), p->B, D, c->ln_eps));
-    CHECK(be->matmul_fwd(be, p->glob, p->g_ln, atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_PROJ)), p->B, D, E));
+    ATAS_CHECK(be->matmul_fwd(be, p->glob, p->g_ln, atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_PROJ)), p->B, D, E));
     return ATAS_OK;
 }
+
+static const atas_vit_family vit_family = {
+    .block_fwd = block_fwd, .dense_fwd = dense_fwd, .global_fwd = global_fwd};
 
 atas_status atas_vit_forward(atas_vit_pass *p, const atas_vit *m, const float *images) {
     const atas_backend *be = m->be;
     const atas_vit_config *c = &m->cfg;
-    const int D = c->width, P = c->patch, L = c->layers;
+    const int D = c->width, P = c->patch;
     const size_t BT = (size_t)p->B * p->T;
-    REQUIRE(be == p->be, "pass and model use different backends");
+    ATAS_REQUIRE(be == p->be, "pass and model use different backends");
     if (c->family == ATAS_VIT_EVA02) return atas_eva_forward(p, m, images);
 
-    CHECK(be->patchify(be, p->patches, images, p->B, p->H, p->W, P));
-    CHECK(be->linear_fwd(be, p->pe, p->patches, atas_vit_p(m, ATAS_VIT_CONV1), NULL, p->B * p->Np,
+    ATAS_CHECK(be->patchify(be, p->patches, images, p->B, p->H, p->W, P));
+    ATAS_CHECK(be->linear_fwd(be, p->pe, p->patches, atas_vit_p(m, ATAS_VIT_CONV1), NULL, p->B * p->Np,
                          3 * P * P, D));
-    CHECK(pos_embed_fwd(p, m));
-    CHECK(be->embed_fwd(be, p->x0, p->pe, atas_vit_p(m, ATAS_VIT_CLS), p->pos, p->B, p->Np, D));
-    CHECK(be->layernorm_fwd(be, p->res, p->train ? p->lnpre_mean : NULL, p->train ? p->lnpre_rstd : NULL,
+    ATAS_CHECK(atas_vit_pos_fwd(p, m, atas_vit_p(m, ATAS_VIT_POS)));
+    ATAS_CHECK(be->embed_fwd(be, p->x0, p->pe, atas_vit_p(m, ATAS_VIT_CLS), p->pos, p->B, p->Np, D));
+    ATAS_CHECK(be->layernorm_fwd(be, p->res, p->train ? p->lnpre_mean : NULL, p->train ? p->lnpre_rstd : NULL,
                             p->x0, atas_vit_p(m, ATAS_VIT_LNPRE_W), atas_vit_p(m, ATAS_VIT_LNPRE_B),
                             (int)BT, D, c->ln_eps));
-    /* blocks 0..L-2 are shared by both outputs */
-    for (int l = 0; l < L - 1; l++) {
-        float *xin = SLOT(p, res, l, BT * D), *xout = p->train ? SLOT(p, res, l + 1, BT * D) : p->res;
-        CHECK(block_fwd(p, m, l, xin, xout));
-    }
-    float *x_last = p->train ? p->res + (size_t)(L - 1) * BT * D : p->res;
-    /* dense first: inference updates the residual stream in place in the last block */
-    if (p->outputs & ATAS_OUT_DENSE) CHECK(dense_fwd(p, m, x_last));
-    if (p->outputs & ATAS_OUT_GLOBAL) {
-        float *xout = p->train ? p->res + (size_t)L * BT * D : p->res;
-        CHECK(block_fwd(p, m, L - 1, x_last, xout));
-        CHECK(global_fwd(p, m, xout));
-    }
-    return ATAS_OK;
+    return atas_vit_forward_blocks(p, m, &vit_family);
 }

@@ -1,62 +1,47 @@
 /* The parameter table: OpenCLIP names and shapes, in the order of the one buffer. */
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <string.h>
 
 #include "atas/vit.h"
 #include "eva_internal.h"
 
-static void set(atas_param_info *t, size_t *off, int decay, int ndim, const int *shape,
-                const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(t->name, sizeof t->name, fmt, ap);
-    va_end(ap);
-    t->ndim = ndim;
-    t->numel = 1;
-    for (int i = 0; i < 4; i++) t->shape[i] = i < ndim ? shape[i] : 1;
-    for (int i = 0; i < ndim; i++) t->numel *= (size_t)shape[i];
-    t->decay = decay;
-    t->offset = *off;
-    *off += (t->numel + 15) & ~(size_t)15; /* 64-byte aligned tensors */
-}
 
 atas_status atas_vit_param_table(const atas_vit_config *c, atas_param_info **info, int *n,
                                  size_t *nparams) {
-    CHECK(atas_vit_config_check(c, "model"));
+    ATAS_CHECK(atas_vit_config_check(c, "model"));
     if (c->family == ATAS_VIT_EVA02) return atas_eva_param_table(c, info, n, nparams);
     int D = c->width, P = c->patch, G = c->grid, Hm = c->mlp, E = c->embed;
     /* sizes in size_t; the limits checked above keep every int below (G*G+1, 3*D) in range */
     size_t count = ATAS_VIT_NHEAD + (size_t)c->layers * ATAS_BLK_NTENSORS + ATAS_VIT_NTAIL;
-    REQUIRE(count <= (size_t)INT_MAX / 2 && (size_t)G * G + 1 <= (size_t)INT_MAX && 3 * (size_t)D <= (size_t)INT_MAX,
+    ATAS_REQUIRE(count <= (size_t)INT_MAX / 2 && (size_t)G * G + 1 <= (size_t)INT_MAX && 3 * (size_t)D <= (size_t)INT_MAX,
             "model: sizes out of range (layers %d, grid %d, width %d)", c->layers, G, D);
     atas_param_info *t;
-    CHECK(atas_host_calloc((void **)&t, sizeof *t * count, "parameter table"));
+    ATAS_CHECK(atas_host_calloc((void **)&t, sizeof *t * count, "parameter table"));
     size_t off = 0;
-    set(&t[ATAS_VIT_CONV1], &off, 1, 4, (int[]){D, 3, P, P}, "visual.conv1.weight");
-    set(&t[ATAS_VIT_CLS], &off, 0, 1, (int[]){D}, "visual.class_embedding");
-    set(&t[ATAS_VIT_POS], &off, 0, 2, (int[]){G * G + 1, D}, "visual.positional_embedding");
-    set(&t[ATAS_VIT_LNPRE_W], &off, 0, 1, (int[]){D}, "visual.ln_pre.weight");
-    set(&t[ATAS_VIT_LNPRE_B], &off, 0, 1, (int[]){D}, "visual.ln_pre.bias");
+    atas_param_set(&t[ATAS_VIT_CONV1], &off, 1, 4, (int[]){D, 3, P, P}, "visual.conv1.weight");
+    atas_param_set(&t[ATAS_VIT_CLS], &off, 0, 1, (int[]){D}, "visual.class_embedding");
+    atas_param_set(&t[ATAS_VIT_POS], &off, 0, 2, (int[]){G * G + 1, D}, "visual.positional_embedding");
+    atas_param_set(&t[ATAS_VIT_LNPRE_W], &off, 0, 1, (int[]){D}, "visual.ln_pre.weight");
+    atas_param_set(&t[ATAS_VIT_LNPRE_B], &off, 0, 1, (int[]){D}, "visual.ln_pre.bias");
     for (int l = 0; l < c->layers; l++) {
         const char *pre = "visual.transformer.resblocks";
-        set(&t[atas_vit_blk(l, ATAS_BLK_LN1_W)], &off, 0, 1, (int[]){D}, "%s.%d.ln_1.weight", pre, l);
-        set(&t[atas_vit_blk(l, ATAS_BLK_LN1_B)], &off, 0, 1, (int[]){D}, "%s.%d.ln_1.bias", pre, l);
-        set(&t[atas_vit_blk(l, ATAS_BLK_INPROJ_W)], &off, 1, 2, (int[]){3 * D, D}, "%s.%d.attn.in_proj_weight", pre, l);
-        set(&t[atas_vit_blk(l, ATAS_BLK_INPROJ_B)], &off, 0, 1, (int[]){3 * D}, "%s.%d.attn.in_proj_bias", pre, l);
-        set(&t[atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)], &off, 1, 2, (int[]){D, D}, "%s.%d.attn.out_proj.weight", pre, l);
-        set(&t[atas_vit_blk(l, ATAS_BLK_OUTPROJ_B)], &off, 0, 1, (int[]){D}, "%s.%d.attn.out_proj.bias", pre, l);
-        set(&t[atas_vit_blk(l, ATAS_BLK_LN2_W)], &off, 0, 1, (int[]){D}, "%s.%d.ln_2.weight", pre, l);
-        set(&t[atas_vit_blk(l, ATAS_BLK_LN2_B)], &off, 0, 1, (int[]){D}, "%s.%d.ln_2.bias", pre, l);
-        set(&t[atas_vit_blk(l, ATAS_BLK_FC_W)], &off, 1, 2, (int[]){Hm, D}, "%s.%d.mlp.c_fc.weight", pre, l);
-        set(&t[atas_vit_blk(l, ATAS_BLK_FC_B)], &off, 0, 1, (int[]){Hm}, "%s.%d.mlp.c_fc.bias", pre, l);
-        set(&t[atas_vit_blk(l, ATAS_BLK_CPROJ_W)], &off, 1, 2, (int[]){D, Hm}, "%s.%d.mlp.c_proj.weight", pre, l);
-        set(&t[atas_vit_blk(l, ATAS_BLK_CPROJ_B)], &off, 0, 1, (int[]){D}, "%s.%d.mlp.c_proj.bias", pre, l);
+        atas_param_set(&t[atas_vit_blk(l, ATAS_BLK_LN1_W)], &off, 0, 1, (int[]){D}, "%s.%d.ln_1.weight", pre, l);
+        atas_param_set(&t[atas_vit_blk(l, ATAS_BLK_LN1_B)], &off, 0, 1, (int[]){D}, "%s.%d.ln_1.bias", pre, l);
+        atas_param_set(&t[atas_vit_blk(l, ATAS_BLK_INPROJ_W)], &off, 1, 2, (int[]){3 * D, D}, "%s.%d.attn.in_proj_weight", pre, l);
+        atas_param_set(&t[atas_vit_blk(l, ATAS_BLK_INPROJ_B)], &off, 0, 1, (int[]){3 * D}, "%s.%d.attn.in_proj_bias", pre, l);
+        atas_param_set(&t[atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)], &off, 1, 2, (int[]){D, D}, "%s.%d.attn.out_proj.weight", pre, l);
+        atas_param_set(&t[atas_vit_blk(l, ATAS_BLK_OUTPROJ_B)], &off, 0, 1, (int[]){D}, "%s.%d.attn.out_proj.bias", pre, l);
+        atas_param_set(&t[atas_vit_blk(l, ATAS_BLK_LN2_W)], &off, 0, 1, (int[]){D}, "%s.%d.ln_2.weight", pre, l);
+        atas_param_set(&t[atas_vit_blk(l, ATAS_BLK_LN2_B)], &off, 0, 1, (int[]){D}, "%s.%d.ln_2.bias", pre, l);
+        atas_param_set(&t[atas_vit_blk(l, ATAS_BLK_FC_W)], &off, 1, 2, (int[]){Hm, D}, "%s.%d.mlp.c_fc.weight", pre, l);
+        atas_param_set(&t[atas_vit_blk(l, ATAS_BLK_FC_B)], &off, 0, 1, (int[]){Hm}, "%s.%d.mlp.c_fc.bias", pre, l);
+        atas_param_set(&t[atas_vit_blk(l, ATAS_BLK_CPROJ_W)], &off, 1, 2, (int[]){D, Hm}, "%s.%d.mlp.c_proj.weight", pre, l);
+        atas_param_set(&t[atas_vit_blk(l, ATAS_BLK_CPROJ_B)], &off, 0, 1, (int[]){D}, "%s.%d.mlp.c_proj.bias", pre, l);
     }
-    set(&t[atas_vit_tail(c->layers, ATAS_VIT_LNPOST_W)], &off, 0, 1, (int[]){D}, "visual.ln_post.weight");
-    set(&t[atas_vit_tail(c->layers, ATAS_VIT_LNPOST_B)], &off, 0, 1, (int[]){D}, "visual.ln_post.bias");
-    set(&t[atas_vit_tail(c->layers, ATAS_VIT_PROJ)], &off, 1, 2, (int[]){D, E}, "visual.proj");
+    atas_param_set(&t[atas_vit_tail(c->layers, ATAS_VIT_LNPOST_W)], &off, 0, 1, (int[]){D}, "visual.ln_post.weight");
+    atas_param_set(&t[atas_vit_tail(c->layers, ATAS_VIT_LNPOST_B)], &off, 0, 1, (int[]){D}, "visual.ln_post.bias");
+    atas_param_set(&t[atas_vit_tail(c->layers, ATAS_VIT_PROJ)], &off, 1, 2, (int[]){D, E}, "visual.proj");
     *info = t;
     *n = (int)count;
     *nparams = off;
@@ -68,10 +53,10 @@ atas_status atas_vit_create(atas_vit *m, const atas_vit_config *cfg, const atas_
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     m->be = be;
-    CHECK(atas_vit_param_table(cfg, &m->info, &m->ntensors, &m->nparams));
-    CHECK(atas_host_calloc((void **)&m->trainable, (size_t)m->ntensors, "trainable mask"));
-    CHECK(be->alloc(be, (void **)&m->params, m->nparams * sizeof(float), "parameters"));
-    if (with_grads) CHECK(be->alloc(be, (void **)&m->grads, m->nparams * sizeof(float), "gradients"));
+    ATAS_CHECK(atas_vit_param_table(cfg, &m->info, &m->ntensors, &m->nparams));
+    ATAS_CHECK(atas_host_calloc((void **)&m->trainable, (size_t)m->ntensors, "trainable mask"));
+    ATAS_CHECK(be->alloc(be, (void **)&m->params, m->nparams * sizeof(float), "parameters"));
+    if (with_grads) ATAS_CHECK(be->alloc(be, (void **)&m->grads, m->nparams * sizeof(float), "gradients"));
     atas_vit_set_trainable_all(m, with_grads);
     return ATAS_OK;
 }
@@ -120,13 +105,13 @@ size_t atas_vit_trainable_params(const atas_vit *m) {
 }
 
 atas_status atas_vit_zero_grads(atas_vit *m) {
-    if (m->grads) CHECK(m->be->zero(m->be, m->grads, m->nparams * sizeof(float)));
+    if (m->grads) ATAS_CHECK(m->be->zero(m->be, m->grads, m->nparams * sizeof(float)));
     return ATAS_OK;
 }
 
 atas_status atas_vit_init_random(atas_vit *m, uint64_t seed) {
     float *h;
-    CHECK(atas_host_calloc((void **)&h, m->nparams * sizeof(float), "init staging"));
+    ATAS_CHECK(atas_host_calloc((void **)&h, m->nparams * sizeof(float), "init staging"));
     int D = m->cfg.width;
     for (int i = 0; i < m->ntensors; i++) {
         const atas_param_info *t = &m->info[i];
@@ -146,6 +131,6 @@ atas_status atas_vit_init_random(atas_vit *m, uint64_t seed) {
     }
     atas_status s = m->be->upload(m->be, m->params, h, m->nparams * sizeof(float));
     atas_host_free(h);
-    CHECK(s);
+    ATAS_CHECK(s);
     return ATAS_OK;
 }

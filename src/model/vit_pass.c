@@ -87,11 +87,11 @@ atas_status atas_vit_pass_create(atas_vit_pass **out, const atas_vit *m, int B, 
                                  int outputs, int train) {
     const atas_vit_config *c = &m->cfg;
     *out = NULL;
-    REQUIRE(B > 0, "pass: batch %d must be positive", B);
-    REQUIRE(outputs & (ATAS_OUT_GLOBAL | ATAS_OUT_DENSE), "pass: no output requested");
-    CHECK(atas_vit_check_resolution(c, H, W, "pass resolution"));
+    ATAS_REQUIRE(B > 0, "pass: batch %d must be positive", B);
+    ATAS_REQUIRE(outputs & (ATAS_OUT_GLOBAL | ATAS_OUT_DENSE), "pass: no output requested");
+    ATAS_CHECK(atas_vit_check_resolution(c, H, W, "pass resolution"));
     atas_vit_pass *p;
-    CHECK(atas_host_calloc((void **)&p, sizeof *p, "pass"));
+    ATAS_CHECK(atas_host_calloc((void **)&p, sizeof *p, "pass"));
     *out = p;
     p->be = m->be;
     p->B = B; p->H = H; p->W = W;
@@ -109,7 +109,7 @@ atas_status atas_vit_pass_create(atas_vit_pass **out, const atas_vit *m, int B, 
         atas_eva_fill_activation_sizes(p, c);
     else
         fill_in_activation_sizes(p, c);
-    CHECK(atas_plan_alloc(&p->plan));
+    ATAS_CHECK(atas_plan_alloc(&p->plan));
     p->bytes = p->plan.total;
     atas_plan_print(&p->plan, ATAS_LOG_INFO);
     return ATAS_OK;

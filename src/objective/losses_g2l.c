@@ -21,20 +21,13 @@ void atas_g2l_pool_weights(const atas_loss_ctx *c, const atas_cell *cell, const 
      * more; the weights are treated as constants in the backward (stop-gradient). */
     const double *t = c->tg + (size_t)cell->image * E;
     const double itau = 1.0 / c->cfg->pool_tau;
-    double mx = -INFINITY;
     for (int p = 0; p < K; p++) {
         const double *d = s->dh + (size_t)p * E;
         double dot = 0;
         for (int e = 0; e < E; e++) dot += t[e] * d[e];
         w[p] = dot * itau;
-        if (w[p] > mx) mx = w[p];
     }
-    double sum = 0;
-    for (int p = 0; p < K; p++) {
-        w[p] = exp(w[p] - mx);
-        sum += w[p];
-    }
-    for (int p = 0; p < K; p++) w[p] /= sum;
+    atas_obj_softmax(w, K);
 }
 
 double atas_g2l_cell(const atas_loss_ctx *c, const atas_cell *cell, atas_loss_scratch *s,

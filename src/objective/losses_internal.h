@@ -5,8 +5,8 @@
 #define ATAS_LOSSES_INTERNAL_H
 
 #include "atas/objective.h"
+#include "atas/objective_elem.h"
 
-#define ATAS_L2N_EPS 1e-12 /* F.normalize's default eps */
 
 /* One mosaic cell: where its tokens are and which image it holds. */
 typedef struct {

@@ -40,11 +40,11 @@ atas_status atas_mosaic_plan(atas_mosaic *out, int m, const int *grids, int ngri
 
 atas_status atas_mosaic_plan_ex(atas_mosaic *out, int m, const int *grids, int ngrids, int n_images,
                                 int canvas, int repeat, uint64_t seed, uint64_t step, uint64_t group) {
-    REQUIRE(m >= 0 && ngrids > 0 && n_images > 0, "mosaic plan: m=%d ngrids=%d n=%d", m, ngrids,
+    ATAS_REQUIRE(m >= 0 && ngrids > 0 && n_images > 0, "mosaic plan: m=%d ngrids=%d n=%d", m, ngrids,
             n_images);
-    REQUIRE(n_images <= 256, "mosaic plan: at most 256 images per group (got %d)", n_images);
+    ATAS_REQUIRE(n_images <= 256, "mosaic plan: at most 256 images per group (got %d)", n_images);
     for (int i = 0; i < ngrids && !repeat; i++)
-        REQUIRE(grids[i] * grids[i] <= n_images,
+        ATAS_REQUIRE(grids[i] * grids[i] <= n_images,
                 "mosaic plan: grid %d x %d needs %d distinct images, the group has %d (repeats not enabled)",
                 grids[i], grids[i], grids[i] * grids[i], n_images);
     atas_rng r = atas_rng_stream(seed ^ (ATAS_STREAM_MOSAIC << 40), step, group);

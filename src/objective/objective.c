@@ -35,10 +35,10 @@ static atas_status check_tau(double t, const char *key) {
 }
 
 atas_status atas_loss_config_check(const atas_loss_config *cfg) {
-    REQUIRE(cfg, "loss config: NULL");
-    CHECK(check_weight(cfg->w_g2l, "loss.w_g2l"));
-    CHECK(check_weight(cfg->w_l2l, "loss.w_l2l"));
-    CHECK(check_weight(cfg->w_g2g, "loss.w_g2g"));
+    ATAS_REQUIRE(cfg, "loss config: NULL");
+    ATAS_CHECK(check_weight(cfg->w_g2l, "loss.w_g2l"));
+    ATAS_CHECK(check_weight(cfg->w_l2l, "loss.w_l2l"));
+    ATAS_CHECK(check_weight(cfg->w_g2g, "loss.w_g2g"));
     if (cfg->w_g2l == 0 && cfg->w_l2l == 0 && cfg->w_g2g == 0)
         return ATAS_ERR(ATAS_ERR_CONFIG, "loss.w_g2l, loss.w_l2l, loss.w_g2g are all 0: nothing to train");
     if ((unsigned)cfg->g2l_pool > ATAS_G2L_POOL_MEAN_RAW)
@@ -50,9 +50,9 @@ atas_status atas_loss_config_check(const atas_loss_config *cfg) {
     if ((unsigned)cfg->l2l_form > ATAS_L2L_SIMILARITY)
         return ATAS_ERR(ATAS_ERR_CONFIG, "loss.l2l.form: bad value %d", (int)cfg->l2l_form);
     if (cfg->w_g2l > 0 && cfg->g2l_pool == ATAS_G2L_POOL_TEACHER_WEIGHTED)
-        CHECK(check_tau(cfg->pool_tau, "loss.g2l.pool_tau"));
-    if (cfg->w_g2l > 0 && cfg->g2l_form == ATAS_FORM_INFONCE) CHECK(check_tau(cfg->g2l_tau, "loss.g2l.tau"));
-    if (cfg->w_g2g > 0 && cfg->g2g_form == ATAS_FORM_INFONCE) CHECK(check_tau(cfg->g2g_tau, "loss.g2g.tau"));
+        ATAS_CHECK(check_tau(cfg->pool_tau, "loss.g2l.pool_tau"));
+    if (cfg->w_g2l > 0 && cfg->g2l_form == ATAS_FORM_INFONCE) ATAS_CHECK(check_tau(cfg->g2l_tau, "loss.g2l.tau"));
+    if (cfg->w_g2g > 0 && cfg->g2g_form == ATAS_FORM_INFONCE) ATAS_CHECK(check_tau(cfg->g2g_tau, "loss.g2g.tau"));
     return ATAS_OK;
 }
 
@@ -62,7 +62,7 @@ static const char *const l2l_names[] = {"cosine", "similarity"};
 
 static atas_status parse_enum(const char *s, const char *key, const char *const *names, int count,
                               int *out) {
-    REQUIRE(key, "loss config: key name is NULL");
+    ATAS_REQUIRE(key, "loss config: key name is NULL");
     char expect[160] = "";
     for (int i = 0; i < count; i++) /* "a", "b" or "c" */
         snprintf(expect + strlen(expect), sizeof expect - strlen(expect), "%s\"%s\"",
@@ -78,19 +78,19 @@ static atas_status parse_enum(const char *s, const char *key, const char *const 
 
 atas_status atas_loss_parse_pool(const char *s, const char *key, atas_g2l_pool *out) {
     int v = 0;
-    CHECK(parse_enum(s, key, pool_names, 3, &v));
+    ATAS_CHECK(parse_enum(s, key, pool_names, 3, &v));
     *out = (atas_g2l_pool)v;
     return ATAS_OK;
 }
 atas_status atas_loss_parse_form(const char *s, const char *key, atas_embed_form *out) {
     int v = 0;
-    CHECK(parse_enum(s, key, form_names, 2, &v));
+    ATAS_CHECK(parse_enum(s, key, form_names, 2, &v));
     *out = (atas_embed_form)v;
     return ATAS_OK;
 }
 atas_status atas_loss_parse_l2l(const char *s, const char *key, atas_l2l_form *out) {
     int v = 0;
-    CHECK(parse_enum(s, key, l2l_names, 2, &v));
+    ATAS_CHECK(parse_enum(s, key, l2l_names, 2, &v));
     *out = (atas_l2l_form)v;
     return ATAS_OK;
 }
@@ -175,34 +175,34 @@ static atas_status check_args(const atas_loss_config *cfg, const atas_mosaic *pl
                               int wT, const float *s_glob, const float *s_dense, int hC, int wC,
                               float grad_scale, const float *ds_glob, const float *ds_dense,
                               const atas_loss_values *out) {
-    CHECK(atas_loss_config_check(cfg));
-    REQUIRE(out, "atas_objective_group: out is NULL");
-    REQUIRE(n >= 1 && E >= 1, "atas_objective_group: n = %d images, E = %d: both must be >= 1", n, E);
-    REQUIRE(isfinite(grad_scale), "atas_objective_group: grad_scale = %g is not finite", (double)grad_scale);
-    if (cfg->w_g2l > 0 || cfg->w_g2g > 0) REQUIRE(t_glob, "atas_objective_group: t_glob is NULL");
+    ATAS_CHECK(atas_loss_config_check(cfg));
+    ATAS_REQUIRE(out, "atas_objective_group: out is NULL");
+    ATAS_REQUIRE(n >= 1 && E >= 1, "atas_objective_group: n = %d images, E = %d: both must be >= 1", n, E);
+    ATAS_REQUIRE(isfinite(grad_scale), "atas_objective_group: grad_scale = %g is not finite", (double)grad_scale);
+    if (cfg->w_g2l > 0 || cfg->w_g2g > 0) ATAS_REQUIRE(t_glob, "atas_objective_group: t_glob is NULL");
     if (cfg->w_g2g > 0)
-        REQUIRE(s_glob && ds_glob, "atas_objective_group: G2G is on (w_g2g = %g) but s_glob or ds_glob is NULL",
+        ATAS_REQUIRE(s_glob && ds_glob, "atas_objective_group: G2G is on (w_g2g = %g) but s_glob or ds_glob is NULL",
                 cfg->w_g2g);
     if (cfg->w_g2l == 0 && cfg->w_l2l == 0) return ATAS_OK;
-    REQUIRE(m >= 1 && plans, "atas_objective_group: G2L/L2L are on but there are %d mosaics (plans %s)", m,
+    ATAS_REQUIRE(m >= 1 && plans, "atas_objective_group: G2L/L2L are on but there are %d mosaics (plans %s)", m,
             plans ? "given" : "NULL");
-    REQUIRE(s_dense && ds_dense, "atas_objective_group: G2L/L2L are on but s_dense or ds_dense is NULL");
-    REQUIRE(patch >= 1 && hC >= 1 && wC >= 1, "atas_objective_group: patch %d, student map %d x %d", patch, hC, wC);
+    ATAS_REQUIRE(s_dense && ds_dense, "atas_objective_group: G2L/L2L are on but s_dense or ds_dense is NULL");
+    ATAS_REQUIRE(patch >= 1 && hC >= 1 && wC >= 1, "atas_objective_group: patch %d, student map %d x %d", patch, hC, wC);
     if (cfg->w_l2l > 0)
-        REQUIRE(t_dense && hT >= 1 && wT >= 1, "atas_objective_group: L2L is on but the teacher map is %s (%d x %d)",
+        ATAS_REQUIRE(t_dense && hT >= 1 && wT >= 1, "atas_objective_group: L2L is on but the teacher map is %s (%d x %d)",
                 t_dense ? "given" : "NULL", hT, wT);
     for (int k = 0; k < m; k++) {
         const atas_mosaic *p = &plans[k];
-        REQUIRE(p->g >= 1 && p->g <= ATAS_MOSAIC_MAX_GRID, "mosaic %d: g = %d not in 1..%d", k, p->g,
+        ATAS_REQUIRE(p->g >= 1 && p->g <= ATAS_MOSAIC_MAX_GRID, "mosaic %d: g = %d not in 1..%d", k, p->g,
                 ATAS_MOSAIC_MAX_GRID);
-        REQUIRE(p->cell_px > 0 && p->cell_px % patch == 0,
+        ATAS_REQUIRE(p->cell_px > 0 && p->cell_px % patch == 0,
                 "mosaic %d: cell_px = %d is not a positive multiple of the patch %d", k, p->cell_px, patch);
         int kk = p->cell_px / patch;
-        REQUIRE(p->g * kk == hC && p->g * kk == wC,
+        ATAS_REQUIRE(p->g * kk == hC && p->g * kk == wC,
                 "mosaic %d: %d x %d cells of %d tokens do not tile the %d x %d student map", k, p->g, p->g, kk,
                 hC, wC);
         for (int c = 0; c < p->g * p->g; c++)
-            REQUIRE(p->image[c] >= 0 && p->image[c] < n, "mosaic %d cell %d: image %d not in 0..%d", k, c,
+            ATAS_REQUIRE(p->image[c] >= 0 && p->image[c] < n, "mosaic %d cell %d: image %d not in 0..%d", k, c,
                     p->image[c], n - 1);
     }
     return ATAS_OK;
@@ -220,7 +220,7 @@ atas_status atas_objective_group_ex(const atas_loss_config *cfg, const atas_mosa
                                     const float *s_dense, int hC, int wC, float grad_scale,
                                     float *ds_glob, float *ds_dense, atas_loss_values *out,
                                     const double *pool_w_in, double *pool_w_out) {
-    CHECK(check_args(cfg, plans, m, n, E, patch, t_glob, t_dense, hT, wT, s_glob, s_dense, hC, wC,
+    ATAS_CHECK(check_args(cfg, plans, m, n, E, patch, t_glob, t_dense, hT, wT, s_glob, s_dense, hC, wC,
                      grad_scale, ds_glob, ds_dense, out));
     const int do_g2l = cfg->w_g2l > 0, do_l2l = cfg->w_l2l > 0, do_g2g = cfg->w_g2g > 0;
     const int dense = do_g2l || do_l2l;
@@ -229,7 +229,7 @@ atas_status atas_objective_group_ex(const atas_loss_config *cfg, const atas_mosa
 
     size_t bytes = layout(cfg, n, E, hT, wT, ncells, kmax, threads, NULL, NULL);
     void *block = NULL;
-    CHECK(atas_host_alloc(&block, bytes, "objective workspace"));
+    ATAS_CHECK(atas_host_alloc(&block, bytes, "objective workspace"));
     workspace ws;
     layout(cfg, n, E, hT, wT, ncells, kmax, threads, block, &ws);
 
@@ -310,14 +310,14 @@ atas_status atas_objective_group_ex(const atas_loss_config *cfg, const atas_mosa
     }
     atas_host_free(block);
 
-    CHECK(check_finite(g2l, "g2l"));
-    CHECK(check_finite(l2l, "l2l"));
-    CHECK(check_finite(g2g, "g2g"));
+    ATAS_CHECK(check_finite(g2l, "g2l"));
+    ATAS_CHECK(check_finite(l2l, "l2l"));
+    ATAS_CHECK(check_finite(g2g, "g2g"));
     out->g2l = g2l;
     out->l2l = l2l;
     out->g2g = g2g;
     out->total = cfg->w_g2l * g2l + cfg->w_l2l * l2l + cfg->w_g2g * g2g;
-    CHECK(check_finite(out->total, "total"));
+    ATAS_CHECK(check_finite(out->total, "total"));
     return ATAS_OK;
 }
 
@@ -326,7 +326,7 @@ atas_status atas_objective_group(const atas_loss_config *cfg, const atas_mosaic 
                                  const float *t_dense, int hT, int wT, const float *s_glob,
                                  const float *s_dense, int hC, int wC, float grad_scale,
                                  float *ds_glob, float *ds_dense, atas_loss_values *out) {
-    CHECK(atas_objective_group_ex(cfg, plans, m, n, E, patch, t_glob, t_dense, hT, wT, s_glob, s_dense, hC,
+    ATAS_CHECK(atas_objective_group_ex(cfg, plans, m, n, E, patch, t_glob, t_dense, hT, wT, s_glob, s_dense, hC,
                                   wC, grad_scale, ds_glob, ds_dense, out, NULL, NULL));
     return ATAS_OK;
 }

@@ -174,10 +174,10 @@ static atas_status walk(const config_setting_t *grp, const char *prefix, atas_ru
             if (k) {
                 cfg_value v;
                 setting_value(s, &v);
-                CHECK(atas_cfg_apply(c, k, &v, where)); /* raises "must be ..., not a group" */
+                ATAS_CHECK(atas_cfg_apply(c, k, &v, where)); /* raises "must be ..., not a group" */
             }
             if (!is_group(path)) return unknown_key(where, path, 1);
-            CHECK(walk(s, path, c, o));
+            ATAS_CHECK(walk(s, path, c, o));
             continue;
         }
         if (!k) {
@@ -187,15 +187,15 @@ static atas_status walk(const config_setting_t *grp, const char *prefix, atas_ru
         }
         cfg_value v;
         setting_value(s, &v);
-        CHECK(atas_cfg_apply(c, k, &v, where));
+        ATAS_CHECK(atas_cfg_apply(c, k, &v, where));
         snprintf(o->where[key_index(k)], WHERE_LEN, "%s", where);
     }
     return ATAS_OK;
 }
 
 static atas_status read_file(const char *path, atas_run_config *c, cfg_origin *o) {
-    CHECK(atas_require_regular_file(path, "config file")); /* a FIFO would block the open */
-    CHECK(atas_cfg_check_literals(path, path));
+    ATAS_CHECK(atas_require_regular_file(path, "config file")); /* a FIFO would block the open */
+    ATAS_CHECK(atas_cfg_check_literals(path, path));
     FILE *f = fopen(path, "r");
     if (!f) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open the config file: %s", path, strerror(errno));
     fclose(f);
@@ -245,8 +245,8 @@ static atas_status apply_set(atas_run_config *c, const char *assignment, cfg_ori
     }
     cfg_value v;
     char buf[ATAS_CFG_PATH_LEN + 64];
-    CHECK(atas_cfg_parse_text(k, eq + 1, &v, buf, sizeof buf, "--set"));
-    CHECK(atas_cfg_apply(c, k, &v, "--set"));
+    ATAS_CHECK(atas_cfg_parse_text(k, eq + 1, &v, buf, sizeof buf, "--set"));
+    ATAS_CHECK(atas_cfg_apply(c, k, &v, "--set"));
     /* the later of two ways to say the same thing wins (docs: batch.groups_per_rank, optim.warmup_fraction) */
     if (!strcmp(k->key, "batch.groups")) c->batch.groups_per_rank = 0;
     if (!strcmp(k->key, "optim.warmup_steps")) c->optim.warmup_fraction = 0;
@@ -274,7 +274,7 @@ atas_status atas_config_model(const atas_run_config *c, atas_vit_config *out, in
     out->act = ATAS_ACT_QUICKGELU;
     int act_known = 0;
     if (c->model.preset[0]) {
-        CHECK(atas_vit_preset(c->model.preset, out));
+        ATAS_CHECK(atas_vit_preset(c->model.preset, out));
         act_known = 1;
     }
 #define OVR(f) if (c->model.f > 0) out->f = c->model.f
@@ -332,7 +332,7 @@ int atas_config_dist_nccl(const atas_run_config *c) {
 }
 
 atas_status atas_config_check_model(const atas_run_config *c, const atas_vit_config *m) {
-    CHECK(check_model(c, m, NULL));
+    ATAS_CHECK(check_model(c, m, NULL));
     return ATAS_OK;
 }
 
@@ -387,7 +387,7 @@ static atas_status check_all(const atas_run_config *c, const cfg_origin *o) {
     int complete = 0;
     st = atas_config_model(c, &m, &complete);
     if (st != ATAS_OK) return located(st, AT("model.preset"));
-    if (complete) CHECK(check_model(c, &m, o));
+    if (complete) ATAS_CHECK(check_model(c, &m, o));
     else if (m.patch > 0) { /* weights will give the rest; the geometry needs only the patch */
         if ((st = atas_vit_check_resolution(&m, c->data.resolution, c->data.resolution, "data.resolution")) != ATAS_OK)
             return located(st, origin_first(o, "data.resolution", "model.patch", NULL));
@@ -400,7 +400,7 @@ static atas_status check_all(const atas_run_config *c, const cfg_origin *o) {
 }
 
 atas_status atas_config_check(const atas_run_config *c) {
-    CHECK(check_all(c, NULL));
+    ATAS_CHECK(check_all(c, NULL));
     return ATAS_OK;
 }
 
@@ -416,7 +416,7 @@ atas_status atas_config_check_world(const atas_run_config *c, int world) {
 }
 
 atas_status atas_config_load(const char *path, char **sets, int nsets, atas_run_config *out) {
-    REQUIRE(path && out && (nsets == 0 || sets), "atas_config_load: path/out missing");
+    ATAS_REQUIRE(path && out && (nsets == 0 || sets), "atas_config_load: path/out missing");
     cfg_origin *o = calloc(1, sizeof *o);
     if (!o) return ATAS_ERR(ATAS_ERR_NOMEM, "config: no memory for the origin table");
     o->file = path;
@@ -426,7 +426,7 @@ atas_status atas_config_load(const char *path, char **sets, int nsets, atas_run_
         goto done;
     }
     atas_config_defaults(out);
-    CHECK_GOTO(st, read_file(path, out, o), done);
+    ATAS_CHECK_GOTO(st, read_file(path, out, o), done);
     if (out->batch.groups_per_rank > 0 && o->where[key_index(atas_cfg_find("batch.groups"))][0]) {
         st = ATAS_ERR(ATAS_ERR_CONFIG,
                       "%s: batch.groups and batch.groups_per_rank (%s) are both given: state the batch one way "
@@ -434,8 +434,8 @@ atas_status atas_config_load(const char *path, char **sets, int nsets, atas_run_
                       origin_of(o, "batch.groups"), origin_of(o, "batch.groups_per_rank"));
         goto done;
     }
-    for (int i = 0; i < nsets; i++) CHECK_GOTO(st, apply_set(out, sets[i], o), done);
-    CHECK_GOTO(st, check_all(out, o), done);
+    for (int i = 0; i < nsets; i++) ATAS_CHECK_GOTO(st, apply_set(out, sets[i], o), done);
+    ATAS_CHECK_GOTO(st, check_all(out, o), done);
 done:
     free(o);
     return st;

@@ -63,7 +63,7 @@ atas_status atas_config_write_resolved_file(const atas_run_config *c, FILE *f) {
 atas_status atas_config_write_resolved(const atas_run_config *c, const char *path) {
     /* write then rename: a resolved config is complete or absent */
     char tmp[ATAS_CFG_PATH_LEN + 32];
-    CHECK(atas_tmp_name(path, tmp, sizeof tmp)); /* mkstemp: unpredictable, never a planted link */
+    ATAS_CHECK(atas_tmp_name(path, tmp, sizeof tmp)); /* mkstemp: unpredictable, never a planted link */
     FILE *f = fopen(tmp, "w");
     if (!f) {
         atas_status e = ATAS_ERR(ATAS_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));

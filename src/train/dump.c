@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 
 #include "atas/h5util.h"
-#include "model_h5.h"
+#include "atas/checkpoint.h"
 #include "trainer_internal.h"
 
 static void dump_path(const char *dir, long long step, char *p, size_t n) {
@@ -21,7 +21,7 @@ atas_status atas_dump_begin(atas_trainer *t, const char *dir, long long step, co
     char p[1400];
     dump_path(dir, step, p, sizeof p);
     hid_t f;
-    CHECK(atas_h5_create(p, &f));
+    ATAS_CHECK(atas_h5_create(p, &f));
     const atas_vit_config *c = &t->mcfg;
     const atas_loss_config *l = &t->loss;
     atas_status s = ATAS_OK;
@@ -84,7 +84,7 @@ atas_status atas_dump_begin(atas_trainer *t, const char *dir, long long step, co
     TRY(atas_h5_write_i32(f, "inputs/group_index", gidx, 1, (size_t[]){(size_t)t->G_r}));
 #undef TRY
     H5Fclose(f);
-    CHECK(s);
+    ATAS_CHECK(s);
     return ATAS_OK;
 }
 
@@ -102,7 +102,7 @@ atas_status atas_dump_end(atas_trainer *t, const char *dir, long long step, cons
     if (s == ATAS_OK) s = atas_h5_attr_write_double(f, "loss_total", l[3]);
     if (s == ATAS_OK) s = atas_model_h5_write_tensors(f, "grads", &t->student, t->student.grads, 1);
     H5Fclose(f);
-    CHECK(s);
+    ATAS_CHECK(s);
     atas_info("dumped step %lld to %s", step, p);
     return ATAS_OK;
 }

@@ -27,7 +27,7 @@ atas_status atas_eval_hook_open(atas_trainer *t) {
     t->eval = h;
     const char *phase = t->comm->phase;
     t->comm->phase = "eval setup";
-    CHECK(ev->open(ev->ctx, c, t->comm));
+    ATAS_CHECK(ev->open(ev->ctx, c, t->comm));
     t->comm->phase = phase;
     return ATAS_OK;
 }
@@ -39,7 +39,7 @@ static atas_status run_now(atas_trainer *t, long long step) {
     atas_status st = h->ev->run(h->ev->ctx, &t->student, t->comm, step);
     if (st == ATAS_ERR_INTERRUPTED) /* another rank failed: an error here, not a requeue request */
         return ATAS_ERR(ATAS_ERR_MPI, "eval at step %lld: stopped because another rank failed", step);
-    CHECK(st);
+    ATAS_CHECK(st);
     t->comm->phase = phase;
     h->last_step = step;
     return ATAS_OK;
@@ -60,7 +60,7 @@ atas_status atas_eval_hook_now(atas_trainer *t) {
 atas_status atas_eval_hook_final(atas_trainer *t) {
     /* resumed at the end: the previous run wrote this record already */
     if (!t->eval || t->st.step % t->cfg.eval.every != 0 || t->steps_this_run == 0) return ATAS_OK;
-    CHECK(run_now(t, t->st.step));
+    ATAS_CHECK(run_now(t, t->st.step));
     /* no training record exists for the final step: an eval-only one */
     if (t->comm->rank == 0 && t->metrics) {
         fprintf(t->metrics, "{\"step\": %lld", t->st.step);

@@ -61,7 +61,7 @@ atas_status atas_metrics_open(atas_trainer *t, int append) {
         /* the checkpoint's elapsed_s was taken before it was written; the kept records of
          * its steps were written after: elapsed_s goes on from the later of the two */
         double last = t->st.elapsed_s;
-        CHECK(cut_to_step(p, t->st.step, &last));
+        ATAS_CHECK(cut_to_step(p, t->st.step, &last));
         t->st.elapsed_s = last;
     }
     t->metrics = fopen(p, append ? "a" : "w");

@@ -48,7 +48,7 @@ atas_status atas_observe_setup(atas_trainer *t) {
     const char *how = "run.peak_tflops";
     t->peak_tflops = t->cfg.run.peak_tflops;
     if (t->peak_tflops <= 0) {
-        CHECK(measure_peak(t->be, &t->peak_tflops));
+        ATAS_CHECK(measure_peak(t->be, &t->peak_tflops));
         how = "sgemm measured now";
     }
     atas_info("MFU: %.3g GFLOP per step and rank (forward ~ L(24ND^2 + 4N^2D), backward 2x) against a peak of "

@@ -26,7 +26,7 @@ atas_status atas_config_apply_world(atas_run_config *c, int world) {
                             c->batch.groups, world);
         c->batch.groups = (int)g;
     }
-    CHECK(atas_config_check_world(c, world));
+    ATAS_CHECK(atas_config_check_world(c, world));
     return ATAS_OK;
 }
 
@@ -39,10 +39,10 @@ int64_t atas_config_warmup_steps(const atas_run_config *c, int64_t total_steps) 
 }
 
 atas_status atas_recipe_derive(const atas_run_config *cfg, int world, int64_t corpus_images, atas_recipe *r) {
-    REQUIRE(cfg && r, "atas_recipe_derive: NULL argument");
+    ATAS_REQUIRE(cfg && r, "atas_recipe_derive: NULL argument");
     atas_run_config c = *cfg;
     const int per_rank_given = c.batch.groups_per_rank > 0;
-    CHECK(atas_config_apply_world(&c, world));
+    ATAS_CHECK(atas_config_apply_world(&c, world));
     *r = (atas_recipe){0};
     r->groups_asked = per_rank_given ? c.batch.groups : cfg->batch.groups;
     r->world = world;
@@ -103,7 +103,7 @@ void atas_recipe_format(const atas_recipe *r, const atas_run_config *c, char *bu
 
 atas_status atas_recipe_log(const atas_run_config *c, int world, int64_t corpus_images) {
     atas_recipe r;
-    CHECK(atas_recipe_derive(c, world, corpus_images, &r));
+    ATAS_CHECK(atas_recipe_derive(c, world, corpus_images, &r));
     char buf[2048];
     atas_recipe_format(&r, c, buf, sizeof buf);
     for (char *line = buf, *nl; *line; line = nl + 1) { /* one log line each */

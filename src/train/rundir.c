@@ -75,7 +75,7 @@ atas_status atas_rundir_guard(atas_comm *comm, const char *run_dir, const char *
         }
     }
     comm->phase = "run directory check";
-    CHECK(atas_comm_bcast(comm, msg, sizeof msg, 0));
+    ATAS_CHECK(atas_comm_bcast(comm, msg, sizeof msg, 0));
     if (msg[0]) return ATAS_ERR(ATAS_ERR_CONFIG, "%s", msg);
     return ATAS_OK;
 }

@@ -7,31 +7,40 @@
 #include "signals.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t g_first = 0;
-static volatile double g_first_at = 0;
+/* Written by the handler, read by the main thread; a process signal may land on any
+ * thread (the loader's, OpenMP's), two at once. Lock-free atomics are what C11 allows a
+ * handler to share (a volatile double could be read half-written). */
+static atomic_int g_first = 0;
+static atomic_llong g_first_at_ns = 0;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_LLONG_LOCK_FREE == 2,
+               "the signal flags need lock-free atomics");
 
-static double now(void) { /* clock_gettime is async-signal-safe */
+static long long now_ns(void) { /* clock_gettime is async-signal-safe */
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* A second signal within a second of the first is the same request from another sender
  * (scancel signals mpirun and the ranks, mpirun forwards it again): not "stop now". */
 static void on_signal(int sig) {
-    if (g_first && sig != SIGUSR1 && now() - g_first_at >= 1.0) {
+    int first = atomic_load(&g_first);
+    if (first && sig != SIGUSR1 && now_ns() - atomic_load(&g_first_at_ns) >= 1000000000LL) {
         static const char msg[] = "second stop signal: stopping now, without a checkpoint\n";
         ssize_t w = write(2, msg, sizeof msg - 1);
         (void)w;
         _exit(128 + sig);
     }
-    if (!g_first) {
-        g_first_at = now();
-        g_first = sig;
+    if (!first) {
+        /* the time before the flag: whoever sees the flag sees its time */
+        atomic_store(&g_first_at_ns, now_ns());
+        int none = 0;
+        atomic_compare_exchange_strong(&g_first, &none, sig);
     }
 }
 
@@ -46,7 +55,7 @@ void atas_signals_install(void) {
     sigaction(SIGUSR1, &sa, NULL);
 }
 
-int atas_signals_stop_requested(void) { return g_first; }
+int atas_signals_stop_requested(void) { return atomic_load(&g_first); }
 
 const char *atas_signals_name(int sig) {
     switch (sig) {

@@ -49,8 +49,8 @@ static atas_status build_segments(atas_trainer *t, atas_step_dev *d) {
      * for frozen tensors and gaps; adjacent equal kinds merge */
     size_t *end = NULL;
     int *kind = NULL, ns = 0;
-    CHECK(atas_host_calloc((void **)&end, sizeof(size_t) * (2 * (size_t)s->ntensors + 2), "segments"));
-    CHECK(atas_host_calloc((void **)&kind, sizeof(int) * (2 * (size_t)s->ntensors + 2), "segments"));
+    ATAS_CHECK(atas_host_calloc((void **)&end, sizeof(size_t) * (2 * (size_t)s->ntensors + 2), "segments"));
+    ATAS_CHECK(atas_host_calloc((void **)&kind, sizeof(int) * (2 * (size_t)s->ntensors + 2), "segments"));
     size_t at = r0;
     while (at < r1) {
         int best = -1; /* the tensor starting lowest at or after `at` */
@@ -93,17 +93,17 @@ static atas_status build_segments(atas_trainer *t, atas_step_dev *d) {
 static atas_status dev_open(atas_trainer *t) {
     const atas_backend *be = t->be;
     atas_step_dev *d = NULL;
-    CHECK(atas_host_calloc((void **)&d, sizeof *d, "device step"));
+    ATAS_CHECK(atas_host_calloc((void **)&d, sizeof *d, "device step"));
     t->dstep = d;
     d->be = be;
     const size_t G = (size_t)t->G_r, E = t->E;
     d->cap_cells = t->m * ATAS_MOSAIC_MAX_GRID * ATAS_MOSAIC_MAX_GRID;
     const size_t cell_ints = G * d->cap_cells * ATAS_OBJ_CELL_INTS;
-    CHECK(atas_host_calloc((void **)&d->h_cells, sizeof(int) * (cell_ints ? cell_ints : 1), "cell tables"));
-    CHECK(atas_host_calloc((void **)&d->h_state, sizeof(double) * (ATAS_STEP_NSTATE + 4 * G), "step state"));
-    CHECK(atas_host_calloc((void **)&d->nc, sizeof(int) * 2 * G, "cell counts"));
+    ATAS_CHECK(atas_host_calloc((void **)&d->h_cells, sizeof(int) * (cell_ints ? cell_ints : 1), "cell tables"));
+    ATAS_CHECK(atas_host_calloc((void **)&d->h_state, sizeof(double) * (ATAS_STEP_NSTATE + 4 * G), "step state"));
+    ATAS_CHECK(atas_host_calloc((void **)&d->nc, sizeof(int) * 2 * G, "cell counts"));
     d->at = d->nc + G;
-    CHECK(build_segments(t, d));
+    ATAS_CHECK(build_segments(t, d));
     /* the backend buffers of the step: one plan, one allocation, one free */
     atas_plan *pl = &d->plan;
     atas_plan_init(pl, be, "device step");
@@ -116,11 +116,11 @@ static atas_status dev_open(atas_trainer *t) {
     atas_plan_add(pl, &d->d_seg_end, sizeof(size_t) * d->nseg, "optimizer segments");
     atas_plan_add(pl, &d->d_seg_kind, sizeof(int) * d->nseg, "optimizer segment kinds");
     atas_plan_add(pl, &d->gn_ws, be->grad_sumsq_workspace_bytes(be, d->r1 - d->r0), "gradient norm partials");
-    CHECK(atas_plan_alloc(pl));
+    ATAS_CHECK(atas_plan_alloc(pl));
     atas_plan_print(pl, ATAS_LOG_INFO);
     d->d_losses = d->d_state + ATAS_STEP_NSTATE;
-    CHECK(be->upload(be, d->d_seg_end, d->h_seg_end, sizeof(size_t) * d->nseg));
-    CHECK(be->upload(be, d->d_seg_kind, d->h_seg_kind, sizeof(int) * d->nseg));
+    ATAS_CHECK(be->upload(be, d->d_seg_end, d->h_seg_end, sizeof(size_t) * d->nseg));
+    ATAS_CHECK(be->upload(be, d->d_seg_kind, d->h_seg_kind, sizeof(int) * d->nseg));
     return ATAS_OK;
 }
 
@@ -142,7 +142,7 @@ const float *atas_step_dev_ds_glob(const atas_trainer *t) { return t->dstep ? t-
 const float *atas_step_dev_ds_dense(const atas_trainer *t) { return t->dstep ? t->dstep->ds_dense : NULL; }
 
 atas_status atas_step_dev_objective(atas_trainer *t, const atas_batch *b) {
-    if (!t->dstep) CHECK(dev_open(t));
+    if (!t->dstep) ATAS_CHECK(dev_open(t));
     atas_step_dev *d = t->dstep;
     const atas_backend *be = t->be;
     const size_t E = t->E, nT = (size_t)t->hT * t->hT * E, nC = (size_t)t->hC * t->hC * E;
@@ -155,20 +155,20 @@ atas_status atas_step_dev_objective(atas_trainer *t, const atas_batch *b) {
         nc[j] = 0;
         at[j] = total;
         if (!dense) continue;
-        CHECK(atas_objective_cells(b->plans + (size_t)j * t->m, t->m, t->n, t->mcfg.patch, t->hC, t->hC,
+        ATAS_CHECK(atas_objective_cells(b->plans + (size_t)j * t->m, t->m, t->n, t->mcfg.patch, t->hC, t->hC,
                                    d->h_cells + (size_t)total * ATAS_OBJ_CELL_INTS,
                                    (size_t)d->cap_cells * ATAS_OBJ_CELL_INTS, &nc[j], &km));
         total += nc[j];
         if (nc[j] > ncells_max) ncells_max = nc[j];
         if (km > kmax) kmax = km;
     }
-    if (total) CHECK(be->upload(be, d->d_cells, d->h_cells, sizeof(int) * (size_t)total * ATAS_OBJ_CELL_INTS));
+    if (total) ATAS_CHECK(be->upload(be, d->d_cells, d->h_cells, sizeof(int) * (size_t)total * ATAS_OBJ_CELL_INTS));
     const size_t ws = be->objective_workspace_bytes(be, ncells_max, kmax, t->n, t->E, t->hT, t->hT, prm);
     if (ws > d->obj_ws_bytes) { /* grows with the largest grids seen; rare */
         if (d->obj_ws) be->free(be, d->obj_ws);
         d->obj_ws = NULL;
         d->obj_ws_bytes = 0;
-        CHECK(be->alloc(be, &d->obj_ws, ws, "objective workspace"));
+        ATAS_CHECK(be->alloc(be, &d->obj_ws, ws, "objective workspace"));
         d->obj_ws_bytes = ws;
     }
     const float *tg = atas_vit_global(t->t_pass), *td = t->need_t_dense ? atas_vit_dense(t->t_pass) : NULL;
@@ -176,7 +176,7 @@ atas_status atas_step_dev_objective(atas_trainer *t, const atas_batch *b) {
     const float *sd = t->need_sm ? atas_vit_dense(t->sm_pass) : NULL;
     for (int j = 0; j < t->G_r; j++) {
         const size_t gi = (size_t)j * t->n, mi = (size_t)j * t->m;
-        CHECK(be->objective(be, d->d_losses + 4 * (size_t)j, d->ds_glob + gi * E, d->ds_dense ? d->ds_dense + mi * nC : NULL,
+        ATAS_CHECK(be->objective(be, d->d_losses + 4 * (size_t)j, d->ds_glob + gi * E, d->ds_dense ? d->ds_dense + mi * nC : NULL,
                             tg + gi * E, td ? td + gi * nT : NULL, sg ? sg + gi * E : NULL, sd ? sd + mi * nC : NULL,
                             d->d_cells + (size_t)at[j] * ATAS_OBJ_CELL_INTS, nc[j], kmax, t->n, t->m,
                             t->E, t->hT, t->hT, t->hC, t->hC, prm, 1.0f / (float)t->G_r, d->obj_ws));
@@ -206,28 +206,28 @@ static void read_losses(atas_trainer *t, const atas_batch *b, const double *h, d
 
 atas_status atas_step_dev_losses(atas_trainer *t, const atas_batch *b, double *loss4, int *bad) {
     atas_step_dev *d = t->dstep;
-    CHECK(t->be->download(t->be, d->h_state + ATAS_STEP_NSTATE, d->d_losses, sizeof(double) * 4 * t->G_r));
+    ATAS_CHECK(t->be->download(t->be, d->h_state + ATAS_STEP_NSTATE, d->d_losses, sizeof(double) * 4 * t->G_r));
     read_losses(t, b, d->h_state, loss4, bad);
     return ATAS_OK;
 }
 
 atas_status atas_step_dev_optimize(atas_trainer *t, const atas_batch *b, double lr, double mom, double *gnorm_out,
                                    int *finite, double *loss4, int *bad) {
-    if (!t->dstep) CHECK(dev_open(t));
+    if (!t->dstep) ATAS_CHECK(dev_open(t));
     atas_step_dev *d = t->dstep;
     const atas_backend *be = t->be;
     const atas_vit *s = &t->student;
     const size_t r0 = d->r0, n = d->r1 - d->r0;
-    CHECK(be->grad_sumsq(be, d->d_sumsq, s->grads + r0, n, d->gn_ws));
-    CHECK(be->step_guard(be, d->d_state, d->d_sumsq, d->d_losses, 4 * t->G_r, t->cfg.optim.clip_grad_norm));
+    ATAS_CHECK(be->grad_sumsq(be, d->d_sumsq, s->grads + r0, n, d->gn_ws));
+    ATAS_CHECK(be->step_guard(be, d->d_state, d->d_sumsq, d->d_losses, 4 * t->G_r, t->cfg.optim.clip_grad_norm));
     const int step1 = (int)(t->st.step - t->st.nonfinite_total + 1); /* AdamW's t counts real updates */
-    CHECK(be->clip_adamw_ema(be, s->params + r0, s->grads + r0, t->adam_m + r0, t->adam_v + r0, t->teacher.params + r0,
+    ATAS_CHECK(be->clip_adamw_ema(be, s->params + r0, s->grads + r0, t->adam_m + r0, t->adam_v + r0, t->teacher.params + r0,
                              n, d->d_seg_end, d->d_seg_kind, d->nseg, d->d_state, (float)lr,
                              (float)t->cfg.optim.betas[0], (float)t->cfg.optim.betas[1], (float)t->cfg.optim.eps,
                              (float)t->cfg.optim.weight_decay, step1, (float)mom));
     /* the step's one small copy: its state and, when asked, the group losses beside it */
     const size_t nd = ATAS_STEP_NSTATE + (loss4 ? 4 * (size_t)t->G_r : 0);
-    CHECK(be->download(be, d->h_state, d->d_state, sizeof(double) * nd));
+    ATAS_CHECK(be->download(be, d->h_state, d->d_state, sizeof(double) * nd));
     *gnorm_out = d->h_state[ATAS_STEP_GNORM];
     *finite = d->h_state[ATAS_STEP_SKIP] == 0;
     if (loss4) read_losses(t, b, d->h_state, loss4, bad);

@@ -45,7 +45,7 @@ static atas_status to_loss_config(const atas_run_config *c, atas_loss_config *l)
     l->pool_tau = c->loss.g2l.pool_tau;
     l->g2l_tau = c->loss.g2l.tau;
     l->g2g_tau = c->loss.g2g.tau;
-    CHECK(atas_loss_config_check(l));
+    ATAS_CHECK(atas_loss_config_check(l));
     return ATAS_OK;
 }
 
@@ -68,13 +68,13 @@ static atas_status stage_batch(atas_trainer *t, const atas_batch *b, const float
     if (t->be->host_addressable) return ATAS_OK;
     for (int k = 0; k < 2; k++)
         if (!t->h_pin[k])
-            CHECK(t->be->host_alloc(t->be, (void **)&t->h_pin[k], (nv + nm) * sizeof(float), "pinned batch staging"));
+            ATAS_CHECK(t->be->host_alloc(t->be, (void **)&t->h_pin[k], (nv + nm) * sizeof(float), "pinned batch staging"));
     float *h = t->h_pin[t->pin_k];
     t->pin_k ^= 1;
     memcpy(h, b->views, nv * sizeof(float));
     if (nm) memcpy(h + nv, b->mosaics, nm * sizeof(float));
-    CHECK(t->be->upload_async(t->be, t->d_views, h, nv * sizeof(float)));
-    if (nm) CHECK(t->be->upload_async(t->be, t->d_mosaics, h + nv, nm * sizeof(float)));
+    ATAS_CHECK(t->be->upload_async(t->be, t->d_views, h, nv * sizeof(float)));
+    if (nm) ATAS_CHECK(t->be->upload_async(t->be, t->d_mosaics, h + nv, nm * sizeof(float)));
     *views = t->d_views;
     *mosaics = nm ? t->d_mosaics : NULL;
     return ATAS_OK;
@@ -87,9 +87,9 @@ static atas_status fetch(atas_trainer *t, float *host, const float *src, size_t 
 static atas_status bcast_params(atas_trainer *t, float *p, size_t n) {
     if (t->buckets.coll) return atas_comm_coll_bcast(t->comm, t->be, p, n, 0); /* NCCL, on the device */
     if (t->be->host_addressable) return atas_comm_bcast(t->comm, p, n * sizeof(float), 0);
-    CHECK(fetch(t, t->h_stage, p, n));
-    CHECK(atas_comm_bcast(t->comm, t->h_stage, n * sizeof(float), 0));
-    CHECK(t->be->upload(t->be, p, t->h_stage, n * sizeof(float)));
+    ATAS_CHECK(fetch(t, t->h_stage, p, n));
+    ATAS_CHECK(atas_comm_bcast(t->comm, t->h_stage, n * sizeof(float), 0));
+    ATAS_CHECK(t->be->upload(t->be, p, t->h_stage, n * sizeof(float)));
     return ATAS_OK;
 }
 
@@ -102,22 +102,22 @@ static atas_status params_agree(atas_trainer *t, const float *p, size_t n, const
 
 /* config, model shape, backend: everything that can be wrong is found before allocation */
 static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
-    CHECK(atas_config_load(a->config_path, a->sets, a->nsets, &t->cfg));
+    ATAS_CHECK(atas_config_load(a->config_path, a->sets, a->nsets, &t->cfg));
     if (a->resume) snprintf(t->cfg.checkpoint.resume, sizeof t->cfg.checkpoint.resume, "%s", a->resume);
     const int groups_asked = t->cfg.batch.groups_per_rank > 0 ? 0 : t->cfg.batch.groups;
-    CHECK(atas_config_apply_world(&t->cfg, t->comm->world)); /* batch.groups_per_rank -> global batch */
+    ATAS_CHECK(atas_config_apply_world(&t->cfg, t->comm->world)); /* batch.groups_per_rank -> global batch */
     if (groups_asked && groups_asked != t->cfg.batch.groups)
         atas_info("batch.groups = %d rounded up to %d, a multiple of %d rank(s) (batch.round_up)", groups_asked,
                   t->cfg.batch.groups, t->comm->world);
     /* from here on every collective waits dist.timeout_s, not the start-up default */
     t->comm->timeout_s = t->cfg.dist.timeout_s;
     int complete = 0;
-    CHECK(atas_config_model(&t->cfg, &t->mcfg, &complete));
+    ATAS_CHECK(atas_config_model(&t->cfg, &t->mcfg, &complete));
     if (!complete && t->cfg.model.weights[0]) {
         /* dims the config leaves open come from the weights' shapes */
         atas_vit_config w = t->mcfg;
         int have_act = 0;
-        CHECK(atas_weights_infer_config(t->cfg.model.weights, &w, &have_act));
+        ATAS_CHECK(atas_weights_infer_config(t->cfg.model.weights, &w, &have_act));
         int *dst[] = {&t->mcfg.patch, &t->mcfg.width, &t->mcfg.layers, &t->mcfg.heads,
                       &t->mcfg.mlp, &t->mcfg.embed, &t->mcfg.grid};
         const int src[] = {w.patch, w.width, w.layers, w.heads, w.mlp, w.embed, w.grid};
@@ -128,7 +128,7 @@ static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
             if (!(t->cfg.model.ln_eps > 0)) t->mcfg.ln_eps = w.ln_eps;
         }
         if (t->cfg.model.act == ATAS_CFG_ACT_UNSET) {
-            if (!have_act) CHECK(atas_weights_act_unknown(t->cfg.model.weights));
+            if (!have_act) ATAS_CHECK(atas_weights_act_unknown(t->cfg.model.weights));
             t->mcfg.act = w.act;
         }
         complete = 1;
@@ -136,17 +136,17 @@ static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
     if (!complete)
         return ATAS_ERR(ATAS_ERR_CONFIG, "%s: model dimensions are incomplete: give model.preset or every "
                         "model.* dimension", a->config_path);
-    CHECK(atas_config_check_model(&t->cfg, &t->mcfg));
-    CHECK(to_loss_config(&t->cfg, &t->loss));
+    ATAS_CHECK(atas_config_check_model(&t->cfg, &t->mcfg));
+    ATAS_CHECK(to_loss_config(&t->cfg, &t->loss));
     /* ranks must agree on the config (different files on different nodes) */
     size_t len = 0;
     FILE *f = open_memstream(&t->resolved, &len);
     if (!f) return ATAS_ERR(ATAS_ERR_NOMEM, "cannot buffer the resolved config");
-    CHECK(atas_config_write_resolved_file(&t->cfg, f));
+    ATAS_CHECK(atas_config_write_resolved_file(&t->cfg, f));
     fclose(f);
     t->comm->phase = "config agreement";
-    CHECK(atas_comm_check_same(t->comm, t->resolved, len + 1, "the resolved config"));
-    CHECK(atas_config_run_dir(&t->cfg, t->run_dir, sizeof t->run_dir));
+    ATAS_CHECK(atas_comm_check_same(t->comm, t->resolved, len + 1, "the resolved config"));
+    ATAS_CHECK(atas_config_run_dir(&t->cfg, t->run_dir, sizeof t->run_dir));
     snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/checkpoints", t->run_dir);
     return ATAS_OK;
 }
@@ -154,8 +154,8 @@ static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
 static atas_status setup_models(atas_trainer *t) {
     const char *bname = atas_config_enum_name("run.backend", t->cfg.run.backend);
     atas_backend_set_local_rank(t->comm->local_rank); /* one GPU per local rank */
-    CHECK(atas_backend_get(bname ? bname : "cpu", &t->be));
-    CHECK(atas_comm_check_devices(t->comm, t->be, 0)); /* two ranks on one GPU only with ATAS_SHARE_GPU=1 */
+    ATAS_CHECK(atas_backend_get(bname ? bname : "cpu", &t->be));
+    ATAS_CHECK(atas_comm_check_devices(t->comm, t->be, 0)); /* two ranks on one GPU only with ATAS_SHARE_GPU=1 */
     /* CPU: the node's cores shared among its ranks unless run.threads says otherwise */
     const int cores = (int)sysconf(_SC_NPROCESSORS_ONLN), local = ATAS_MAX(1, t->comm->local_size);
     if (t->cfg.run.threads > 0) {
@@ -168,24 +168,24 @@ static atas_status setup_models(atas_trainer *t) {
     } else {
         atas_cpu_set_threads(ATAS_MAX(1, cores / local));
     }
-    CHECK(atas_vit_create(&t->student, &t->mcfg, t->be, 1));
-    CHECK(atas_vit_create(&t->teacher, &t->mcfg, t->be, 0));
+    ATAS_CHECK(atas_vit_create(&t->student, &t->mcfg, t->be, 1));
+    ATAS_CHECK(atas_vit_create(&t->teacher, &t->mcfg, t->be, 0));
     atas_vit_set_trainable_blocks(&t->student, t->cfg.model.unlocked_blocks, t->cfg.model.train_embeddings,
                                   t->cfg.model.train_head);
     size_t bytes = t->student.nparams * sizeof(float);
-    CHECK(t->be->alloc(t->be, (void **)&t->adam_m, bytes, "AdamW m"));
-    CHECK(t->be->alloc(t->be, (void **)&t->adam_v, bytes, "AdamW v"));
+    ATAS_CHECK(t->be->alloc(t->be, (void **)&t->adam_m, bytes, "AdamW m"));
+    ATAS_CHECK(t->be->alloc(t->be, (void **)&t->adam_v, bytes, "AdamW v"));
     if (t->cfg.model.weights[0]) {
-        if (t->comm->rank == 0) CHECK(atas_weights_load(t->cfg.model.weights, &t->student, NULL));
+        if (t->comm->rank == 0) ATAS_CHECK(atas_weights_load(t->cfg.model.weights, &t->student, NULL));
     } else {
-        CHECK(atas_vit_init_random(&t->student, (uint64_t)t->cfg.run.seed));
+        ATAS_CHECK(atas_vit_init_random(&t->student, (uint64_t)t->cfg.run.seed));
     }
     /* rank 0's weights everywhere, teacher = student */
     if (!t->be->host_addressable)
-        CHECK(atas_host_alloc((void **)&t->h_stage, bytes, "host staging of parameters"));
+        ATAS_CHECK(atas_host_alloc((void **)&t->h_stage, bytes, "host staging of parameters"));
     t->comm->phase = "initial broadcast";
-    CHECK(bcast_params(t, t->student.params, t->student.nparams));
-    CHECK(t->be->copy(t->be, t->teacher.params, t->student.params, bytes));
+    ATAS_CHECK(bcast_params(t, t->student.params, t->student.nparams));
+    ATAS_CHECK(t->be->copy(t->be, t->teacher.params, t->student.params, bytes));
     return ATAS_OK;
 }
 
@@ -196,13 +196,13 @@ static atas_status setup_resume(atas_trainer *t) {
     char path[1300] = "";
     if (!r[0]) return ATAS_OK;
     if (strcmp(r, "auto") == 0) {
-        if (t->comm->rank == 0) CHECK(atas_ckpt_find_latest(t->ckpt_dir, path, sizeof path));
-        CHECK(atas_comm_bcast(t->comm, path, sizeof path, 0));
+        if (t->comm->rank == 0) ATAS_CHECK(atas_ckpt_find_latest(t->ckpt_dir, path, sizeof path));
+        ATAS_CHECK(atas_comm_bcast(t->comm, path, sizeof path, 0));
         if (!path[0]) { atas_info("resume auto: no checkpoint in %s, starting fresh", t->ckpt_dir); return ATAS_OK; }
     } else {
         snprintf(path, sizeof path, "%s", r);
     }
-    CHECK(atas_ckpt_read(path, &t->student, &t->teacher, t->adam_m, t->adam_v, &t->st));
+    ATAS_CHECK(atas_ckpt_read(path, &t->student, &t->teacher, t->adam_m, t->adam_v, &t->st));
     snprintf(t->resumed_from, sizeof t->resumed_from, "%s", path);
     if (t->st.seed != t->cfg.run.seed)
         atas_warn("%s was written with run.seed %lld, the config says %lld; continuing with the checkpoint's data order",
@@ -231,13 +231,13 @@ static atas_status setup_data(atas_trainer *t) {
     lc.view_key = "data.resolution";
     lc.canvas_key = "mosaic.canvas";
     /* the step count decides the cursor; the loader checks it against the corpus */
-    CHECK(atas_loader_open(&t->loader, &lc, t->comm->comm));
+    ATAS_CHECK(atas_loader_open(&t->loader, &lc, t->comm->comm));
     t->steps_per_epoch = atas_loader_steps_per_epoch(t->loader);
     atas_loader_close(t->loader);
     t->loader = NULL;
     lc.start_epoch = t->st.step / t->steps_per_epoch;
     lc.start_step = t->st.step % t->steps_per_epoch;
-    CHECK(atas_loader_open(&t->loader, &lc, t->comm->comm));
+    ATAS_CHECK(atas_loader_open(&t->loader, &lc, t->comm->comm));
     t->total_steps = atas_config_total_steps(c, atas_loader_corpus_count(t->loader));
     return ATAS_OK;
 }
@@ -256,23 +256,23 @@ static atas_status setup_passes(atas_trainer *t) {
     t->need_t_dense = l->w_l2l > 0 && t->need_sm;
     t->need_sg = l->w_g2g > 0;
     const int Bv = t->G_r * t->n, Bm = t->G_r * t->m;
-    CHECK(atas_vit_pass_create(&t->t_pass, &t->teacher, Bv, t->R, t->R,
+    ATAS_CHECK(atas_vit_pass_create(&t->t_pass, &t->teacher, Bv, t->R, t->R,
                                ATAS_OUT_GLOBAL | (t->need_t_dense ? ATAS_OUT_DENSE : 0), 0));
-    if (t->need_sg) CHECK(atas_vit_pass_create(&t->sg_pass, &t->student, Bv, t->R, t->R, ATAS_OUT_GLOBAL, 1));
-    if (t->need_sm) CHECK(atas_vit_pass_create(&t->sm_pass, &t->student, Bm, t->C, t->C, ATAS_OUT_DENSE, 1));
+    if (t->need_sg) ATAS_CHECK(atas_vit_pass_create(&t->sg_pass, &t->student, Bv, t->R, t->R, ATAS_OUT_GLOBAL, 1));
+    if (t->need_sm) ATAS_CHECK(atas_vit_pass_create(&t->sm_pass, &t->student, Bm, t->C, t->C, ATAS_OUT_DENSE, 1));
     if (!t->be->host_addressable) {
         const int R = t->R, C = t->C;
-        CHECK(t->be->alloc(t->be, (void **)&t->d_views, sizeof(float) * Bv * 3 * R * R, "views on device"));
+        ATAS_CHECK(t->be->alloc(t->be, (void **)&t->d_views, sizeof(float) * Bv * 3 * R * R, "views on device"));
         if (t->need_sm) {
-            CHECK(t->be->alloc(t->be, (void **)&t->d_mosaics, sizeof(float) * Bm * 3 * C * C, "mosaics on device"));
+            ATAS_CHECK(t->be->alloc(t->be, (void **)&t->d_mosaics, sizeof(float) * Bm * 3 * C * C, "mosaics on device"));
         }
     }
     /* with MPI, device gradients are reduced through the host mirror */
-    CHECK(atas_buckets_create(&t->buckets, t->comm, t->be->host_addressable ? t->student.grads : t->h_stage,
+    ATAS_CHECK(atas_buckets_create(&t->buckets, t->comm, t->be->host_addressable ? t->student.grads : t->h_stage,
                               t->student.nparams, (size_t)t->cfg.dist.bucket_mb << 20));
     /* dist.backend: device gradients averaged by NCCL ("auto" leaves a single rank alone) */
     if (atas_config_dist_nccl(&t->cfg) && (t->comm->world > 1 || t->cfg.dist.backend == ATAS_CFG_DIST_NCCL)) {
-        CHECK(atas_comm_coll_init(t->comm, t->be));
+        ATAS_CHECK(atas_comm_coll_init(t->comm, t->be));
         atas_buckets_use_coll(&t->buckets, t->be, t->student.grads);
         atas_info("dist.backend = nccl: gradients and teacher broadcasts GPU to GPU");
     }
@@ -306,7 +306,7 @@ static atas_status write_checkpoint(atas_trainer *t) {
     /* everyone learns whether rank 0 succeeded */
     int bad = s != ATAS_OK; /* rank 0's message is printed once, at exit (atas_exit) */
     t->comm->phase = "checkpoint";
-    CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
+    ATAS_CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
     if (bad) return s != ATAS_OK ? s : ATAS_ERR(ATAS_ERR_IO, "rank 0 failed to write a checkpoint");
     t->phase[PH_CKPT] += atas_now() - t0;
     return ATAS_OK;
@@ -318,7 +318,7 @@ static atas_status metrics_shared(atas_trainer *t, atas_status s) {
     int bad = s != ATAS_OK; /* rank 0's message is printed once, at exit (atas_exit) */
     const char *phase = t->comm->phase;
     t->comm->phase = "metrics";
-    CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
+    ATAS_CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
     t->comm->phase = phase;
     if (bad) return s != ATAS_OK ? s : ATAS_ERR(ATAS_ERR_IO, "rank 0 failed to write metrics.jsonl");
     return ATAS_OK;
@@ -342,13 +342,13 @@ typedef struct {
 /* the batch (the loader prepared it ahead), and the dump's copy of it when due */
 static atas_status phase_data(atas_trainer *t, step_state *s) {
     t->comm->phase = "data";
-    CHECK(atas_loader_next(t->loader, &s->b));
+    ATAS_CHECK(atas_loader_next(t->loader, &s->b));
     t->phase[PH_DATA] = s->b->wait_s;
     if (s->step == t->dump_step) {
         atas_h5_lock();
         atas_status ds = atas_dump_begin(t, t->dump_dir, s->step, s->b, &s->dump_copy);
         atas_h5_unlock();
-        CHECK(ds);
+        ATAS_CHECK(ds);
     }
     return ATAS_OK;
 }
@@ -356,12 +356,12 @@ static atas_status phase_data(atas_trainer *t, step_state *s) {
 /* teacher and student forward passes; the objective reads their outputs in place */
 static atas_status phase_forward(atas_trainer *t, step_state *s) {
     double t0 = atas_now();
-    CHECK(stage_batch(t, s->b, &s->views, &s->mosaics));
-    CHECK(atas_vit_forward(t->t_pass, &t->teacher, s->views));
+    ATAS_CHECK(stage_batch(t, s->b, &s->views, &s->mosaics));
+    ATAS_CHECK(atas_vit_forward(t->t_pass, &t->teacher, s->views));
     t->phase[PH_TEACHER] = atas_now() - t0;
     t0 = atas_now();
-    if (t->need_sg) CHECK(atas_vit_forward(t->sg_pass, &t->student, s->views));
-    if (t->need_sm) CHECK(atas_vit_forward(t->sm_pass, &t->student, s->mosaics));
+    if (t->need_sg) ATAS_CHECK(atas_vit_forward(t->sg_pass, &t->student, s->views));
+    if (t->need_sm) ATAS_CHECK(atas_vit_forward(t->sm_pass, &t->student, s->mosaics));
     t->phase[PH_STUDENT] = atas_now() - t0;
     return ATAS_OK;
 }
@@ -370,7 +370,7 @@ static atas_status phase_forward(atas_trainer *t, step_state *s) {
  * gradients w.r.t. the student's outputs, left there: the host does not wait */
 static atas_status phase_objective(atas_trainer *t, step_state *s) {
     const double t0 = atas_now();
-    CHECK(atas_step_dev_objective(t, s->b));
+    ATAS_CHECK(atas_step_dev_objective(t, s->b));
     t->phase[PH_LOSS] = atas_now() - t0;
     return ATAS_OK;
 }
@@ -380,12 +380,12 @@ static atas_status phase_objective(atas_trainer *t, step_state *s) {
 static atas_status phase_backward(atas_trainer *t, step_state *s) {
     const double t0 = atas_now();
     t->comm->phase = "backward";
-    CHECK(atas_vit_zero_grads(&t->student));
+    ATAS_CHECK(atas_vit_zero_grads(&t->student));
     atas_buckets_begin(&t->buckets);
     const float *ds_glob = atas_step_dev_ds_glob(t); /* the device objective's outputs */
     const float *ds_dense = t->need_sm ? atas_step_dev_ds_dense(t) : NULL;
     atas_vit_pass *last = t->need_sm ? t->sm_pass : t->sg_pass;
-    if (t->need_sg && t->need_sm) CHECK(atas_vit_backward(t->sg_pass, &t->student, ds_glob, NULL));
+    if (t->need_sg && t->need_sm) ATAS_CHECK(atas_vit_backward(t->sg_pass, &t->student, ds_glob, NULL));
     if (t->be->host_addressable || t->buckets.coll) {
         t->student.grad_ready = grads_ready_cb;
         t->student.grad_ready_ctx = &t->buckets;
@@ -393,19 +393,19 @@ static atas_status phase_backward(atas_trainer *t, step_state *s) {
     atas_status bs = atas_vit_backward(last, &t->student, last == t->sg_pass ? ds_glob : NULL,
                                        last == t->sm_pass ? ds_dense : NULL);
     t->student.grad_ready = NULL;
-    CHECK(bs);
+    ATAS_CHECK(bs);
     const double t_bwd_end = atas_now();
     t->buckets.t_backward_end = t_bwd_end;
     t->phase[PH_BACKWARD] = t_bwd_end - t0 - t->buckets.t_busy;
     if (!t->be->host_addressable && t->comm->world > 1 && !t->buckets.coll) {
         /* MPI on device gradients: through the host mirror, after the backward */
         const double tc = atas_now();
-        CHECK(fetch(t, t->h_stage, t->student.grads, t->student.nparams));
-        CHECK(atas_buckets_finish(&t->buckets));
-        CHECK(t->be->upload(t->be, t->student.grads, t->h_stage, t->student.nparams * sizeof(float)));
+        ATAS_CHECK(fetch(t, t->h_stage, t->student.grads, t->student.nparams));
+        ATAS_CHECK(atas_buckets_finish(&t->buckets));
+        ATAS_CHECK(t->be->upload(t->be, t->student.grads, t->h_stage, t->student.nparams * sizeof(float)));
         t->buckets.t_busy = atas_now() - tc;
     } else {
-        CHECK(atas_buckets_finish(&t->buckets));
+        ATAS_CHECK(atas_buckets_finish(&t->buckets));
     }
     t->phase[PH_COMM] = t->buckets.t_busy;
     return ATAS_OK;
@@ -419,7 +419,7 @@ static atas_status phase_agree(atas_trainer *t, step_state *s) {
     red[5] = s->bad_loss;
     red[6] = 0;
     t->comm->phase = "metrics";
-    CHECK(atas_comm_allreduce_sum_f64(t->comm, red, 7));
+    ATAS_CHECK(atas_comm_allreduce_sum_f64(t->comm, red, 7));
     for (int k = 0; k < 4; k++) s->loss4[k] = red[k] / t->comm->world;
     s->stop_req = red[4] > 0 || (t->stop_after > 0 && t->steps_this_run + 1 >= t->stop_after);
     return ATAS_OK;
@@ -438,17 +438,17 @@ static atas_status phase_update(atas_trainer *t, step_state *s) {
                               c->teacher.momentum_schedule == ATAS_CFG_MOM_COSINE);
     const int dump = s->step == t->dump_step;
     if (dump) {
-        CHECK(atas_step_dev_losses(t, s->b, s->loss4, &s->bad_loss));
-        CHECK(phase_agree(t, s));
+        ATAS_CHECK(atas_step_dev_losses(t, s->b, s->loss4, &s->bad_loss));
+        ATAS_CHECK(phase_agree(t, s));
         atas_h5_lock();
         atas_status ds = atas_dump_end(t, t->dump_dir, s->step, s->loss4, s->dump_copy);
         atas_h5_unlock();
-        CHECK(ds);
+        ATAS_CHECK(ds);
     }
-    CHECK(atas_step_dev_optimize(t, s->b, s->lr, s->mom, &s->gnorm, &s->finite, dump ? NULL : s->loss4,
+    ATAS_CHECK(atas_step_dev_optimize(t, s->b, s->lr, s->mom, &s->gnorm, &s->finite, dump ? NULL : s->loss4,
                                  &s->bad_loss));
     t->phase[PH_OPTIM] = atas_now() - t0;
-    if (!dump) CHECK(phase_agree(t, s));
+    if (!dump) ATAS_CHECK(phase_agree(t, s));
     atas_loader_release(t->loader, s->b);
     s->b = NULL;
     if (!s->finite) {
@@ -464,11 +464,11 @@ static atas_status phase_update(atas_trainer *t, step_state *s) {
     t->steps_this_run++;
     if (t->comm->world > 1 && c->teacher.sync_every > 0 && t->st.step % c->teacher.sync_every == 0) {
         t->comm->phase = "teacher sync";
-        CHECK(bcast_params(t, t->teacher.params, t->teacher.nparams));
+        ATAS_CHECK(bcast_params(t, t->teacher.params, t->teacher.nparams));
     }
     if (t->comm->world > 1 && c->dist.check_every > 0 && t->st.step % c->dist.check_every == 0) {
         t->comm->phase = "parameter agreement";
-        CHECK(params_agree(t, t->student.params, t->student.nparams, "the student parameters"));
+        ATAS_CHECK(params_agree(t, t->student.params, t->student.nparams, "the student parameters"));
     }
     return ATAS_OK;
 }
@@ -481,7 +481,7 @@ static atas_status phase_record(atas_trainer *t, step_state *s, atas_step_result
     const int done = t->st.step >= t->total_steps;
     const int stop = s->stop_req && !done; /* a stop request on the last step is just the end */
     if (nonfinite_stop || stop || done || (c->checkpoint.every > 0 && t->st.step % c->checkpoint.every == 0))
-        CHECK(write_checkpoint(t)); /* skipped steps left the parameters alone: the last good state */
+        ATAS_CHECK(write_checkpoint(t)); /* skipped steps left the parameters alone: the last good state */
     const double step_s = atas_now() - s->ts;
     const double img_s = t->img_per_step / step_s;
     t->ema_rate = t->ema_rate > 0 ? 0.8 * t->ema_rate + 0.2 * img_s : img_s;
@@ -493,7 +493,7 @@ static atas_status phase_record(atas_trainer *t, step_state *s, atas_step_result
             (t->st.step % c->run.log_every == 0 || done || t->steps_this_run == 1))
             atas_progress_line(t, t->st.step, s->loss4, s->lr, t->ema_rate);
     }
-    CHECK(metrics_shared(t, ms));
+    ATAS_CHECK(metrics_shared(t, ms));
     *out = (atas_step_result){.step = t->st.step, .lr = s->lr, .gnorm = s->gnorm, .momentum = s->mom,
                               .img_s = img_s, .step_s = step_s, .skipped = !s->finite};
     memcpy(out->loss, s->loss4, sizeof out->loss);
@@ -513,8 +513,8 @@ static atas_status phase_record(atas_trainer *t, step_state *s, atas_step_result
  * final checkpoint again */
 static atas_status finish(atas_trainer *t, atas_step_result *out) {
     t->finished = 1;
-    if (t->steps_this_run == 0) CHECK(write_checkpoint(t));
-    CHECK(atas_eval_hook_final(t));
+    if (t->steps_this_run == 0) ATAS_CHECK(write_checkpoint(t));
+    ATAS_CHECK(atas_eval_hook_final(t));
     out->step = t->st.step;
     out->done = ATAS_TRAIN_DONE;
     return ATAS_OK;
@@ -531,7 +531,7 @@ atas_status atas_trainer_step(atas_trainer *t, atas_step_result *out) {
     if (t->st.step >= t->total_steps) return finish(t, out);
     step_state s = {.step = t->st.step};
     t->comm->step = s.step;
-    CHECK(atas_eval_hook_step(t, s.step)); /* outside the step's timing */
+    ATAS_CHECK(atas_eval_hook_step(t, s.step)); /* outside the step's timing */
     s.ts = atas_now();
     memset(t->phase, 0, sizeof t->phase);
     atas_status st = phase_data(t, &s);
@@ -544,8 +544,8 @@ atas_status atas_trainer_step(atas_trainer *t, atas_step_result *out) {
         free(s.dump_copy);
         return atas_error_trace(st, __FILE__, __LINE__, __func__);
     }
-    CHECK(phase_record(t, &s, out));
-    if (t->st.step >= t->total_steps) CHECK(finish(t, out));
+    ATAS_CHECK(phase_record(t, &s, out));
+    if (t->st.step >= t->total_steps) ATAS_CHECK(finish(t, out));
     return ATAS_OK;
 }
 
@@ -588,26 +588,26 @@ static void teardown(atas_trainer *t) {
 }
 
 static atas_status setup(atas_trainer *t, const atas_train_args *a) {
-    CHECK(setup_config(t, a));
-    CHECK(atas_rundir_guard(t->comm, t->run_dir, t->ckpt_dir, t->cfg.checkpoint.resume[0] != 0, a->overwrite));
-    CHECK(setup_models(t));
-    CHECK(setup_resume(t));
-    CHECK(setup_data(t));
+    ATAS_CHECK(setup_config(t, a));
+    ATAS_CHECK(atas_rundir_guard(t->comm, t->run_dir, t->ckpt_dir, t->cfg.checkpoint.resume[0] != 0, a->overwrite));
+    ATAS_CHECK(setup_models(t));
+    ATAS_CHECK(setup_resume(t));
+    ATAS_CHECK(setup_data(t));
     if (t->resumed_from[0])
-        CHECK(atas_resume_check_schedule(t->resumed_from, &t->cfg, atas_loader_corpus_count(t->loader),
+        ATAS_CHECK(atas_resume_check_schedule(t->resumed_from, &t->cfg, atas_loader_corpus_count(t->loader),
                                          a->allow_schedule_change, t->comm->rank));
     /* the run directory is written once nothing in the set-up has refused the run */
     if (t->comm->rank == 0) {
-        CHECK(mkdirs(t->ckpt_dir));
+        ATAS_CHECK(mkdirs(t->ckpt_dir));
         char p[1300];
         snprintf(p, sizeof p, "%s/config.cfg", t->run_dir);
-        CHECK(atas_config_write_resolved(&t->cfg, p));
+        ATAS_CHECK(atas_config_write_resolved(&t->cfg, p));
     }
-    CHECK(setup_passes(t));
-    CHECK(atas_eval_hook_open(t));
-    CHECK(atas_observe_setup(t));
-    CHECK(metrics_shared(t, t->comm->rank == 0 ? atas_metrics_open(t, t->st.step > 0) : ATAS_OK));
-    CHECK(atas_recipe_log(&t->cfg, t->comm->world, atas_loader_corpus_count(t->loader)));
+    ATAS_CHECK(setup_passes(t));
+    ATAS_CHECK(atas_eval_hook_open(t));
+    ATAS_CHECK(atas_observe_setup(t));
+    ATAS_CHECK(metrics_shared(t, t->comm->rank == 0 ? atas_metrics_open(t, t->st.step > 0) : ATAS_OK));
+    ATAS_CHECK(atas_recipe_log(&t->cfg, t->comm->world, atas_loader_corpus_count(t->loader)));
     atas_info("training %lld steps (%lld per epoch, %d images per step on %d rank(s)); run directory %s",
               t->total_steps, t->steps_per_epoch, atas_config_images_per_step(&t->cfg), t->comm->world, t->run_dir);
     /* what every step needs from the arguments and the config */

@@ -13,7 +13,7 @@
 #include "atas/config.h"
 #include "atas/corpus.h"
 #include "atas/weights.h"
-#include "train/ckpt_verify.h"
+#include "atas/checkpoint.h"
 
 static char g_path[256];
 

@@ -64,15 +64,6 @@ void atas_error_clear(void);
 #define ATAS_REQUIRE(cond, ...)                                                      \
     do { if (!(cond)) return ATAS_ERR(ATAS_ERR_INVALID, __VA_ARGS__); } while (0)
 
-/* The unprefixed names are aliases kept while the branches written against them
- * are merged; new code uses the ATAS_ names (an including program may have its
- * own CHECK). Define ATAS_NO_SHORT_MACROS to leave them out. */
-#ifndef ATAS_NO_SHORT_MACROS
-#define CHECK(expr) ATAS_CHECK(expr)
-#define CHECK_GOTO(st, expr, label) ATAS_CHECK_GOTO(st, expr, label)
-#define REQUIRE(cond, ...) ATAS_REQUIRE(cond, __VA_ARGS__)
-#endif
-
 /* ---------------------------------------------------------------- logging */
 typedef enum { ATAS_LOG_DEBUG = 0, ATAS_LOG_INFO, ATAS_LOG_WARN, ATAS_LOG_ERROR } atas_log_level;
 

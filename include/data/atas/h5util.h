@@ -1,5 +1,6 @@
-/* io: small HDF5 helpers for float datasets and attributes, with errors that
- * name the file and the dataset. Callers own the hid_t handles. */
+/* data: the one set of HDF5 helpers (the data layer is the lowest that uses HDF5):
+ * the process-wide lock, error silencing, open/create/close, float datasets and
+ * attributes, with errors that name the file and the dataset. Callers own the hid_t handles. */
 #ifndef ATAS_H5UTIL_H
 #define ATAS_H5UTIL_H
 
@@ -16,12 +17,26 @@ extern "C" {
 void atas_h5_lock(void);
 void atas_h5_unlock(void);
 
+/* HDF5 prints its own error stack to stderr on every failed call; atas raises its own
+ * messages naming the file instead. atas_h5_quiet: off for the rest of the process
+ * (programs and pipelines that own their HDF5 use); _begin/_end: off for a scope, then
+ * put back what was there (library readers called from anywhere). */
+typedef struct {
+    H5E_auto2_t fn;
+    void *data;
+} atas_h5_quiet_state;
+void atas_h5_quiet(void);
+void atas_h5_quiet_begin(atas_h5_quiet_state *saved);
+void atas_h5_quiet_end(const atas_h5_quiet_state *saved);
+
 /* 1 when path is an HDF5 file (any user-block offset), 0 otherwise; never prints */
 int atas_h5_is_file(const char *path);
 
 /* create (truncate) / open read-only a plain (serial) HDF5 file */
 atas_status atas_h5_create(const char *path, hid_t *file);
 atas_status atas_h5_open_ro(const char *path, hid_t *file);
+/* H5Fclose with a named error ("PATH: cannot close"): a close flushes, so it can fail */
+atas_status atas_h5_close(hid_t file, const char *path);
 /* "a/b/c": create missing intermediate groups */
 atas_status atas_h5_write_f32(hid_t loc, const char *name, const float *data, int ndim,
                               const size_t *dims);

@@ -97,12 +97,8 @@ atas_status atas_weights_save(const char *path, const atas_vit *m, atas_layout l
 /* w[i] = alpha*w[i] + (1-alpha)*pre[i], in double, rounded once, no FMA. */
 void atas_weights_ensemble(float *w, const float *pre, size_t n, double alpha);
 
-/* atas checkpoints (HDF5, format "atas-checkpoint" v1): the model config and
- * pretrained path from the root attributes, and one group's tensors. */
-atas_status atas_ckpt_read_model(const char *path, atas_vit_config *c, char *pretrained,
-                                 size_t cap);
-atas_status atas_ckpt_read_params(const char *path, const char *group, const atas_param_info *info,
-                                  int n, float *host);
+/* atas checkpoints without a created model: atas_ckpt_read_model/_params in
+ * atas/checkpoint.h. */
 
 /* Name maps (namemap.c) ---------------------------------------------------- */
 /* Where table tensor idx lives in a layout: up to 3 stored tensors, each the

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "atas/checkpoint.h"
 #include "atas/config.h"
 #include "atas/comm.h"
 #include "atas/vit.h"
@@ -29,34 +30,7 @@ enum {
     ATAS_EXIT_NONFINITE = 5  /* too many non-finite steps in a row; last good state saved */
 };
 
-/* ---- checkpoints: one HDF5 file each (docs/checkpoint.md) */
-#define ATAS_CKPT_FORMAT "atas-checkpoint"
-#define ATAS_CKPT_VERSION 2 /* 2: Fletcher32 on every tensor; 1 still read */
-
-typedef struct {
-    long long step;          /* optimizer steps completed */
-    long long epoch, step_in_epoch;
-    long long nonfinite_total, nonfinite_in_row;
-    long long seed;
-    int world;               /* ranks that wrote it (informational) */
-    double elapsed_s;        /* training seconds up to this state (metrics elapsed_s); 0 when absent */
-} atas_ckpt_state;
-
-/* Write student, teacher, AdamW moments and state to dir/ckpt-STEP.h5 via a
- * temporary name, fsync, rename, then a .done marker. Rank 0 only. */
-atas_status atas_ckpt_write(const char *dir, const atas_vit *student, const atas_vit *teacher,
-                            const float *adam_m, const float *adam_v, const atas_ckpt_state *st,
-                            const char *resolved_config, const char *pretrained, char *out_path,
-                            size_t out_cap);
-/* Read into created models/moments of the same shape; shape or version mismatch ->
- * ATAS_ERR_FORMAT naming the file and what differs. adam_m/v may be NULL. */
-atas_status atas_ckpt_read(const char *path, atas_vit *student, atas_vit *teacher, float *adam_m,
-                           float *adam_v, atas_ckpt_state *st);
-/* The newest complete checkpoint in dir that reads back; damaged newer ones are
- * reported (warning) and skipped. path[0] = 0 when there is none. */
-atas_status atas_ckpt_find_latest(const char *dir, char *path, size_t cap);
-/* Keep the newest keep_last, plus every checkpoint whose step is a multiple of keep_every. */
-atas_status atas_ckpt_prune(const char *dir, int keep_last, int keep_every);
+/* ---- checkpoints: atas/checkpoint.h (io layer) */
 
 /* ---- evaluation during training (the eval.* keys): the trainer decides when (step 0,
  * every eval.every steps, the last step) and writes the result into metrics.jsonl and

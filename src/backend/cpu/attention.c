@@ -82,13 +82,13 @@ static atas_status attention_fwd(const char *op, float *out, float *lse, const f
 
 atas_status atas_cpu_attention_fwd(const atas_backend *be, float *out, float *lse, const float *qkv, int B, int T, int H,
                                    int hd, void *workspace) {
-    CHECK(attention_fwd("attention_fwd", out, lse, qkv, B, T, H, hd, workspace, 0));
+    ATAS_CHECK(attention_fwd("attention_fwd", out, lse, qkv, B, T, H, hd, workspace, 0));
     return ATAS_OK;
 }
 
 atas_status atas_cpu_attention_causal_fwd(const atas_backend *be, float *out, float *lse, const float *qkv, int B, int T,
                                           int H, int hd, void *workspace) {
-    CHECK(attention_fwd("attention_causal_fwd", out, lse, qkv, B, T, H, hd, workspace, 1));
+    ATAS_CHECK(attention_fwd("attention_causal_fwd", out, lse, qkv, B, T, H, hd, workspace, 1));
     return ATAS_OK;
 }
 

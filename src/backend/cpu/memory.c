@@ -3,7 +3,7 @@
 #include "backend/cpu/cpu_internal.h"
 
 atas_status atas_cpu_alloc(const atas_backend *be, void **p, size_t bytes, const char *what) {
-    CHECK(atas_host_calloc(p, bytes, what));
+    ATAS_CHECK(atas_host_calloc(p, bytes, what));
     return ATAS_OK;
 }
 
@@ -37,7 +37,7 @@ atas_status atas_cpu_sync(const atas_backend *be) { return ATAS_OK; }
 
 /* host_alloc: nothing to pin, memory is memory; aligned like the device's buffers */
 atas_status atas_cpu_host_alloc(const atas_backend *be, void **p, size_t bytes, const char *what) {
-    CHECK(atas_host_calloc(p, bytes, what));
+    ATAS_CHECK(atas_host_calloc(p, bytes, what));
     return ATAS_OK;
 }
 void atas_cpu_host_free(const atas_backend *be, void *p) { atas_host_free(p); }

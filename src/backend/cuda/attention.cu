@@ -111,7 +111,7 @@ static atas_status attention_fwd(const atas_backend *be, const char *op, float *
         const float *base = qkv + (size_t)b * T * ld;
         for (int i0 = 0; i0 < T; i0 += mc) {
             const int m = mc < T - i0 ? mc : T - i0, rows = H * m;
-            CHECK(scores(be, "attention_fwd QK^T", P, base + (size_t)i0 * ld, base + D, m, T, H, hd,
+            ATAS_CHECK(scores(be, "attention_fwd QK^T", P, base + (size_t)i0 * ld, base + D, m, T, H, hd,
                          ld, scale));
             k_softmax_rows<<<atas_cu_row_blocks(rows), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(
                 P, lse ? lse + (size_t)b * H * T + i0 : NULL, rows, m, T, causal ? i0 : -1);
@@ -129,7 +129,7 @@ static atas_status attention_fwd(const atas_backend *be, const char *op, float *
 
 extern "C" atas_status atas_cuda_attention_fwd(const atas_backend *be, float *out, float *lse, const float *qkv, int B,
                                                int T, int H, int hd, void *workspace) {
-    CHECK(attention_fwd(be, "attention_fwd", out, lse, qkv, B, T, H, hd, workspace, 0));
+    ATAS_CHECK(attention_fwd(be, "attention_fwd", out, lse, qkv, B, T, H, hd, workspace, 0));
     return ATAS_OK;
 }
 
@@ -138,7 +138,7 @@ extern "C" atas_status atas_cuda_attention_fwd(const atas_backend *be, float *ou
 extern "C" atas_status atas_cuda_attention_causal_fwd(const atas_backend *be, float *out, float *lse, const float *qkv,
                                                       int B, int T, int H, int hd,
                                                       void *workspace) {
-    CHECK(attention_fwd(be, "attention_causal_fwd", out, lse, qkv, B, T, H, hd, workspace, 1));
+    ATAS_CHECK(attention_fwd(be, "attention_causal_fwd", out, lse, qkv, B, T, H, hd, workspace, 1));
     return ATAS_OK;
 }
 
@@ -158,7 +158,7 @@ extern "C" atas_status atas_cuda_attention_bwd(const atas_backend *be, float *dq
             const long long sP = (long long)m * T;
             const float *Q = base + (size_t)i0 * ld;
             const float *dO = dout + ((size_t)b * T + i0) * D, *O = out + ((size_t)b * T + i0) * D;
-            CHECK(scores(be, "attention_bwd QK^T", P, Q, K, m, T, H, hd, ld, scale));
+            ATAS_CHECK(scores(be, "attention_bwd QK^T", P, Q, K, m, T, H, hd, ld, scale));
             k_probs_di<<<atas_cu_row_blocks(rows), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(
                 P, Di, lse + (size_t)b * H * T + i0, dO, O, rows, m, T, D, hd);
             CU_LAUNCHED("attention_bwd probabilities");

@@ -81,7 +81,7 @@ extern "C" atas_status atas_cuda_coll_init(const atas_backend *be, int nranks, i
         return ATAS_ERR(ATAS_ERR_CUDA, "NCCL communicator set-up (ncclCommInitRankConfig) failed (" WHERE_FMT
                         "): %s: %s", WHERE(c), ncclGetErrorString(r), ncclGetLastError(NULL));
     }
-    CHECK(settle(c, "communicator set-up (ncclCommInitRankConfig)", r, ENQUEUE_TIMEOUT_S));
+    ATAS_CHECK(settle(c, "communicator set-up (ncclCommInitRankConfig)", r, ENQUEUE_TIMEOUT_S));
     return ATAS_OK;
 }
 
@@ -106,12 +106,12 @@ static atas_status comm_done(atas_cuda_ctx *c, const char *what) {
 extern "C" atas_status atas_cuda_coll_allreduce_avg(const atas_backend *be, float *buf, size_t n) {
     atas_cuda_ctx *c = atas_cu_ctx(be);
     NEED_COMM(c, "allreduce");
-    CHECK(comm_after_compute(c, "coll_allreduce_avg"));
+    ATAS_CHECK(comm_after_compute(c, "coll_allreduce_avg"));
     const ncclResult_t r = ncclAllReduce(buf, buf, n, ncclFloat32, ncclAvg, c->nccl, c->comm_stream);
     char what[96];
     snprintf(what, sizeof what, "allreduce (average) of %zu floats", n);
-    CHECK(settle(c, what, r, ENQUEUE_TIMEOUT_S));
-    CHECK(comm_done(c, "coll_allreduce_avg"));
+    ATAS_CHECK(settle(c, what, r, ENQUEUE_TIMEOUT_S));
+    ATAS_CHECK(comm_done(c, "coll_allreduce_avg"));
     return ATAS_OK;
 }
 
@@ -119,12 +119,12 @@ extern "C" atas_status atas_cuda_coll_bcast(const atas_backend *be, float *buf, 
     atas_cuda_ctx *c = atas_cu_ctx(be);
     NEED_COMM(c, "broadcast");
     ATAS_REQUIRE(root < c->nranks, "NCCL broadcast: root %d of %d ranks", root, c->nranks);
-    CHECK(comm_after_compute(c, "coll_bcast"));
+    ATAS_CHECK(comm_after_compute(c, "coll_bcast"));
     const ncclResult_t r = ncclBroadcast(buf, buf, n, ncclFloat32, root, c->nccl, c->comm_stream);
     char what[96];
     snprintf(what, sizeof what, "broadcast of %zu floats from rank %d", n, root);
-    CHECK(settle(c, what, r, ENQUEUE_TIMEOUT_S));
-    CHECK(comm_done(c, "coll_bcast"));
+    ATAS_CHECK(settle(c, what, r, ENQUEUE_TIMEOUT_S));
+    ATAS_CHECK(comm_done(c, "coll_bcast"));
     return ATAS_OK;
 }
 

@@ -24,7 +24,7 @@ atas_status atas_cuda_backend_get(const atas_backend **out) {
     atas_status st = ATAS_OK;
     if (!g_cuda.ctx) st = atas_cuda_ctx_create(&g_cuda.ctx);
     pthread_mutex_unlock(&g_lock);
-    CHECK(st);
+    ATAS_CHECK(st);
     *out = &g_cuda;
     return ATAS_OK;
 }

@@ -68,7 +68,7 @@ extern "C" atas_status atas_cuda_linear_bwd(const atas_backend *be, float *dx, f
         CB_CHECK("linear_bwd dW", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_T, K, N, M,
                                               &k_one, x, K, dy, N, &k_one, dW, K));
     }
-    if (db) CHECK(atas_cuda_colsum_add(be, db, dy, M, N, "linear_bwd db"));
+    if (db) ATAS_CHECK(atas_cuda_colsum_add(be, db, dy, M, N, "linear_bwd db"));
     return ATAS_OK;
 }
 

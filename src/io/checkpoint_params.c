@@ -1,22 +1,13 @@
-/* Reading the model part of an atas checkpoint (HDF5, "atas-checkpoint" v1):
- * root attributes give the config, /student and /teacher one float32 dataset
- * per tensor named by its OpenCLIP name. Used by atas_convert. */
+/* Reading the model part of an atas checkpoint without a created model (HDF5,
+ * "atas-checkpoint" v1 and v2): root attributes give the config, /student and
+ * /teacher one float32 dataset per tensor named by its OpenCLIP name. Used by
+ * atas_convert and the embed pipeline. */
 #include <hdf5.h>
 #include <string.h>
 
-#include "atas/weights.h"
+#include "atas/checkpoint.h"
+#include "checkpoint_internal.h"
 #include "atas/fileio.h"
-
-/* Silence HDF5's own error stack printing while we look: we raise our own. */
-typedef struct {
-    H5E_auto2_t fn;
-    void *data;
-} h5quiet;
-static void quiet_on(h5quiet *q) {
-    H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-static void quiet_off(const h5quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->fn, q->data); }
 
 static atas_status attr_string(hid_t f, const char *path, const char *name, char *out, size_t cap) {
     hid_t a = H5Aopen(f, name, H5P_DEFAULT);
@@ -69,32 +60,31 @@ static atas_status attr_num(hid_t f, const char *path, const char *name, hid_t m
 }
 
 static atas_status open_ckpt(const char *path, hid_t *f) {
-    CHECK(atas_require_regular_file(path, "checkpoint"));
-    *f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (*f < 0) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open as HDF5", path);
+    ATAS_CHECK(atas_require_regular_file(path, "checkpoint"));
+    ATAS_CHECK(atas_h5_open_ro(path, f));
     char fmt[64];
     atas_status s = attr_string(*f, path, "format", fmt, sizeof fmt);
-    if (s == ATAS_OK && strcmp(fmt, "atas-checkpoint") != 0)
-        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: attribute format = \"%s\", expected \"atas-checkpoint\"",
+    if (s == ATAS_OK && strcmp(fmt, ATAS_CKPT_FORMAT) != 0)
+        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: attribute format = \"%s\", expected \"" ATAS_CKPT_FORMAT "\"",
                      path, fmt);
     int ver = 0;
     if (s == ATAS_OK) s = attr_num(*f, path, "format_version", H5T_NATIVE_INT, &ver);
-    if (s == ATAS_OK && ver != 1 && ver != 2) /* 2: the same with Fletcher32 on every tensor */
-        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: format_version = %d, this build reads 1 and 2", path, ver);
+    if (s == ATAS_OK && ver != 1 && ver != ATAS_CKPT_VERSION) /* 1: the same without checksums */
+        s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: format_version = %d, this build reads 1 and %d", path, ver,
+                     ATAS_CKPT_VERSION);
     if (s != ATAS_OK) H5Fclose(*f);
     return s;
 }
 
-atas_status atas_ckpt_read_model(const char *path, atas_vit_config *c, char *pretrained, size_t cap) {
-    h5quiet q;
-    quiet_on(&q);
+static atas_status read_model_locked(const char *path, atas_vit_config *c, char *pretrained, size_t cap) {
+    atas_h5_quiet_state q;
+    atas_h5_quiet_begin(&q);
     hid_t f;
     atas_status s = open_ckpt(path, &f);
-    if (s != ATAS_OK) { quiet_off(&q); CHECK(s); }
+    if (s != ATAS_OK) { atas_h5_quiet_end(&q); ATAS_CHECK(s); }
     memset(c, 0, sizeof *c);
-    static const char *ints[] = {"patch", "width", "layers", "heads", "mlp", "embed", "grid"};
-    int *dst[] = {&c->patch, &c->width, &c->layers, &c->heads, &c->mlp, &c->embed, &c->grid};
-    for (int i = 0; i < 7 && s == ATAS_OK; i++) s = attr_num(f, path, ints[i], H5T_NATIVE_INT, dst[i]);
+    for (size_t i = 0; i < ATAS_CKPT_NDIMS && s == ATAS_OK; i++)
+        s = attr_num(f, path, atas_ckpt_dims[i].name, H5T_NATIVE_INT, atas_ckpt_dim_at(c, i));
     char act[32] = "";
     double eps = 0;
     if (s == ATAS_OK) s = attr_string(f, path, "act", act, sizeof act);
@@ -117,19 +107,19 @@ atas_status atas_ckpt_read_model(const char *path, atas_vit_config *c, char *pre
         if (H5Aexists(f, "pretrained") > 0) s = attr_string(f, path, "pretrained", pretrained, cap);
     }
     H5Fclose(f);
-    quiet_off(&q);
-    CHECK(s);
-    CHECK(atas_vit_config_check(c, path));
+    atas_h5_quiet_end(&q);
+    ATAS_CHECK(s);
+    ATAS_CHECK(atas_vit_config_check(c, path));
     return ATAS_OK;
 }
 
-atas_status atas_ckpt_read_params(const char *path, const char *group, const atas_param_info *info,
+static atas_status read_params_locked(const char *path, const char *group, const atas_param_info *info,
                                   int n, float *host) {
-    h5quiet q;
-    quiet_on(&q);
+    atas_h5_quiet_state q;
+    atas_h5_quiet_begin(&q);
     hid_t f;
     atas_status s = open_ckpt(path, &f);
-    if (s != ATAS_OK) { quiet_off(&q); CHECK(s); }
+    if (s != ATAS_OK) { atas_h5_quiet_end(&q); ATAS_CHECK(s); }
     hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
     if (g < 0) s = ATAS_ERR(ATAS_ERR_FORMAT, "%s: group /%s missing", path, group);
     for (int i = 0; i < n && s == ATAS_OK; i++) {
@@ -157,7 +147,24 @@ atas_status atas_ckpt_read_params(const char *path, const char *group, const ata
     }
     if (g >= 0) H5Gclose(g);
     H5Fclose(f);
-    quiet_off(&q);
-    CHECK(s);
+    atas_h5_quiet_end(&q);
+    ATAS_CHECK(s);
     return ATAS_OK;
+}
+
+/* HDF5 is not thread-safe: the loader's I/O thread may be reading the corpus (the lock is recursive) */
+atas_status atas_ckpt_read_model(const char *path, atas_vit_config *c, char *pretrained, size_t cap) {
+    atas_h5_lock();
+    atas_status r = read_model_locked(path, c, pretrained, cap);
+    atas_h5_unlock();
+    return r;
+}
+
+/* the same lock */
+atas_status atas_ckpt_read_params(const char *path, const char *group, const atas_param_info *info,
+                                  int n, float *host) {
+    atas_h5_lock();
+    atas_status r = read_params_locked(path, group, info, n, host);
+    atas_h5_unlock();
+    return r;
 }

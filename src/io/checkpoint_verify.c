@@ -1,7 +1,7 @@
 /* Verifying a checkpoint before resuming from it: completion marker, whole-file CRC-32,
  * then every tensor read back through its Fletcher32 checksum. Anything wrong is a
  * reason to fall back to the previous checkpoint, named in the warning. */
-#include "ckpt_verify.h"
+#include "checkpoint_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,6 @@
 #include <zlib.h>
 
 #include "atas/h5util.h"
-#include "atas/train.h"
 
 atas_status atas_ckpt_file_crc(const char *path, long long *size, unsigned long *crc) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -34,7 +33,7 @@ atas_status atas_ckpt_file_crc(const char *path, long long *size, unsigned long 
     }
     free(b);
     close(fd);
-    CHECK(s);
+    ATAS_CHECK(s);
     *size = n;
     *crc = c;
     return ATAS_OK;
@@ -116,7 +115,7 @@ static herr_t visit_cb(hid_t obj, const char *name, const H5O_info_t *info, void
     return v->bad ? 1 : 0;
 }
 
-int atas_ckpt_verify(const char *path, char *why, size_t cap) {
+static int verify_locked(const char *path, char *why, size_t cap) {
     if (!atas_ckpt_marker_ok_req(path, 1, why, cap)) return 0;
     hid_t f;
     if (atas_h5_open_ro(path, &f) != ATAS_OK) {
@@ -124,7 +123,6 @@ int atas_ckpt_verify(const char *path, char *why, size_t cap) {
         atas_error_clear();
         return 0;
     }
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     char fmt[64] = "";
     long long ver = 0;
     int ok = atas_h5_attr_read_str(f, "format", fmt, sizeof fmt, path) == ATAS_OK && !strcmp(fmt, ATAS_CKPT_FORMAT);
@@ -144,4 +142,12 @@ int atas_ckpt_verify(const char *path, char *why, size_t cap) {
     H5Fclose(f);
     atas_error_clear();
     return ok;
+}
+
+/* HDF5 is not thread-safe: the loader's I/O thread may be reading the corpus (the lock is recursive) */
+int atas_ckpt_verify(const char *path, char *why, size_t cap) {
+    atas_h5_lock();
+    int r = verify_locked(path, why, cap);
+    atas_h5_unlock();
+    return r;
 }

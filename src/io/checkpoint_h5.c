@@ -1,5 +1,6 @@
-/* A model's tensors and shape as HDF5 (checkpoints, debug dumps). */
-#include "model_h5.h"
+/* A model's tensors and shape as HDF5 (checkpoints, the trainer's debug dumps). */
+#include "atas/checkpoint.h"
+#include "checkpoint_internal.h"
 
 #include <stdio.h>
 
@@ -8,9 +9,9 @@ atas_status atas_model_h5_write_tensors(hid_t f, const char *group, const atas_v
     const float *buf = src;
     float *host = NULL;
     if (!m->be->host_addressable) {
-        CHECK(atas_host_alloc((void **)&host, m->nparams * sizeof(float), "HDF5 staging"));
+        ATAS_CHECK(atas_host_alloc((void **)&host, m->nparams * sizeof(float), "HDF5 staging"));
         atas_status s = m->be->download(m->be, host, src, m->nparams * sizeof(float));
-        if (s != ATAS_OK) { atas_host_free(host); CHECK(s); }
+        if (s != ATAS_OK) { atas_host_free(host); ATAS_CHECK(s); }
         buf = host;
     }
     atas_status st = ATAS_OK;
@@ -23,21 +24,16 @@ atas_status atas_model_h5_write_tensors(hid_t f, const char *group, const atas_v
         st = atas_h5_write_f32_checked(f, name, buf + m->info[i].offset, m->info[i].ndim, dims);
     }
     atas_host_free(host);
-    CHECK(st);
+    ATAS_CHECK(st);
     return ATAS_OK;
 }
 
 atas_status atas_model_h5_write_config(hid_t f, const atas_vit_config *c) {
-    CHECK(atas_h5_attr_write_int(f, "patch", c->patch));
-    CHECK(atas_h5_attr_write_int(f, "width", c->width));
-    CHECK(atas_h5_attr_write_int(f, "layers", c->layers));
-    CHECK(atas_h5_attr_write_int(f, "heads", c->heads));
-    CHECK(atas_h5_attr_write_int(f, "mlp", c->mlp));
-    CHECK(atas_h5_attr_write_int(f, "embed", c->embed));
-    CHECK(atas_h5_attr_write_int(f, "grid", c->grid));
-    CHECK(atas_h5_attr_write_str(f, "act", c->act == ATAS_ACT_GELU ? "gelu" : "quickgelu"));
-    CHECK(atas_h5_attr_write_double(f, "ln_eps", c->ln_eps));
+    for (size_t i = 0; i < ATAS_CKPT_NDIMS; i++)
+        ATAS_CHECK(atas_h5_attr_write_int(f, atas_ckpt_dims[i].name, atas_ckpt_dim_get(c, i)));
+    ATAS_CHECK(atas_h5_attr_write_str(f, "act", c->act == ATAS_ACT_GELU ? "gelu" : "quickgelu"));
+    ATAS_CHECK(atas_h5_attr_write_double(f, "ln_eps", c->ln_eps));
     /* the block family: readers of older checkpoints (no attribute) take "clip" */
-    CHECK(atas_h5_attr_write_str(f, "family", c->family == ATAS_VIT_EVA02 ? "eva02" : "clip"));
+    ATAS_CHECK(atas_h5_attr_write_str(f, "family", c->family == ATAS_VIT_EVA02 ? "eva02" : "clip"));
     return ATAS_OK;
 }
