@@ -15,7 +15,7 @@
 
 #define CUDA_MODULE "libatas_cuda.so"
 
-typedef atas_status (*module_get_fn)(const atas_backend **out);
+typedef atas_status (*module_get_fn)(int prec, const atas_backend **out);
 typedef void (*module_release_fn)(const atas_backend *be);
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -57,7 +57,7 @@ static void *open_module(char *why, size_t cap) {
     return try_open(CUDA_MODULE, why, cap);
 }
 
-atas_status atas_backend_module_get(const atas_backend **out) {
+atas_status atas_backend_module_get(int prec, const atas_backend **out) {
     pthread_mutex_lock(&g_lock);
     char why[2048] = "";
     if (!g_handle) {
@@ -84,7 +84,7 @@ atas_status atas_backend_module_get(const atas_backend **out) {
                         "beside the program or in ../lib, or name it with ATAS_CUDA_LIB; the node needs the "
                         "CUDA runtime, cuBLAS and NCCL it was built with",
                         why[0] ? why : "not found");
-    ATAS_CHECK(get(out));
+    ATAS_CHECK(get(prec, out));
     return ATAS_OK;
 }
 
