@@ -23,3 +23,8 @@ foreach(prec tf32 bf16)
   set_tests_properties(test_backend_parity_cuda_${prec} PROPERTIES ENVIRONMENT "${ATAS_TEST_ENV}"
     TIMEOUT 120 SKIP_RETURN_CODE 77)
 endforeach()
+# the rounding against torch's bf16 conversion and an exact rational reference,
+# linear and attention at bf16/tf32 against float64 on rounded inputs
+atas_script_test(NAME test_precision_torch
+  COMMAND ${ATAS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_precision_torch.py $<TARGET_FILE:op_driver>
+  TIMEOUT 120)
