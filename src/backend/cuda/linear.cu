@@ -50,7 +50,7 @@ extern "C" atas_status atas_cuda_linear_fwd(const atas_backend *be, float *y, co
         beta = 1.0f;
     }
     /* y^T[N,M] = W^T... : op(W buffer [K,N] col-major) = T, x buffer = x^T [K,M] */
-    CB_CHECK("linear_fwd", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &k_one,
+    CB_CHECK("linear_fwd", atas_cu_sgemm(be, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &k_one,
                                        W, K, x, K, &beta, y, N));
     return ATAS_OK;
 }
@@ -60,12 +60,12 @@ extern "C" atas_status atas_cuda_linear_bwd(const atas_backend *be, float *dx, f
     if (M == 0) return ATAS_OK;
     if (dx) {
         /* dx^T[K,M] += W^T[K,N] dy^T[N,M] */
-        CB_CHECK("linear_bwd dx", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_N, K, M, N,
+        CB_CHECK("linear_bwd dx", atas_cu_sgemm(be, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N,
                                               &k_one, W, K, dy, N, &k_one, dx, K));
     }
     if (dW) {
         /* dW^T[K,N] += x^T[K,M] dy[M,N] */
-        CB_CHECK("linear_bwd dW", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_T, K, N, M,
+        CB_CHECK("linear_bwd dW", atas_cu_sgemm(be, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M,
                                               &k_one, x, K, dy, N, &k_one, dW, K));
     }
     if (db) CHECK(atas_cuda_colsum_add(be, db, dy, M, N, "linear_bwd db"));
@@ -76,7 +76,7 @@ extern "C" atas_status atas_cuda_matmul_fwd(const atas_backend *be, float *y, co
                                             int K, int N) {
     if (M == 0) return ATAS_OK;
     /* y^T[N,M] = W^T[N,K] x^T[K,M] */
-    CB_CHECK("matmul_fwd", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &k_one,
+    CB_CHECK("matmul_fwd", atas_cu_sgemm(be, CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &k_one,
                                        W, N, x, K, &k_zero, y, N));
     return ATAS_OK;
 }
@@ -86,12 +86,12 @@ extern "C" atas_status atas_cuda_matmul_bwd(const atas_backend *be, float *dx, f
     if (M == 0) return ATAS_OK;
     if (dx) {
         /* dx^T[K,M] += W[K,N] dy^T[N,M] */
-        CB_CHECK("matmul_bwd dx", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_T, CUBLAS_OP_N, K, M, N,
+        CB_CHECK("matmul_bwd dx", atas_cu_sgemm(be, CUBLAS_OP_T, CUBLAS_OP_N, K, M, N,
                                               &k_one, W, N, dy, N, &k_one, dx, K));
     }
     if (dW) {
         /* dW^T[N,K] += dy^T[N,M] x[M,K] */
-        CB_CHECK("matmul_bwd dW", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_T, N, K, M,
+        CB_CHECK("matmul_bwd dW", atas_cu_sgemm(be, CUBLAS_OP_N, CUBLAS_OP_T, N, K, M,
                                               &k_one, dy, N, x, K, &k_one, dW, N));
     }
     return ATAS_OK;
