@@ -65,7 +65,8 @@ static double measure_sgemm_peak(int reps) {
     return 2.0 * n * n * (double)n / best / 1e9;
 }
 
-/* the device's fp32 GEMM rate: matmul_fwd is one cublasSgemm on CUDA */
+/* the device's GEMM rate at the backend's precision: matmul_fwd is one cuBLAS
+ * GEMM on CUDA (cublasSgemm at fp32, cublasGemmEx with a fast compute type else) */
 static double measure_backend_peak(int reps) {
     const int n = 8192;
     const size_t nn = (size_t)n * n;
@@ -317,8 +318,8 @@ static int bench_all(bench_opts o) {
         g_peak = measure_backend_peak(o.quick ? 1 : 5);
         printf("# atas_bench: backend %s, fp32 storage, precision %s of GEMMs and attention\n", g_be->name,
                atas_precision_name((atas_precision)g_be->precision));
-        printf("# sgemm peak measured now (cublasSgemm 8192^3, best of runs): %.1f GFLOP/s\n",
-               g_peak);
+        printf("# GEMM peak measured now (the backend's matmul 8192^3 at precision %s, best of runs): "
+               "%.1f GFLOP/s\n", atas_precision_name((atas_precision)g_be->precision), g_peak);
     }
     if (o.quick) {
         atas_vit_config c = {8, 64, 2, 4, 128, 32, 4, ATAS_ACT_QUICKGELU, 1e-5f, ATAS_VIT_CLIP};

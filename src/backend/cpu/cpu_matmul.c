@@ -10,9 +10,18 @@ static atas_status rounded(const atas_backend *be, const float **x, const float 
     const size_t nx = x ? (size_t)M * K : 0, nw = W ? (size_t)K * N : 0, nd = dy ? (size_t)M * N : 0;
     float *s;
     CHECK(atas_cpu_scratch(nx + nw + nd, &s, op));
-    if (x) atas_round_precision(s, *x, nx, be->precision), *x = s;
-    if (W) atas_round_precision(s + nx, *W, nw, be->precision), *W = s + nx;
-    if (dy) atas_round_precision(s + nx + nw, *dy, nd, be->precision), *dy = s + nx + nw;
+    if (x) {
+        atas_round_precision(s, *x, nx, be->precision);
+        *x = s;
+    }
+    if (W) {
+        atas_round_precision(s + nx, *W, nw, be->precision);
+        *W = s + nx;
+    }
+    if (dy) {
+        atas_round_precision(s + nx + nw, *dy, nd, be->precision);
+        *dy = s + nx + nw;
+    }
     return ATAS_OK;
 }
 

@@ -2,7 +2,9 @@
  * buffer is its [c, r] transpose, so every row-major product C = A B is issued
  * as C^T = B^T A^T with the operands swapped. Backward GEMMs use beta = 1, so
  * gradients accumulate in place; the bias column sums are a deterministic
- * kernel (a fixed summation order per column, no atomics). */
+ * kernel (a fixed summation order per column, no atomics). The GEMMs go through
+ * atas_cu_sgemm: cublasSgemm at precision fp32, cublasGemmEx with the
+ * FAST_TF32 / FAST_16BF compute type at tf32 / bf16 (cuda_common.cuh). */
 #include "backend/cuda/cuda_common.cuh"
 
 static const float k_one = 1.0f, k_zero = 0.0f;
