@@ -1,7 +1,8 @@
 /* The one list of op test cases (include/backend/atas/op_cases.h): the families (how an
  * op pair lays out its tensors and runs) and the cases of every mode. The
  * tolerances are the project's contract (docs/backend.md): against the CPU
- * backend GEMM-based ops 1e-2 (a backend may use bf16/TF32), fp32 elementwise and
+ * backend GEMM-based ops 1e-2 at precision fp32 (a backend run at tf32/bf16 is
+ * held to that precision's bound instead, test_backend_parity.c), fp32 elementwise and
  * normalisation 1e-4, data movement exact; against PyTorch in float64 1e-5 for
  * outputs and 2e-5 for gradients; finite differences 2e-3 for ops linear in their
  * inputs and 1e-2 for the others. */

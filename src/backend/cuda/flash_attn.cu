@@ -15,6 +15,7 @@
  * Tiling (BQ = BK = 64, four warps of 32 threads, warp w owns tile rows
  * [16w, 16w+16), so every softmax row lives in one warp and warps synchronise
  * only around the shared tiles):
+ *   grid: x = b*H + h, y = the tile (x has no 65535 limit; T / 64 fits y)
  *   forward, block (query tile, b*H + h):
  *     Q tile [64 x hd] once; for each key tile: K, V [64 x hd];
  *     S = scale Q K^T [64 x 64] (fp32, shared) -> online softmax per row:
@@ -91,7 +92,7 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_fwd(float *out, float *lse
     __nv_bfloat16 *Ps = (__nv_bfloat16 *)(Ss + FA_B * FA_B);
     float *Os = (float *)(Ps + FA_B * FA_B);
     const int D = H * HD, ld = 3 * D;
-    const int q0 = blockIdx.x * FA_B, bh = blockIdx.y, b = bh / H, h = bh % H;
+    const int q0 = blockIdx.y * FA_B, bh = blockIdx.x, b = bh / H, h = bh % H;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, w0 = 16 * warp;
     const float *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
 
@@ -216,7 +217,7 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_dkdv(float *dqkv, const fl
     __nv_bfloat16 *Ptb = (__nv_bfloat16 *)(dPt + FA_B * FA_B), *dStb = Ptb + FA_B * FA_B;
     float *Ls = (float *)(dStb + FA_B * FA_B), *Ds = Ls + FA_B;
     const int D = H * HD, ld = 3 * D;
-    const int k0 = blockIdx.x * FA_B, bh = blockIdx.y, b = bh / H, h = bh % H;
+    const int k0 = blockIdx.y * FA_B, bh = blockIdx.x, b = bh / H, h = bh % H;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, w0 = 16 * warp;
     const float *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
     const float *dob = dout + (size_t)b * T * D + (size_t)h * HD;
@@ -317,7 +318,7 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_dq(float *dqkv, const floa
     __nv_bfloat16 *dSb = (__nv_bfloat16 *)(dPs + FA_B * FA_B);
     float *Ls = (float *)(dSb + FA_B * FA_B), *Ds = Ls + FA_B, *dQs = Ds + FA_B;
     const int D = H * HD, ld = 3 * D;
-    const int q0 = blockIdx.x * FA_B, bh = blockIdx.y, b = bh / H, h = bh % H;
+    const int q0 = blockIdx.y * FA_B, bh = blockIdx.x, b = bh / H, h = bh % H;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, w0 = 16 * warp;
     const float *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
 
@@ -404,7 +405,7 @@ static atas_status flash_fwd(const atas_backend *be, float *out, float *lse, con
                              int causal, const char *op) {
     const size_t sm = fwd_smem<HD>();
     CHECK(smem_opt_in(k_flash_fwd<HD>, sm, op));
-    const dim3 grid((T + FA_B - 1) / FA_B, B * H);
+    const dim3 grid(B * H, (T + FA_B - 1) / FA_B); /* (b, h) on x: no 65535 limit */
     k_flash_fwd<HD><<<grid, FA_THREADS, sm, atas_cu_stream(be)>>>(out, lse, qkv, T, H, 1.0f / sqrtf((float)HD),
                                                                    causal);
     CU_LAUNCHED(op);
@@ -420,7 +421,7 @@ static atas_status flash_bwd(const atas_backend *be, float *dqkv, const float *d
     k_flash_di<<<atas_cu_row_blocks(rows), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(Di, dout, out, B, T,
                                                                                                H, HD);
     CU_LAUNCHED("attention_bwd flash Di");
-    const dim3 grid((T + FA_B - 1) / FA_B, B * H);
+    const dim3 grid(B * H, (T + FA_B - 1) / FA_B); /* (b, h) on x: no 65535 limit */
     const size_t s1 = dkdv_smem<HD>(), s2 = dq_smem<HD>();
     CHECK(smem_opt_in(k_flash_dkdv<HD>, s1, "attention_bwd flash dK dV"));
     k_flash_dkdv<HD><<<grid, FA_THREADS, s1, atas_cu_stream(be)>>>(dqkv, dout, qkv, lse, Di, T, H, scale);
