@@ -63,10 +63,10 @@ atas_status atas_backend_module_get(int prec, const atas_backend **out) {
     if (!g_handle) {
         void *h = open_module(why, sizeof why);
         if (h) {
-            g_get = (module_get_fn)(uintptr_t)dlsym(h, "atas_cuda_backend_get");
+            g_get = (module_get_fn)(uintptr_t)dlsym(h, "atas_cuda_backend_get_precision");
             g_release = (module_release_fn)(uintptr_t)dlsym(h, "atas_cuda_backend_release");
             if (!g_get || !g_release) {
-                snprintf(why, sizeof why, "%s has no atas_cuda_backend_get/release (another build's module?)",
+                snprintf(why, sizeof why, "%s has no atas_cuda_backend_get_precision/release (another build's module?)",
                          CUDA_MODULE);
                 dlclose(h);
                 g_get = NULL;

@@ -26,7 +26,7 @@ static atas_backend g_cuda[ATAS_PREC_COUNT] = {
 };
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 
-atas_status atas_cuda_backend_get(int prec, const atas_backend **out) {
+atas_status atas_cuda_backend_get_precision(int prec, const atas_backend **out) {
     if (prec < 0 || prec >= ATAS_PREC_COUNT) return ATAS_ERR(ATAS_ERR_INVALID, "cuda: unknown precision %d", prec);
     pthread_mutex_lock(&g_lock);
     atas_status st = ATAS_OK;
