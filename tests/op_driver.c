@@ -4,6 +4,9 @@
  *                                 label, p, f, bounds and its tensors (name, role,
  *                                 floats, fill scale and offset)
  *   op_driver INDEX IN.bin OUT.bin  runs case INDEX on the CPU backend
+ *   op_driver --precision P INDEX IN.bin OUT.bin   the same at precision P (tf32 |
+ *                                 bf16 | fp32; test_precision_torch.py)
+ *   op_driver --round P IN.bin OUT.bin   atas_round_precision of every float32
  * IN.bin holds the case's inputs (roles in, up, inout) as float32 back to back in
  * tensor order; OUT.bin receives every other tensor and the inout ones after the
  * run (roles out, saved, grad, inout), in tensor order. Gradients start at zero,
@@ -43,8 +46,36 @@ static int list(void) {
 
 int main(int argc, char **argv) {
     if (argc == 2 && !strcmp(argv[1], "--list")) return list();
+    atas_precision prec = ATAS_PREC_FP32;
+    if (argc == 5 && !strcmp(argv[1], "--round")) {
+        if (atas_precision_parse(argv[2], &prec) != ATAS_OK) {
+            atas_error_print(stderr);
+            return 2;
+        }
+        FILE *in = fopen(argv[3], "rb");
+        if (!in) { perror(argv[3]); return 2; }
+        size_t n = 0, cap = 1024;
+        float *v = malloc(cap * sizeof(float));
+        while (v && fread(v + n, sizeof(float), 1, in) == 1)
+            if (++n == cap) v = realloc(v, (cap *= 2) * sizeof(float));
+        fclose(in);
+        if (!v) return 2;
+        atas_round_precision(v, v, n, prec);
+        FILE *out = fopen(argv[4], "wb");
+        if (!out || fwrite(v, sizeof(float), n, out) != n) { perror(argv[4]); return 2; }
+        free(v);
+        return fclose(out) == 0 ? 0 : 2;
+    }
+    if (argc == 6 && !strcmp(argv[1], "--precision")) {
+        if (atas_precision_parse(argv[2], &prec) != ATAS_OK) {
+            atas_error_print(stderr);
+            return 2;
+        }
+        argc -= 2;
+        argv += 2;
+    }
     if (argc != 4) {
-        fprintf(stderr, "usage: op_driver --list | op_driver INDEX IN.bin OUT.bin\n");
+        fprintf(stderr, "usage: op_driver --list | op_driver [--precision P] INDEX IN.bin OUT.bin\n");
         return 2;
     }
     const int idx = atoi(argv[1]);
@@ -75,7 +106,11 @@ int main(int argc, char **argv) {
         return 2;
     }
     fclose(in);
-    const atas_backend *be = atas_backend_cpu();
+    const atas_backend *be = NULL;
+    if (atas_backend_get_precision("cpu", prec, &be) != ATAS_OK) {
+        atas_error_print(stderr);
+        return 2;
+    }
     void *ws = NULL;
     if ((f->workspace && be->alloc(be, &ws, f->workspace(be, c), "workspace") != ATAS_OK) ||
         f->fwd(be, c, h, ws, NULL) != ATAS_OK || (f->bwd && f->bwd(be, c, h, ws, NULL) != ATAS_OK)) {

@@ -6,7 +6,14 @@
  * with error = max|a - b| / max|b|. The bounds are the contract a new backend
  * is held to (docs/backend.md): GEMM-based ops may compute in bf16/TF32
  * (1e-2), fp32 elementwise and normalisation ops 1e-4, data movement exact.
- * Exits 77 (skipped) when the backend is unsupported in this build/machine. */
+ * Exits 77 (skipped) when the backend is unsupported in this build/machine.
+ *
+ * With a precision as second argument (tf32 | bf16) the backend runs at that
+ * precision against the fp32 CPU backend: the GEMM-based outputs (those with the
+ * GEMM bound) are held to the precision's bound PREC_C * u (u = unit roundoff:
+ * 2^-8 bf16, 2^-11 tf32; docs/backend.md "Precision" derives it) AND must differ
+ * from fp32 by at least u / PREC_FLOOR (the rounding is really applied); every
+ * other output keeps its fp32 bound (the precision touches GEMMs only). */
 #include <string.h>
 
 #include "atas/op_cases.h"
@@ -15,6 +22,15 @@
 static const atas_backend *cpu, *tb;
 static atas_rng rng;
 static int nfail, nrun;
+static atas_precision g_prec = ATAS_PREC_FP32;
+/* the precision bound: a chain of at most ~4 rounded GEMM stages (attention's
+ * backward) of ~u each at the max-norm, times 2 for the tails of the max */
+#define PREC_C 8.0
+/* the least error that shows the rounding is applied (measured errors are ~u) */
+#define PREC_FLOOR 64.0
+static double unit_roundoff(atas_precision p) {
+    return p == ATAS_PREC_BF16 ? 1.0 / 256 : p == ATAS_PREC_TF32 ? 1.0 / 2048 : 0.0;
+}
 
 static float *hbuf(size_t n, float sc, float off) {
     void *p = NULL;
@@ -38,6 +54,13 @@ static void report(const char *op, const char *what, const float *dev, const flo
     T_OK(tb->download(tb, h, dev, n * sizeof(float)));
     double err = t_rel_err(h, ref, n, 1e-30);
     int ok = err <= bound;
+    if (g_prec != ATAS_PREC_FP32 && bound == 1e-2) { /* a GEMM-based output (op_cases.c's B_GEMM) */
+        const double u = unit_roundoff(g_prec);
+        bound = PREC_C * u;
+        ok = err <= bound && err >= u / PREC_FLOOR;
+        printf("%-28s %-8s %12.3e %10.1e  %s  (%.2f u; floor %.1e)\n", op, what, err, bound,
+               ok ? "PASS" : "FAIL", err / u, u / PREC_FLOOR);
+    } else
     printf("%-28s %-8s %12.3e %10.1e  %s\n", op, what, err, bound, ok ? "PASS" : "FAIL");
     nfail += !ok;
     nrun++;
@@ -81,14 +104,16 @@ static void run_case(const opc_case *c) {
 int main(int argc, char **argv) {
     const char *name = argc > 1 ? argv[1] : "cpu";
     cpu = atas_backend_cpu();
-    atas_status st = atas_backend_get(name, &tb);
+    if (argc > 2) T_OK(atas_precision_parse(argv[2], &g_prec));
+    atas_status st = atas_backend_get_precision(name, g_prec, &tb);
     if (st == ATAS_ERR_UNSUPPORTED) {
         printf("backend \"%s\" unsupported here, skipped: %s\n", name, atas_error_message());
         return 77;
     }
     T_OK(st);
     rng = atas_rng_stream(99, 1, 2);
-    printf("# backend parity: \"%s\" against \"cpu\"; error = max|a-b| / max|b|\n", tb->name);
+    printf("# backend parity: \"%s\" at precision %s against \"cpu\" fp32; error = max|a-b| / max|b|\n",
+           tb->name, atas_precision_name((atas_precision)tb->precision));
     printf("%-28s %-8s %12s %10s  %s\n", "# case", "output", "max error", "bound", "result");
     for (int i = 0; i < atas_op_ncases; i++)
         if (atas_op_cases[i].modes & OPC_PARITY) run_case(&atas_op_cases[i]);

@@ -201,6 +201,26 @@ static void test_bad_inputs(void) {
     atas_backend_release(b2); /* a no-op: the table stays usable */
     atas_backend_release(NULL);
     T_ASSERT(atas_backend_get("cpu", &b2) == ATAS_OK && b2 == atas_backend_cpu(), "cpu after release");
+    /* precision: one table per precision, fp32 the default, bad values refused */
+    T_ASSERT(b2->precision == ATAS_PREC_FP32, "atas_backend_get is fp32");
+    for (int p = 0; p < ATAS_PREC_COUNT; p++) {
+        const char *nm[] = {"cpu", "cpu-staged"};
+        for (int k = 0; k < 2; k++) {
+            T_OK(atas_backend_get_precision(nm[k], (atas_precision)p, &b2));
+            T_ASSERT(b2->precision == p && strcmp(b2->name, nm[k]) == 0 && b2->linear_fwd,
+                     "%s at precision %d", nm[k], p);
+        }
+        atas_precision q = ATAS_PREC_FP32;
+        T_ASSERT(atas_precision_parse(atas_precision_name((atas_precision)p), &q) == ATAS_OK && q == p,
+                 "precision name round trip %d", p);
+    }
+    T_ASSERT(atas_backend_get_precision("cpu", (atas_precision)7, &b2) == ATAS_ERR_INVALID && !b2,
+             "precision 7 accepted");
+    {
+        atas_precision q;
+        T_ASSERT(atas_precision_parse("fp16", &q) == ATAS_ERR_INVALID && strstr(atas_error_message(), "fp16"),
+                 "precision fp16 accepted or not named: %s", atas_error_message());
+    }
     /* collectives: the cpu backends refuse them with the config key to change */
     {
         const atas_backend *cpus[2] = {atas_backend_cpu(), NULL};

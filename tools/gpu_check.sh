@@ -4,6 +4,9 @@
 # logged to $OUT/NN_step.log, with a summary table at the end ($OUT/summary.txt):
 #   facts, libs, isolation       glibc / driver / device, what the programs load and from where
 #   parity_cpu, parity_cuda      the op parity harness (every op of "cuda" against "cpu")
+#   parity_cuda_bf16, _tf32      the same with cuda at precision bf16 (cuBLAS FAST_16BF, the fused
+#                                attention of flash_attn.cu) / tf32, against cpu fp32 within the
+#                                precision bounds (docs/backend.md "Precision")
 #   tools                        atas_inspect on the carried corpus, atas_config on the check config
 #   train_cpu, train_cuda, cmp_cuda_cpu
 #                                atas_mpi on configs/tiny.cfg, 10 steps, on each backend; losses
@@ -179,12 +182,14 @@ step parity_cpu cpu 120 "'$BIN/test_backend_parity' cpu"
 # the tools read the carried corpus (parallel HDF5) and resolve the ViT-B/16 check config
 step tools cpu 60 "set -o pipefail; '$BIN/atas_inspect' '$DATA/corpus.h5' && '$BIN/atas_config' '$DATA/gpu/check_vitb16.cfg' --set 'data.corpus=\"$DATA/corpus.h5\"' | head -30"
 step parity_cuda cuda 300 "'$BIN/test_backend_parity' cuda"
+step parity_cuda_bf16 cuda 300 "'$BIN/test_backend_parity' cuda bf16"
+step parity_cuda_tf32 cuda 300 "'$BIN/test_backend_parity' cuda tf32"
 
 # ---- a tiny training run on each backend, compared
 TINY="$DATA/configs/tiny.cfg"
 tiny() { # tiny NAME BACKEND STEPS [extra --set ...]
   local name=$1 be=$2 steps=$3; shift 3
-  echo "'$BIN/atas_mpi' '$TINY' --set 'run.dir=\"$RUNS\"' --set 'run.name=\"$name\"' --set 'run.backend=\"$be\"' --set run.steps=$steps --set 'data.corpus=\"$DATA/corpus.h5\"' --set checkpoint.every=0 $*"
+  echo "'$BIN/atas_mpi' '$TINY' --set 'run.dir=\"$RUNS\"' --set 'run.name=\"$name\"' --set 'run.backend=\"$be\"' --set run.steps=$steps --set 'data.corpus=\"$DATA/corpus.h5\"' --set checkpoint.every=0 --set 'run.precision=\"fp32\"' $*"
 }
 cmp_losses() { # cmp_losses RUN_A RUN_B: every loss of every step within 1e-4 relative
   echo "awk -f '$CMP' -v tol=1e-4 -v note='$OUT/note' '$RUNS/$1/metrics.jsonl' '$RUNS/$2/metrics.jsonl'"

@@ -17,7 +17,7 @@
 typedef struct {
     int threads, reps, torch;
     int quick, ops_only;
-    const char *python, *srcdir, *backend;
+    const char *python, *srcdir, *backend, *precision;
 } bench_opts;
 
 static double g_peak; /* GFLOP/s */
@@ -65,7 +65,8 @@ static double measure_sgemm_peak(int reps) {
     return 2.0 * n * n * (double)n / best / 1e9;
 }
 
-/* the device's fp32 GEMM rate: matmul_fwd is one cublasSgemm on CUDA */
+/* the device's GEMM rate at the backend's precision: matmul_fwd is one cuBLAS
+ * GEMM on CUDA (cublasSgemm at fp32, cublasGemmEx with a fast compute type else) */
 static double measure_backend_peak(int reps) {
     const int n = 8192;
     const size_t nn = (size_t)n * n;
@@ -138,7 +139,8 @@ static void load_torch_ops(const bench_opts *o, int B, int T, int D, int H, int 
 static void bench_ops(const bench_opts *o, int B, int T, int D, int H, int Hm) {
     const atas_backend *be = g_be;
     const unsigned mode = o->quick ? OPC_BENCH_QUICK : OPC_BENCH;
-    printf("#\n# ops of one transformer block (width %d, MLP %d), batch %d, T = %d tokens, fp32\n", D, Hm, B, T);
+    printf("#\n# ops of one transformer block (width %d, MLP %d), batch %d, T = %d tokens, fp32 storage, "
+           "precision %s\n", D, Hm, B, T, atas_precision_name((atas_precision)be->precision));
     load_torch_ops(o, B, T, D, H, Hm);
     printf("# %-20s %-28s %10s %9s %6s %9s %8s\n", "op", "shape", "ms", "GFLOP/s", "%peak", "torch_ms",
            "speedup");
@@ -242,13 +244,16 @@ static void bench_model(const bench_opts *o, const char *name, const atas_vit_co
 }
 
 static void usage(void) {
-    printf("usage: atas_bench [--backend cpu|cuda] [--threads N] [--reps N] [--no-torch] [--quick]\n"
+    printf("usage: atas_bench [--backend cpu|cuda] [--precision fp32|tf32|bf16] [--threads N] [--reps N]\n"
+           "                  [--no-torch] [--quick]\n"
            "  Prints the sgemm peak, per-op timings of a ViT-B/16 block and full\n"
            "  forward+backward of ViT-B/16 at 224 (batch 8) and 448 (batch 2), each next\n"
            "  to PyTorch doing the same computation in the same run; then EVA02-B/16 and\n"
            "  ViT-L/14 / EVA02-L/14 rows.\n"
            "  --backend cuda  the same tables on the GPU (peak = cublasSgemm 8192^3,\n"
            "                  memory = device bytes of model + pass, no torch column)\n"
+           "  --precision  math of GEMMs and attention (default fp32; on cpu tf32/bf16 are\n"
+           "               an emulation that rounds GEMM inputs: slower, for accuracy, not speed)\n"
            "  --quick   a tiny model only (a smoke run for tests)\n"
            "  --ops-only  the per-op table only (no model rows)\n"
            "  --version, --help\n");
@@ -257,12 +262,13 @@ static void usage(void) {
 static int bench_all(bench_opts o);
 
 int main(int argc, char **argv) {
-    bench_opts o = {.threads = 0, .reps = 3, .torch = 1, .quick = 0, .backend = "cpu"};
+    bench_opts o = {.threads = 0, .reps = 3, .torch = 1, .quick = 0, .backend = "cpu", .precision = "fp32"};
     o.python = getenv("ATAS_PYTHON") ? getenv("ATAS_PYTHON") : "/usr/bin/python3";
     o.srcdir = getenv("ATAS_SOURCE_DIR") ? getenv("ATAS_SOURCE_DIR") : ATAS_SOURCE_DIR_DEFAULT;
     static const struct option lo[] = {{"threads", required_argument, 0, 't'},
                                        {"backend", required_argument, 0, 'b'},
                                        {"reps", required_argument, 0, 'r'},
+                                       {"precision", required_argument, 0, 'p'},
                                        {"no-torch", no_argument, 0, 'n'},
                                        {"quick", no_argument, 0, 'q'},
                                        {"ops-only", no_argument, 0, 'o'},
@@ -270,11 +276,12 @@ int main(int argc, char **argv) {
                                        {"version", no_argument, 0, 'V'},
                                        {0, 0, 0, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "t:b:r:nqoh", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "t:b:r:p:nqoh", lo, NULL)) != -1) {
         switch (ch) {
         case 't': o.threads = atoi(optarg); break;
         case 'r': o.reps = atoi(optarg); break;
         case 'b': o.backend = optarg; break;
+        case 'p': o.precision = optarg; break;
         case 'n': o.torch = 0; break;
         case 'q': o.quick = 1; break;
         case 'o': o.ops_only = 1; break;
@@ -286,7 +293,12 @@ int main(int argc, char **argv) {
     if (o.reps < 1) { fprintf(stderr, "atas_bench: --reps must be >= 1\n"); return 2; }
     atas_cpu_set_threads(o.threads);
     o.threads = atas_cpu_threads();
-    if (atas_backend_get(o.backend, &g_be) != ATAS_OK) {
+    atas_precision prec;
+    if (atas_precision_parse(o.precision, &prec) != ATAS_OK) {
+        fprintf(stderr, "atas_bench: --precision %s: expected fp32, tf32 or bf16\n", o.precision);
+        return 2;
+    }
+    if (atas_backend_get_precision(o.backend, prec, &g_be) != ATAS_OK) {
         atas_error_print(NULL);
         return 1;
     }
@@ -299,14 +311,15 @@ int main(int argc, char **argv) {
 static int bench_all(bench_opts o) {
     if (g_be->host_addressable) {
         g_peak = measure_sgemm_peak(o.quick ? 1 : 5);
-        printf("# atas_bench: backend %s, %d threads (OpenMP + OpenBLAS %s)\n", g_be->name,
-               o.threads, "openmp build");
+        printf("# atas_bench: backend %s, precision %s, %d threads (OpenMP + OpenBLAS %s)\n", g_be->name,
+               atas_precision_name((atas_precision)g_be->precision), o.threads, "openmp build");
         printf("# sgemm peak measured now (2048^3, best of runs): %.1f GFLOP/s\n", g_peak);
     } else {
         g_peak = measure_backend_peak(o.quick ? 1 : 5);
-        printf("# atas_bench: backend %s, fp32 storage and math (cuBLAS, no TF32)\n", g_be->name);
-        printf("# sgemm peak measured now (cublasSgemm 8192^3, best of runs): %.1f GFLOP/s\n",
-               g_peak);
+        printf("# atas_bench: backend %s, fp32 storage, precision %s of GEMMs and attention\n", g_be->name,
+               atas_precision_name((atas_precision)g_be->precision));
+        printf("# GEMM peak measured now (the backend's matmul 8192^3 at precision %s, best of runs): "
+               "%.1f GFLOP/s\n", atas_precision_name((atas_precision)g_be->precision), g_peak);
     }
     if (o.quick) {
         atas_vit_config c = {8, 64, 2, 4, 128, 32, 4, ATAS_ACT_QUICKGELU, 1e-5f, ATAS_VIT_CLIP};

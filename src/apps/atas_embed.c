@@ -22,6 +22,7 @@ static void usage(FILE *f) {
             "  --no-dense       write only /global\n"
             "  --normalize      L2-normalise every global and dense vector\n"
             "  --backend NAME   cpu (default) or cuda\n"
+            "  --precision P    GEMM/attention math: fp32 (default), tf32 or bf16\n"
             "  -q, --quiet      no progress line\n");
 }
 
@@ -51,7 +52,7 @@ int main(int argc, char **argv) {
         {"heads", required_argument, 0, 'H'},   {"act", required_argument, 0, 'A'},
         {"no-dense", no_argument, 0, 'D'},      {"normalize", no_argument, 0, 'n'},
         {"output", required_argument, 0, 'o'},  {"quiet", no_argument, 0, 'q'},
-        {"backend", required_argument, 0, 'B'},
+        {"backend", required_argument, 0, 'B'},  {"precision", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
     int ch, ok = 1;
     while ((ch = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1) {
@@ -83,6 +84,7 @@ int main(int argc, char **argv) {
         case 'o': e.out = optarg; break;
         case 'q': e.progress = 0; break;
         case 'B': e.backend = optarg; break;
+        case 'P': e.precision = optarg; break;
         case 'h': if (rank == 0) usage(stdout); atas_comm_finalize(&comm); return 0;
         case 'V': if (rank == 0) atas_print_version("atas_embed"); atas_comm_finalize(&comm); return 0;
         default: ok = 0;

@@ -16,6 +16,7 @@ static void usage(FILE *f) {
             "                 [--masks DIR] [--size S] [--max-images N] [--no-crops] [--crop-batch B]\n"
             "                 [--segment N --segment-out SEG.h5 [--label TEXT]]\n"
             "                 [--which student|teacher] [--heads H] [--act quickgelu|gelu] [--timeout S] [-q]\n"
+            "                 [--precision fp32|tf32|bf16]\n"
             "  --weights PATH   safetensors file/index/dir (OpenCLIP or HF) or an atas checkpoint .h5\n"
             "  --data JSON      COCO panoptic JSON (segments_info; boxes and masks) or instances JSON (boxes)\n"
             "  --images DIR     the images named by the JSON's file_name\n"
@@ -28,6 +29,7 @@ static void usage(FILE *f) {
             "  --segment N      also write the zero-shot segmentation of the first N images (rank 0)\n"
             "  --segment-out F  where (HDF5, read by tools/plot_segmentation.py); --label names the row\n"
             "  --timeout S      a collective not done within S seconds stops every rank (default 600)\n"
+            "  --precision P    GEMM/attention math (default fp32; on the CPU tf32/bf16 are an emulation)\n"
             "  -q, --quiet      no progress line\n"
             "  --version, --help\n");
 }
@@ -66,6 +68,7 @@ int main(int argc, char **argv) {
         {"segment", required_argument, 0, 'g'},   {"segment-out", required_argument, 0, 'G'},
         {"label", required_argument, 0, 'l'},     {"timeout", required_argument, 0, 'T'},
         {"output", required_argument, 0, 'o'},    {"quiet", no_argument, 0, 'q'},
+        {"precision", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
     int ch, ok = 1;
     while ((ch = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1) {
@@ -101,6 +104,7 @@ int main(int argc, char **argv) {
         case 'l': label = optarg; break;
         case 'T': ok &= parse_int("--timeout", optarg, &timeout); break;
         case 'o': out = optarg; break;
+        case 'P': mc.precision = optarg; break;
         case 'q': e.progress = 0; break;
         case 'h': if (rank == 0) usage(stdout); atas_comm_finalize(&comm); return 0;
         case 'V': if (rank == 0) atas_print_version("atas_eval"); atas_comm_finalize(&comm); return 0;

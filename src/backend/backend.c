@@ -13,21 +13,34 @@
 #define ATAS_OP_IMPL(name) atas_cpu_##name
 #include "backend/op_checked.h"
 
-static const atas_backend g_cpu = {
-    .name = "cpu",
-    .host_addressable = 1,
+/* one "cpu" and one "cpu-staged" table per precision (the CPU ops read
+ * be->precision and round the GEMM inputs; docs/backend.md "Precision") */
+static const atas_backend g_cpu_tab[ATAS_PREC_COUNT] = {
+    {.name = "cpu", .host_addressable = 1, .precision = ATAS_PREC_FP32,
 #include "backend/op_table_entries.inc"
+    },
+    {.name = "cpu", .host_addressable = 1, .precision = ATAS_PREC_TF32,
+#include "backend/op_table_entries.inc"
+    },
+    {.name = "cpu", .host_addressable = 1, .precision = ATAS_PREC_BF16,
+#include "backend/op_table_entries.inc"
+    },
 };
-
 /* the CPU ops behind a table that says its memory is not host-addressable:
  * callers take their device code paths (upload, download, host staging) */
-static const atas_backend g_cpu_staged = {
-    .name = "cpu-staged",
-    .host_addressable = 0,
+static const atas_backend g_cpu_staged_tab[ATAS_PREC_COUNT] = {
+    {.name = "cpu-staged", .host_addressable = 0, .precision = ATAS_PREC_FP32,
 #include "backend/op_table_entries.inc"
+    },
+    {.name = "cpu-staged", .host_addressable = 0, .precision = ATAS_PREC_TF32,
+#include "backend/op_table_entries.inc"
+    },
+    {.name = "cpu-staged", .host_addressable = 0, .precision = ATAS_PREC_BF16,
+#include "backend/op_table_entries.inc"
+    },
 };
 
-const atas_backend *atas_backend_cpu(void) { return &g_cpu; }
+const atas_backend *atas_backend_cpu(void) { return &g_cpu_tab[ATAS_PREC_FP32]; }
 
 void atas_backend_release(const atas_backend *be) {
     if (!be || !be->ctx) return; /* cpu, cpu-staged: nothing was created */
@@ -35,20 +48,26 @@ void atas_backend_release(const atas_backend *be) {
 }
 
 atas_status atas_backend_get(const char *name, const atas_backend **out) {
+    return atas_backend_get_precision(name, ATAS_PREC_FP32, out);
+}
+
+atas_status atas_backend_get_precision(const char *name, atas_precision p, const atas_backend **out) {
     ATAS_REQUIRE(out, "atas_backend_get: NULL output pointer");
     *out = NULL;
     ATAS_REQUIRE(name, "atas_backend_get: NULL backend name (expected \"cpu\" or \"cuda\")");
+    if ((int)p < 0 || (int)p >= ATAS_PREC_COUNT)
+        return ATAS_ERR(ATAS_ERR_INVALID, "backend \"%s\": unknown precision %d", name, (int)p);
     if (strcmp(name, "cpu") == 0) {
-        *out = &g_cpu;
+        *out = &g_cpu_tab[p];
         return ATAS_OK;
     }
     if (strcmp(name, "cpu-staged") == 0) {
-        *out = &g_cpu_staged;
+        *out = &g_cpu_staged_tab[p];
         return ATAS_OK;
     }
     if (strcmp(name, "cuda") == 0) {
 #ifdef ATAS_WITH_CUDA
-        ATAS_CHECK(atas_backend_module_get(out));
+        ATAS_CHECK(atas_backend_module_get((int)p, out));
         return ATAS_OK;
 #else
         return ATAS_ERR(ATAS_ERR_UNSUPPORTED,

@@ -15,7 +15,7 @@
 
 #define CUDA_MODULE "libatas_cuda.so"
 
-typedef atas_status (*module_get_fn)(const atas_backend **out);
+typedef atas_status (*module_get_fn)(int prec, const atas_backend **out);
 typedef void (*module_release_fn)(const atas_backend *be);
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -57,16 +57,16 @@ static void *open_module(char *why, size_t cap) {
     return try_open(CUDA_MODULE, why, cap);
 }
 
-atas_status atas_backend_module_get(const atas_backend **out) {
+atas_status atas_backend_module_get(int prec, const atas_backend **out) {
     pthread_mutex_lock(&g_lock);
     char why[2048] = "";
     if (!g_handle) {
         void *h = open_module(why, sizeof why);
         if (h) {
-            g_get = (module_get_fn)(uintptr_t)dlsym(h, "atas_cuda_backend_get");
+            g_get = (module_get_fn)(uintptr_t)dlsym(h, "atas_cuda_backend_get_precision");
             g_release = (module_release_fn)(uintptr_t)dlsym(h, "atas_cuda_backend_release");
             if (!g_get || !g_release) {
-                snprintf(why, sizeof why, "%s has no atas_cuda_backend_get/release (another build's module?)",
+                snprintf(why, sizeof why, "%s has no atas_cuda_backend_get_precision/release (another build's module?)",
                          CUDA_MODULE);
                 dlclose(h);
                 g_get = NULL;
@@ -84,7 +84,7 @@ atas_status atas_backend_module_get(const atas_backend **out) {
                         "beside the program or in ../lib, or name it with ATAS_CUDA_LIB; the node needs the "
                         "CUDA runtime, cuBLAS and NCCL it was built with",
                         why[0] ? why : "not found");
-    ATAS_CHECK(get(out));
+    ATAS_CHECK(get(prec, out));
     return ATAS_OK;
 }
 

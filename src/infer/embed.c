@@ -32,7 +32,9 @@ atas_status atas_embed_load_model(const atas_embed_config *e, atas_vit *m) {
     atas_vit_config c = {0};
     const char *which = e->which ? e->which : "student";
     const atas_backend *be = NULL;
-    ATAS_CHECK(atas_backend_get(e->backend && e->backend[0] ? e->backend : "cpu", &be));
+    atas_precision prec = ATAS_PREC_FP32;
+    if (e->precision && e->precision[0]) ATAS_CHECK(atas_precision_parse(e->precision, &prec));
+    ATAS_CHECK(atas_backend_get_precision(e->backend && e->backend[0] ? e->backend : "cpu", prec, &be));
     if (atas_h5_is_file(e->weights)) {
         char pre[4096];
         if (e->heads > 0 || e->have_act)

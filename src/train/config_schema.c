@@ -30,6 +30,9 @@
 
 static const cfg_enum_item e_backend[] = {{"cpu", ATAS_CFG_BACKEND_CPU}, {"cuda", ATAS_CFG_BACKEND_CUDA},
                                            {"cpu-staged", ATAS_CFG_BACKEND_CPU_STAGED}, {0, 0}};
+static const cfg_enum_item e_precision[] = {{"auto", ATAS_CFG_PRECISION_AUTO}, {"fp32", ATAS_CFG_PRECISION_FP32},
+                                            {"tf32", ATAS_CFG_PRECISION_TF32}, {"bf16", ATAS_CFG_PRECISION_BF16},
+                                            {0, 0}};
 static const cfg_enum_item e_dist[] = {{"auto", ATAS_CFG_DIST_AUTO}, {"nccl", ATAS_CFG_DIST_NCCL},
                                        {"mpi", ATAS_CFG_DIST_MPI}, {0, 0}};
 static const cfg_enum_item e_act[] = {{"", ATAS_CFG_ACT_UNSET}, {"quickgelu", ATAS_ACT_QUICKGELU},
@@ -84,6 +87,11 @@ const cfg_key atas_cfg_keys[] = {
           "Passes over the corpus, used only when `run.steps` = 0.", R_GE(0)),
     K_INT("run.log_every", run.log_every, "10", "Print and log metrics every this many steps.", R_GE(1)),
     K_ENUM("run.backend", run.backend, "cpu", e_backend, "Compute backend. \"cpu-staged\" runs the CPU ops through the code paths of a device backend (inputs uploaded, embeddings downloaded, MPI through host staging): how those paths are tested without a GPU."),
+    K_ENUM("run.precision", run.precision, "auto", e_precision,
+           "Math of the GEMMs and attention (tensors stay fp32 in memory): \"fp32\" exact; \"tf32\" / \"bf16\" "
+           "round the GEMM inputs to tf32 / bf16 and accumulate in fp32 (tensor cores on cuda, emulated by "
+           "rounding on cpu); LayerNorm, softmax statistics, losses, optimizer and master weights stay fp32. "
+           "\"auto\" = bf16 on cuda, fp32 on cpu (docs/backend.md, Precision)."),
     K_INT("run.threads", run.threads, "0", "CPU threads per rank (OpenMP, OpenBLAS); 0 = OMP_NUM_THREADS when set, else the node's cores divided by its ranks.", R_GE(0)),
     K_INT("run.dump_step", run.dump_step, "-1",
           "Dump the inputs, outputs and gradients of this step for debugging; -1 = never.", R_GE(-1)),

@@ -154,7 +154,15 @@ static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
 static atas_status setup_models(atas_trainer *t) {
     const char *bname = atas_config_enum_name("run.backend", t->cfg.run.backend);
     atas_backend_set_local_rank(t->comm->local_rank); /* one GPU per local rank */
-    ATAS_CHECK(atas_backend_get(bname ? bname : "cpu", &t->be));
+    /* run.precision auto: bf16 on the GPU's tensor cores, exact fp32 on the CPU
+     * (where bf16 is only an emulation, slower than fp32) */
+    const int prec = t->cfg.run.precision != ATAS_CFG_PRECISION_AUTO ? t->cfg.run.precision
+                     : t->cfg.run.backend == ATAS_CFG_BACKEND_CUDA ? ATAS_PREC_BF16
+                                                                     : ATAS_PREC_FP32;
+    ATAS_CHECK(atas_backend_get_precision(bname ? bname : "cpu", (atas_precision)prec, &t->be));
+    if (t->comm->rank == 0)
+        atas_info("backend %s, precision %s (GEMMs and attention)", t->be->name,
+                 atas_precision_name((atas_precision)t->be->precision));
     ATAS_CHECK(atas_comm_check_devices(t->comm, t->be, 0)); /* two ranks on one GPU only with ATAS_SHARE_GPU=1 */
     /* CPU: the node's cores shared among its ranks unless run.threads says otherwise */
     const int cores = (int)sysconf(_SC_NPROCESSORS_ONLN), local = ATAS_MAX(1, t->comm->local_size);

@@ -25,3 +25,9 @@ target_link_libraries(test_agree_device PRIVATE atas)
 target_include_directories(test_agree_device PRIVATE ${PROJECT_SOURCE_DIR}/tests)
 atas_script_test(NAME dist_agree_device COMMAND ${MPIEXEC_EXECUTABLE} --oversubscribe -n 3 $<TARGET_FILE:test_agree_device>
   LABELS trainer TIMEOUT 60)
+
+# bf16 (CPU emulation) against fp32 on tiny.cfg, 30 steps: the loss drift is non-zero and
+# within the bound of docs/results/bf16_drift_cpu.md
+atas_script_test(NAME train_precision_drift
+  COMMAND ${ATAS_PYTHON} ${PROJECT_SOURCE_DIR}/tests/train/test_precision_drift.py
+  LABELS trainer TIMEOUT 300)

@@ -34,6 +34,24 @@ enum { ATAS_STEP_GNORM = 0, ATAS_STEP_CLIP_SCALE = 1, ATAS_STEP_SKIP = 2, ATAS_S
 /* segment kinds of the fused optimizer op: decayed, not decayed, frozen (left alone) */
 enum { ATAS_SEG_DECAY = 0, ATAS_SEG_NO_DECAY = 1, ATAS_SEG_FROZEN = 2 };
 
+/* The math of the GEMMs and of attention (docs/backend.md "Precision"). Tensors
+ * stay fp32 in memory; TF32 and BF16 round the GEMM inputs (round to nearest
+ * even: 10 / 7 stored mantissa bits) and accumulate in fp32, as cuBLAS's
+ * CUBLAS_COMPUTE_32F_FAST_TF32 / _FAST_16BF do on fp32 data. Everything else
+ * (LayerNorm, softmax statistics, losses, the optimizer) stays fp32/double. */
+typedef enum { ATAS_PREC_FP32 = 0, ATAS_PREC_TF32 = 1, ATAS_PREC_BF16 = 2 } atas_precision;
+#define ATAS_PREC_COUNT 3
+/* "fp32" | "tf32" | "bf16" (NULL for anything else) */
+const char *atas_precision_name(atas_precision p);
+/* "fp32" | "tf32" | "bf16" -> *out; anything else ATAS_ERR_INVALID naming it */
+atas_status atas_precision_parse(const char *s, atas_precision *out);
+/* One float rounded to bf16 / tf32 (round to nearest, ties to even; NaN stays a
+ * quiet NaN, +-Inf stays, overflow rounds to +-Inf, subnormals are kept), as fp32. */
+float atas_round_bf16(float x);
+float atas_round_tf32(float x);
+/* dst[i] = x[i] rounded to p (dst may equal src; fp32 copies when they differ) */
+void atas_round_precision(float *dst, const float *src, size_t n, atas_precision p);
+
 typedef struct atas_backend atas_backend;
 /* bytes of a collective bootstrap id (coll_unique_id; NCCL's ncclUniqueId) */
 #define ATAS_COLL_ID_BYTES 128
@@ -41,6 +59,7 @@ struct atas_backend {
     const char *name;
     int host_addressable; /* 1 when pointers can be read by the CPU directly */
     void *ctx;            /* the backend's private state (cuda: device, streams, handles); NULL for cpu */
+    int precision;        /* atas_precision of the GEMMs and attention (0 = fp32) */
 #define ATAS_OP(name, params, args, checks, flops, bytes) atas_status(*name) params;
 #define ATAS_FN(name, ret, params) ret(*name) params;
 #include "atas/ops.def"
@@ -56,6 +75,11 @@ void atas_backend_count_transfer(int to_device, size_t bytes);
  * no GPU, fails with ATAS_ERR_UNSUPPORTED and a message that says which. */
 atas_status atas_backend_get(const char *name, const atas_backend **out);
 const atas_backend *atas_backend_cpu(void);
+/* The same backend with the GEMMs and attention at precision p ("cpu" and
+ * "cpu-staged": a table per precision that rounds GEMM inputs (emulation);
+ * "cuda": tensor-core compute types and the fused attention kernel).
+ * atas_backend_get(name) is atas_backend_get_precision(name, ATAS_PREC_FP32). */
+atas_status atas_backend_get_precision(const char *name, atas_precision p, const atas_backend **out);
 /* Releases what atas_backend_get created for a device backend (streams, handles,
  * communicator); a no-op for cpu and NULL. Call once at process end, after the
  * last op; a later atas_backend_get starts a fresh instance. */

@@ -27,6 +27,7 @@ typedef struct {
     int normalize;           /* L2-normalise each global vector and each dense vector */
     int progress;            /* rank 0 prints images/s and ETA */
     const char *backend;     /* backend by name (atas_backend_get); NULL or "": "cpu" */
+    const char *precision;   /* GEMM/attention math: "fp32" (NULL or ""), "tf32", "bf16" */
 } atas_embed_config;
 
 typedef struct {

@@ -28,6 +28,14 @@ extern "C" {
 #define ATAS_CFG_PATH_LEN 1024 /* every path-valued key */
 
 typedef enum { ATAS_CFG_BACKEND_CPU = 0, ATAS_CFG_BACKEND_CUDA = 1, ATAS_CFG_BACKEND_CPU_STAGED = 2 } atas_cfg_backend;
+/* run.precision: the math of GEMMs and attention; the values other than auto
+ * are atas_precision's (atas/backend.h); auto = bf16 on cuda, fp32 on cpu */
+typedef enum {
+    ATAS_CFG_PRECISION_AUTO = -1,
+    ATAS_CFG_PRECISION_FP32 = 0,
+    ATAS_CFG_PRECISION_TF32 = 1,
+    ATAS_CFG_PRECISION_BF16 = 2
+} atas_cfg_precision;
 /* dist.backend: how ranks reduce gradients and broadcast weights */
 typedef enum { ATAS_CFG_DIST_AUTO = 0, ATAS_CFG_DIST_NCCL = 1, ATAS_CFG_DIST_MPI = 2 } atas_cfg_dist_backend;
 typedef enum { ATAS_CFG_WEIGHTS_AUTO = 0, ATAS_CFG_WEIGHTS_OPENCLIP, ATAS_CFG_WEIGHTS_HF } atas_cfg_weights_format;
@@ -48,6 +56,7 @@ typedef struct {
         int epochs;
         int log_every;
         int backend;   /* atas_cfg_backend */
+        int precision; /* atas_cfg_precision */
         int threads;   /* 0 = auto */
         int dump_step; /* -1 = never */
         char dump_dir[ATAS_CFG_PATH_LEN]; /* "" = <run dir>/dump */

@@ -76,6 +76,13 @@ static inline float atas_fast_erff(float x) {
     return x < 0 ? -y : y;
 }
 
+/* Scratch of the calling thread for the rounded GEMM operands (scratch.c):
+ * at least `floats` floats, valid until this thread's next call; grown, never
+ * freed while the thread lives. */
+atas_status atas_cpu_scratch(size_t floats, float **out, const char *op);
+/* the GEMM inputs of be are rounded (tf32 / bf16) */
+static inline int atas_cpu_rounds(const atas_backend *be) { return be->precision != ATAS_PREC_FP32; }
+
 /* every op of the registry (include/backend/atas/ops.def) as atas_cpu_<name>; the
  * registry's argument checks have run before any of them is called */
 #define ATAS_OP(name, params, args, checks, flops, bytes) atas_status atas_cpu_##name params;

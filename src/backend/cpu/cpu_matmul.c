@@ -1,15 +1,40 @@
-/* CPU matmul for [K,N]-stored weights (CLIP's proj): cblas_sgemm without transposes. */
+/* CPU matmul for [K,N]-stored weights (CLIP's proj): cblas_sgemm without
+ * transposes; at tf32/bf16 the operands are rounded first, as in linear.c. */
 #include <cblas.h>
 
 #include "backend/cpu/cpu_internal.h"
 
+/* x [M,K], W [K,N], dy [M,N] rounded into the thread's scratch as wanted */
+static atas_status rounded(const atas_backend *be, const float **x, const float **W, const float **dy, int M,
+                           int K, int N, const char *op) {
+    const size_t nx = x ? (size_t)M * K : 0, nw = W ? (size_t)K * N : 0, nd = dy ? (size_t)M * N : 0;
+    float *s;
+    ATAS_CHECK(atas_cpu_scratch(nx + nw + nd, &s, op));
+    if (x) {
+        atas_round_precision(s, *x, nx, be->precision);
+        *x = s;
+    }
+    if (W) {
+        atas_round_precision(s + nx, *W, nw, be->precision);
+        *W = s + nx;
+    }
+    if (dy) {
+        atas_round_precision(s + nx + nw, *dy, nd, be->precision);
+        *dy = s + nx + nw;
+    }
+    return ATAS_OK;
+}
+
 atas_status atas_cpu_matmul_fwd(const atas_backend *be, float *y, const float *x, const float *W, int M, int K, int N) {
+    if (atas_cpu_rounds(be) && M > 0) ATAS_CHECK(rounded(be, &x, &W, NULL, M, K, N, "matmul_fwd"));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, x, K, W, N, 0.0f, y, N);
     return ATAS_OK;
 }
 
 atas_status atas_cpu_matmul_bwd(const atas_backend *be, float *dx, float *dW, const float *dy, const float *x,
                                 const float *W, int M, int K, int N) {
+    if (atas_cpu_rounds(be) && M > 0 && (dx || dW))
+        ATAS_CHECK(rounded(be, dW ? &x : NULL, dx ? &W : NULL, &dy, M, K, N, "matmul_bwd"));
     if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1.0f, dy, N, W, N, 1.0f, dx, K);
     if (dW) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, 1.0f, x, K, dy, N, 1.0f, dW, N);
     return ATAS_OK;

@@ -1,5 +1,8 @@
 /* Linear layer on OpenBLAS: y = x W^T + b, and its backward as beta=1 GEMMs so
- * the gradients accumulate without a temporary. */
+ * the gradients accumulate without a temporary. At tf32/bf16 precision both
+ * operands of every GEMM are rounded into the thread's scratch first and the
+ * GEMM (and its accumulation) stays fp32: the arithmetic of tensor cores on
+ * rounded inputs (docs/backend.md "Precision"). fp32 runs exactly as before. */
 #include <cblas.h>
 
 #include "backend/cpu/cpu_internal.h"
@@ -14,6 +17,15 @@ atas_status atas_cpu_linear_fwd(const atas_backend *be, float *y, const float *x
         for (int i = 0; i < M; i++) memcpy(y + (size_t)i * N, b, sizeof(float) * N);
         beta = 1.0f;
     }
+    if (atas_cpu_rounds(be)) {
+        float *xr, *Wr;
+        ATAS_CHECK(atas_cpu_scratch((size_t)M * K + (size_t)N * K, &xr, "linear_fwd"));
+        Wr = xr + (size_t)M * K;
+        atas_round_precision(xr, x, (size_t)M * K, be->precision);
+        atas_round_precision(Wr, W, (size_t)N * K, be->precision);
+        x = xr;
+        W = Wr;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, beta, y, N);
     return ATAS_OK;
 }
@@ -21,6 +33,22 @@ atas_status atas_cpu_linear_fwd(const atas_backend *be, float *y, const float *x
 atas_status atas_cpu_linear_bwd(const atas_backend *be, float *dx, float *dW, float *db, const float *dy, const float *x,
                                 const float *W, int M, int K, int N) {
     if (M == 0) return ATAS_OK;
+    const float *dy_g = dy; /* the bias gradient sums the fp32 dy, not a GEMM input */
+    if (atas_cpu_rounds(be) && (dx || dW)) {
+        const size_t nx = dW ? (size_t)M * K : 0, nw = dx ? (size_t)N * K : 0;
+        float *dyr;
+        ATAS_CHECK(atas_cpu_scratch((size_t)M * N + nx + nw, &dyr, "linear_bwd"));
+        atas_round_precision(dyr, dy, (size_t)M * N, be->precision);
+        dy = dyr;
+        if (dW) {
+            atas_round_precision(dyr + (size_t)M * N, x, nx, be->precision);
+            x = dyr + (size_t)M * N;
+        }
+        if (dx) {
+            atas_round_precision(dyr + (size_t)M * N + nx, W, nw, be->precision);
+            W = dyr + (size_t)M * N + nx;
+        }
+    }
     if (dx) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, dy, N, W, K, 1.0f,
                     dx, K);
@@ -40,7 +68,7 @@ atas_status atas_cpu_linear_bwd(const atas_backend *be, float *dx, float *dW, fl
             float acc[256];
             for (int c = c0; c < c1; c++) acc[c - c0] = 0.0f;
             for (int i = 0; i < M; i++) {
-                const float *r = dy + (size_t)i * N;
+                const float *r = dy_g + (size_t)i * N;
                 for (int c = c0; c < c1; c++) acc[c - c0] += r[c];
             }
             for (int c = c0; c < c1; c++) db[c] += acc[c - c0];

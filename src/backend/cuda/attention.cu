@@ -9,10 +9,14 @@
  *        dP = dO V^T; dS = P (dP - Di); dQ += scale dS K; dK += scale dS^T Q
  * Chunks of one image run in order on one stream, so the beta = 1 updates of
  * dK and dV accumulate without races. Workspace: P and dS for H x m x T plus
- * Di for H x m, with m chosen so that it stays under ATTN_WS_BUDGET. */
+ * Di for H x m, with m chosen so that it stays under ATTN_WS_BUDGET.
+ * Precision (be->precision): fp32 runs exactly this; tf32 runs this with the
+ * GEMMs on TF32 tensor cores (atas_cu_sgemm_sb); bf16 runs the fused kernels of
+ * flash_attn.cu for head dims 64/80/128 and this with bf16 GEMMs otherwise. */
 #include <math.h>
 
 #include "backend/cuda/cuda_common.cuh"
+#include "backend/cuda/flash_attn.h"
 
 /* bytes of attention scratch at most (one query row is always allowed) */
 #define ATTN_WS_BUDGET ((size_t)256 << 20)
@@ -31,6 +35,7 @@ static int chunk_rows(int T, int H) {
 
 extern "C" size_t atas_cuda_attention_workspace_bytes(const atas_backend *be, int B, int T, int H, int hd) {
     if (T <= 0 || H <= 0) return 0;
+    if (atas_cuda_flash_supported(be, hd)) return atas_cuda_flash_workspace_bytes(B, T, H);
     const size_t m = (size_t)chunk_rows(T, H);
     const size_t pt = align64((size_t)H * m * T);
     return sizeof(float) * (2 * pt + align64((size_t)H * m));
@@ -96,7 +101,7 @@ __global__ void k_dscores(float *dS, const float *P, const float *Di, int rows, 
 static atas_status scores(const atas_backend *be, const char *op, float *S, const float *Q, const float *K, int m, int T,
                           int H, int hd, int ld, float alpha) {
     /* column-major: S^T[T,m] = (K^T)^T [T,hd] x Q^T [hd,m] */
-    CB_CHECK(op, cublasSgemmStridedBatched(atas_cu_blas(be), CUBLAS_OP_T, CUBLAS_OP_N, T, m, hd,
+    CB_CHECK(op, atas_cu_sgemm_sb(be, CUBLAS_OP_T, CUBLAS_OP_N, T, m, hd,
                                            &alpha, K, ld, hd, Q, ld, hd, &k_zero, S, T,
                                            (long long)m * T, H));
     return ATAS_OK;
@@ -104,6 +109,7 @@ static atas_status scores(const atas_backend *be, const char *op, float *S, cons
 
 static atas_status attention_fwd(const atas_backend *be, const char *op, float *out, float *lse, const float *qkv, int B,
                                  int T, int H, int hd, void *workspace, int causal) {
+    if (atas_cuda_flash_supported(be, hd)) return atas_cuda_flash_fwd(be, out, lse, qkv, B, T, H, hd, causal);
     const int D = H * hd, ld = 3 * D, mc = chunk_rows(T, H);
     const float scale = 1.0f / sqrtf((float)hd);
     float *P = (float *)workspace;
@@ -118,7 +124,7 @@ static atas_status attention_fwd(const atas_backend *be, const char *op, float *
             CU_LAUNCHED("attention_fwd softmax");
             /* O^T[hd,m] = V^T[hd,T] P^T[T,m], written into out (ld D, head stride hd) */
             CB_CHECK("attention_fwd PV",
-                     cublasSgemmStridedBatched(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_N, hd, m, T,
+                     atas_cu_sgemm_sb(be, CUBLAS_OP_N, CUBLAS_OP_N, hd, m, T,
                                                &k_one, base + 2 * D, ld, hd, P, T,
                                                (long long)m * T, &k_zero,
                                                out + ((size_t)b * T + i0) * D, D, hd, H));
@@ -146,6 +152,8 @@ extern "C" atas_status atas_cuda_attention_bwd(const atas_backend *be, float *dq
                                                const float *out, const float *lse, int B, int T,
                                                int H, int hd, void *workspace) {
     if (!dqkv) return ATAS_OK;
+    if (atas_cuda_flash_supported(be, hd))
+        return atas_cuda_flash_bwd(be, dqkv, dout, qkv, out, lse, B, T, H, hd, workspace);
     const int D = H * hd, ld = 3 * D, mc = chunk_rows(T, H);
     const float scale = 1.0f / sqrtf((float)hd);
     const size_t pt = align64((size_t)H * mc * T);
@@ -164,12 +172,12 @@ extern "C" atas_status atas_cuda_attention_bwd(const atas_backend *be, float *dq
             CU_LAUNCHED("attention_bwd probabilities");
             /* dV^T[hd,T] += dO^T[hd,m] P[m,T] */
             CB_CHECK("attention_bwd dV",
-                     cublasSgemmStridedBatched(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_T, hd, T, m,
+                     atas_cu_sgemm_sb(be, CUBLAS_OP_N, CUBLAS_OP_T, hd, T, m,
                                                &k_one, dO, D, hd, P, T, sP, &k_one, dV, ld, hd,
                                                H));
             /* dP^T[T,m] = V[T,hd] dO^T[hd,m]  (V buffer is V^T col-major: op T) */
             CB_CHECK("attention_bwd dP",
-                     cublasSgemmStridedBatched(atas_cu_blas(be), CUBLAS_OP_T, CUBLAS_OP_N, T, m, hd,
+                     atas_cu_sgemm_sb(be, CUBLAS_OP_T, CUBLAS_OP_N, T, m, hd,
                                                &k_one, V, ld, hd, dO, D, hd, &k_zero, dS, T, sP,
                                                H));
             k_dscores<<<atas_cu_row_blocks(rows), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(dS, P, Di, rows,
@@ -177,12 +185,12 @@ extern "C" atas_status atas_cuda_attention_bwd(const atas_backend *be, float *dq
             CU_LAUNCHED("attention_bwd dS");
             /* dQ^T[hd,m] += scale K^T[hd,T] dS^T[T,m] */
             CB_CHECK("attention_bwd dQ",
-                     cublasSgemmStridedBatched(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_N, hd, m, T,
+                     atas_cu_sgemm_sb(be, CUBLAS_OP_N, CUBLAS_OP_N, hd, m, T,
                                                &scale, K, ld, hd, dS, T, sP, &k_one,
                                                dbase + (size_t)i0 * ld, ld, hd, H));
             /* dK^T[hd,T] += scale Q^T[hd,m] dS[m,T] */
             CB_CHECK("attention_bwd dK",
-                     cublasSgemmStridedBatched(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_T, hd, T, m,
+                     atas_cu_sgemm_sb(be, CUBLAS_OP_N, CUBLAS_OP_T, hd, T, m,
                                                &scale, Q, ld, hd, dS, T, sP, &k_one, dK, ld, hd,
                                                H));
         }

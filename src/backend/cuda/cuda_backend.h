@@ -10,12 +10,13 @@
 extern "C" {
 #endif
 
-/* The one CUDA backend instance of the process: created on the first request
+/* The one CUDA backend instance of the process, seen through one table per
+ * precision (an atas_precision; all share the context): created on the first request
  * (any thread; the others wait), its context (device, streams, cuBLAS/cuBLASLt
  * handles, workspace, events, NCCL communicator) in be->ctx. Fails with
  * ATAS_ERR_UNSUPPORTED when no CUDA device can be used. */
-atas_status atas_cuda_backend_get(const atas_backend **out);
-/* Destroys the context (a later atas_cuda_backend_get creates a new one). */
+atas_status atas_cuda_backend_get_precision(int prec, const atas_backend **out);
+/* Destroys the context (a later get creates a new one). */
 void atas_cuda_backend_release(const atas_backend *be);
 /* init.cu: create / destroy one context (void * keeps CUDA types out of C) */
 atas_status atas_cuda_ctx_create(void **ctx);

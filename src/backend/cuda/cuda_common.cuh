@@ -62,6 +62,36 @@ static inline cublasHandle_t atas_cu_blas(const atas_backend *be) { return atas_
                             cublasGetStatusString(_bs), (int)_bs);                      \
     } while (0)
 
+/* The GEMMs of linear, matmul and attention at the backend's precision
+ * (be->precision, docs/backend.md "Precision"): fp32 is cublasSgemm exactly as
+ * before; tf32 / bf16 are cublasGemmEx on the same fp32 buffers with compute
+ * type CUBLAS_COMPUTE_32F_FAST_TF32 / _FAST_16BF (cuBLAS rounds the inputs for
+ * the tensor cores and accumulates in fp32). Arguments as cublasSgemm's. */
+static inline cublasComputeType_t atas_cu_compute(const atas_backend *be) {
+    return be->precision == ATAS_PREC_BF16   ? CUBLAS_COMPUTE_32F_FAST_16BF
+           : be->precision == ATAS_PREC_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                             : CUBLAS_COMPUTE_32F;
+}
+static inline cublasStatus_t atas_cu_sgemm(const atas_backend *be, cublasOperation_t ta, cublasOperation_t tb, int m,
+                                           int n, int k, const float *alpha, const float *A, int lda, const float *B,
+                                           int ldb, const float *beta, float *C, int ldc) {
+    if (be->precision == ATAS_PREC_FP32)
+        return cublasSgemm(atas_cu_blas(be), ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return cublasGemmEx(atas_cu_blas(be), ta, tb, m, n, k, alpha, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, beta, C,
+                        CUDA_R_32F, ldc, atas_cu_compute(be), CUBLAS_GEMM_DEFAULT);
+}
+static inline cublasStatus_t atas_cu_sgemm_sb(const atas_backend *be, cublasOperation_t ta, cublasOperation_t tb,
+                                              int m, int n, int k, const float *alpha, const float *A, int lda,
+                                              long long sA, const float *B, int ldb, long long sB, const float *beta,
+                                              float *C, int ldc, long long sC, int batch) {
+    if (be->precision == ATAS_PREC_FP32)
+        return cublasSgemmStridedBatched(atas_cu_blas(be), ta, tb, m, n, k, alpha, A, lda, sA, B, ldb, sB, beta, C,
+                                         ldc, sC, batch);
+    return cublasGemmStridedBatchedEx(atas_cu_blas(be), ta, tb, m, n, k, alpha, A, CUDA_R_32F, lda, sA, B,
+                                      CUDA_R_32F, ldb, sB, beta, C, CUDA_R_32F, ldc, sC, batch, atas_cu_compute(be),
+                                      CUBLAS_GEMM_DEFAULT);
+}
+
 #define ATAS_CU_THREADS 256
 /* blocks for a grid-stride loop over n items; capped, the loop covers the rest */
 static inline unsigned atas_cu_blocks(size_t n, int threads) {

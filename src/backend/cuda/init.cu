@@ -3,9 +3,10 @@
  * on one GPU are refused by the comm layer unless ATAS_SHARE_GPU=1), a non-blocking compute
  * stream, a communication stream, cuBLAS and cuBLASLt bound to the compute
  * stream, a cuBLASLt workspace and the events that order the two streams.
- * cuBLAS keeps full fp32 arithmetic: under CUBLAS_DEFAULT_MATH cublasSgemm does
- * not use TF32 tensor cores (that takes CUBLAS_TF32_TENSOR_OP_MATH), so parity
- * with the CPU stays tight. */
+ * The handle's math mode stays CUBLAS_DEFAULT_MATH, so cublasSgemm (precision
+ * fp32) does not use TF32 tensor cores and parity with the CPU stays tight; the
+ * tf32/bf16 precisions ask for tensor cores per call through cublasGemmEx's
+ * compute type (atas_cu_sgemm, cuda_common.cuh). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

@@ -2,7 +2,9 @@
  * buffer is its [c, r] transpose, so every row-major product C = A B is issued
  * as C^T = B^T A^T with the operands swapped. Backward GEMMs use beta = 1, so
  * gradients accumulate in place; the bias column sums are a deterministic
- * kernel (a fixed summation order per column, no atomics). */
+ * kernel (a fixed summation order per column, no atomics). The GEMMs go through
+ * atas_cu_sgemm: cublasSgemm at precision fp32, cublasGemmEx with the
+ * FAST_TF32 / FAST_16BF compute type at tf32 / bf16 (cuda_common.cuh). */
 #include "backend/cuda/cuda_common.cuh"
 
 static const float k_one = 1.0f, k_zero = 0.0f;
@@ -50,7 +52,7 @@ extern "C" atas_status atas_cuda_linear_fwd(const atas_backend *be, float *y, co
         beta = 1.0f;
     }
     /* y^T[N,M] = W^T... : op(W buffer [K,N] col-major) = T, x buffer = x^T [K,M] */
-    CB_CHECK("linear_fwd", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &k_one,
+    CB_CHECK("linear_fwd", atas_cu_sgemm(be, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &k_one,
                                        W, K, x, K, &beta, y, N));
     return ATAS_OK;
 }
@@ -60,12 +62,12 @@ extern "C" atas_status atas_cuda_linear_bwd(const atas_backend *be, float *dx, f
     if (M == 0) return ATAS_OK;
     if (dx) {
         /* dx^T[K,M] += W^T[K,N] dy^T[N,M] */
-        CB_CHECK("linear_bwd dx", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_N, K, M, N,
+        CB_CHECK("linear_bwd dx", atas_cu_sgemm(be, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N,
                                               &k_one, W, K, dy, N, &k_one, dx, K));
     }
     if (dW) {
         /* dW^T[K,N] += x^T[K,M] dy[M,N] */
-        CB_CHECK("linear_bwd dW", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_T, K, N, M,
+        CB_CHECK("linear_bwd dW", atas_cu_sgemm(be, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M,
                                               &k_one, x, K, dy, N, &k_one, dW, K));
     }
     if (db) ATAS_CHECK(atas_cuda_colsum_add(be, db, dy, M, N, "linear_bwd db"));
@@ -76,7 +78,7 @@ extern "C" atas_status atas_cuda_matmul_fwd(const atas_backend *be, float *y, co
                                             int K, int N) {
     if (M == 0) return ATAS_OK;
     /* y^T[N,M] = W^T[N,K] x^T[K,M] */
-    CB_CHECK("matmul_fwd", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &k_one,
+    CB_CHECK("matmul_fwd", atas_cu_sgemm(be, CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &k_one,
                                        W, N, x, K, &k_zero, y, N));
     return ATAS_OK;
 }
@@ -86,12 +88,12 @@ extern "C" atas_status atas_cuda_matmul_bwd(const atas_backend *be, float *dx, f
     if (M == 0) return ATAS_OK;
     if (dx) {
         /* dx^T[K,M] += W[K,N] dy^T[N,M] */
-        CB_CHECK("matmul_bwd dx", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_T, CUBLAS_OP_N, K, M, N,
+        CB_CHECK("matmul_bwd dx", atas_cu_sgemm(be, CUBLAS_OP_T, CUBLAS_OP_N, K, M, N,
                                               &k_one, W, N, dy, N, &k_one, dx, K));
     }
     if (dW) {
         /* dW^T[N,K] += dy^T[N,M] x[M,K] */
-        CB_CHECK("matmul_bwd dW", cublasSgemm(atas_cu_blas(be), CUBLAS_OP_N, CUBLAS_OP_T, N, K, M,
+        CB_CHECK("matmul_bwd dW", atas_cu_sgemm(be, CUBLAS_OP_N, CUBLAS_OP_T, N, K, M,
                                               &k_one, dy, N, x, K, &k_one, dW, N));
     }
     return ATAS_OK;
