@@ -103,6 +103,8 @@ int main(int argc, char **argv) {
     }
     atas_embed_result res;
     atas_status st = atas_embed_run(&e, &comm, &res);
+    /* a dead or stuck peer: stop every rank now (MPI_Finalize could wait on it) */
+    if (st == ATAS_ERR_TIMEOUT) atas_comm_abort(&comm, 4);
     if (st != ATAS_OK) {
         /* the rank that failed prints; the others only stopped because of it */
         if (st != ATAS_ERR_INTERRUPTED || world == 1) atas_error_print(stderr);

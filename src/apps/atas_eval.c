@@ -145,7 +145,9 @@ int main(int argc, char **argv) {
                   m.cfg.patch);
     /* a setup failure on one rank must not leave the others waiting */
     double bad = st != ATAS_OK;
-    if (atas_comm_allreduce_sum_f64(&comm, &bad, 1) != ATAS_OK && st == ATAS_OK) st = ATAS_ERR_MPI;
+    const atas_status cs = atas_comm_allreduce_sum_f64(&comm, &bad, 1);
+    if (cs == ATAS_ERR_TIMEOUT) atas_comm_abort(&comm, 4); /* a dead or stuck peer: stop every rank */
+    if (cs != ATAS_OK && st == ATAS_OK) st = cs;
     if (st == ATAS_OK && bad > 0) st = ATAS_ERR(ATAS_ERR_INTERRUPTED, "atas_eval: another rank failed");
     if (st == ATAS_OK) st = atas_eval_run(&e, &set, &ce, &m, &comm, &res);
     if (st == ATAS_OK && rank == 0) {
@@ -158,6 +160,8 @@ int main(int argc, char **argv) {
         }
     }
     int code = 0;
+    /* a dead or stuck peer: stop every rank now (MPI_Finalize could wait on it) */
+    if (st == ATAS_ERR_TIMEOUT) atas_comm_abort(&comm, 4);
     if (st != ATAS_OK) {
         if (st != ATAS_ERR_INTERRUPTED || comm.world == 1) atas_error_print(stderr);
         code = 1;

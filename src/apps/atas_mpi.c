@@ -90,6 +90,8 @@ int main(int argc, char **argv) {
     atas_step_result r = {0};
     while (s == ATAS_OK && !r.done) s = atas_trainer_step(t, &r);
     const int code = atas_train_exit_code(s);
+    /* a dead or stuck peer: stop every rank now (tearing down could wait on it) */
+    if (s == ATAS_ERR_TIMEOUT) atas_comm_abort(&comm, code);
     atas_trainer_destroy(t);
     atas_eval_trainer_free(&ev);
     free(sets);

@@ -110,15 +110,14 @@ atas_status atas_buckets_coll_ready(atas_grad_buckets *b, size_t ready_from) {
     return ATAS_OK;
 }
 
-/* a collective that does not finish in time means a dead peer: every rank stops */
+/* a collective that does not finish in time means a dead peer: ATAS_ERR_TIMEOUT, and
+ * the program stops every rank (atas_mpi: exit 4) */
 static atas_status wait_all(atas_comm *c, const atas_backend *be, const char *phase, double *device_s) {
     int timed_out = 0;
     const atas_status st = be->coll_wait(be, c->timeout_s, &timed_out, device_s);
-    if (st != ATAS_OK && timed_out) {
-        ATAS_ERR(ATAS_ERR_TIMEOUT, "step %lld, %s: NCCL did not complete within %.0f s (dist.timeout_s) - "
-                 "aborting every rank", c->step, phase, c->timeout_s);
-        atas_comm_abort(c, 4);
-    }
+    if (st != ATAS_OK && timed_out)
+        return ATAS_ERR(ATAS_ERR_TIMEOUT, "step %lld, %s: NCCL did not complete within %.0f s (dist.timeout_s) - "
+                        "aborting every rank", c->step, phase, c->timeout_s);
     ATAS_CHECK(st);
     return ATAS_OK;
 }

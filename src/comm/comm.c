@@ -69,13 +69,13 @@ atas_status atas_comm_wait(atas_comm *c, int n, MPI_Request *reqs) {
                             c->step, c->phase, why);
         }
         if (done) return ATAS_OK;
-        if (atas_now() - t0 > c->timeout_s) {
-            ATAS_ERR(ATAS_ERR_TIMEOUT,
-                     "step %lld, %s: a collective did not complete within %.0f s "
-                     "(dist.timeout_s); a peer rank is dead or stuck - aborting every rank",
-                     c->step, c->phase, c->timeout_s);
-            atas_comm_abort(c, 4);
-        }
+        /* the program decides what a dead peer means (atas_mpi: abort every rank, exit 4);
+         * the request stays pending, so nothing may wait on this communicator again */
+        if (atas_now() - t0 > c->timeout_s)
+            return ATAS_ERR(ATAS_ERR_TIMEOUT,
+                            "step %lld, %s: a collective did not complete within %.0f s "
+                            "(dist.timeout_s); a peer rank is dead or stuck - aborting every rank",
+                            c->step, c->phase, c->timeout_s);
         if (++spins > 1000) usleep(50); /* yield once the fast path is clearly over */
     }
 }

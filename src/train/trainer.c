@@ -642,8 +642,11 @@ atas_status atas_trainer_create(atas_comm *comm, const atas_train_args *args, at
     t->evaluator = args->evaluator;
     const atas_status s = setup(t, args);
     if (s != ATAS_OK) {
-        teardown(t);
-        free(t);
+        /* a dead peer (time-out): tearing down could wait on it; the program stops */
+        if (s != ATAS_ERR_TIMEOUT) {
+            teardown(t);
+            free(t);
+        }
         return atas_error_trace(s, __FILE__, __LINE__, __func__);
     }
     *out = t;
@@ -665,5 +668,6 @@ int atas_train_exit_code(atas_status s) {
         return ATAS_EXIT_REQUEUE;
     }
     if (s == ATAS_ERR_NUMERIC) return ATAS_EXIT_NONFINITE;
+    if (s == ATAS_ERR_TIMEOUT) return ATAS_EXIT_TIMEOUT;
     return ATAS_EXIT_ERROR;
 }

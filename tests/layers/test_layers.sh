@@ -30,11 +30,11 @@ if cc -fsyntax-only $INC "$T/up.c" 2>/dev/null; then fail "atas/train.h found on
 echo "include paths: a model-level file cannot see atas/train.h"
 
 libs() { ldd "$1" | grep -oE 'lib(mpi|hdf5[a-z_]*|cudart|cublas|cublasLt|nccl)\.so' | sort -u | tr '\n' ' '; }
-for t in tests/test_backend_parity_cpu tests/test_ops_grad; do
+for t in tests/test_backend_parity_cpu tests/test_ops_grad tests/test_vit_grad tests/test_vit_config; do
   [ -x "$B/$t" ] || fail "$t not built"
-  l=$(libs "$B/$t"); [ -z "$l" ] || fail "$t (backend layer) links $l"
+  l=$(libs "$B/$t"); [ -z "$l" ] || fail "$t (backend / model layer) links $l"
 done
-echo "backend tests link no MPI, HDF5 or CUDA"
+echo "backend and model tests link no MPI, HDF5 or CUDA"
 for p in atas_mpi atas_bench atas_embed atas_eval atas_text atas_pack; do
   l=$(libs "$B/$p" | grep -oE 'lib(cudart|cublas|cublasLt|nccl)\.so' || true)
   [ -z "$l" ] || fail "$p links the CUDA libraries: $l"

@@ -59,7 +59,10 @@ const char *atas_trainer_run_dir(const atas_trainer *t);
 const atas_run_config *atas_trainer_config(const atas_trainer *t); /* resolved for the world size */
 /* Prints the phase table (rank 0, when steps were taken) and frees everything. NULL is fine. */
 void atas_trainer_destroy(atas_trainer *t);
-/* The process exit code for a trainer status (docs/training.md): 0, 1, 3 (requeue), 5. */
+/* The process exit code for a trainer status (docs/training.md): 0, 1, 3 (requeue),
+ * 4 (ATAS_ERR_TIMEOUT: a collective timed out, a peer is dead or stuck; the caller
+ * should stop every rank, atas_comm_abort, without tearing down: that could wait on
+ * the dead peer), 5. */
 int atas_train_exit_code(atas_status s);
 
 #ifdef __cplusplus
