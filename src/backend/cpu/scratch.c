@@ -9,17 +9,29 @@
 
 #include "backend/cpu/cpu_internal.h"
 
-typedef struct {
+typedef struct arena {
     float *p;
     size_t n; /* floats */
+    struct arena *prev, *next;
 } arena;
 
 static pthread_key_t g_key;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+/* every live arena, so that each stays reachable from a global: the main thread's is
+ * never destroyed (thread-exit destructors do not run for it), and a leak checker
+ * that does not scan thread-local storage would otherwise report it at exit */
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static arena *g_all;
 
 static void arena_free(void *v) {
     arena *a = v;
-    if (a) free(a->p);
+    if (!a) return;
+    pthread_mutex_lock(&g_lock);
+    if (a->prev) a->prev->next = a->next;
+    else g_all = a->next;
+    if (a->next) a->next->prev = a->prev;
+    pthread_mutex_unlock(&g_lock);
+    free(a->p);
     free(a);
 }
 static void make_key(void) { (void)pthread_key_create(&g_key, arena_free); }
@@ -33,6 +45,11 @@ atas_status atas_cpu_scratch(size_t floats, float **out, const char *op) {
             free(a);
             return ATAS_ERR(ATAS_ERR_NOMEM, "%s: cannot create the precision scratch arena", op);
         }
+        pthread_mutex_lock(&g_lock);
+        a->next = g_all;
+        if (g_all) g_all->prev = a;
+        g_all = a;
+        pthread_mutex_unlock(&g_lock);
     }
     if (a->n < floats) {
         /* grow by half again, so a run whose shapes creep up reallocates rarely */
