@@ -80,20 +80,21 @@ atas_status atas_comm_wait(atas_comm *c, int n, MPI_Request *reqs) {
     }
 }
 
-atas_status atas_comm_allreduce_sum_f64(atas_comm *c, double *x, int n) {
+/* an in-place allreduce, waited for with the time-out */
+static atas_status allreduce(atas_comm *c, void *x, int n, MPI_Datatype type, MPI_Op op) {
     if (c->world == 1) return ATAS_OK;
     MPI_Request r;
-    ATAS_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, c->comm, &r));
+    ATAS_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, x, n, type, op, c->comm, &r));
     ATAS_CHECK(atas_comm_wait(c, 1, &r));
     return ATAS_OK;
 }
 
+atas_status atas_comm_allreduce_sum_f64(atas_comm *c, double *x, int n) {
+    return allreduce(c, x, n, MPI_DOUBLE, MPI_SUM);
+}
+
 atas_status atas_comm_allreduce_max_i32(atas_comm *c, int *x, int n) {
-    if (c->world == 1) return ATAS_OK;
-    MPI_Request r;
-    ATAS_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, x, n, MPI_INT, MPI_MAX, c->comm, &r));
-    ATAS_CHECK(atas_comm_wait(c, 1, &r));
-    return ATAS_OK;
+    return allreduce(c, x, n, MPI_INT, MPI_MAX);
 }
 
 atas_status atas_comm_bcast(atas_comm *c, void *buf, size_t bytes, int root) {

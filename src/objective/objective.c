@@ -191,20 +191,9 @@ static atas_status check_args(const atas_loss_config *cfg, const atas_mosaic *pl
     if (cfg->w_l2l > 0)
         ATAS_REQUIRE(t_dense && hT >= 1 && wT >= 1, "atas_objective_group: L2L is on but the teacher map is %s (%d x %d)",
                 t_dense ? "given" : "NULL", hT, wT);
-    for (int k = 0; k < m; k++) {
-        const atas_mosaic *p = &plans[k];
-        ATAS_REQUIRE(p->g >= 1 && p->g <= ATAS_MOSAIC_MAX_GRID, "mosaic %d: g = %d not in 1..%d", k, p->g,
-                ATAS_MOSAIC_MAX_GRID);
-        ATAS_REQUIRE(p->cell_px > 0 && p->cell_px % patch == 0,
-                "mosaic %d: cell_px = %d is not a positive multiple of the patch %d", k, p->cell_px, patch);
-        int kk = p->cell_px / patch;
-        ATAS_REQUIRE(p->g * kk == hC && p->g * kk == wC,
-                "mosaic %d: %d x %d cells of %d tokens do not tile the %d x %d student map", k, p->g, p->g, kk,
-                hC, wC);
-        for (int c = 0; c < p->g * p->g; c++)
-            ATAS_REQUIRE(p->image[c] >= 0 && p->image[c] < n, "mosaic %d cell %d: image %d not in 0..%d", k, c,
-                    p->image[c], n - 1);
-    }
+    /* the plans' own checks (grid, cell size, tiling, image indices): the cell-table builder's */
+    int ncells = 0, kmax = 0;
+    ATAS_CHECK(atas_objective_cells(plans, m, n, patch, hC, wC, NULL, 0, &ncells, &kmax));
     return ATAS_OK;
 }
 

@@ -31,12 +31,11 @@ struct atas_step_dev {
     double *d_sumsq, *d_state; /* [1], [ATAS_STEP_NSTATE + 4 G_r] */
     void *gn_ws;
     atas_plan plan; /* every backend buffer above but obj_ws (it grows), in one allocation */
-    size_t *h_seg_end;  /* the segment table built on the host, uploaded once */
-    int *h_seg_kind;
 };
 
-/* the segment table of the trainable range, on the host (uploaded by dev_open) */
-static atas_status build_segments(atas_trainer *t, atas_step_dev *d) {
+/* the segment table of the trainable range, built on the host: *end / *kind (host
+ * memory the caller frees after dev_open has uploaded it) */
+static atas_status build_segments(atas_trainer *t, atas_step_dev *d, size_t **end_out, int **kind_out) {
     const atas_vit *s = &t->student;
     size_t r0 = (size_t)-1, r1 = 0;
     for (int i = 0; i < s->ntensors; i++) {
@@ -85,8 +84,8 @@ static atas_status build_segments(atas_trainer *t, atas_step_dev *d) {
     d->r0 = r0;
     d->r1 = r1;
     d->nseg = ns;
-    d->h_seg_end = end;
-    d->h_seg_kind = kind;
+    *end_out = end;
+    *kind_out = kind;
     return ATAS_OK;
 }
 
@@ -103,7 +102,9 @@ static atas_status dev_open(atas_trainer *t) {
     ATAS_CHECK(atas_host_calloc((void **)&d->h_state, sizeof(double) * (ATAS_STEP_NSTATE + 4 * G), "step state"));
     ATAS_CHECK(atas_host_calloc((void **)&d->nc, sizeof(int) * 2 * G, "cell counts"));
     d->at = d->nc + G;
-    ATAS_CHECK(build_segments(t, d));
+    size_t *seg_end = NULL;
+    int *seg_kind = NULL;
+    ATAS_CHECK(build_segments(t, d, &seg_end, &seg_kind));
     /* the backend buffers of the step: one plan, one allocation, one free */
     atas_plan *pl = &d->plan;
     atas_plan_init(pl, be, "device step");
@@ -116,12 +117,16 @@ static atas_status dev_open(atas_trainer *t) {
     atas_plan_add(pl, &d->d_seg_end, sizeof(size_t) * d->nseg, "optimizer segments");
     atas_plan_add(pl, &d->d_seg_kind, sizeof(int) * d->nseg, "optimizer segment kinds");
     atas_plan_add(pl, &d->gn_ws, be->grad_sumsq_workspace_bytes(be, d->r1 - d->r0), "gradient norm partials");
-    ATAS_CHECK(atas_plan_alloc(pl));
-    atas_plan_print(pl, ATAS_LOG_INFO);
-    d->d_losses = d->d_state + ATAS_STEP_NSTATE;
-    ATAS_CHECK(be->upload(be, d->d_seg_end, d->h_seg_end, sizeof(size_t) * d->nseg));
-    ATAS_CHECK(be->upload(be, d->d_seg_kind, d->h_seg_kind, sizeof(int) * d->nseg));
-    return ATAS_OK;
+    atas_status st = atas_plan_alloc(pl);
+    if (st == ATAS_OK) {
+        atas_plan_print(pl, ATAS_LOG_INFO);
+        d->d_losses = d->d_state + ATAS_STEP_NSTATE;
+        st = be->upload(be, d->d_seg_end, seg_end, sizeof(size_t) * d->nseg);
+    }
+    if (st == ATAS_OK) st = be->upload(be, d->d_seg_kind, seg_kind, sizeof(int) * d->nseg);
+    atas_host_free(seg_end); /* the device holds the table from here on */
+    atas_host_free(seg_kind);
+    return st;
 }
 
 void atas_step_dev_close(atas_trainer *t) {
@@ -132,8 +137,6 @@ void atas_step_dev_close(atas_trainer *t) {
     atas_host_free(d->h_cells);
     atas_host_free(d->h_state);
     atas_host_free(d->nc);
-    atas_host_free(d->h_seg_end);
-    atas_host_free(d->h_seg_kind);
     atas_host_free(d);
     t->dstep = NULL;
 }
