@@ -268,6 +268,36 @@ static void test_bad_inputs(void) {
         T_ASSERT(u1 - u0 == 64 * sizeof(float) && y[63] == 63.0f, "upload_async: %llu bytes, y[63] %g", u1 - u0,
                  (double)y[63]);
         T_ASSERT(be->upload_async(be, NULL, h, 4) == ATAS_ERR_INVALID, "upload_async to NULL accepted");
+        /* upload_prefetch: "cpu" copies at once; "cpu-staged" (a device's stand-in)
+         * only at upload_join, as a copy stream would - stale until then */
+        {
+            const atas_backend *sb = NULL;
+            T_OK(atas_backend_get("cpu-staged", &sb));
+            float d[2][64];
+            const atas_backend *bs[2] = {be, sb};
+            for (int k = 0; k < 2; k++) {
+                for (int i = 0; i < 64; i++) d[k][i] = -1.0f;
+                atas_backend_transfer_bytes(&u0, NULL);
+                T_OK(bs[k]->upload_prefetch(bs[k], d[k], h, 64 * sizeof(float)));
+                T_ASSERT(d[k][63] == (k == 0 ? 63.0f : -1.0f), "%s: after upload_prefetch dst[63] = %g",
+                         bs[k]->name, (double)d[k][63]);
+                T_OK(bs[k]->upload_join(bs[k]));
+                atas_backend_transfer_bytes(&u1, NULL);
+                T_ASSERT(d[k][63] == 63.0f && d[k][0] == 0.0f && u1 - u0 == 64 * sizeof(float),
+                         "%s: after upload_join dst[63] = %g, %llu bytes counted", bs[k]->name, (double)d[k][63],
+                         u1 - u0);
+            }
+            /* a queue longer than the stand-in's keeps every copy, in order */
+            float src[40], dst[40];
+            for (int i = 0; i < 40; i++) { src[i] = (float)(i + 1); dst[i] = 0; }
+            for (int i = 0; i < 40; i++) T_OK(sb->upload_prefetch(sb, &dst[i], &src[i], sizeof(float)));
+            T_OK(sb->upload_join(sb));
+            int same = 1;
+            for (int i = 0; i < 40; i++) same &= dst[i] == src[i];
+            T_ASSERT(same, "cpu-staged: 40 queued prefetches not all applied");
+            T_ASSERT(sb->upload_prefetch(sb, NULL, h, 4) == ATAS_ERR_INVALID, "upload_prefetch to NULL accepted");
+            atas_error_clear();
+        }
         T_ASSERT(be->host_alloc(be, NULL, 4, "x") == ATAS_ERR_INVALID, "host_alloc into NULL accepted");
         atas_error_clear();
         be->host_free(be, h);

@@ -31,6 +31,8 @@ static void usage(FILE *f) {
             "  --normalize        L2-normalise printed embeddings\n"
             "  --batch B          prompts per forward (default 64)\n"
             "  --backend NAME     cpu (default) or cuda\n"
+            "  --precision P      GEMM/attention math: fp32 (default), tf32 or bf16\n"
+            "                     (on cpu: rounded inputs, fp32 accumulation, docs/backend.md)\n"
             "  --heads H, --act quickgelu|gelu  when no config beside the weights says\n"
             "  -q, --quiet        no progress line\n"
             "  -h, --help         this text\n"
@@ -117,7 +119,7 @@ static atas_status read_lines(const char *path, char ***out, int *n) {
 
 int main(int argc, char **argv) {
     const char *weights = NULL, *vocab = NULL, *classes = NULL, *templates = NULL, *outp = NULL,
-               *text_file = NULL, *backend = "cpu";
+               *text_file = NULL, *backend = "cpu", *precision = "fp32";
     int ctx = 77, batch = 64, normalize = 0, quiet = 0, ok = 1;
     atas_text_options opt = {.heads = 0, .act = -1};
     static const struct option lo[] = {
@@ -127,6 +129,7 @@ int main(int argc, char **argv) {
         {"context", required_argument, 0, 'x'},   {"normalize", no_argument, 0, 'n'},
         {"batch", required_argument, 0, 'b'},     {"backend", required_argument, 0, 'B'},
         {"heads", required_argument, 0, 'H'},     {"act", required_argument, 0, 'A'},
+        {"precision", required_argument, 0, 'P'},
         {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'v'},
         {0, 0, 0, 0}};
@@ -143,6 +146,7 @@ int main(int argc, char **argv) {
         case 'n': normalize = 1; break;
         case 'b': ok &= parse_int("--batch", optarg, &batch); break;
         case 'B': backend = optarg; break;
+        case 'P': precision = optarg; break;
         case 'H': ok &= parse_int("--heads", optarg, &opt.heads); break;
         case 'A':
             if (!strcmp(optarg, "quickgelu")) opt.act = ATAS_ACT_QUICKGELU;
@@ -157,6 +161,12 @@ int main(int argc, char **argv) {
         case 'v': atas_print_version("atas_text"); return 0;
         default: usage(stderr); return 2;
         }
+    }
+    atas_precision prec = ATAS_PREC_FP32;
+    if (ok && atas_precision_parse(precision, &prec) != ATAS_OK) {
+        fprintf(stderr, "atas_text: --precision %s: expected fp32, tf32 or bf16\n", precision);
+        atas_error_clear();
+        ok = 0;
     }
     if (!ok) return 2;
     const int class_mode = classes || templates || outp;
@@ -203,7 +213,7 @@ int main(int argc, char **argv) {
         goto out;
     }
     if (weights) {
-        if (atas_backend_get(backend, &be) != ATAS_OK) goto out;
+        if (atas_backend_get_precision(backend, prec, &be) != ATAS_OK) goto out;
         if (atas_text_load(&tw, weights, &opt, be) != ATAS_OK) goto out;
         const atas_text_config *c = atas_text_cfg(tw);
         ctx = c->ctx;

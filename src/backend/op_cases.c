@@ -230,6 +230,26 @@ FAMILY_FN(upload_async_f) {
     ATAS_CHECK(st);
     return ATAS_OK;
 }
+/* the copy stream: src comes down into host_alloc memory and goes up again with
+ * upload_prefetch; upload_join orders the compute stream after it, so the sync
+ * that follows (a compute-stream wait) covers the copy too */
+FAMILY_FN(upload_prefetch_f) {
+    const size_t bytes = (size_t)c->p[0] * sizeof(float);
+    if (cost) {
+        atas_op_cost c_ = atas_op_cost_upload_prefetch(be, t[1], t[0], bytes);
+        cost->flops += c_.flops;
+        cost->bytes += c_.bytes;
+    }
+    void *h = NULL;
+    ATAS_CHECK(be->host_alloc(be, &h, bytes, "upload_prefetch case"));
+    atas_status st = be->download(be, h, t[0], bytes);
+    if (st == ATAS_OK) st = be->upload_prefetch(be, t[1], h, bytes);
+    if (st == ATAS_OK) st = be->upload_join(be);
+    if (st == ATAS_OK) st = be->sync(be);
+    be->host_free(be, h);
+    ATAS_CHECK(st);
+    return ATAS_OK;
+}
 static int zero_t(const opc_case *c, opc_tensor *t) {
     t[0] = INOUT("dst", c->p[0], 1, B_EXACT);
     return 1;
@@ -561,6 +581,7 @@ static const opc_family g_families[] = {
     {"ema", {"n"}, ema_t, ema_f, NULL, NULL},
     {"copy", {"n"}, copy_t, copy_f, NULL, NULL},
     {"upload_async", {"n"}, copy_t, upload_async_f, NULL, NULL},
+    {"upload_prefetch", {"n"}, copy_t, upload_prefetch_f, NULL, NULL},
     {"zero", {"n"}, zero_t, zero_f, NULL, NULL},
     {"resample", {"ih", "iw", "oh", "ow", "C", "kind"}, resample_t, resample_f, resample_b, NULL},
     {"patchify", {"B", "H", "W", "P"}, patchify_t, patchify_f, NULL, NULL},
@@ -669,6 +690,7 @@ const opc_case atas_op_cases[] = {
     {"ema", "ema", TO, {100000}, {0.996f}, NOFD, TORCH},
     {"copy", "copy", P, {70001}, {0}, NOFD, NOTORCH},
     {"upload_async", "host_alloc + upload_async", P, {70001}, {0}, NOFD, NOTORCH},
+    {"upload_prefetch", "host_alloc + upload_prefetch + upload_join", P, {70001}, {0}, NOFD, NOTORCH},
     {"zero", "zero", P, {70001}, {0}, NOFD, NOTORCH},
     /* resampling */
     {"resample", "bicubic", P, {14, 14, 16, 20, 40, BIC}, {0}, NOFD, NOTORCH},

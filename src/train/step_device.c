@@ -98,7 +98,8 @@ static atas_status dev_open(atas_trainer *t) {
     const size_t G = (size_t)t->G_r, E = t->E;
     d->cap_cells = t->m * ATAS_MOSAIC_MAX_GRID * ATAS_MOSAIC_MAX_GRID;
     const size_t cell_ints = G * d->cap_cells * ATAS_OBJ_CELL_INTS;
-    ATAS_CHECK(atas_host_calloc((void **)&d->h_cells, sizeof(int) * (cell_ints ? cell_ints : 1), "cell tables"));
+    /* pinned: the tables go up asynchronously, and the host does not wait for the forward */
+    ATAS_CHECK(be->host_alloc(be, (void **)&d->h_cells, sizeof(int) * (cell_ints ? cell_ints : 1), "cell tables"));
     ATAS_CHECK(atas_host_calloc((void **)&d->h_state, sizeof(double) * (ATAS_STEP_NSTATE + 4 * G), "step state"));
     ATAS_CHECK(atas_host_calloc((void **)&d->nc, sizeof(int) * 2 * G, "cell counts"));
     d->at = d->nc + G;
@@ -134,7 +135,7 @@ void atas_step_dev_close(atas_trainer *t) {
     if (!d) return;
     atas_plan_release(&d->plan);
     if (d->obj_ws) d->be->free(d->be, d->obj_ws);
-    atas_host_free(d->h_cells);
+    if (d->h_cells) d->be->host_free(d->be, d->h_cells);
     atas_host_free(d->h_state);
     atas_host_free(d->nc);
     atas_host_free(d);
@@ -151,7 +152,8 @@ atas_status atas_step_dev_objective(atas_trainer *t, const atas_batch *b) {
     const size_t E = t->E, nT = (size_t)t->hT * t->hT * E, nC = (size_t)t->hC * t->hC * E;
     const atas_obj_params prm = atas_objective_params(&t->loss);
     const int dense = prm.w_g2l > 0 || prm.w_l2l > 0;
-    /* the cell tables of every group, checked on the host, uploaded at once */
+    /* the cell tables of every group, checked on the host, uploaded at once without
+     * waiting (the step's closing download synchronises before they are rewritten) */
     int *nc = d->nc, *at = d->at, ncells_max = 0, kmax = 0, total = 0;
     for (int j = 0; j < t->G_r; j++) { /* packed: group j's cells start at cell at[j] */
         int km = 0;
@@ -165,7 +167,8 @@ atas_status atas_step_dev_objective(atas_trainer *t, const atas_batch *b) {
         if (nc[j] > ncells_max) ncells_max = nc[j];
         if (km > kmax) kmax = km;
     }
-    if (total) ATAS_CHECK(be->upload(be, d->d_cells, d->h_cells, sizeof(int) * (size_t)total * ATAS_OBJ_CELL_INTS));
+    if (total)
+        ATAS_CHECK(be->upload_async(be, d->d_cells, d->h_cells, sizeof(int) * (size_t)total * ATAS_OBJ_CELL_INTS));
     const size_t ws = be->objective_workspace_bytes(be, ncells_max, kmax, t->n, t->E, t->hT, t->hT, prm);
     if (ws > d->obj_ws_bytes) { /* grows with the largest grids seen; rare */
         if (d->obj_ws) be->free(be, d->obj_ws);

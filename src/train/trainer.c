@@ -56,27 +56,36 @@ static atas_status grads_ready_cb(void *ctx, size_t from) {
 /* ---- staging for backends whose memory the CPU cannot read (CUDA): inputs go up,
  * MPI works on a host mirror (NCCL on the device). On the CPU backend these are
  * plain pointers and memcpy.
- * The batch's images to the backend: copied into one of two pinned buffers (taken
- * in turn) and uploaded asynchronously on the compute stream, ordered before the
- * forward; the host goes on while the DMA runs. A buffer is rewritten two steps
- * later, after the step in between has synchronised the stream (its downloads). */
-static atas_status stage_batch(atas_trainer *t, const atas_batch *b, const float **views, const float **mosaics) {
+ * A batch's images go into slot k: copied into its pinned buffer, then uploaded on
+ * the copy stream (upload_prefetch), beside whatever the compute stream runs. Step
+ * N's batch sits in slot t->slot; step N+1's is uploaded into the other slot while
+ * step N computes (prefetch_next), and upload_join orders step N+1's forward after
+ * it. A slot is rewritten one step after its last use, when that step's closing
+ * download has synchronised the compute stream. */
+static atas_status upload_batch(atas_trainer *t, const atas_batch *b, int k) {
     const size_t nv = (size_t)t->G_r * t->n * 3 * t->R * t->R;
     const size_t nm = t->need_sm ? (size_t)t->G_r * t->m * 3 * t->C * t->C : 0;
-    *views = b->views;
-    *mosaics = nm ? b->mosaics : NULL;
-    if (t->be->host_addressable) return ATAS_OK;
-    for (int k = 0; k < 2; k++)
-        if (!t->h_pin[k])
-            ATAS_CHECK(t->be->host_alloc(t->be, (void **)&t->h_pin[k], (nv + nm) * sizeof(float), "pinned batch staging"));
-    float *h = t->h_pin[t->pin_k];
-    t->pin_k ^= 1;
+    if (!t->h_pin[k])
+        ATAS_CHECK(t->be->host_alloc(t->be, (void **)&t->h_pin[k], (nv + nm) * sizeof(float), "pinned batch staging"));
+    float *h = t->h_pin[k];
     memcpy(h, b->views, nv * sizeof(float));
     if (nm) memcpy(h + nv, b->mosaics, nm * sizeof(float));
-    ATAS_CHECK(t->be->upload_async(t->be, t->d_views, h, nv * sizeof(float)));
-    if (nm) ATAS_CHECK(t->be->upload_async(t->be, t->d_mosaics, h + nv, nm * sizeof(float)));
-    *views = t->d_views;
-    *mosaics = nm ? t->d_mosaics : NULL;
+    ATAS_CHECK(t->be->upload_prefetch(t->be, t->d_views[k], h, nv * sizeof(float)));
+    if (nm) ATAS_CHECK(t->be->upload_prefetch(t->be, t->d_mosaics[k], h + nv, nm * sizeof(float)));
+    return ATAS_OK;
+}
+
+/* the step's inputs where the forward reads them; uploaded already when
+ * prefetch_next took the batch during the step before */
+static atas_status stage_batch(atas_trainer *t, const atas_batch *b, int uploaded, const float **views,
+                               const float **mosaics) {
+    *views = b->views;
+    *mosaics = t->need_sm ? b->mosaics : NULL;
+    if (t->be->host_addressable) return ATAS_OK;
+    if (!uploaded) ATAS_CHECK(upload_batch(t, b, t->slot));
+    ATAS_CHECK(t->be->upload_join(t->be));
+    *views = t->d_views[t->slot];
+    *mosaics = t->need_sm ? t->d_mosaics[t->slot] : NULL;
     return ATAS_OK;
 }
 
@@ -270,9 +279,11 @@ static atas_status setup_passes(atas_trainer *t) {
     if (t->need_sm) ATAS_CHECK(atas_vit_pass_create(&t->sm_pass, &t->student, Bm, t->C, t->C, ATAS_OUT_DENSE, 1));
     if (!t->be->host_addressable) {
         const int R = t->R, C = t->C;
-        ATAS_CHECK(t->be->alloc(t->be, (void **)&t->d_views, sizeof(float) * Bv * 3 * R * R, "views on device"));
-        if (t->need_sm) {
-            ATAS_CHECK(t->be->alloc(t->be, (void **)&t->d_mosaics, sizeof(float) * Bm * 3 * C * C, "mosaics on device"));
+        for (int k = 0; k < 2; k++) { /* two slots: one computed from, one being uploaded */
+            ATAS_CHECK(t->be->alloc(t->be, (void **)&t->d_views[k], sizeof(float) * Bv * 3 * R * R, "views on device"));
+            if (t->need_sm)
+                ATAS_CHECK(t->be->alloc(t->be, (void **)&t->d_mosaics[k], sizeof(float) * Bm * 3 * C * C,
+                                        "mosaics on device"));
         }
     }
     /* with MPI, device gradients are reduced through the host mirror */
@@ -345,13 +356,21 @@ typedef struct {
     int stop_req;
     double lr, mom, gnorm;
     int finite;
+    int uploaded; /* b's images went up during the step before (prefetch_next) */
 } step_state;
 
 /* the batch (the loader prepared it ahead), and the dump's copy of it when due */
 static atas_status phase_data(atas_trainer *t, step_state *s) {
     t->comm->phase = "data";
-    ATAS_CHECK(atas_loader_next(t->loader, &s->b));
-    t->phase[PH_DATA] = s->b->wait_s;
+    if (t->next_b) { /* taken and uploaded during the step before: its slot is the other one */
+        s->b = t->next_b;
+        t->next_b = NULL;
+        t->slot ^= 1;
+        s->uploaded = 1;
+    } else {
+        ATAS_CHECK(atas_loader_next(t->loader, &s->b));
+        t->phase[PH_DATA] = s->b->wait_s;
+    }
     if (s->step == t->dump_step) {
         atas_h5_lock();
         atas_status ds = atas_dump_begin(t, t->dump_dir, s->step, s->b, &s->dump_copy);
@@ -364,7 +383,7 @@ static atas_status phase_data(atas_trainer *t, step_state *s) {
 /* teacher and student forward passes; the objective reads their outputs in place */
 static atas_status phase_forward(atas_trainer *t, step_state *s) {
     double t0 = atas_now();
-    ATAS_CHECK(stage_batch(t, s->b, &s->views, &s->mosaics));
+    ATAS_CHECK(stage_batch(t, s->b, s->uploaded, &s->views, &s->mosaics));
     ATAS_CHECK(atas_vit_forward(t->t_pass, &t->teacher, s->views));
     t->phase[PH_TEACHER] = atas_now() - t0;
     t0 = atas_now();
@@ -380,6 +399,23 @@ static atas_status phase_objective(atas_trainer *t, step_state *s) {
     const double t0 = atas_now();
     ATAS_CHECK(atas_step_dev_objective(t, s->b));
     t->phase[PH_LOSS] = atas_now() - t0;
+    return ATAS_OK;
+}
+
+/* a device backend: the next step's batch goes up on the copy stream while this
+ * step's objective and backward run (the host has queued them, or is about to),
+ * so the next forward finds its inputs in place. Not after the last step of the
+ * run (nor of --stop-after), and not with data.prefetch = 1: the loader lends
+ * that many batches at a time. A batch taken and then not used (a stop request)
+ * costs nothing: a resumed run's cursor comes from the step count. */
+static atas_status prefetch_next(atas_trainer *t, step_state *s) {
+    if (t->be->host_addressable || t->cfg.data.prefetch < 2 || s->step + 1 >= t->total_steps) return ATAS_OK;
+    if (t->stop_after > 0 && t->steps_this_run + 1 >= t->stop_after) return ATAS_OK;
+    const double t0 = atas_now();
+    t->comm->phase = "data";
+    ATAS_CHECK(atas_loader_next(t->loader, &t->next_b));
+    ATAS_CHECK(upload_batch(t, t->next_b, t->slot ^ 1));
+    t->phase[PH_DATA] += atas_now() - t0;
     return ATAS_OK;
 }
 
@@ -545,6 +581,7 @@ atas_status atas_trainer_step(atas_trainer *t, atas_step_result *out) {
     atas_status st = phase_data(t, &s);
     if (st == ATAS_OK) st = phase_forward(t, &s);
     if (st == ATAS_OK) st = phase_objective(t, &s);
+    if (st == ATAS_OK) st = prefetch_next(t, &s);
     if (st == ATAS_OK) st = phase_backward(t, &s);
     if (st == ATAS_OK) st = phase_update(t, &s);
     if (st != ATAS_OK) {
@@ -573,13 +610,19 @@ const char *atas_trainer_run_dir(const atas_trainer *t) { return t->run_dir; }
 const atas_run_config *atas_trainer_config(const atas_trainer *t) { return &t->cfg; }
 
 static void teardown(atas_trainer *t) {
+    if (t->be && !t->be->host_addressable) { /* nothing may still read the pinned buffers */
+        (void)t->be->upload_join(t->be);
+        (void)t->be->sync(t->be);
+    }
+    if (t->next_b) atas_loader_release(t->loader, t->next_b);
+    t->next_b = NULL;
     if (t->loader) atas_loader_close(t->loader);
     atas_vit_pass_destroy(t->t_pass);
     atas_vit_pass_destroy(t->sg_pass);
     atas_vit_pass_destroy(t->sm_pass);
     if (t->buckets.lo) atas_buckets_destroy(&t->buckets);
     if (t->be) {
-        float *dev[] = {t->adam_m, t->adam_v, t->d_views, t->d_mosaics};
+        float *dev[] = {t->adam_m, t->adam_v, t->d_views[0], t->d_views[1], t->d_mosaics[0], t->d_mosaics[1]};
         for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
             if (dev[i]) t->be->free(t->be, dev[i]);
         for (int k = 0; k < 2; k++)

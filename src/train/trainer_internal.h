@@ -29,9 +29,13 @@ struct atas_trainer {
     atas_grad_buckets buckets;
     int G_r, n, m, R, C, E, hT, hC;
     int need_t_dense, need_sg, need_sm;
-    float *d_views, *d_mosaics; /* backend copies of the batch (non-host backends) */
-    float *h_pin[2]; /* pinned staging of the batch's images, used in turn (stage_batch) */
-    int pin_k;
+    /* non-host backends: two slots of the batch's images, pinned on the host and in
+     * backend memory, used in turn: step N computes from slot `slot` while step N+1's
+     * batch goes up into the other on the copy stream (trainer.c, prefetch_next) */
+    float *d_views[2], *d_mosaics[2];
+    float *h_pin[2];
+    int slot;
+    atas_batch *next_b;          /* step N+1's batch, already uploaded into slot ^ 1; or NULL */
     float *h_stage; /* host mirror of a parameter-sized buffer, for MPI on device memory */
     long long total_steps, steps_per_epoch;
     atas_ckpt_state st;

@@ -1,5 +1,7 @@
 /* CPU backend memory: backend memory is tracked host memory, so upload,
  * download and copy are all memcpy. */
+#include <pthread.h>
+
 #include "backend/cpu/cpu_internal.h"
 
 atas_status atas_cpu_alloc(const atas_backend *be, void **p, size_t bytes, const char *what) {
@@ -46,6 +48,42 @@ void atas_cpu_host_free(const atas_backend *be, void *p) { atas_host_free(p); }
 atas_status atas_cpu_upload_async(const atas_backend *be, void *dst, const void *src, size_t bytes) {
     atas_backend_count_transfer(1, bytes);
     return move(dst, src, bytes, "upload_async");
+}
+
+/* upload_prefetch: "cpu" copies now (its memory is the host's, nothing to
+ * overlap); "cpu-staged" stands in for a device and keeps the copies until
+ * upload_join, as a copy stream would run them behind the host's back - a
+ * caller that reads dst before joining reads stale data here too. */
+#define CPU_PREFETCH_MAX 16
+static struct {
+    pthread_mutex_t mu;
+    int n;
+    struct { void *dst; const void *src; size_t bytes; } q[CPU_PREFETCH_MAX];
+} g_prefetch = {PTHREAD_MUTEX_INITIALIZER, 0, {{0}}};
+
+static void prefetch_flush_locked(void) {
+    for (int i = 0; i < g_prefetch.n; i++) memmove(g_prefetch.q[i].dst, g_prefetch.q[i].src, g_prefetch.q[i].bytes);
+    g_prefetch.n = 0;
+}
+
+atas_status atas_cpu_upload_prefetch(const atas_backend *be, void *dst, const void *src, size_t bytes) {
+    atas_backend_count_transfer(1, bytes);
+    if (be->host_addressable) return move(dst, src, bytes, "upload_prefetch");
+    pthread_mutex_lock(&g_prefetch.mu);
+    if (g_prefetch.n == CPU_PREFETCH_MAX) prefetch_flush_locked(); /* a full queue: a copy engine would drain */
+    g_prefetch.q[g_prefetch.n].dst = dst;
+    g_prefetch.q[g_prefetch.n].src = src;
+    g_prefetch.q[g_prefetch.n].bytes = bytes;
+    g_prefetch.n++;
+    pthread_mutex_unlock(&g_prefetch.mu);
+    return ATAS_OK;
+}
+
+atas_status atas_cpu_upload_join(const atas_backend *be) {
+    pthread_mutex_lock(&g_prefetch.mu);
+    prefetch_flush_locked();
+    pthread_mutex_unlock(&g_prefetch.mu);
+    return ATAS_OK;
 }
 
 /* ---- collectives: the CPU backend's ranks reduce through MPI (src/comm/comm.c) */

@@ -21,12 +21,14 @@ typedef struct {
     char busid[32];            /* PCI bus id of the device: unique on the host */
     cudaStream_t stream;       /* compute: every kernel, cuBLAS call and async copy */
     cudaStream_t comm_stream;  /* NCCL collectives */
+    cudaStream_t copy_stream;  /* upload_prefetch: the next step's inputs beside this step's compute */
     cublasHandle_t blas;       /* bound to stream; full fp32 math */
     cublasLtHandle_t lt;
     void *lt_ws;               /* cuBLASLt workspace, reused by every Lt call */
     size_t lt_ws_bytes;
     cudaEvent_t ev_compute;    /* recorded on stream: the comm stream waits for it */
     cudaEvent_t ev_comm;       /* recorded on comm_stream: the compute stream waits for it */
+    cudaEvent_t ev_copy;       /* recorded on copy_stream by upload_join: the compute stream waits for it */
     cudaEvent_t ev_c0, ev_c1;  /* timing of the collectives since the last coll_wait */
     int timing;                /* ev_c0 recorded, not yet read */
     ncclComm_t nccl;           /* NULL until coll_init */

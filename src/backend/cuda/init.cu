@@ -49,6 +49,8 @@ static atas_status ctx_setup(atas_cuda_ctx *c) {
     CU_CHECK("cuda init", cudaFree(0));
     CU_CHECK("cuda init (compute stream)", cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
     CU_CHECK("cuda init (comm stream)", cudaStreamCreateWithFlags(&c->comm_stream, cudaStreamNonBlocking));
+    CU_CHECK("cuda init (copy stream)", cudaStreamCreateWithFlags(&c->copy_stream, cudaStreamNonBlocking));
+    CU_CHECK("cuda init (events)", cudaEventCreateWithFlags(&c->ev_copy, cudaEventDisableTiming));
     CU_CHECK("cuda init (events)", cudaEventCreateWithFlags(&c->ev_compute, cudaEventDisableTiming));
     CU_CHECK("cuda init (events)", cudaEventCreateWithFlags(&c->ev_comm, cudaEventDisableTiming));
     CU_CHECK("cuda init (events)", cudaEventCreate(&c->ev_c0));
@@ -84,14 +86,16 @@ extern "C" void atas_cuda_ctx_destroy(void *p) {
     atas_cuda_ctx *c = (atas_cuda_ctx *)p;
     if (!c) return;
     if (c->stream) (void)cudaStreamSynchronize(c->stream);
+    if (c->copy_stream) (void)cudaStreamSynchronize(c->copy_stream); /* pinned sources may be freed next */
     if (c->nccl) (void)ncclCommAbort(c->nccl); /* coll_destroy finalizes it properly first */
     if (c->blas) (void)cublasDestroy(c->blas);
     if (c->lt) (void)cublasLtDestroy(c->lt);
     if (c->lt_ws) (void)cudaFree(c->lt_ws);
-    cudaEvent_t ev[] = {c->ev_compute, c->ev_comm, c->ev_c0, c->ev_c1};
-    for (int i = 0; i < 4; i++)
+    cudaEvent_t ev[] = {c->ev_compute, c->ev_comm, c->ev_copy, c->ev_c0, c->ev_c1};
+    for (int i = 0; i < 5; i++)
         if (ev[i]) (void)cudaEventDestroy(ev[i]);
     if (c->comm_stream) (void)cudaStreamDestroy(c->comm_stream);
+    if (c->copy_stream) (void)cudaStreamDestroy(c->copy_stream);
     if (c->stream) (void)cudaStreamDestroy(c->stream);
     (void)cudaGetLastError();
     free(c);

@@ -77,6 +77,22 @@ extern "C" atas_status atas_cuda_upload_async(const atas_backend *be, void *dst,
     return ATAS_OK;
 }
 
+/* the copy engine works on copy_stream while the compute stream runs this step;
+ * upload_join then makes the compute stream wait for what was queued */
+extern "C" atas_status atas_cuda_upload_prefetch(const atas_backend *be, void *dst, const void *src, size_t bytes) {
+    if (bytes == 0) return ATAS_OK;
+    atas_backend_count_transfer(1, bytes);
+    CU_CHECK("upload_prefetch", cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, atas_cu_ctx(be)->copy_stream));
+    return ATAS_OK;
+}
+
+extern "C" atas_status atas_cuda_upload_join(const atas_backend *be) {
+    atas_cuda_ctx *c = atas_cu_ctx(be);
+    CU_CHECK("upload_join", cudaEventRecord(c->ev_copy, c->copy_stream));
+    CU_CHECK("upload_join", cudaStreamWaitEvent(c->stream, c->ev_copy, 0));
+    return ATAS_OK;
+}
+
 extern "C" atas_status atas_cuda_download(const atas_backend *be, void *dst, const void *src, size_t bytes) {
     if (bytes == 0) return ATAS_OK;
     atas_backend_count_transfer(0, bytes);
