@@ -268,6 +268,16 @@ static void test_bad_inputs(void) {
         T_ASSERT(u1 - u0 == 64 * sizeof(float) && y[63] == 63.0f, "upload_async: %llu bytes, y[63] %g", u1 - u0,
                  (double)y[63]);
         T_ASSERT(be->upload_async(be, NULL, h, 4) == ATAS_ERR_INVALID, "upload_async to NULL accepted");
+        /* gemm_peak: a measured rate (> 0, finite, below 100 TFLOP/s on any CPU); bad sizes refused */
+        {
+            double tf = -1;
+            T_OK(be->gemm_peak(be, &tf, 128));
+            T_ASSERT(tf > 0 && tf < 100, "gemm_peak 128^3: %g TFLOP/s", tf);
+            T_ASSERT(be->gemm_peak(be, &tf, 10) == ATAS_ERR_INVALID && strstr(atas_error_message(), "n = 10"),
+                     "gemm_peak n = 10 accepted or not named: %s", atas_error_message());
+            T_ASSERT(be->gemm_peak(be, NULL, 128) == ATAS_ERR_INVALID, "gemm_peak into NULL accepted");
+            atas_error_clear();
+        }
         /* upload_prefetch: "cpu" copies at once; "cpu-staged" (a device's stand-in)
          * only at upload_join, as a copy stream would - stale until then */
         {

@@ -96,7 +96,7 @@ const cfg_key atas_cfg_keys[] = {
     K_INT("run.dump_step", run.dump_step, "-1",
           "Dump the inputs, outputs and gradients of this step for debugging; -1 = never.", R_GE(-1)),
     K_STR("run.dump_dir", run.dump_dir, "", "Where `run.dump_step` writes; \"\" = `<run dir>/dump`."),
-    K_FLOAT("run.peak_tflops", run.peak_tflops, "0", "Peak fp32 TFLOP/s of one rank, the denominator of the MFU in the log and metrics.jsonl; 0 = measured at start (an sgemm on the run's backend and threads).", R_GE(0)),
+    K_FLOAT("run.peak_tflops", run.peak_tflops, "0", "Peak TFLOP/s of one rank at run.precision, the denominator of the MFU in the log and metrics.jsonl; 0 = measured at start by the backend's gemm_peak (cuda: a bf16-input tensor-core GEMM for bf16, FAST_TF32 for tf32, sgemm for fp32; cpu: OpenBLAS sgemm at the run's threads).", R_GE(0)),
 
     /* ---- model */
     K_STR_RULE("model.preset", model.preset, "", rule_preset,

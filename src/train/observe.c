@@ -14,42 +14,17 @@ static double vit_forward_flops(const atas_vit_config *m, int px) {
            2 * D * m->embed;
 }
 
-/* best of a few sgemms of n^3 on the run's backend and threads */
-static atas_status measure_peak(const atas_backend *be, double *tflops) {
-    const int n = be->host_addressable ? 1024 : 4096;
-    const size_t bytes = (size_t)n * n * sizeof(float);
-    float *a = NULL, *b = NULL, *c = NULL;
-    atas_status s = be->alloc(be, (void **)&a, bytes, "peak sgemm");
-    if (s == ATAS_OK) s = be->alloc(be, (void **)&b, bytes, "peak sgemm");
-    if (s == ATAS_OK) s = be->alloc(be, (void **)&c, bytes, "peak sgemm");
-    double best = 0;
-    if (s == ATAS_OK) s = be->matmul_fwd(be, c, a, b, n, n, n); /* warm-up */
-    if (s == ATAS_OK) s = be->sync(be);
-    const double t_end = atas_now() + 0.3;
-    for (int i = 0; s == ATAS_OK && (i < 2 || atas_now() < t_end) && i < 50; i++) {
-        double t0 = atas_now();
-        s = be->matmul_fwd(be, c, a, b, n, n, n);
-        if (s == ATAS_OK) s = be->sync(be);
-        double dt = atas_now() - t0;
-        if (dt > 0 && 2.0 * n * n * n / dt > best) best = 2.0 * n * n * n / dt;
-    }
-    if (a) be->free(be, a);
-    if (b) be->free(be, b);
-    if (c) be->free(be, c);
-    *tflops = best * 1e-12;
-    return s;
-}
-
 atas_status atas_observe_setup(atas_trainer *t) {
     const int Bv = t->G_r * t->n, Bm = t->G_r * t->m;
     t->step_flops = Bv * vit_forward_flops(&t->mcfg, t->R);                  /* teacher: forward */
     if (t->need_sg) t->step_flops += 3.0 * Bv * vit_forward_flops(&t->mcfg, t->R); /* fwd + bwd ~ 3x */
     if (t->need_sm) t->step_flops += 3.0 * Bm * vit_forward_flops(&t->mcfg, t->C);
-    const char *how = "run.peak_tflops";
+    char how[96] = "run.peak_tflops";
     t->peak_tflops = t->cfg.run.peak_tflops;
-    if (t->peak_tflops <= 0) {
-        ATAS_CHECK(measure_peak(t->be, &t->peak_tflops));
-        how = "sgemm measured now";
+    if (t->peak_tflops <= 0) { /* the backend's dense GEMM rate at the run's precision */
+        ATAS_CHECK(t->be->gemm_peak(t->be, &t->peak_tflops, t->be->host_addressable ? 1024 : 8192));
+        snprintf(how, sizeof how, "%s GEMM measured now",
+                 atas_precision_name((atas_precision)t->be->precision));
     }
     atas_info("MFU: %.3g GFLOP per step and rank (forward ~ L(24ND^2 + 4N^2D), backward 2x) against a peak of "
               "%.3g TFLOP/s per rank (%s)", t->step_flops * 1e-9, t->peak_tflops, how);

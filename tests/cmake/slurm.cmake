@@ -16,3 +16,8 @@ set_tests_properties(test_slurm test_slurm_signal PROPERTIES RESOURCE_LOCK atas_
 atas_script_test(NAME test_slurm_train TIMEOUT 180
   COMMAND bash ${PROJECT_SOURCE_DIR}/tests/test_slurm_train.sh)
 set_tests_properties(test_slurm_train PROPERTIES RESOURCE_LOCK atas_slurm)
+# A shipped config (configs/vitb16.cfg) through the template on 2 ranks until the first
+# ViT-B/16 step is logged (~2 min on 2 cores), then cancelled. Label "slow".
+atas_script_test(NAME test_slurm_shipped TIMEOUT 420 LABELS slow
+  COMMAND bash ${PROJECT_SOURCE_DIR}/tests/test_slurm_shipped.sh)
+set_tests_properties(test_slurm_shipped PROPERTIES RESOURCE_LOCK atas_slurm)

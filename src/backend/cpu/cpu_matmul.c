@@ -39,3 +39,29 @@ atas_status atas_cpu_matmul_bwd(const atas_backend *be, float *dx, float *dW, co
     if (dW) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, 1.0f, x, K, dy, N, 1.0f, dW, N);
     return ATAS_OK;
 }
+
+/* the sgemm rate of these threads: best of 3 after a warm-up (n x n x n, random-ish
+ * data: zeros would flatter nothing on a CPU, but keep it honest) */
+atas_status atas_cpu_gemm_peak(const atas_backend *be, double *tflops, int n) {
+    (void)be;
+    const size_t nn = (size_t)n * n;
+    float *a = NULL, *b = NULL, *c = NULL;
+    atas_status st = atas_host_alloc((void **)&a, nn * sizeof(float), "gemm_peak");
+    if (st == ATAS_OK) st = atas_host_alloc((void **)&b, nn * sizeof(float), "gemm_peak");
+    if (st == ATAS_OK) st = atas_host_alloc((void **)&c, nn * sizeof(float), "gemm_peak");
+    double best = 0;
+    if (st == ATAS_OK) {
+        for (size_t i = 0; i < nn; i++) a[i] = b[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
+        for (int r = 0; r < 4; r++) {
+            const double t0 = atas_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+            const double dt = atas_now() - t0;
+            if (r > 0 && dt > 0 && 2.0 * nn * n / dt > best) best = 2.0 * nn * n / dt;
+        }
+    }
+    atas_host_free(a);
+    atas_host_free(b);
+    atas_host_free(c);
+    *tflops = best * 1e-12;
+    return st;
+}

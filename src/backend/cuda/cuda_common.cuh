@@ -14,6 +14,9 @@
 
 #include "backend/cuda/cuda_backend.h"
 
+struct atas_cu_lt_plan;
+typedef struct atas_cu_lt_plan atas_cu_lt_plan;
+
 /* The backend context: everything an op needs besides its arguments. */
 typedef struct {
     int device, ndevices, shared; /* shared: more ranks on this node than visible GPUs (a hint) */
@@ -31,6 +34,8 @@ typedef struct {
     cudaEvent_t ev_copy;       /* recorded on copy_stream by upload_join: the compute stream waits for it */
     cudaEvent_t ev_c0, ev_c1;  /* timing of the collectives since the last coll_wait */
     int timing;                /* ev_c0 recorded, not yet read */
+    struct atas_cu_lt_plan *lt_plans; /* lt_linear.cu: cuBLASLt plans, one per GEMM shape and precision */
+    int lt_nplans, lt_cap;
     ncclComm_t nccl;           /* NULL until coll_init */
     int nranks, rank;
 } atas_cuda_ctx;
@@ -114,6 +119,12 @@ __device__ __forceinline__ float atas_warp_max(float v) {
     for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;
 }
+
+/* y = x W^T + b as one cuBLASLt GEMM with a bias epilogue (lt_linear.cu); *done = 0
+ * (nothing queued) when it does not apply: no bias, unaligned pointers, no algorithm */
+atas_status atas_cu_lt_linear_bias(const atas_backend *be, float *y, const float *x, const float *W, const float *b,
+                                   int M, int K, int N, int *done);
+void atas_cu_lt_release(atas_cuda_ctx *c);
 
 /* out[c] += sum over M rows of in[M, N] (deterministic; linear.cu) */
 atas_status atas_cuda_colsum_add(const atas_backend *be, float *out, const float *in, int M, int N,

@@ -89,6 +89,7 @@ extern "C" void atas_cuda_ctx_destroy(void *p) {
     if (c->copy_stream) (void)cudaStreamSynchronize(c->copy_stream); /* pinned sources may be freed next */
     if (c->nccl) (void)ncclCommAbort(c->nccl); /* coll_destroy finalizes it properly first */
     if (c->blas) (void)cublasDestroy(c->blas);
+    atas_cu_lt_release(c);
     if (c->lt) (void)cublasLtDestroy(c->lt);
     if (c->lt_ws) (void)cudaFree(c->lt_ws);
     cudaEvent_t ev[] = {c->ev_compute, c->ev_comm, c->ev_copy, c->ev_c0, c->ev_c1};
