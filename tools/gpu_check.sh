@@ -21,7 +21,9 @@
 #   The cuda runs print bytes_h2d / bytes_d2h per step from their metrics.
 #   vitb16_cuda                  atas_mpi, ViT-B/16 shape, random init, 2 steps: the phase table
 #   memcheck_parity, memcheck_train   compute-sanitizer memcheck: parity harness, 1 training step
-#   bench_cpu, bench_cuda        atas_bench: per-op table, ViT-B/16 fwd+bwd (cpu: --quick only)
+#   bench_cpu, bench_cuda        atas_bench: per-op table, ViT-B/16 fwd+bwd (cpu: --quick only); cuda
+#                                ends with the full ATAS step of configs/vitb16.cfg and vitl14.cfg
+#                                (bf16: images/s, MFU, device memory, op calls, phase table)
 # Where no GPU can be used the CUDA steps are SKIPPED (the programs exit 77, or say there is no
 # CUDA device) and the CPU steps still run. Exit status: 0 when no step FAILED.
 # usage: bash tools/gpu_check.sh [--bundle TAR|DIR] [--only step,step...] [--quick]
@@ -276,7 +278,8 @@ fi
 # ---- speed: per-op table and ViT-B/16 forward+backward (last: docs/results/ has earlier numbers)
 if [ $QUICK = 0 ]; then
   step bench_cpu cpu 300 "'$BIN/atas_bench' --quick --no-torch --reps 2"
-  step bench_cuda cuda 400 "'$BIN/atas_bench' --backend cuda --no-torch --reps 5"
+  # ATAS_SOURCE_DIR: the step rows read the bundle's configs/
+  step bench_cuda cuda 400 "ATAS_SOURCE_DIR='$DATA' '$BIN/atas_bench' --backend cuda --no-torch --reps 5"
 fi
 
 # ---- summary

@@ -2,7 +2,8 @@
  * tables with '#' header lines. Every figure is set against something measured in
  * the same run: the sgemm peak of this machine now (OpenBLAS 2048^3 on the CPU,
  * cublasSgemm 8192^3 through the backend's matmul on CUDA), and on the CPU PyTorch
- * doing the same computation (tools/bench/). */
+ * doing the same computation (tools/bench/). The training-step rows (--step, and the
+ * shipped configs in the default CUDA run) are bench/step.c's. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +14,17 @@
 #include "atas/op_cases.h"
 #include "atas/vit.h"
 #include "atas/version.h"
+#include "bench/step.h"
 
 typedef struct {
     int threads, reps, torch;
     int quick, ops_only;
     const char *python, *srcdir, *backend, *precision;
+    const char *step_config; /* --step: that config's training-step row only */
+    int steps;               /* timed steps of a step row */
+    int backend_given, precision_given;
+    char **sets;             /* --set key=value for the step rows */
+    int nsets;
 } bench_opts;
 
 static double g_peak; /* GFLOP/s */
@@ -68,21 +75,9 @@ static double measure_sgemm_peak(int reps) {
 /* the device's GEMM rate at the backend's precision: matmul_fwd is one cuBLAS
  * GEMM on CUDA (cublasSgemm at fp32, cublasGemmEx with a fast compute type else) */
 static double measure_backend_peak(int reps) {
-    const int n = 8192;
-    const size_t nn = (size_t)n * n;
-    float *a = bbuf(nn, 7), *c; /* random data: zeros would flatter the GEMM (power) */
-    OK(g_be->alloc(g_be, (void **)&c, nn * sizeof(float), "peak c"));
-    double best = 1e30;
-    for (int r = 0; r < reps + 1; r++) {
-        OK(g_be->sync(g_be));
-        double t = atas_now();
-        OK(g_be->matmul_fwd(g_be, c, a, a, n, n, n));
-        OK(g_be->sync(g_be));
-        t = atas_now() - t;
-        if (r > 0 && t < best) best = t;
-    }
-    g_be->free(g_be, a); g_be->free(g_be, c);
-    return 2.0 * n * n * (double)n / best / 1e9;
+    double gflops;
+    OK(bench_gemm_peak(g_be, 8192, reps, &gflops));
+    return gflops;
 }
 
 #define TIME_BEST(best, reps, stmt)                                      \
@@ -245,7 +240,8 @@ static void bench_model(const bench_opts *o, const char *name, const atas_vit_co
 
 static void usage(void) {
     printf("usage: atas_bench [--backend cpu|cuda] [--precision fp32|tf32|bf16] [--threads N] [--reps N]\n"
-           "                  [--no-torch] [--quick]\n"
+           "                  [--no-torch] [--quick] [--ops-only]\n"
+           "       atas_bench --step CONFIG [--steps N] [--backend cpu|cuda] [--precision P] [--set k=v ...]\n"
            "  Prints the sgemm peak, per-op timings of a ViT-B/16 block and full\n"
            "  forward+backward of ViT-B/16 at 224 (batch 8) and 448 (batch 2), each next\n"
            "  to PyTorch doing the same computation in the same run; then EVA02-B/16 and\n"
@@ -256,13 +252,23 @@ static void usage(void) {
            "               an emulation that rounds GEMM inputs: slower, for accuracy, not speed)\n"
            "  --quick   a tiny model only (a smoke run for tests)\n"
            "  --ops-only  the per-op table only (no model rows)\n"
+           "  --step CONFIG  only the full ATAS training step of CONFIG (trainer, random init,\n"
+           "               synthetic corpus): step ms, images/s, TFLOP/s, MFU against the backend's\n"
+           "               GEMM peak at the run's precision, peak memory, op calls per step, and\n"
+           "               the phase table. Backend and precision: the config's unless given.\n"
+           "               The default --backend cuda run ends with these rows for\n"
+           "               configs/vitb16.cfg and configs/vitl14.cfg.\n"
+           "  --steps N   timed steps of a step row, after one warm-up step (default 5)\n"
+           "  --set key=value  a config override for the step rows (repeatable)\n"
            "  --version, --help\n");
 }
 
 static int bench_all(bench_opts o);
 
 int main(int argc, char **argv) {
-    bench_opts o = {.threads = 0, .reps = 3, .torch = 1, .quick = 0, .backend = "cpu", .precision = "fp32"};
+    bench_opts o = {.threads = 0, .reps = 3, .torch = 1, .quick = 0, .backend = "cpu", .precision = "fp32",
+                    .steps = 5};
+    o.sets = calloc((size_t)argc + 1, sizeof *o.sets);
     o.python = getenv("ATAS_PYTHON") ? getenv("ATAS_PYTHON") : "/usr/bin/python3";
     o.srcdir = getenv("ATAS_SOURCE_DIR") ? getenv("ATAS_SOURCE_DIR") : ATAS_SOURCE_DIR_DEFAULT;
     static const struct option lo[] = {{"threads", required_argument, 0, 't'},
@@ -272,6 +278,9 @@ int main(int argc, char **argv) {
                                        {"no-torch", no_argument, 0, 'n'},
                                        {"quick", no_argument, 0, 'q'},
                                        {"ops-only", no_argument, 0, 'o'},
+                                       {"step", required_argument, 0, 'S'},
+                                       {"steps", required_argument, 0, 'N'},
+                                       {"set", required_argument, 0, 's'},
                                        {"help", no_argument, 0, 'h'},
                                        {"version", no_argument, 0, 'V'},
                                        {0, 0, 0, 0}};
@@ -280,8 +289,11 @@ int main(int argc, char **argv) {
         switch (ch) {
         case 't': o.threads = atoi(optarg); break;
         case 'r': o.reps = atoi(optarg); break;
-        case 'b': o.backend = optarg; break;
-        case 'p': o.precision = optarg; break;
+        case 'b': o.backend = optarg; o.backend_given = 1; break;
+        case 'p': o.precision = optarg; o.precision_given = 1; break;
+        case 'S': o.step_config = optarg; break;
+        case 'N': o.steps = atoi(optarg); break;
+        case 's': o.sets[o.nsets++] = optarg; break;
         case 'n': o.torch = 0; break;
         case 'q': o.quick = 1; break;
         case 'o': o.ops_only = 1; break;
@@ -291,6 +303,8 @@ int main(int argc, char **argv) {
         }
     }
     if (o.reps < 1) { fprintf(stderr, "atas_bench: --reps must be >= 1\n"); return 2; }
+    if (o.steps < 1) { fprintf(stderr, "atas_bench: --steps must be >= 1\n"); return 2; }
+    if (optind != argc) { usage(); return 2; }
     atas_cpu_set_threads(o.threads);
     o.threads = atas_cpu_threads();
     atas_precision prec;
@@ -298,12 +312,42 @@ int main(int argc, char **argv) {
         fprintf(stderr, "atas_bench: --precision %s: expected fp32, tf32 or bf16\n", o.precision);
         return 2;
     }
+    if (o.step_config) { /* the step row alone: its backend and precision are the run's */
+        const int rc = bench_step(&(bench_step_opts){.config = o.step_config,
+                                                     .backend = o.backend_given ? o.backend : NULL,
+                                                     .precision = o.precision_given ? o.precision : NULL,
+                                                     .steps = o.steps, .threads = o.threads, .sets = o.sets,
+                                                     .nsets = o.nsets, .header = 1});
+        bench_step_finish();
+        free(o.sets);
+        return rc;
+    }
     if (atas_backend_get_precision(o.backend, prec, &g_be) != ATAS_OK) {
         atas_error_print(NULL);
+        free(o.sets);
         return 1;
     }
     const int rc = bench_all(o);
     atas_backend_release(g_be); /* streams and handles of a device backend */
+    bench_step_finish();
+    free(o.sets);
+    return rc;
+}
+
+/* The full training step of the shipped ViT-B/16 and ViT-L/14 configs (bf16 on cuda
+ * unless --precision says otherwise). Last: the trainer releases the device backend
+ * when it is destroyed. */
+static int bench_shipped_steps(const bench_opts *o) {
+    static const char *const cfgs[] = {"configs/vitb16.cfg", "configs/vitl14.cfg"};
+    int rc = 0;
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", o->srcdir, cfgs[i]);
+        rc = bench_step(&(bench_step_opts){.config = path, .backend = o->backend,
+                                           .precision = o->precision_given ? o->precision : NULL,
+                                           .steps = o->steps, .threads = o->threads, .sets = o->sets,
+                                           .nsets = o->nsets, .header = i == 0});
+    }
     return rc;
 }
 
@@ -354,5 +398,7 @@ static int bench_all(bench_opts o) {
     bench_model(&o, "EVA02-B/16", &eb16, 448, 2, 1);
     bench_model(&o, "ViT-L/14", &l14, 224, 2, 0);
     bench_model(&o, "EVA02-L/14", &el14, 224, 2, 0);
+    /* the whole ATAS step on a device; on the CPU only when asked (--step: minutes a step) */
+    if (strcmp(g_be->name, "cuda") == 0) return bench_shipped_steps(&o);
     return 0;
 }

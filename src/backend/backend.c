@@ -108,3 +108,8 @@ void atas_backend_transfer_bytes(unsigned long long *h2d, unsigned long long *d2
     if (h2d) *h2d = atomic_load_explicit(&g_h2d, memory_order_relaxed);
     if (d2h) *d2h = atomic_load_explicit(&g_d2h, memory_order_relaxed);
 }
+
+/* op-call counter: the shared checks (op_checked.h) of every backend add to it */
+static _Atomic unsigned long long g_op_calls = 0;
+void atas_backend_count_op_call(void) { atomic_fetch_add_explicit(&g_op_calls, 1, memory_order_relaxed); }
+unsigned long long atas_backend_op_calls(void) { return atomic_load_explicit(&g_op_calls, memory_order_relaxed); }

@@ -20,11 +20,26 @@
 #define ATAS_SKIP(cond)                                                                 \
     if (cond) return ATAS_OK;
 
+/* Ops that queue no work (allocation, set-up, waiting) are not counted in
+ * atas_backend_op_calls: ATAS_OP_COUNTS(name) is 0 for the names listed here and 1
+ * for every other op, a constant. (A listed name expands to a comma, which shifts
+ * the 0 into the second argument place; any other name leaves the 1 there.) */
+#define ATAS_NO_WORK_alloc ,
+#define ATAS_NO_WORK_host_alloc ,
+#define ATAS_NO_WORK_sync ,
+#define ATAS_NO_WORK_coll_unique_id ,
+#define ATAS_NO_WORK_coll_init ,
+#define ATAS_NO_WORK_coll_wait ,
+#define ATAS_SECOND_(a, b, ...) b
+#define ATAS_OP_COUNTS_(...) ATAS_SECOND_(__VA_ARGS__)
+#define ATAS_OP_COUNTS(name) ATAS_OP_COUNTS_(ATAS_NO_WORK_##name 0, 1, ~)
+
 #define ATAS_OP(name, params, args, checks, flops, bytes)                               \
     static atas_status checked_##name params {                                          \
         static const char op_name[] = #name;                                            \
         (void)op_name;                                                                  \
-        checks return ATAS_OP_IMPL(name) args;                                          \
+        checks if (ATAS_OP_COUNTS(name)) atas_backend_count_op_call();                  \
+        return ATAS_OP_IMPL(name) args;                                                 \
     }
 #include "atas/ops.def"
 

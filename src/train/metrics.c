@@ -67,6 +67,7 @@ atas_status atas_metrics_open(atas_trainer *t, int append) {
     t->metrics = fopen(p, append ? "a" : "w");
     if (!t->metrics) return ATAS_ERR(ATAS_ERR_IO, "%s: cannot open for writing: %s", p, strerror(errno));
     atas_backend_transfer_bytes(&t->xfer_h2d, &t->xfer_d2h);
+    t->op_calls = atas_backend_op_calls();
     return ATAS_OK;
 }
 
@@ -111,6 +112,10 @@ atas_status atas_metrics_step(atas_trainer *t, long long step, const double *l, 
     fprintf(f, ", \"bytes_h2d\": %llu, \"bytes_d2h\": %llu", h2d - t->xfer_h2d, d2h - t->xfer_d2h);
     t->xfer_h2d = h2d;
     t->xfer_d2h = d2h;
+    /* backend op calls since the previous line (a lower bound on device launches) */
+    const unsigned long long calls = atas_backend_op_calls();
+    fprintf(f, ", \"op_calls\": %llu", calls - t->op_calls);
+    t->op_calls = calls;
     atas_eval_hook_json(t, f, step);
     fputs("}\n", f);
     /* a full disk (ENOSPC, EDQUOT, EIO) shows at the flush, or earlier when a line

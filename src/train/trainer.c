@@ -609,6 +609,27 @@ long long atas_trainer_total_steps(const atas_trainer *t) { return t->total_step
 const char *atas_trainer_run_dir(const atas_trainer *t) { return t->run_dir; }
 const atas_run_config *atas_trainer_config(const atas_trainer *t) { return &t->cfg; }
 
+void atas_trainer_get_stats(const atas_trainer *t, atas_trainer_stats *o) {
+    memset(o, 0, sizeof *o);
+    _Static_assert(PH_N <= ATAS_TRAIN_MAX_PHASES, "ATAS_TRAIN_MAX_PHASES too small");
+    o->nphases = PH_N;
+    for (int k = 0; k < PH_N; k++) {
+        o->phase_name[k] = atas_phase_names[k];
+        o->phase_s[k] = t->phase_total[k];
+    }
+    o->steps = t->steps_this_run;
+    o->step_flops = t->step_flops;
+    o->peak_tflops = t->peak_tflops;
+    o->rss_peak = atas_rss_peak_bytes();
+    const size_t d = t->be->mem_used(t->be); /* no op allocates: the memory in use now is the step's */
+    o->dev_peak = d > t->dev_peak ? d : t->dev_peak;
+    o->groups = t->G_r;
+    o->views = t->G_r * t->n;
+    o->mosaics = t->G_r * t->m;
+    o->view_px = t->R;
+    o->canvas_px = t->C;
+}
+
 static void teardown(atas_trainer *t) {
     if (t->be && !t->be->host_addressable) { /* nothing may still read the pinned buffers */
         (void)t->be->upload_join(t->be);
@@ -683,6 +704,7 @@ atas_status atas_trainer_create(atas_comm *comm, const atas_train_args *args, at
     if (!t) return ATAS_ERR(ATAS_ERR_NOMEM, "trainer");
     t->comm = comm;
     t->evaluator = args->evaluator;
+    t->no_phase_table = args->no_phase_table;
     const atas_status s = setup(t, args);
     if (s != ATAS_OK) {
         /* a dead peer (time-out): tearing down could wait on it; the program stops */
@@ -698,7 +720,7 @@ atas_status atas_trainer_create(atas_comm *comm, const atas_train_args *args, at
 
 void atas_trainer_destroy(atas_trainer *t) {
     if (!t) return;
-    if (t->comm->rank == 0 && t->steps_this_run > 0) atas_phase_table(t);
+    if (t->comm->rank == 0 && t->steps_this_run > 0 && !t->no_phase_table) atas_phase_table(t);
     teardown(t);
     free(t);
 }

@@ -53,6 +53,8 @@ struct atas_trainer {
     size_t rss_peak, dev_peak;
     struct atas_step_dev *dstep;  /* step_device.c: the device-resident objective and update */
     unsigned long long xfer_h2d, xfer_d2h; /* transfer counters at the last metrics line */
+    unsigned long long op_calls;           /* the backend's op-call counter at the last metrics line */
+    int no_phase_table;                    /* atas_train_args.no_phase_table */
     /* what every step needs (set at the end of the set-up) */
     double peak_lr, ema_rate;
     int img_per_step;

@@ -430,6 +430,11 @@ def case_metrics():
             "images_per_s = 8 images / step time")
     T.check(all(abs(x["total"] - (x["g2l"] + x["l2l"] + x["g2g"])) <= 1e-5 for x in m),
             "total = g2l + l2l + g2g (unit weights of tiny.cfg)")
+    # backend op calls per step: the same work every step (the first line also holds the set-up's
+    # calls after metrics.jsonl was opened; on cpu a checkpoint or an agreement check calls no op)
+    oc = [x.get("op_calls") for x in m]
+    T.check(all(isinstance(c, int) and c > 0 for c in oc) and len(set(oc[1:])) == 1 and oc[0] >= oc[1],
+            "op_calls > 0, the same on every step after the first %s" % sorted(set(map(str, oc))))
     # schedules from their formulas (tiny.cfg: lr 1e-4, warmup 5, min 0; momentum 0.99 -> 1 cosine)
     lr = [1e-4 * (s + 1) / 5 if s < 5 else 0.5e-4 * (1 + math.cos(math.pi * (s - 5) / (steps - 5))) for s in range(steps)]
     mom = [1 - 0.5 * 0.01 * (1 + math.cos(math.pi * s / (steps - 1))) for s in range(steps)]

@@ -70,6 +70,15 @@ struct atas_backend {
  * writes the per-step differences to metrics.jsonl). */
 void atas_backend_transfer_bytes(unsigned long long *h2d, unsigned long long *d2h);
 void atas_backend_count_transfer(int to_device, size_t bytes);
+/* Registry op calls that queued work since the process started, all backends and
+ * threads together (a relaxed atomic counter, bumped by the shared checks of
+ * src/backend/op_checked.h after a call passed them). Not counted: calls that
+ * ATAS_SKIP'd or were refused, the ATAS_FN members, and the ops that queue no work
+ * (alloc, host_alloc, sync, coll_unique_id, coll_init, coll_wait). On CUDA one op
+ * call is one or a few kernel launches / memcpys, so the count is a lower bound on
+ * launches (atas_bench --step prints it per step, metrics.jsonl as op_calls). */
+unsigned long long atas_backend_op_calls(void);
+void atas_backend_count_op_call(void);
 
 /* "cpu" or "cuda". Asking for "cuda" in a CPU-only build, or on a machine with
  * no GPU, fails with ATAS_ERR_UNSUPPORTED and a message that says which. */

@@ -61,6 +61,8 @@ typedef struct {
     int overwrite;           /* a fresh start may delete another run in its run directory */
     int allow_schedule_change; /* a resume may change the schedule (loud warning) */
     const atas_train_evaluator *evaluator; /* NULL: a config with eval.every > 0 is refused */
+    int no_phase_table;      /* 1: atas_trainer_destroy prints no phase table (a caller that prints
+                              * its own from atas_trainer_get_stats, e.g. atas_bench --step) */
 } atas_train_args;
 
 

@@ -57,7 +57,24 @@ long long atas_trainer_steps_done(const atas_trainer *t);
 long long atas_trainer_total_steps(const atas_trainer *t);
 const char *atas_trainer_run_dir(const atas_trainer *t);
 const atas_run_config *atas_trainer_config(const atas_trainer *t); /* resolved for the world size */
-/* Prints the phase table (rank 0, when steps were taken) and frees everything. NULL is fine. */
+/* What the run has measured so far, this rank's view: for a caller that prints its own
+ * tables (atas_bench --step takes two snapshots and prints the differences). */
+#define ATAS_TRAIN_MAX_PHASES 16
+typedef struct {
+    int nphases;
+    const char *phase_name[ATAS_TRAIN_MAX_PHASES]; /* the phase table's rows */
+    double phase_s[ATAS_TRAIN_MAX_PHASES];         /* seconds, summed over the steps of this run */
+    long long steps;     /* steps taken by this run */
+    double step_flops;   /* model FLOPs of one step of this rank (docs/training.md "MFU and memory") */
+    double peak_tflops;  /* the MFU denominator per rank: run.peak_tflops, or measured at start */
+    size_t rss_peak;     /* peak resident set of the process so far (VmHWM), bytes */
+    size_t dev_peak;     /* device memory in use, the highest value seen at a step's end or now; 0 on cpu */
+    int groups, views, mosaics; /* this rank's batch: groups, views (one per image), mosaics */
+    int view_px, canvas_px;     /* R and C */
+} atas_trainer_stats;
+void atas_trainer_get_stats(const atas_trainer *t, atas_trainer_stats *out);
+/* Prints the phase table (rank 0, when steps were taken, unless args->no_phase_table)
+ * and frees everything. NULL is fine. */
 void atas_trainer_destroy(atas_trainer *t);
 /* The process exit code for a trainer status (docs/training.md): 0, 1, 3 (requeue),
  * 4 (ATAS_ERR_TIMEOUT: a collective timed out, a peer is dead or stuck; the caller
