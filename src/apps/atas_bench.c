@@ -1,7 +1,8 @@
 /* atas_bench: speed of the engine on one backend (cpu or cuda), as fixed-width
  * tables with '#' header lines. Every figure is set against something measured in
- * the same run: the sgemm peak of this machine now (OpenBLAS 2048^3 on the CPU,
- * cublasSgemm 8192^3 through the backend's matmul on CUDA), and on the CPU PyTorch
+ * the same run: the GEMM peak of this machine now (the backend's gemm_peak: OpenBLAS
+ * sgemm 2048^3 on the CPU; on CUDA 8192^3 at the run's precision, bf16 operands on the
+ * tensor cores for bf16), and on the CPU PyTorch
  * doing the same computation (tools/bench/). The training-step rows (--step, and the
  * shipped configs in the default CUDA run) are bench/step.c's. */
 #include <getopt.h>
@@ -72,8 +73,8 @@ static double measure_sgemm_peak(int reps) {
     return 2.0 * n * n * (double)n / best / 1e9;
 }
 
-/* the device's GEMM rate at the backend's precision: matmul_fwd is one cuBLAS
- * GEMM on CUDA (cublasSgemm at fp32, cublasGemmEx with a fast compute type else) */
+/* the device's GEMM rate at the backend's precision (the gemm_peak op: bf16 operands
+ * on the tensor cores for bf16, FAST_TF32 for tf32, cublasSgemm for fp32) */
 static double measure_backend_peak(int reps) {
     double gflops;
     OK(bench_gemm_peak(g_be, 8192, reps, &gflops));
@@ -246,7 +247,7 @@ static void usage(void) {
            "  forward+backward of ViT-B/16 at 224 (batch 8) and 448 (batch 2), each next\n"
            "  to PyTorch doing the same computation in the same run; then EVA02-B/16 and\n"
            "  ViT-L/14 / EVA02-L/14 rows.\n"
-           "  --backend cuda  the same tables on the GPU (peak = cublasSgemm 8192^3,\n"
+           "  --backend cuda  the same tables on the GPU (peak = gemm_peak 8192^3 at --precision,\n"
            "                  memory = device bytes of model + pass, no torch column)\n"
            "  --precision  math of GEMMs and attention (default fp32; on cpu tf32/bf16 are\n"
            "               an emulation that rounds GEMM inputs: slower, for accuracy, not speed)\n"
@@ -362,7 +363,7 @@ static int bench_all(bench_opts o) {
         g_peak = measure_backend_peak(o.quick ? 1 : 5);
         printf("# atas_bench: backend %s, fp32 storage, precision %s of GEMMs and attention\n", g_be->name,
                atas_precision_name((atas_precision)g_be->precision));
-        printf("# GEMM peak measured now (the backend's matmul 8192^3 at precision %s, best of runs): "
+        printf("# GEMM peak measured now (the backend's gemm_peak 8192^3 at precision %s, best of runs): "
                "%.1f GFLOP/s\n", atas_precision_name((atas_precision)g_be->precision), g_peak);
     }
     if (o.quick) {

@@ -71,7 +71,7 @@ if check(len(hdr) == 1 and hdr[0] + 1 < len(lines), "one column header and a row
         check(abs(got - want) <= 1e-3 * want, "step FLOPs %g = the formula for tiny.cfg %g" % (got, want))
         check(abs(tfl - want / (ms * 1e-3) * 1e-12) <= 0.01 * tfl + 1e-4,
               "TFLOP/s = FLOPs / step time (%g vs %g)" % (tfl, want / (ms * 1e-3) * 1e-12))
-    m = re.search(r"\(the backend's matmul at fp32, [^)]*\): ([0-9.e+-]+) TFLOP/s", r.stdout)
+    m = re.search(r"\(the backend's gemm_peak at fp32, [^)]*\): ([0-9.e+-]+) TFLOP/s", r.stdout)
     if check(m is not None, "the GEMM peak of the run is printed"):
         peak = float(m.group(1))
         # as printed: MFU_% to 2 decimals, TFLOP/s and the peak to 4 digits

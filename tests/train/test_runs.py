@@ -362,10 +362,10 @@ def case_observe():
             "progress lines carry time, epoch, MFU and memory: %s" % prog[:2])
     T.check(all(re.match(STAMP + " ", l) for l in out.splitlines() if l and not l.startswith(("#", " "))),
             "every log line starts with the date and time")
-    # measured peak: an sgemm at start
+    # measured peak: the backend's gemm_peak at the run's precision, at start
     rc, out, err, _ = T.run(0, T.sets_for(d, c, "p", run__steps=2, optim__warmup_steps=1))
-    g = re.search(r"against a peak of ([\d.e+-]+) TFLOP/s per rank \(sgemm measured now\)", out)
-    T.check(rc == 0 and g is not None and 1e-4 < float(g.group(1)) < 100, "measured sgemm peak in the log: %s" % (g and g.group(1)))
+    g = re.search(r"against a peak of ([\d.e+-]+) TFLOP/s per rank \(fp32 GEMM measured now\)", out)
+    T.check(rc == 0 and g is not None and 1e-4 < float(g.group(1)) < 100, "measured fp32 GEMM peak in the log: %s" % (g and g.group(1)))
     # against the measured peak (printed to 3 digits); not bounded by 1 on a loaded machine,
     # where the peak measured at start can be below what a later step gets
     mm = T.metrics(os.path.join(d, "runs", "p"))

@@ -24,8 +24,9 @@ int bench_step(const bench_step_opts *o);
 /* Finalises MPI when bench_step initialised it. */
 void bench_step_finish(void);
 
-/* The best GEMM rate of the backend's matmul_fwd on n x n x n random operands (after one
- * warm-up call), GFLOP/s: the peak every atas_bench table is set against. */
+/* The backend's gemm_peak on n x n x n random operands at its precision (best of its own
+ * timed calls after a warm-up; reps is kept for the callers), GFLOP/s: the peak every
+ * atas_bench table is set against. */
 atas_status bench_gemm_peak(const atas_backend *be, int n, int reps, double *gflops);
 
 #endif
