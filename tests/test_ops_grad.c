@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "atas/op_cases.h"
+#include "backend/resample_plan.h"
 #include "test_util.h"
 
 static const atas_backend *be;
@@ -150,6 +151,31 @@ static void test_linear_nobias(void) {
     atas_host_free(x); atas_host_free(W); atas_host_free(b); atas_host_free(y); atas_host_free(y0);
 }
 
+/* add_layernorm_fwd is bit for bit add then layernorm_fwd on the CPU (the models'
+ * fused forward must not change a trained number), every aliasing the models use */
+static void test_add_layernorm_bits(int M, int C) {
+    const size_t n = (size_t)M * C;
+    float *a = buf(n), *r = buf(n), *w = buf(C), *b = buf(C), *s0 = buf(n), *y0 = buf(n), *m0 = buf(M),
+          *q0 = buf(M), *s = buf(n), *y = buf(n), *mu = buf(M), *rs = buf(M), *a2 = buf(n), *r2 = buf(n);
+    fill(a, n, 2, 3); fill(r, n, 1, -1); fill(w, C, 0.5f, 1); fill(b, C, 1, 0);
+    T_OK(be->add(be, s0, a, r, n));
+    T_OK(be->layernorm_fwd(be, y0, m0, q0, s0, w, b, M, C, 1e-5f));
+    T_OK(be->add_layernorm_fwd(be, s, y, mu, rs, a, r, w, b, M, C, 1e-5f));
+    T_ASSERT(!memcmp(s, s0, n * 4) && !memcmp(y, y0, n * 4) && !memcmp(mu, m0, M * 4) && !memcmp(rs, q0, M * 4),
+             "add_layernorm_fwd %dx%d differs from add + layernorm_fwd", M, C);
+    memcpy(a2, a, n * 4); memcpy(r2, r, n * 4); /* the text tower: s in r, y in a */
+    T_OK(be->add_layernorm_fwd(be, r2, a2, NULL, NULL, a2, r2, w, b, M, C, 1e-5f));
+    T_ASSERT(!memcmp(r2, s0, n * 4) && !memcmp(a2, y0, n * 4), "add_layernorm_fwd in place (s in r, y in a) differs");
+    memcpy(a2, a, n * 4); /* a ViT block in training: s in a */
+    T_OK(be->add_layernorm_fwd(be, a2, y, NULL, NULL, a2, r, w, b, M, C, 1e-5f));
+    T_ASSERT(!memcmp(a2, s0, n * 4) && !memcmp(y, y0, n * 4), "add_layernorm_fwd in place (s in a) differs");
+    T_ASSERT(be->add_layernorm_fwd(be, s, s, NULL, NULL, a, r, w, b, M, C, 1e-5f) == ATAS_ERR_INVALID,
+             "add_layernorm_fwd with y aliasing s accepted");
+    atas_error_clear();
+    float *all[] = {a, r, w, b, s0, y0, m0, q0, s, y, mu, rs, a2, r2};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) atas_host_free(all[i]);
+}
+
 /* the saved lse is the log-sum-exp of the scaled scores of row 0, head 0 */
 static void test_attention_lse(int B, int T, int H, int hd) {
     size_t D = (size_t)H * hd, nq = (size_t)B * T * 3 * D;
@@ -173,12 +199,54 @@ static void test_attention_lse(int B, int T, int H, int hd) {
     atas_host_free(qkv); atas_host_free(out); atas_host_free(lse);
 }
 
+/* a plan gives bit for bit the tables the op builds itself, forward and backward; its
+ * transposed tables list every (output, weight) of the forward once; a plan of another
+ * shape or kind is refused and named */
+static void test_resample_plan(atas_resample kind, int ih, int iw, int oh, int ow, int C) {
+    const size_t ni = (size_t)ih * iw * C, no = (size_t)oh * ow * C;
+    float *in = buf(ni), *o0 = buf(no), *o1 = buf(no), *g = buf(no), *d0 = buf(ni), *d1 = buf(ni);
+    void *plan = NULL;
+    T_OK(be->alloc(be, &plan, be->resample_plan_bytes(be, ih, iw, oh, ow), "plan"));
+    T_OK(be->resample_plan(be, plan, ih, iw, oh, ow, kind));
+    fill(in, ni, 1, 0); fill(g, no, 1, 0); fill(d0, ni, 1, 0);
+    memcpy(d1, d0, ni * 4);
+    T_OK(be->resample_fwd(be, o0, in, ih, iw, oh, ow, C, kind, NULL));
+    T_OK(be->resample_fwd(be, o1, in, ih, iw, oh, ow, C, kind, plan));
+    T_OK(be->resample_bwd(be, d0, g, ih, iw, oh, ow, C, kind, NULL));
+    T_OK(be->resample_bwd(be, d1, g, ih, iw, oh, ow, C, kind, plan));
+    T_ASSERT(!memcmp(o0, o1, no * 4) && !memcmp(d0, d1, ni * 4), "resample %dx%d->%dx%d kind %d: planned differs",
+             ih, iw, oh, ow, (int)kind);
+    /* the transposed tables (the CUDA backward's gather): sum over them = sum over the forward's */
+    atas_resample_tabs t;
+    atas_resample_plan_view(plan, ih, iw, oh, ow, &t);
+    const int ntap = kind == ATAS_RESAMPLE_BICUBIC ? 4 : 2;
+    double wf = 0, wt = 0;
+    int bad = t.yoff[0] != 0 || t.yoff[ih] != ntap * oh || t.xoff[iw] != ntap * ow;
+    for (int o = 0; o < oh; o++)
+        for (int k = 0; k < ntap; k++) wf += (double)t.wy[4 * o + k] * (o + 1) * (t.ty[4 * o + k] + 1);
+    for (int i = 0; i < ih; i++)
+        for (int e = t.yoff[i]; e < t.yoff[i + 1]; e++) {
+            wt += (double)t.yw[e] * (t.yo[e] + 1) * (i + 1);
+            bad |= e > t.yoff[i] && t.yo[e] < t.yo[e - 1]; /* output order */
+        }
+    T_ASSERT(!bad && fabs(wf - wt) <= 1e-9 * fabs(wf), "resample plan %dx%d->%dx%d: transposed tables wrong", ih,
+             iw, oh, ow);
+    const atas_resample other = kind == ATAS_RESAMPLE_BICUBIC ? ATAS_RESAMPLE_BILINEAR : ATAS_RESAMPLE_BICUBIC;
+    T_ASSERT(be->resample_fwd(be, o1, in, ih, iw, oh, ow, C, other, plan) == ATAS_ERR_INVALID &&
+                 strstr(atas_error_message(), "the plan is for"),
+             "a plan of another kind accepted: %s", atas_error_message());
+    atas_error_clear();
+    be->free(be, plan);
+    float *all[] = {in, o0, o1, g, d0, d1};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) atas_host_free(all[i]);
+}
+
 /* a constant field stays constant (the weights of every output sum to 1) */
 static void test_resample_constant(atas_resample kind, int ih, int iw, int oh, int ow, int C) {
     size_t ni = (size_t)ih * iw * C, no = (size_t)oh * ow * C;
     float *in = buf(ni), *out = buf(no);
     for (size_t i = 0; i < ni; i++) in[i] = 1.5f;
-    T_OK(be->resample_fwd(be, out, in, ih, iw, oh, ow, C, kind));
+    T_OK(be->resample_fwd(be, out, in, ih, iw, oh, ow, C, kind, NULL));
     for (size_t i = 0; i < no; i++)
         if (fabsf(out[i] - 1.5f) > 1e-5f) {
             T_ASSERT(0, "resample %dx%d->%dx%d kind %d: constant input not preserved (%g)", ih, iw,
@@ -322,7 +390,7 @@ static void test_bad_inputs(void) {
     T_ASSERT(be->adamw(be, x, x, x, x, 4, 1e-3f, 0.9f, 0.999f, 1e-8f, 0, 0) == ATAS_ERR_INVALID,
              "adamw step 0 accepted");
     T_ASSERT(be->act_fwd(be, y, x, 4, (atas_act)7) == ATAS_ERR_INVALID, "unknown activation accepted");
-    T_ASSERT(be->resample_fwd(be, y, x, 2, 2, 0, 2, 1, ATAS_RESAMPLE_BILINEAR) == ATAS_ERR_INVALID,
+    T_ASSERT(be->resample_fwd(be, y, x, 2, 2, 0, 2, 1, ATAS_RESAMPLE_BILINEAR, NULL) == ATAS_ERR_INVALID,
              "empty resample accepted");
     atas_error_clear();
     /* thread control: set, read back, and <= 0 keeps the current value */
@@ -346,6 +414,8 @@ int main(void) {
         }
     T_ASSERT(n > 0, "no finite-difference case ran");
     test_linear_nobias();
+    test_add_layernorm_bits(33, 200);
+    test_add_layernorm_bits(3, 1024);
     test_attention_lse(1, 1, 1, 4);
     test_attention_lse(2, 5, 2, 3);
     test_attention_lse(1, 70, 2, 4);
@@ -353,6 +423,9 @@ int main(void) {
     test_resample_constant(ATAS_RESAMPLE_BICUBIC, 5, 6, 7, 4, 3);
     test_resample_constant(ATAS_RESAMPLE_BILINEAR, 5, 6, 7, 4, 3);
     test_resample_constant(ATAS_RESAMPLE_BICUBIC, 4, 4, 9, 9, 2);
+    test_resample_plan(ATAS_RESAMPLE_BICUBIC, 14, 14, 60, 60, 5);
+    test_resample_plan(ATAS_RESAMPLE_BILINEAR, 13, 9, 6, 11, 3);
+    test_resample_plan(ATAS_RESAMPLE_BICUBIC, 16, 16, 7, 9, 4);
     test_bad_inputs();
     return t_finish("test_ops_grad");
 }

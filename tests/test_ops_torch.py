@@ -70,6 +70,16 @@ def ref_layernorm(c, a):
     return {"y": (ty.detach(), "fwd"), "dx": (tx.grad, "bwd"), "dw": (tw.grad, "bwd"), "db": (tb.grad, "bwd")}
 
 
+def ref_add_layernorm(c, a):
+    M, C = c["p"][:2]
+    ta, tr, tw, tb = t64(a["a"].reshape(M, C)), t64(a["r"].reshape(M, C)), t64(a["w"]), t64(a["b"])
+    ts = ta + tr
+    ty = F.layer_norm(ts, (C,), tw, tb, eps=1e-5)
+    ty.backward(up(a["dy"]).reshape(M, C))
+    return {"y": (ty.detach(), "fwd"), "s": (ts.detach(), "fwd"), "da": (ta.grad, "bwd"), "dr": (tr.grad, "bwd"),
+            "dw": (tw.grad, "bwd"), "db": (tb.grad, "bwd")}
+
+
 def attention(c, a, causal):
     B, T, H, hd = c["p"][:4]
     D = H * hd
@@ -157,6 +167,7 @@ REF = {
     "linear": ref_linear,
     "matmul": ref_matmul,
     "layernorm": ref_layernorm,
+    "add_layernorm": ref_add_layernorm,
     "attention": lambda c, a: attention(c, a, False),
     "attention_causal": lambda c, a: attention(c, a, True),
     "act": ref_act,

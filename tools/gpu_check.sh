@@ -18,6 +18,8 @@
 #   nccl2                        two ranks with dist.backend = "nccl": with >= 2 GPUs a run compared
 #                                with the cpu run; with one GPU the two refusals (ranks > GPUs
 #                                without ATAS_SHARE_GPU; NCCL cannot share a GPU)
+#   train_cpu30, drift_cuda_bf16 tiny for 30 steps: cuda at bf16 against cpu at fp32, the total loss
+#                                within the documented bf16 drift bound (1e-2 relative)
 #   The cuda runs print bytes_h2d / bytes_d2h per step from their metrics.
 #   vitb16_cuda                  atas_mpi, ViT-B/16 shape, random init, 2 steps: the phase table
 #   memcheck_parity, memcheck_train   compute-sanitizer memcheck: parity harness, 1 training step
@@ -203,6 +205,10 @@ xfer() {
 step train_cpu cpu 300 "$(tiny train_cpu cpu 10)"
 step train_cuda cuda 300 "$(tiny train_cuda cuda 10) && $(xfer train_cuda)"
 step cmp_cuda_cpu cuda 30 "$(needs train_cpu train_cuda) && $(cmp_losses train_cuda train_cpu)"
+# bf16 on the GPU against fp32 on the CPU, 30 steps: the total loss within the drift bound the
+# CPU emulation documents (docs/results/bf16_drift_cpu.md, train_precision_drift: 1e-2)
+step train_cpu30 cpu 300 "$(tiny train_cpu30 cpu 30)"
+step drift_cuda_bf16 cuda 300 "$(tiny drift_bf16 cuda 30 --set 'run.precision=\"bf16\"') && $(needs train_cpu30) && awk -f '$CMP' -v tol=1e-2 -v keys=total -v note='$OUT/note' '$RUNS/drift_bf16/metrics.jsonl' '$RUNS/train_cpu30/metrics.jsonl'"
 
 # ---- two ranks through the bundle's Open MPI; maps of a running rank show where its libraries
 # came from (the isolation step checks them)

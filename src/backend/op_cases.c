@@ -104,6 +104,55 @@ FAMILY_FN(layernorm_b) {
     return ATAS_OK;
 }
 
+/* ---------------------------------------------------------------- add + layernorm
+ * y (the first output, the one the upstream gradient dy is of) = LN(s), s = a + r.
+ * The backward is the model's: layernorm_bwd on s into both inputs (the add passes
+ * the gradient through), so finite differences check the fused forward's y. */
+static int add_layernorm_t(const opc_case *c, opc_tensor *t) {
+    const size_t M = c->p[0], C = c->p[1];
+    t[0] = IN("a", M * C, 2, 3);
+    t[1] = IN("r", M * C, 1, -1);
+    t[2] = IN("w", C, 0.5f, 1);
+    t[3] = IN("b", C, 1, 0);
+    t[4] = OUT("y", M * C, B_FP32);
+    t[5] = OUT("s", M * C, B_FP32);
+    t[6] = SAVED("mean", M, B_FP32);
+    t[7] = SAVED("rstd", M, B_FP32);
+    t[8] = UP("dy", M * C);
+    t[9] = GRAD("da", M * C, B_FP32, 0);
+    t[10] = GRAD("dr", M * C, B_FP32, 1);
+    t[11] = GRAD("dw", C, B_FP32, 2);
+    t[12] = GRAD("db", C, B_FP32, 3);
+    return 13;
+}
+FAMILY_FN(add_layernorm_f) {
+    RUN(add_layernorm_fwd, t[5], t[4], t[6], t[7], t[0], t[1], t[2], t[3], c->p[0], c->p[1], 1e-5f);
+    return ATAS_OK;
+}
+FAMILY_FN(add_layernorm_b) {
+    RUN(layernorm_bwd, t[9], t[11], t[12], t[8], t[5], t[2], t[6], t[7], c->p[0], c->p[1]);
+    RUN(layernorm_bwd, t[10], NULL, NULL, t[8], t[5], t[2], t[6], t[7], c->p[0], c->p[1]);
+    return ATAS_OK;
+}
+/* in place, as the models call it. mode 0 (the text tower): s into r's buffer, y into a's;
+ * mode 1 (a ViT block in training): s into a's buffer (the projection's output) */
+static int add_layernorm_alias_t(const opc_case *c, opc_tensor *t) {
+    const size_t M = c->p[0], C = c->p[1];
+    t[0] = INOUT("a", M * C, 2, B_FP32);
+    t[1] = INOUT("r", M * C, 1, B_FP32);
+    t[2] = IN("w", C, 0.5f, 1);
+    t[3] = IN("b", C, 1, 0);
+    t[4] = OUT("y", M * C, B_FP32);
+    return 5;
+}
+FAMILY_FN(add_layernorm_alias_f) {
+    if (c->p[2] == 0)
+        RUN(add_layernorm_fwd, t[1], t[0], NULL, NULL, t[0], t[1], t[2], t[3], c->p[0], c->p[1], 1e-5f);
+    else
+        RUN(add_layernorm_fwd, t[0], t[4], NULL, NULL, t[0], t[1], t[2], t[3], c->p[0], c->p[1], 1e-5f);
+    return ATAS_OK;
+}
+
 /* ---------------------------------------------------------------- attention (B T H hd) */
 static int attention_t(const opc_case *c, opc_tensor *t) {
     const size_t B = c->p[0], T = c->p[1], H = c->p[2], D = H * c->p[3];
@@ -259,7 +308,9 @@ FAMILY_FN(zero_f) {
     return ATAS_OK;
 }
 
-/* ---------------------------------------------------------------- resample (ih iw oh ow C kind) */
+/* ---------------------------------------------------------------- resample (ih iw oh ow C kind plan)
+ * plan 1: the tables built once by resample_plan into the workspace (as a pass does),
+ * plan 0: built by the op itself each call */
 static int resample_t(const opc_case *c, opc_tensor *t) {
     const size_t ni = (size_t)c->p[0] * c->p[1] * c->p[4], no = (size_t)c->p[2] * c->p[3] * c->p[4];
     t[0] = IN("in", ni, 1, 0);
@@ -268,14 +319,19 @@ static int resample_t(const opc_case *c, opc_tensor *t) {
     t[3] = GRAD("din", ni, B_FP32, 0);
     return 4;
 }
+static size_t resample_ws(const atas_backend *be, const opc_case *c) {
+    return c->p[6] ? be->resample_plan_bytes(be, c->p[0], c->p[1], c->p[2], c->p[3]) : 0;
+}
 FAMILY_FN(resample_f) {
     const int *p = c->p;
-    RUN(resample_fwd, t[1], t[0], p[0], p[1], p[2], p[3], p[4], (atas_resample)p[5]);
+    if (p[6]) RUN(resample_plan, ws, p[0], p[1], p[2], p[3], (atas_resample)p[5]);
+    RUN(resample_fwd, t[1], t[0], p[0], p[1], p[2], p[3], p[4], (atas_resample)p[5], p[6] ? ws : NULL);
     return ATAS_OK;
 }
 FAMILY_FN(resample_b) {
     const int *p = c->p;
-    RUN(resample_bwd, t[3], t[2], p[0], p[1], p[2], p[3], p[4], (atas_resample)p[5]);
+    if (p[6]) RUN(resample_plan, ws, p[0], p[1], p[2], p[3], (atas_resample)p[5]);
+    RUN(resample_bwd, t[3], t[2], p[0], p[1], p[2], p[3], p[4], (atas_resample)p[5], p[6] ? ws : NULL);
     return ATAS_OK;
 }
 
@@ -570,6 +626,8 @@ static const opc_family g_families[] = {
     {"linear", {"M", "K", "N"}, linear_t, linear_f, linear_b, NULL},
     {"matmul", {"M", "K", "N"}, matmul_t, matmul_f, matmul_b, NULL},
     {"layernorm", {"M", "C"}, layernorm_t, layernorm_f, layernorm_b, NULL},
+    {"add_layernorm", {"M", "C"}, add_layernorm_t, add_layernorm_f, add_layernorm_b, NULL},
+    {"add_layernorm_alias", {"M", "C", "mode"}, add_layernorm_alias_t, add_layernorm_alias_f, NULL, NULL},
     {"attention", {"B", "T", "H", "hd"}, attention_t, attention_f, attention_b, attention_ws},
     {"attention_causal", {"B", "T", "H", "hd"}, attention_causal_t, attention_causal_f, NULL,
      attention_ws},
@@ -583,7 +641,7 @@ static const opc_family g_families[] = {
     {"upload_async", {"n"}, copy_t, upload_async_f, NULL, NULL},
     {"upload_prefetch", {"n"}, copy_t, upload_prefetch_f, NULL, NULL},
     {"zero", {"n"}, zero_t, zero_f, NULL, NULL},
-    {"resample", {"ih", "iw", "oh", "ow", "C", "kind"}, resample_t, resample_f, resample_b, NULL},
+    {"resample", {"ih", "iw", "oh", "ow", "C", "kind", "plan"}, resample_t, resample_f, resample_b, resample_ws},
     {"patchify", {"B", "H", "W", "P"}, patchify_t, patchify_f, NULL, NULL},
     {"embed", {"B", "Np", "D"}, embed_t, embed_f, embed_b, NULL},
     {"rows", {"B", "T", "C", "t0", "nt"}, rows_t, rows_f, rows_b, NULL},
@@ -639,6 +697,17 @@ const opc_case atas_op_cases[] = {
     {"layernorm", "layernorm", TO, {3, 768}, {0}, NOFD, TORCH},
     {"layernorm", "layernorm", BE, {8 * 197, 768}, {0}, NOFD, NOTORCH},
     {"layernorm", "layernorm", BQ, {2 * 17, 64}, {0}, NOFD, NOTORCH},
+    /* residual add fused into the LayerNorm (ViT-L's width 1024, EVA-L's odd 1026 not needed:
+     * 200 and 33 cover rows that are not a multiple of the warp) */
+    {"add_layernorm", "add_layernorm", P, {33, 200}, {0}, NOFD, NOTORCH},
+    {"add_layernorm", "add_layernorm", P, {17, 1024}, {0}, NOFD, NOTORCH},
+    {"add_layernorm_alias", "add_layernorm (s in r, y in a)", P, {33, 200, 0}, {0}, NOFD, NOTORCH},
+    {"add_layernorm_alias", "add_layernorm (s in a)", P, {33, 200, 1}, {0}, NOFD, NOTORCH},
+    {"add_layernorm", "add_layernorm", G, {4, 33}, {0}, FD(1e-2), NOTORCH},
+    {"add_layernorm", "add_layernorm", TO, {13, 96}, {0}, NOFD, TORCH},
+    {"add_layernorm", "add_layernorm", TO, {3, 768}, {0}, NOFD, TORCH},
+    {"add_layernorm", "add_layernorm", BE, {8 * 197, 768}, {0}, NOFD, NOTORCH},
+    {"add_layernorm", "add_layernorm", BQ, {2 * 17, 64}, {0}, NOFD, NOTORCH},
     /* attention */
     {"attention", "attention T1", P, {2, 1, 2, 8}, {0}, NOFD, NOTORCH},
     {"attention", "attention T77", P, {2, 77, 3, 16}, {0}, NOFD, NOTORCH},
@@ -695,15 +764,23 @@ const opc_case atas_op_cases[] = {
     /* resampling */
     {"resample", "bicubic", P, {14, 14, 16, 20, 40, BIC}, {0}, NOFD, NOTORCH},
     {"resample", "bilinear", P, {13, 9, 6, 11, 3, BIL}, {0}, NOFD, NOTORCH},
+    {"resample", "bicubic, planned", P, {14, 14, 16, 20, 40, BIC, 1}, {0}, NOFD, NOTORCH},
+    {"resample", "bilinear, planned", P, {13, 9, 6, 11, 3, BIL, 1}, {0}, NOFD, NOTORCH},
+    {"resample", "bicubic 14->60x60 (B/16 at 960), planned", P, {14, 14, 60, 60, 8, BIC, 1}, {0}, NOFD, NOTORCH},
     {"resample", "bicubic 5x6->7x4", G, {5, 6, 7, 4, 3, BIC}, {0}, FD(2e-3), NOTORCH},
     {"resample", "bilinear 5x6->7x4", G, {5, 6, 7, 4, 3, BIL}, {0}, FD(2e-3), NOTORCH},
     {"resample", "bicubic 4x4->9x9", G, {4, 4, 9, 9, 2, BIC}, {0}, FD(2e-3), NOTORCH},
+    {"resample", "bicubic 5x6->7x4, planned", G, {5, 6, 7, 4, 3, BIC, 1}, {0}, FD(2e-3), NOTORCH},
+    {"resample", "bilinear 5x6->3x9, planned", G, {5, 6, 3, 9, 2, BIL, 1}, {0}, FD(2e-3), NOTORCH},
     {"resample", "bicubic", TO, {7, 7, 9, 11, 3, BIC}, {0}, NOFD, TORCH},
     {"resample", "bicubic", TO, {14, 14, 16, 16, 8, BIC}, {0}, NOFD, TORCH},
     {"resample", "bicubic", TO, {10, 9, 7, 4, 2, BIC}, {0}, NOFD, TORCH},
     {"resample", "bilinear", TO, {7, 7, 9, 11, 3, BIL}, {0}, NOFD, TORCH},
     {"resample", "bilinear", TO, {10, 9, 7, 4, 2, BIL}, {0}, NOFD, TORCH},
+    {"resample", "bicubic, planned", TO, {10, 9, 7, 4, 2, BIC, 1}, {0}, NOFD, TORCH},
+    {"resample", "bicubic 16->37x23, planned", TO, {16, 16, 37, 23, 4, BIC, 1}, {0}, NOFD, TORCH},
     {"resample", "bicubic", BE, {14, 14, 28, 28, 768, BIC}, {0}, NOFD, NOTORCH},
+    {"resample", "bicubic, planned", BE, {14, 14, 28, 28, 768, BIC, 1}, {0}, NOFD, NOTORCH},
     {"resample", "bicubic", BQ, {4, 4, 8, 8, 64, BIC}, {0}, NOFD, NOTORCH},
     /* ViT plumbing */
     {"patchify", "patchify", P, {2, 32, 48, 16}, {0}, NOFD, NOTORCH},

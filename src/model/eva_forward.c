@@ -52,8 +52,9 @@ static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const f
     float *lse = tr ? SLOT(p, lse, l, (size_t)p->B * nh * p->T) : NULL;
     float *res2 = tr ? SLOT(p, res2, l, BT * D) : x_out;
 
-    ATAS_CHECK(be->layernorm_fwd(be, ln1, m1, r1, x_in, PW(m, BLK(l, ATAS_EVA_NORM1_W)),
-                            PW(m, BLK(l, ATAS_EVA_NORM1_B)), M, D, c->ln_eps));
+    if (!atas_vit_ln1_from_prev(m, l))
+        ATAS_CHECK(be->layernorm_fwd(be, ln1, m1, r1, x_in, PW(m, BLK(l, ATAS_EVA_NORM1_W)),
+                                     PW(m, BLK(l, ATAS_EVA_NORM1_B)), M, D, c->ln_eps));
     ATAS_CHECK(pack_bias3(p, m, l));
     ATAS_CHECK(be->linear_fwd(be, qkv, ln1, PW(m, BLK(l, ATAS_EVA_QKV_W)), p->e_bias3, M, D, 3 * D));
     /* q and k (2H heads) of the patch tokens turned in place */
@@ -65,12 +66,20 @@ static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const f
     float *proj = tr ? res2 : p->tmp;
     ATAS_CHECK(be->linear_fwd(be, proj, iln, PW(m, BLK(l, ATAS_EVA_PROJ_W)), PW(m, BLK(l, ATAS_EVA_PROJ_B)), M,
                          D, D));
-    ATAS_CHECK(be->add(be, res2, proj, x_in, BT * D));
-    ATAS_CHECK(be->layernorm_fwd(be, ln2, m2, r2, res2, PW(m, BLK(l, ATAS_EVA_NORM2_W)),
-                            PW(m, BLK(l, ATAS_EVA_NORM2_B)), M, D, c->ln_eps));
+    ATAS_CHECK(be->add_layernorm_fwd(be, res2, ln2, m2, r2, proj, x_in, PW(m, BLK(l, ATAS_EVA_NORM2_W)),
+                                     PW(m, BLK(l, ATAS_EVA_NORM2_B)), M, D, c->ln_eps));
     float *mlp = tr ? x_out : p->tmp;
     ATAS_CHECK(mlp_fwd(m, l, M, ln2, fch, p->fca, fln, mf, rf, mlp));
-    ATAS_CHECK(be->add(be, x_out, mlp, res2, BT * D));
+    if (!atas_vit_ln1_from_prev(m, l + 1)) {
+        ATAS_CHECK(be->add(be, x_out, mlp, res2, BT * D));
+        return ATAS_OK;
+    }
+    /* the next block's norm1 with this residual add (vit_family.h) */
+    const int n = l + 1;
+    ATAS_CHECK(be->add_layernorm_fwd(be, x_out, SLOT(p, ln1, n, BT * D), tr ? SLOT(p, ln1_mean, n, BT) : NULL,
+                                     tr ? SLOT(p, ln1_rstd, n, BT) : NULL, mlp, res2,
+                                     PW(m, BLK(n, ATAS_EVA_NORM1_W)), PW(m, BLK(n, ATAS_EVA_NORM1_B)), M, D,
+                                     c->ln_eps));
     return ATAS_OK;
 }
 
@@ -92,17 +101,15 @@ static atas_status dense_fwd(atas_vit_pass *p, const atas_vit *m, const float *x
                             c->ln_eps));
     ATAS_CHECK(be->linear_fwd(be, p->d_x1, p->d_iln, PW(m, BLK(l, ATAS_EVA_PROJ_W)),
                          PW(m, BLK(l, ATAS_EVA_PROJ_B)), M, D, D));
-    ATAS_CHECK(be->add(be, p->d_x1, p->d_x1, p->d_x, (size_t)M * D));
-    ATAS_CHECK(be->layernorm_fwd(be, p->d_ln2, tr ? p->d_ln2_mean : NULL, tr ? p->d_ln2_rstd : NULL, p->d_x1,
-                            PW(m, BLK(l, ATAS_EVA_NORM2_W)), PW(m, BLK(l, ATAS_EVA_NORM2_B)), M, D,
-                            c->ln_eps));
+    ATAS_CHECK(be->add_layernorm_fwd(be, p->d_x1, p->d_ln2, tr ? p->d_ln2_mean : NULL, tr ? p->d_ln2_rstd : NULL,
+                                     p->d_x1, p->d_x, PW(m, BLK(l, ATAS_EVA_NORM2_W)),
+                                     PW(m, BLK(l, ATAS_EVA_NORM2_B)), M, D, c->ln_eps));
     /* inference reuses the full-sequence MLP buffer (B*Np <= B*T rows) */
     ATAS_CHECK(mlp_fwd(m, l, M, p->d_ln2, tr ? p->d_fch : p->fch, p->fca, p->d_fln,
                   tr ? p->d_fln_mean : NULL, tr ? p->d_fln_rstd : NULL, p->d_x2));
-    ATAS_CHECK(be->add(be, p->d_x2, p->d_x2, p->d_x1, (size_t)M * D));
-    ATAS_CHECK(be->layernorm_fwd(be, p->d_lnp, tr ? p->d_lnp_mean : NULL, tr ? p->d_lnp_rstd : NULL, p->d_x2,
-                            PW(m, atas_eva_tail(L, ATAS_EVA_NORM_W)),
-                            PW(m, atas_eva_tail(L, ATAS_EVA_NORM_B)), M, D, c->ln_eps));
+    ATAS_CHECK(be->add_layernorm_fwd(be, p->d_x2, p->d_lnp, tr ? p->d_lnp_mean : NULL, tr ? p->d_lnp_rstd : NULL,
+                                     p->d_x2, p->d_x1, PW(m, atas_eva_tail(L, ATAS_EVA_NORM_W)),
+                                     PW(m, atas_eva_tail(L, ATAS_EVA_NORM_B)), M, D, c->ln_eps));
     ATAS_CHECK(be->linear_fwd(be, p->dense, p->d_lnp, PW(m, atas_eva_tail(L, ATAS_EVA_HEAD_W)),
                          PW(m, atas_eva_tail(L, ATAS_EVA_HEAD_B)), M, D, E));
     return ATAS_OK;

@@ -87,21 +87,26 @@ atas_status atas_text_encode(atas_text *t, const int32_t *ids, int B, float *out
     for (int l = 0; l < L; l++) {
 #define P(k) atas_txt_p(t, atas_txt_blk(l, k))
 #define DO(expr) ATAS_CHECK_GOTO(st, expr, done)
-        DO(be->layernorm_fwd(be, t->h, NULL, NULL, t->x, P(ATAS_BLK_LN1_W), P(ATAS_BLK_LN1_B),
-                             (int)rows, W, c->ln_eps));
+        if (l == 0) /* later blocks get their ln_1 from the previous block's last add */
+            DO(be->layernorm_fwd(be, t->h, NULL, NULL, t->x, P(ATAS_BLK_LN1_W), P(ATAS_BLK_LN1_B),
+                                 (int)rows, W, c->ln_eps));
         DO(be->linear_fwd(be, t->qkv, t->h, P(ATAS_BLK_INPROJ_W), P(ATAS_BLK_INPROJ_B), (int)rows, W,
                           3 * W));
         DO(be->attention_causal_fwd(be, t->att, NULL, t->qkv, B, T, H, W / H, t->ws));
         DO(be->linear_fwd(be, t->h, t->att, P(ATAS_BLK_OUTPROJ_W), P(ATAS_BLK_OUTPROJ_B), (int)rows,
                           W, W));
-        DO(be->add(be, t->x, t->x, t->h, rows * W));
-        DO(be->layernorm_fwd(be, t->h, NULL, NULL, t->x, P(ATAS_BLK_LN2_W), P(ATAS_BLK_LN2_B),
-                             (int)rows, W, c->ln_eps));
+        DO(be->add_layernorm_fwd(be, t->x, t->h, NULL, NULL, t->h, t->x, P(ATAS_BLK_LN2_W), P(ATAS_BLK_LN2_B),
+                                 (int)rows, W, c->ln_eps));
         DO(be->linear_fwd(be, t->hid, t->h, P(ATAS_BLK_FC_W), P(ATAS_BLK_FC_B), (int)rows, W, c->mlp));
         DO(be->act_fwd(be, t->hid, t->hid, rows * c->mlp, c->act));
         DO(be->linear_fwd(be, t->h, t->hid, P(ATAS_BLK_CPROJ_W), P(ATAS_BLK_CPROJ_B), (int)rows,
                           c->mlp, W));
-        DO(be->add(be, t->x, t->x, t->h, rows * W));
+        if (l + 1 < L)
+            DO(be->add_layernorm_fwd(be, t->x, t->h, NULL, NULL, t->h, t->x,
+                                     atas_txt_p(t, atas_txt_blk(l + 1, ATAS_BLK_LN1_W)),
+                                     atas_txt_p(t, atas_txt_blk(l + 1, ATAS_BLK_LN1_B)), (int)rows, W, c->ln_eps));
+        else
+            DO(be->add(be, t->x, t->x, t->h, rows * W));
 #undef DO
 #undef P
     }

@@ -92,7 +92,7 @@ atas_status atas_vit_pos_fwd(atas_vit_pass *p, const atas_vit *m, const float *p
         return ATAS_OK;
     }
     ATAS_CHECK(be->copy(be, p->pos, pos, (size_t)D * sizeof(float)));
-    ATAS_CHECK(be->resample_fwd(be, p->pos + D, pos + D, G, G, p->gh, p->gw, D, ATAS_RESAMPLE_BICUBIC));
+    ATAS_CHECK(be->resample_fwd(be, p->pos + D, pos + D, G, G, p->gh, p->gw, D, ATAS_RESAMPLE_BICUBIC, p->rs_plan));
     return ATAS_OK;
 }
 
@@ -104,7 +104,7 @@ atas_status atas_vit_pos_bwd(const atas_vit_pass *p, const atas_vit *m, float *g
     } else {
         ATAS_CHECK(be->axpy(be, gpos, 1.0f, p->g_dpos, (size_t)D));
         ATAS_CHECK(be->resample_bwd(be, gpos + D, p->g_dpos + D, G0, G0, p->gh, p->gw, D,
-                                    ATAS_RESAMPLE_BICUBIC));
+                                    ATAS_RESAMPLE_BICUBIC, p->rs_plan));
     }
     return ATAS_OK;
 }

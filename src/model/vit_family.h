@@ -26,6 +26,14 @@ typedef struct {
     atas_status (*global_bwd)(atas_vit_pass *p, const atas_vit *m, const float *dglob, float *dres);
 } atas_vit_family;
 
+/* Cross-block fusion of the forward: block l's closing residual add also computes
+ * the ln_1 of block l+1 (add_layernorm_fwd) when block l+1 is one of the shared
+ * blocks 1..L-2, which then start from it. The last block computes its own: its input
+ * feeds the dense path first, which may reuse the ln_1 buffer in inference. */
+static inline int atas_vit_ln1_from_prev(const atas_vit *m, int l) {
+    return l >= 1 && l <= m->cfg.layers - 2;
+}
+
 /* The blocks of a forward once p->res slot 0 holds the embedded input: blocks 0..L-2
  * (shared by both outputs), then the dense path on the last block's input (first:
  * inference updates the residual stream in place in the last block), then the last

@@ -20,24 +20,33 @@ static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const f
     float *lse = p->train ? SLOT(p, lse, l, (size_t)p->B * nh * p->T) : NULL;
     float *res2 = p->train ? SLOT(p, res2, l, BT * D) : x_out;
 
-    ATAS_CHECK(be->layernorm_fwd(be, ln1, m1, r1, x_in, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_W)),
-                            atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_B)), M, D, c->ln_eps));
+    if (!atas_vit_ln1_from_prev(m, l))
+        ATAS_CHECK(be->layernorm_fwd(be, ln1, m1, r1, x_in, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_W)),
+                                     atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_B)), M, D, c->ln_eps));
     ATAS_CHECK(be->linear_fwd(be, qkv, ln1, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_INPROJ_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_INPROJ_B)), M, D, 3 * D));
     ATAS_CHECK(be->attention_fwd(be, atty, lse, qkv, p->B, p->T, nh, D / nh, p->attn_ws));
     float *proj = p->train ? res2 : p->tmp;
     ATAS_CHECK(be->linear_fwd(be, proj, atty, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_B)), M, D, D));
-    ATAS_CHECK(be->add(be, res2, proj, x_in, BT * D));
-    ATAS_CHECK(be->layernorm_fwd(be, ln2, m2, r2, res2, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_W)),
-                            atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_B)), M, D, c->ln_eps));
+    ATAS_CHECK(be->add_layernorm_fwd(be, res2, ln2, m2, r2, proj, x_in, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_W)),
+                                     atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_B)), M, D, c->ln_eps));
     ATAS_CHECK(be->linear_fwd(be, fch, ln2, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_B)), M, D, Hm));
     ATAS_CHECK(be->act_fwd(be, p->fca, fch, BT * Hm, c->act));
     float *mlp = p->train ? x_out : p->tmp;
     ATAS_CHECK(be->linear_fwd(be, mlp, p->fca, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_B)), M, Hm, D));
-    ATAS_CHECK(be->add(be, x_out, mlp, res2, BT * D));
+    if (!atas_vit_ln1_from_prev(m, l + 1)) {
+        ATAS_CHECK(be->add(be, x_out, mlp, res2, BT * D));
+        return ATAS_OK;
+    }
+    /* the next block's ln_1 with this residual add (its slot; block l is done with its own) */
+    const int n = l + 1;
+    ATAS_CHECK(be->add_layernorm_fwd(be, x_out, SLOT(p, ln1, n, BT * D), p->train ? SLOT(p, ln1_mean, n, BT) : NULL,
+                                     p->train ? SLOT(p, ln1_rstd, n, BT) : NULL, mlp, res2,
+                                     atas_vit_p(m, atas_vit_blk(n, ATAS_BLK_LN1_W)),
+                                     atas_vit_p(m, atas_vit_blk(n, ATAS_BLK_LN1_B)), M, D, c->ln_eps));
     return ATAS_OK;
 }
 
@@ -58,10 +67,9 @@ static atas_status dense_fwd(atas_vit_pass *p, const atas_vit *m, const float *x
     ATAS_CHECK(be->linear_fwd(be, p->d_v, p->d_ln1, Wqkv + (size_t)2 * D * D, bqkv + 2 * D, M, D, D));
     ATAS_CHECK(be->linear_fwd(be, p->d_x1, p->d_v, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_B)), M, D, D));
-    ATAS_CHECK(be->add(be, p->d_x1, p->d_x1, p->d_x, (size_t)M * D));
-    ATAS_CHECK(be->layernorm_fwd(be, p->d_ln2, tr ? p->d_ln2_mean : NULL, tr ? p->d_ln2_rstd : NULL, p->d_x1,
-                            atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_W)),
-                            atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_B)), M, D, c->ln_eps));
+    ATAS_CHECK(be->add_layernorm_fwd(be, p->d_x1, p->d_ln2, tr ? p->d_ln2_mean : NULL, tr ? p->d_ln2_rstd : NULL,
+                                     p->d_x1, p->d_x, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_W)),
+                                     atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_B)), M, D, c->ln_eps));
     /* inference reuses the full-sequence MLP buffers (B*Np <= B*T rows) */
     float *fch = tr ? p->d_fch : p->fch;
     ATAS_CHECK(be->linear_fwd(be, fch, p->d_ln2, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_W)),
@@ -69,11 +77,10 @@ static atas_status dense_fwd(atas_vit_pass *p, const atas_vit *m, const float *x
     ATAS_CHECK(be->act_fwd(be, p->fca, fch, (size_t)M * Hm, c->act));
     ATAS_CHECK(be->linear_fwd(be, p->d_x2, p->fca, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_B)), M, Hm, D));
-    ATAS_CHECK(be->add(be, p->d_x2, p->d_x2, p->d_x1, (size_t)M * D));
     const int L = c->layers;
-    ATAS_CHECK(be->layernorm_fwd(be, p->d_lnp, tr ? p->d_lnp_mean : NULL, tr ? p->d_lnp_rstd : NULL, p->d_x2,
-                            atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_LNPOST_W)),
-                            atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_LNPOST_B)), M, D, c->ln_eps));
+    ATAS_CHECK(be->add_layernorm_fwd(be, p->d_x2, p->d_lnp, tr ? p->d_lnp_mean : NULL, tr ? p->d_lnp_rstd : NULL,
+                                     p->d_x2, p->d_x1, atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_LNPOST_W)),
+                                     atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_LNPOST_B)), M, D, c->ln_eps));
     ATAS_CHECK(be->matmul_fwd(be, p->dense, p->d_lnp, atas_vit_p(m, atas_vit_tail(L, ATAS_VIT_PROJ)), M, D, E));
     return ATAS_OK;
 }

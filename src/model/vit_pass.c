@@ -109,7 +109,14 @@ atas_status atas_vit_pass_create(atas_vit_pass **out, const atas_vit *m, int B, 
         atas_eva_fill_activation_sizes(p, c);
     else
         fill_in_activation_sizes(p, c);
+    const atas_backend *be = m->be;
+    const int G = c->grid, resampled = p->gh != G || p->gw != G;
+    if (resampled)
+        atas_plan_add(&p->plan, &p->rs_plan, be->resample_plan_bytes(be, G, G, p->gh, p->gw),
+                      "resample tables");
     ATAS_CHECK(atas_plan_alloc(&p->plan));
+    /* once per pass: its forward and backward then copy nothing from the host */
+    if (resampled) ATAS_CHECK(be->resample_plan(be, p->rs_plan, G, G, p->gh, p->gw, ATAS_RESAMPLE_BICUBIC));
     p->bytes = p->plan.total;
     atas_plan_print(&p->plan, ATAS_LOG_INFO);
     return ATAS_OK;

@@ -28,6 +28,8 @@ struct atas_vit_pass {
     float *fca;     /* [B,T,Hm] activation output (recomputed in the backward) */
     float *tmp;     /* [B,T,D] inference: projection output before the residual add */
     void *attn_ws;
+    void *rs_plan;  /* the positional embedding's resample tables, built at creation
+                     * (NULL when the grid is the model's own) */
 
     /* global head */
     float *g_x, *g_ln, *g_mean, *g_rstd, *glob; /* [B,D] [B,D] [B] [B] [B,E] */

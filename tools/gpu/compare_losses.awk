@@ -1,4 +1,5 @@
-# awk -f compare_losses.awk -v tol=1e-4 [-v note=FILE] RUN.jsonl REFERENCE.jsonl
+# awk -f compare_losses.awk -v tol=1e-4 [-v keys="total"] [-v note=FILE] RUN.jsonl REFERENCE.jsonl
+# (keys: the losses compared, default all four)
 # Compares the losses (g2l, l2l, g2g, total) of two metrics.jsonl step by step. Error of a loss =
 # |a - b| / max(|b|, 1e-3 |total_b|): relative, except that a component far below the objective
 # (g2g is ~1e-17 at step 0, teacher = student) is measured against a thousandth of the total.
@@ -11,7 +12,7 @@ function val(line, key,    m) {
     return "absent"
 }
 function abs(x) { return x < 0 ? -x : x }
-BEGIN { if (tol == "") tol = 1e-4; nk = split("g2l l2l g2g total", K, " ") }
+BEGIN { if (tol == "") tol = 1e-4; if (keys == "") keys = "g2l l2l g2g total"; nk = split(keys, K, " ") }
 FNR == 1 { f++ }
 {
     s = val($0, "step"); if (s == "absent" || s == "null") next

@@ -129,7 +129,7 @@ typedef struct {
  *   atas_plan_print(&pl, ATAS_LOG_INFO); names, MiB and the total, through atas_log
  *   atas_plan_release(&pl);             one free; every pointer back to NULL
  * Each buffer starts on a 256-byte boundary (cudaMalloc's). */
-#define ATAS_PLAN_MAX 64
+#define ATAS_PLAN_MAX 96
 typedef struct {
     const char *name;
     void **ptr;

@@ -27,7 +27,7 @@ typedef enum {
     OPC_INOUT  /* updated in place (optimizer state, y of axpy) */
 } opc_role;
 
-#define OPC_MAXT 12
+#define OPC_MAXT 16
 typedef struct {
     const char *name;
     opc_role role;

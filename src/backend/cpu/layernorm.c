@@ -37,6 +37,22 @@ atas_status atas_cpu_layernorm_fwd(const atas_backend *be, float *y, float *mean
     return ATAS_OK;
 }
 
+/* s = a + r, then the same row LayerNorm: bit for bit add followed by layernorm_fwd,
+ * with the row still in L1 for the statistics */
+atas_status atas_cpu_add_layernorm_fwd(const atas_backend *be, float *s, float *y, float *mean, float *rstd,
+                                       const float *a, const float *r, const float *w, const float *b, int M,
+                                       int C, float eps) {
+#pragma omp parallel for schedule(static) if ((size_t)M * C > ATAS_CPU_PAR_MIN)
+    for (int i = 0; i < M; i++) {
+        float *sr = s + (size_t)i * C;
+        const float *ar = a + (size_t)i * C, *rr = r + (size_t)i * C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) sr[c] = ar[c] + rr[c];
+        ln_fwd_row(y + (size_t)i * C, mean ? mean + i : NULL, rstd ? rstd + i : NULL, sr, w, b, C, eps);
+    }
+    return ATAS_OK;
+}
+
 /* dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),  g = dy * w */
 ATAS_CPU_HOT static void ln_bwd_row(float *dxr, const float *gr, const float *xr, const float *w,
                                     float mu, float rs, int C) {

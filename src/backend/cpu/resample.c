@@ -3,17 +3,50 @@
  * tensor product of the 1-D weights directly (at most 4x4 taps per output), so
  * no intermediate grid is needed; the backward scatters the same weights,
  * parallel over channel blocks so that no two threads touch one value. */
+#include <string.h>
+
 #include "backend/cpu/cpu_internal.h"
+#include "backend/resample_plan.h"
 
-/* tap tables live on the stack; this bounds them to 128 KiB */
-#define RS_MAX_SIDE 4096
+size_t atas_cpu_resample_plan_bytes(const atas_backend *be, int ih, int iw, int oh, int ow) {
+    return atas_resample_plan_size(ih, iw, oh, ow);
+}
 
-atas_status atas_cpu_resample_fwd(const atas_backend *be, float *out, const float *in, int ih, int iw, int oh, int ow,
-                                  int C, atas_resample kind) {
-    int ty[4 * oh], tx[4 * ow];
-    float wy[4 * oh], wx[4 * ow];
+atas_status atas_cpu_resample_plan(const atas_backend *be, void *plan, int ih, int iw, int oh, int ow,
+                                   atas_resample kind) {
+    atas_resample_plan_fill(plan, ih, iw, oh, ow, kind);
+    return ATAS_OK;
+}
+
+/* the forward tap tables: the plan's (checked against the call's shape), else built
+ * into the caller's stack arrays (at most 4096 outputs per side: 128 KiB) */
+static atas_status taps(const char *op, const void *plan, int ih, int iw, int oh, int ow, atas_resample kind,
+                        int *ty, float *wy, int *tx, float *wx, const int **pty, const float **pwy,
+                        const int **ptx, const float **pwx) {
+    if (plan) {
+        const atas_resample_plan_head *h = (const atas_resample_plan_head *)plan;
+        ATAS_REQUIRE(h->magic == ATAS_RESAMPLE_PLAN_MAGIC && h->ih == ih && h->iw == iw && h->oh == oh &&
+                         h->ow == ow && h->kind == (int)kind,
+                     "%s: the plan is for in %dx%d out %dx%d kind %d, the call for in %dx%d out %dx%d kind %d", op,
+                     h->ih, h->iw, h->oh, h->ow, h->kind, ih, iw, oh, ow, (int)kind);
+        atas_resample_tabs t;
+        atas_resample_plan_view(plan, ih, iw, oh, ow, &t);
+        *pty = t.ty; *pwy = t.wy; *ptx = t.tx; *pwx = t.wx;
+        return ATAS_OK;
+    }
     atas_resample_weights(ih, oh, kind, ty, wy);
     atas_resample_weights(iw, ow, kind, tx, wx);
+    *pty = ty; *pwy = wy; *ptx = tx; *pwx = wx;
+    return ATAS_OK;
+}
+
+atas_status atas_cpu_resample_fwd(const atas_backend *be, float *out, const float *in, int ih, int iw, int oh, int ow,
+                                  int C, atas_resample kind, const void *plan) {
+    int sty[plan ? 1 : 4 * oh], stx[plan ? 1 : 4 * ow];
+    float swy[plan ? 1 : 4 * oh], swx[plan ? 1 : 4 * ow];
+    const int *ty, *tx;
+    const float *wy, *wx;
+    ATAS_CHECK(taps("resample_fwd", plan, ih, iw, oh, ow, kind, sty, swy, stx, swx, &ty, &wy, &tx, &wx));
     const int ntap = kind == ATAS_RESAMPLE_BICUBIC ? 4 : 2;
 #pragma omp parallel for schedule(static) if ((size_t)oh * ow * C * ntap * ntap > ATAS_CPU_PAR_MIN)
     for (int oy = 0; oy < oh; oy++) {
@@ -34,11 +67,12 @@ atas_status atas_cpu_resample_fwd(const atas_backend *be, float *out, const floa
 }
 
 atas_status atas_cpu_resample_bwd(const atas_backend *be, float *din, const float *dout, int ih, int iw, int oh, int ow,
-                                  int C, atas_resample kind) {
-    int ty[4 * oh], tx[4 * ow];
-    float wy[4 * oh], wx[4 * ow];
-    atas_resample_weights(ih, oh, kind, ty, wy);
-    atas_resample_weights(iw, ow, kind, tx, wx);
+                                  int C, atas_resample kind, const void *plan) {
+    int sty[plan ? 1 : 4 * oh], stx[plan ? 1 : 4 * ow];
+    float swy[plan ? 1 : 4 * oh], swx[plan ? 1 : 4 * ow];
+    const int *ty, *tx;
+    const float *wy, *wx;
+    ATAS_CHECK(taps("resample_bwd", plan, ih, iw, oh, ow, kind, sty, swy, stx, swx, &ty, &wy, &tx, &wx));
     const int ntap = kind == ATAS_RESAMPLE_BICUBIC ? 4 : 2;
     const int CB = 32;
     const int nblk = (C + CB - 1) / CB;

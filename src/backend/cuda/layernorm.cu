@@ -32,6 +32,40 @@ __global__ void k_ln_fwd(float *y, float *mean, float *rstd, const float *x, con
     }
 }
 
+/* s = a + r and y = LayerNorm(s) in one pass: the warp writes its row of s while
+ * summing it, then re-reads its own writes (L1) for the variance and the output */
+__global__ void k_add_ln_fwd(float *s, float *y, float *mean, float *rstd, const float *a, const float *r,
+                             const float *w, const float *b, int M, int C, float eps) {
+    const int lane = threadIdx.x & 31;
+    const long row = (long)blockIdx.x * ATAS_CU_ROWS_PER_BLOCK + (threadIdx.x >> 5);
+    if (row >= M) return;
+    const float *ar = a + row * C, *rr = r + row * C;
+    float *sr = s + row * C, *yr = y + row * C;
+    float t = 0.0f;
+    for (int c = lane; c < C; c += 32) {
+        const float v = ar[c] + rr[c];
+        sr[c] = v;
+        t += v;
+    }
+    const float mu = atas_warp_sum(t) / (float)C;
+    float v2 = 0.0f;
+    for (int c = lane; c < C; c += 32) { /* each lane re-reads only what it wrote */
+        const float d = sr[c] - mu;
+        v2 += d * d;
+    }
+    const float rs = 1.0f / sqrtf(atas_warp_sum(v2) / (float)C + eps);
+    for (int c = lane; c < C; c += 32) {
+        float o = (sr[c] - mu) * rs;
+        if (w) o *= w[c];
+        if (b) o += b[c];
+        yr[c] = o;
+    }
+    if (lane == 0) {
+        if (mean) mean[row] = mu;
+        if (rstd) rstd[row] = rs;
+    }
+}
+
 /* dx += rstd * (g - mean(g) - xhat * mean(g xhat)),  g = dy * w */
 __global__ void k_ln_bwd_dx(float *dx, const float *dy, const float *x, const float *w,
                             const float *mean, const float *rstd, int M, int C) {
@@ -89,6 +123,15 @@ extern "C" atas_status atas_cuda_layernorm_fwd(const atas_backend *be, float *y,
     k_ln_fwd<<<atas_cu_row_blocks(M), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(y, mean, rstd, x, w, b, M, C,
                                                                      eps);
     CU_LAUNCHED("layernorm_fwd");
+    return ATAS_OK;
+}
+
+extern "C" atas_status atas_cuda_add_layernorm_fwd(const atas_backend *be, float *s, float *y, float *mean,
+                                                   float *rstd, const float *a, const float *r, const float *w,
+                                                   const float *b, int M, int C, float eps) {
+    k_add_ln_fwd<<<atas_cu_row_blocks(M), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(s, y, mean, rstd, a, r,
+                                                                                                w, b, M, C, eps);
+    CU_LAUNCHED("add_layernorm_fwd");
     return ATAS_OK;
 }
 

@@ -1,31 +1,26 @@
 /* Separable bicubic / bilinear resampling of a channels-last grid on the GPU.
- * The 1-D tap/weight tables come from atas_resample_weights on the host (the
- * same code as the CPU backend) and are copied into static __device__ tables,
- * so no op allocates. The forward gathers at most 4x4 taps per output; the
- * backward is a gather too: the host inverts the tables (for each input index,
- * the outputs that read it, in output order), so din += R^T dout needs no
- * atomics and is deterministic. The tables are shared: one host thread, one stream. */
+ * The tables are a resample plan (resample_plan.h; the same code as the CPU backend):
+ * the caller's, built once and uploaded by resample_plan, or, with no plan, built on
+ * the host for this call and copied into a static __device__ buffer on the compute
+ * stream (so no op allocates; the buffer is shared: one host thread, one stream). The
+ * forward gathers at most 4x4 taps per output; the backward is a gather too, over the
+ * plan's transposed tables (for each input index, the outputs that read it, in output
+ * order), so din += R^T dout needs no atomics and is deterministic. */
+#include <stdlib.h>
+
 #include "backend/cuda/cuda_common.cuh"
+#include "backend/resample_plan.h"
 
 #define RS_MAX_SIDE 4096  /* outputs per axis, as the CPU backend */
-#define RS_MAX_IN 16384   /* inputs per axis (backward tables) */
+#define RS_MAX_IN 16384   /* inputs per axis (the transposed tables) */
+/* the largest plan: 8 arrays of 4 entries per output, 2 of offsets, a header and the
+ * 16-byte rounding of each (resample_plan.h) */
+#define RS_MAX_PLAN (256 + 4 * 8 * 4 * RS_MAX_SIDE + 4 * 2 * (RS_MAX_IN + 1))
 
-__device__ int g_ty[4 * RS_MAX_SIDE], g_tx[4 * RS_MAX_SIDE];
-__device__ float g_wy[4 * RS_MAX_SIDE], g_wx[4 * RS_MAX_SIDE];
-/* inverse tables: entries [off[i], off[i+1]) of (output, weight) read input i */
-__device__ int g_yoff[RS_MAX_IN + 1], g_xoff[RS_MAX_IN + 1];
-__device__ int g_yo[4 * RS_MAX_SIDE], g_xo[4 * RS_MAX_SIDE];
-__device__ float g_yw[4 * RS_MAX_SIDE], g_xw[4 * RS_MAX_SIDE];
+__device__ __align__(16) unsigned char g_plan[RS_MAX_PLAN];
 
-/* beyond the registry's checks: the inverse tables bound the input side */
-static atas_status check_input(const char *op, int ih, int iw) {
-    ATAS_REQUIRE(ih <= RS_MAX_IN && iw <= RS_MAX_IN, "%s: input %dx%d exceeds %d per side", op,
-                 ih, iw, RS_MAX_IN);
-    return ATAS_OK;
-}
-
-__global__ void k_resample_fwd(float *out, const float *in, int iw, int ow, int C, size_t n,
-                               int ntap) {
+__global__ void k_resample_fwd(float *out, const float *in, int iw, int ow, int C, size_t n, int ntap,
+                               const int *ty, const float *wy, const int *tx, const float *wx) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
         const int c = (int)(i % C);
@@ -33,92 +28,92 @@ __global__ void k_resample_fwd(float *out, const float *in, int iw, int ow, int 
         const int ox = (int)(pix % ow), oy = (int)(pix / ow);
         float o = 0.0f;
         for (int ky = 0; ky < ntap; ky++) {
-            const float *row = in + (size_t)g_ty[4 * oy + ky] * iw * C;
+            const float *row = in + (size_t)ty[4 * oy + ky] * iw * C;
             for (int kx = 0; kx < ntap; kx++) {
-                const float w = g_wy[4 * oy + ky] * g_wx[4 * ox + kx];
-                o += w * row[(size_t)g_tx[4 * ox + kx] * C + c];
+                const float w = wy[4 * oy + ky] * wx[4 * ox + kx];
+                o += w * row[(size_t)tx[4 * ox + kx] * C + c];
             }
         }
         out[i] = o;
     }
 }
 
-__global__ void k_resample_bwd(float *din, const float *dout, int iw, int ow, int C, size_t n) {
+__global__ void k_resample_bwd(float *din, const float *dout, int iw, int ow, int C, size_t n,
+                               const int *yoff, const int *yo, const float *yw, const int *xoff,
+                               const int *xo, const float *xw) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
         const int c = (int)(i % C);
         const size_t pix = i / C;
         const int ix = (int)(pix % iw), iy = (int)(pix / iw);
         float acc = 0.0f;
-        for (int ey = g_yoff[iy]; ey < g_yoff[iy + 1]; ey++) {
-            const float *row = dout + (size_t)g_yo[ey] * ow * C;
-            const float wy = g_yw[ey];
-            for (int ex = g_xoff[ix]; ex < g_xoff[ix + 1]; ex++)
-                acc += (wy * g_xw[ex]) * row[(size_t)g_xo[ex] * C + c];
+        for (int ey = yoff[iy]; ey < yoff[iy + 1]; ey++) {
+            const float *row = dout + (size_t)yo[ey] * ow * C;
+            const float wy = yw[ey];
+            for (int ex = xoff[ix]; ex < xoff[ix + 1]; ex++)
+                acc += (wy * xw[ex]) * row[(size_t)xo[ex] * C + c];
         }
         din[i] += acc;
     }
 }
 
-/* CSR of the transposed 1-D map: for input i, the (output, weight) pairs that read it */
-static void invert(int in, int out, int ntap, const int *taps, const float *wts, int *off,
-                   int *oidx, float *ow) {
-    for (int i = 0; i <= in; i++) off[i] = 0;
-    for (int o = 0; o < out; o++)
-        for (int k = 0; k < ntap; k++) off[taps[4 * o + k] + 1]++;
-    for (int i = 0; i < in; i++) off[i + 1] += off[i];
-    int fill[in];
-    for (int i = 0; i < in; i++) fill[i] = off[i];
-    for (int o = 0; o < out; o++)
-        for (int k = 0; k < ntap; k++) {
-            const int e = fill[taps[4 * o + k]]++;
-            oidx[e] = o;
-            ow[e] = wts[4 * o + k];
-        }
+extern "C" size_t atas_cuda_resample_plan_bytes(const atas_backend *be, int ih, int iw, int oh, int ow) {
+    return atas_resample_plan_size(ih, iw, oh, ow);
+}
+
+/* built on the host, one synchronous upload (a pass does this once, at its creation) */
+extern "C" atas_status atas_cuda_resample_plan(const atas_backend *be, void *plan, int ih, int iw, int oh, int ow,
+                                               atas_resample kind) {
+    const size_t bytes = atas_resample_plan_size(ih, iw, oh, ow);
+    void *h = malloc(bytes);
+    ATAS_REQUIRE(h, "resample_plan: out of host memory for %zu bytes", bytes);
+    atas_resample_plan_fill(h, ih, iw, oh, ow, kind);
+    const atas_status st = be->upload(be, plan, h, bytes);
+    free(h);
+    return st;
+}
+
+/* the device tables of a call: the plan, or this call's own in g_plan */
+static atas_status tables(const atas_backend *be, const char *op, const void *plan, int ih, int iw, int oh, int ow,
+                          atas_resample kind, atas_resample_tabs *t) {
+    ATAS_REQUIRE(ih <= RS_MAX_IN && iw <= RS_MAX_IN, "%s: input %dx%d exceeds %d per side", op, ih, iw, RS_MAX_IN);
+    if (!plan) {
+        const size_t bytes = atas_resample_plan_size(ih, iw, oh, ow);
+        ATAS_REQUIRE(bytes <= RS_MAX_PLAN, "%s: tables of %zu bytes exceed %d", op, bytes, RS_MAX_PLAN);
+        void *h = malloc(bytes);
+        ATAS_REQUIRE(h, "%s: out of host memory for %zu bytes", op, bytes);
+        atas_resample_plan_fill(h, ih, iw, oh, ow, kind);
+        /* on the compute stream: ordered after the kernels that read the previous tables.
+         * From pageable memory the call returns once the source is staged, so h may go. */
+        const cudaError_t ce = cudaMemcpyToSymbolAsync(g_plan, h, bytes, 0, cudaMemcpyHostToDevice,
+                                                       atas_cu_stream(be));
+        free(h);
+        CU_CHECK(op, ce);
+        CU_CHECK(op, cudaGetSymbolAddress((void **)&plan, g_plan));
+    }
+    atas_resample_plan_view(plan, ih, iw, oh, ow, t);
+    return ATAS_OK;
 }
 
 extern "C" atas_status atas_cuda_resample_fwd(const atas_backend *be, float *out, const float *in, int ih, int iw, int oh,
-                                              int ow, int C, atas_resample kind) {
-    ATAS_CHECK(check_input("resample_fwd", ih, iw));
-    int ty[4 * oh], tx[4 * ow];
-    float wy[4 * oh], wx[4 * ow];
-    atas_resample_weights(ih, oh, kind, ty, wy);
-    atas_resample_weights(iw, ow, kind, tx, wx);
-    /* on the compute stream: ordered after the kernels that read the previous tables. From
-     * pageable memory the call returns once the source is staged, so the VLAs may go. */
-    CU_CHECK("resample_fwd", cudaMemcpyToSymbolAsync(g_ty, ty, sizeof(int) * 4 * oh, 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
-    CU_CHECK("resample_fwd", cudaMemcpyToSymbolAsync(g_wy, wy, sizeof(float) * 4 * oh, 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
-    CU_CHECK("resample_fwd", cudaMemcpyToSymbolAsync(g_tx, tx, sizeof(int) * 4 * ow, 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
-    CU_CHECK("resample_fwd", cudaMemcpyToSymbolAsync(g_wx, wx, sizeof(float) * 4 * ow, 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
+                                              int ow, int C, atas_resample kind, const void *plan) {
+    atas_resample_tabs t;
+    ATAS_CHECK(tables(be, "resample_fwd", plan, ih, iw, oh, ow, kind, &t));
     const size_t n = (size_t)oh * ow * C;
     const int ntap = kind == ATAS_RESAMPLE_BICUBIC ? 4 : 2;
-    k_resample_fwd<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(out, in, iw, ow, C, n,
-                                                                            ntap);
+    k_resample_fwd<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(
+        out, in, iw, ow, C, n, ntap, t.ty, t.wy, t.tx, t.wx);
     CU_LAUNCHED("resample_fwd");
     return ATAS_OK;
 }
 
 extern "C" atas_status atas_cuda_resample_bwd(const atas_backend *be, float *din, const float *dout, int ih, int iw,
-                                              int oh, int ow, int C, atas_resample kind) {
-    ATAS_CHECK(check_input("resample_bwd", ih, iw));
-    int ty[4 * oh], tx[4 * ow];
-    float wy[4 * oh], wx[4 * ow];
-    atas_resample_weights(ih, oh, kind, ty, wy);
-    atas_resample_weights(iw, ow, kind, tx, wx);
-    const int ntap = kind == ATAS_RESAMPLE_BICUBIC ? 4 : 2;
-    int yoff[ih + 1], xoff[iw + 1], yo[ntap * oh], xo[ntap * ow];
-    float yw[ntap * oh], xw[ntap * ow];
-    invert(ih, oh, ntap, ty, wy, yoff, yo, yw);
-    invert(iw, ow, ntap, tx, wx, xoff, xo, xw);
-    CU_CHECK("resample_bwd", cudaMemcpyToSymbolAsync(g_yoff, yoff, sizeof(int) * (ih + 1), 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
-    CU_CHECK("resample_bwd", cudaMemcpyToSymbolAsync(g_xoff, xoff, sizeof(int) * (iw + 1), 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
-    CU_CHECK("resample_bwd", cudaMemcpyToSymbolAsync(g_yo, yo, sizeof(int) * ntap * oh, 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
-    CU_CHECK("resample_bwd", cudaMemcpyToSymbolAsync(g_xo, xo, sizeof(int) * ntap * ow, 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
-    CU_CHECK("resample_bwd", cudaMemcpyToSymbolAsync(g_yw, yw, sizeof(float) * ntap * oh, 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
-    CU_CHECK("resample_bwd", cudaMemcpyToSymbolAsync(g_xw, xw, sizeof(float) * ntap * ow, 0, cudaMemcpyHostToDevice, atas_cu_stream(be)));
+                                              int oh, int ow, int C, atas_resample kind, const void *plan) {
+    atas_resample_tabs t;
+    ATAS_CHECK(tables(be, "resample_bwd", plan, ih, iw, oh, ow, kind, &t));
     const size_t n = (size_t)ih * iw * C;
-    k_resample_bwd<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(din, dout, iw, ow, C,
-                                                                            n);
+    k_resample_bwd<<<atas_cu_blocks(n, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(
+        din, dout, iw, ow, C, n, t.yoff, t.yo, t.yw, t.xoff, t.xo, t.xw);
     CU_LAUNCHED("resample_bwd");
     return ATAS_OK;
 }
