@@ -728,6 +728,10 @@ const opc_case atas_op_cases[] = {
     {"attention", "attention", TO, {2, 70, 2, 8}, {0}, NOFD, TORCH},
     {"attention", "attention", TO, {1, 197, 3, 16}, {0}, NOFD, TORCH},
     {"attention", "attention", BE, {8, 197, 12, 64}, {0}, NOFD, NOTORCH},
+    /* the mosaics (issue 11's yardstick: >= 300 TFLOP/s forward on an H100/H200 at bf16):
+     * ViT-L/14 at 896 px (T = 4097, 16 heads of 64), ViT-B/16 at 960 px (T = 3601, 12 of 64) */
+    {"attention", "attention L/14 896px", BE, {1, 4097, 16, 64}, {0}, NOFD, NOTORCH},
+    {"attention", "attention B/16 960px", BE, {1, 3601, 12, 64}, {0}, NOFD, NOTORCH},
     {"attention", "attention", BQ, {2, 17, 4, 16}, {0}, NOFD, NOTORCH},
     /* causal attention (CLIP's text tower; forward only) */
     {"attention_causal", "attention_causal T1", P, {2, 1, 2, 8}, {0}, NOFD, NOTORCH},
