@@ -3,8 +3,6 @@
  * tensor product of the 1-D weights directly (at most 4x4 taps per output), so
  * no intermediate grid is needed; the backward scatters the same weights,
  * parallel over channel blocks so that no two threads touch one value. */
-#include <string.h>
-
 #include "backend/cpu/cpu_internal.h"
 #include "backend/resample_plan.h"
 
@@ -18,35 +16,33 @@ atas_status atas_cpu_resample_plan(const atas_backend *be, void *plan, int ih, i
     return ATAS_OK;
 }
 
-/* the forward tap tables: the plan's (checked against the call's shape), else built
- * into the caller's stack arrays (at most 4096 outputs per side: 128 KiB) */
-static atas_status taps(const char *op, const void *plan, int ih, int iw, int oh, int ow, atas_resample kind,
-                        int *ty, float *wy, int *tx, float *wx, const int **pty, const float **pwy,
-                        const int **ptx, const float **pwx) {
+/* the call's tables: the caller's plan (checked against the call's shape), else one
+ * built now into *own (freed by the caller) */
+static atas_status tables(const char *op, const void *plan, int ih, int iw, int oh, int ow, atas_resample kind,
+                          void **own, atas_resample_tabs *t) {
+    *own = NULL;
     if (plan) {
         const atas_resample_plan_head *h = (const atas_resample_plan_head *)plan;
         ATAS_REQUIRE(h->magic == ATAS_RESAMPLE_PLAN_MAGIC && h->ih == ih && h->iw == iw && h->oh == oh &&
                          h->ow == ow && h->kind == (int)kind,
                      "%s: the plan is for in %dx%d out %dx%d kind %d, the call for in %dx%d out %dx%d kind %d", op,
                      h->ih, h->iw, h->oh, h->ow, h->kind, ih, iw, oh, ow, (int)kind);
-        atas_resample_tabs t;
-        atas_resample_plan_view(plan, ih, iw, oh, ow, &t);
-        *pty = t.ty; *pwy = t.wy; *ptx = t.tx; *pwx = t.wx;
-        return ATAS_OK;
+    } else {
+        ATAS_CHECK(atas_host_alloc(own, atas_resample_plan_size(ih, iw, oh, ow), "resample tables"));
+        atas_resample_plan_fill(*own, ih, iw, oh, ow, kind);
+        plan = *own;
     }
-    atas_resample_weights(ih, oh, kind, ty, wy);
-    atas_resample_weights(iw, ow, kind, tx, wx);
-    *pty = ty; *pwy = wy; *ptx = tx; *pwx = wx;
+    atas_resample_plan_view(plan, ih, iw, oh, ow, t);
     return ATAS_OK;
 }
 
 atas_status atas_cpu_resample_fwd(const atas_backend *be, float *out, const float *in, int ih, int iw, int oh, int ow,
                                   int C, atas_resample kind, const void *plan) {
-    int sty[plan ? 1 : 4 * oh], stx[plan ? 1 : 4 * ow];
-    float swy[plan ? 1 : 4 * oh], swx[plan ? 1 : 4 * ow];
-    const int *ty, *tx;
-    const float *wy, *wx;
-    ATAS_CHECK(taps("resample_fwd", plan, ih, iw, oh, ow, kind, sty, swy, stx, swx, &ty, &wy, &tx, &wx));
+    void *own;
+    atas_resample_tabs t;
+    ATAS_CHECK(tables("resample_fwd", plan, ih, iw, oh, ow, kind, &own, &t));
+    const int *ty = t.ty, *tx = t.tx;
+    const float *wy = t.wy, *wx = t.wx;
     const int ntap = kind == ATAS_RESAMPLE_BICUBIC ? 4 : 2;
 #pragma omp parallel for schedule(static) if ((size_t)oh * ow * C * ntap * ntap > ATAS_CPU_PAR_MIN)
     for (int oy = 0; oy < oh; oy++) {
@@ -63,16 +59,17 @@ atas_status atas_cpu_resample_fwd(const atas_backend *be, float *out, const floa
             }
         }
     }
+    atas_host_free(own);
     return ATAS_OK;
 }
 
 atas_status atas_cpu_resample_bwd(const atas_backend *be, float *din, const float *dout, int ih, int iw, int oh, int ow,
                                   int C, atas_resample kind, const void *plan) {
-    int sty[plan ? 1 : 4 * oh], stx[plan ? 1 : 4 * ow];
-    float swy[plan ? 1 : 4 * oh], swx[plan ? 1 : 4 * ow];
-    const int *ty, *tx;
-    const float *wy, *wx;
-    ATAS_CHECK(taps("resample_bwd", plan, ih, iw, oh, ow, kind, sty, swy, stx, swx, &ty, &wy, &tx, &wx));
+    void *own;
+    atas_resample_tabs t;
+    ATAS_CHECK(tables("resample_bwd", plan, ih, iw, oh, ow, kind, &own, &t));
+    const int *ty = t.ty, *tx = t.tx;
+    const float *wy = t.wy, *wx = t.wx;
     const int ntap = kind == ATAS_RESAMPLE_BICUBIC ? 4 : 2;
     const int CB = 32;
     const int nblk = (C + CB - 1) / CB;
@@ -93,5 +90,6 @@ atas_status atas_cpu_resample_bwd(const atas_backend *be, float *din, const floa
             }
         }
     }
+    atas_host_free(own);
     return ATAS_OK;
 }

@@ -4,16 +4,12 @@
  * weight and bias gradients are column reductions with a fixed order. */
 #include "backend/cuda/cuda_common.cuh"
 
-__global__ void k_ln_fwd(float *y, float *mean, float *rstd, const float *x, const float *w,
-                         const float *b, int M, int C, float eps) {
-    const int lane = threadIdx.x & 31;
-    const long row = (long)blockIdx.x * ATAS_CU_ROWS_PER_BLOCK + (threadIdx.x >> 5);
-    if (row >= M) return;
-    const float *xr = x + row * C;
-    float *yr = y + row * C;
-    float s = 0.0f;
-    for (int c = lane; c < C; c += 32) s += xr[c];
-    const float mu = atas_warp_sum(s) / (float)C;
+/* the rest of a warp's row once its lanes hold the partial sums t of x: mean, two-pass
+ * variance (each lane re-reads only its own elements: x may be what the warp just wrote),
+ * y, and the saved statistics */
+__device__ __forceinline__ void ln_row_finish(float *yr, float *mean, float *rstd, const float *xr, const float *w,
+                                              const float *b, long row, int C, float eps, float t, int lane) {
+    const float mu = atas_warp_sum(t) / (float)C;
     float v = 0.0f;
     for (int c = lane; c < C; c += 32) {
         const float d = xr[c] - mu;
@@ -32,38 +28,33 @@ __global__ void k_ln_fwd(float *y, float *mean, float *rstd, const float *x, con
     }
 }
 
+__global__ void k_ln_fwd(float *y, float *mean, float *rstd, const float *x, const float *w,
+                         const float *b, int M, int C, float eps) {
+    const int lane = threadIdx.x & 31;
+    const long row = (long)blockIdx.x * ATAS_CU_ROWS_PER_BLOCK + (threadIdx.x >> 5);
+    if (row >= M) return;
+    const float *xr = x + row * C;
+    float t = 0.0f;
+    for (int c = lane; c < C; c += 32) t += xr[c];
+    ln_row_finish(y + row * C, mean, rstd, xr, w, b, row, C, eps, t, lane);
+}
+
 /* s = a + r and y = LayerNorm(s) in one pass: the warp writes its row of s while
- * summing it, then re-reads its own writes (L1) for the variance and the output */
+ * summing it, then finishes the row on its own writes (L1) */
 __global__ void k_add_ln_fwd(float *s, float *y, float *mean, float *rstd, const float *a, const float *r,
                              const float *w, const float *b, int M, int C, float eps) {
     const int lane = threadIdx.x & 31;
     const long row = (long)blockIdx.x * ATAS_CU_ROWS_PER_BLOCK + (threadIdx.x >> 5);
     if (row >= M) return;
     const float *ar = a + row * C, *rr = r + row * C;
-    float *sr = s + row * C, *yr = y + row * C;
+    float *sr = s + row * C;
     float t = 0.0f;
     for (int c = lane; c < C; c += 32) {
         const float v = ar[c] + rr[c];
         sr[c] = v;
         t += v;
     }
-    const float mu = atas_warp_sum(t) / (float)C;
-    float v2 = 0.0f;
-    for (int c = lane; c < C; c += 32) { /* each lane re-reads only what it wrote */
-        const float d = sr[c] - mu;
-        v2 += d * d;
-    }
-    const float rs = 1.0f / sqrtf(atas_warp_sum(v2) / (float)C + eps);
-    for (int c = lane; c < C; c += 32) {
-        float o = (sr[c] - mu) * rs;
-        if (w) o *= w[c];
-        if (b) o += b[c];
-        yr[c] = o;
-    }
-    if (lane == 0) {
-        if (mean) mean[row] = mu;
-        if (rstd) rstd[row] = rs;
-    }
+    ln_row_finish(y + row * C, mean, rstd, sr, w, b, row, C, eps, t, lane);
 }
 
 /* dx += rstd * (g - mean(g) - xhat * mean(g xhat)),  g = dy * w */
