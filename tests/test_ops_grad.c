@@ -298,13 +298,13 @@ static void test_bad_inputs(void) {
             const atas_backend *cb = cpus[k];
             int to = 7;
             double ds = 7;
-            const atas_status st[5] = {cb->coll_unique_id(cb, id, sizeof id), cb->coll_init(cb, 2, 0, id),
+            const atas_status st[5] = {cb->coll_unique_id(cb, id, sizeof id), cb->coll_init(cb, 2, 0, id, 60),
                                        cb->coll_allreduce_avg(cb, y, 4), cb->coll_bcast(cb, y, 4, 0),
                                        cb->coll_wait(cb, 1.0, &to, &ds)};
             const char *names[5] = {"coll_unique_id", "coll_init", "coll_allreduce_avg", "coll_bcast", "coll_wait"};
             for (int i = 0; i < 5; i++) {
                 atas_error_clear();
-                const atas_status again[5] = {cb->coll_unique_id(cb, id, sizeof id), cb->coll_init(cb, 2, 0, id),
+                const atas_status again[5] = {cb->coll_unique_id(cb, id, sizeof id), cb->coll_init(cb, 2, 0, id, 60),
                                               cb->coll_allreduce_avg(cb, y, 4), cb->coll_bcast(cb, y, 4, 0),
                                               cb->coll_wait(cb, 1.0, &to, &ds)};
                 T_ASSERT(st[i] == ATAS_ERR_UNSUPPORTED && again[i] == ATAS_ERR_UNSUPPORTED, "%s on %s: %s",
@@ -316,7 +316,7 @@ static void test_bad_inputs(void) {
             cb->coll_destroy(cb); /* nothing to destroy */
             /* the registry's checks come first: a bad call is INVALID, not UNSUPPORTED */
             T_ASSERT(cb->coll_unique_id(cb, id, 16) == ATAS_ERR_INVALID, "short id buffer accepted");
-            T_ASSERT(cb->coll_init(cb, 2, 2, id) == ATAS_ERR_INVALID, "rank 2 of 2 accepted");
+            T_ASSERT(cb->coll_init(cb, 2, 2, id, 60) == ATAS_ERR_INVALID, "rank 2 of 2 accepted");
             T_ASSERT(cb->coll_wait(cb, 0, &to, &ds) == ATAS_ERR_INVALID, "time-out 0 accepted");
             T_ASSERT(cb->coll_allreduce_avg(cb, y, 0) == ATAS_OK, "allreduce of 0 floats not skipped");
             atas_error_clear();

@@ -22,7 +22,9 @@
 #                                within the documented bf16 drift bound (1e-2 relative)
 #   The cuda runs print bytes_h2d / bytes_d2h per step from their metrics.
 #   vitb16_cuda                  atas_mpi, ViT-B/16 shape, random init, 2 steps: the phase table
-#   memcheck_parity, memcheck_train   compute-sanitizer memcheck: parity harness, 1 training step
+#   memcheck_parity, memcheck_train, memcheck_parity_bf16
+#                                compute-sanitizer memcheck: parity harness, 1 training step, the
+#                                parity harness at bf16 (the fused attention kernels)
 #   bench_cpu, bench_cuda        atas_bench: per-op table, ViT-B/16 fwd+bwd (cpu: --quick only); cuda
 #                                ends with the full ATAS step of configs/vitb16.cfg and vitl14.cfg
 #                                (bf16: images/s, MFU, device memory, op calls, phase table)
@@ -276,9 +278,12 @@ if [ -n "$SAN" ]; then
   }
   step memcheck_parity cuda 400 "$(san "'$BIN/test_backend_parity' cuda")"
   step memcheck_train cuda 400 "$(san "$(tiny memcheck_train cuda 1)")"
+  # the fused bf16 attention (flash_attn.cu: shared tiles, wmma) runs only at bf16
+  step memcheck_parity_bf16 cuda 240 "$(san "'$BIN/test_backend_parity' cuda bf16")"
 else
   step memcheck_parity cuda 5 "echo 'compute-sanitizer not found on this machine' | tee '$OUT/note'; exit 77"
   step memcheck_train cuda 5 "echo 'compute-sanitizer not found on this machine' | tee '$OUT/note'; exit 77"
+  step memcheck_parity_bf16 cuda 5 "echo 'compute-sanitizer not found on this machine' | tee '$OUT/note'; exit 77"
 fi
 
 # ---- speed: per-op table and ViT-B/16 forward+backward (last: docs/results/ has earlier numbers)

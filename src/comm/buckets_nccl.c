@@ -59,6 +59,18 @@ atas_status atas_comm_check_devices(atas_comm *c, const atas_backend *be, int fo
     return st;
 }
 
+/* rank 0's verdict to all, then its id, then the communicator (dist.timeout_s bounds it) */
+static atas_status bootstrap(atas_comm *c, const atas_backend *be, unsigned char *id, int *bad, atas_status st0) {
+    ATAS_CHECK(atas_comm_allreduce_max_i32(c, bad, 1));
+    if (*bad) {
+        if (st0 != ATAS_OK) return atas_error_trace(st0, __FILE__, __LINE__, __func__);
+        return ATAS_ERR(ATAS_ERR_CUDA, "NCCL bootstrap: rank 0 could not make the NCCL id (its log says why)");
+    }
+    ATAS_CHECK(atas_comm_bcast(c, id, ATAS_COLL_ID_BYTES, 0));
+    ATAS_CHECK(be->coll_init(be, c->world, c->rank, id, c->timeout_s));
+    return ATAS_OK;
+}
+
 atas_status atas_comm_coll_init(atas_comm *c, const atas_backend *be) {
     ATAS_CHECK(atas_comm_check_devices(c, be, 1));
     unsigned char id[ATAS_COLL_ID_BYTES];
@@ -72,15 +84,9 @@ atas_status atas_comm_coll_init(atas_comm *c, const atas_backend *be) {
     }
     const char *ph = c->phase;
     c->phase = "NCCL bootstrap";
-    ATAS_CHECK(atas_comm_allreduce_max_i32(c, &bad, 1));
-    if (bad) {
-        if (st != ATAS_OK) return atas_error_trace(st, __FILE__, __LINE__, __func__);
-        return ATAS_ERR(ATAS_ERR_CUDA, "NCCL bootstrap: rank 0 could not make the NCCL id (its log says why)");
-    }
-    ATAS_CHECK(atas_comm_bcast(c, id, sizeof id, 0));
-    ATAS_CHECK(be->coll_init(be, c->world, c->rank, id));
-    c->phase = ph;
-    return ATAS_OK;
+    st = bootstrap(c, be, id, &bad, st);
+    c->phase = ph; /* on every path: a later time-out names its own phase */
+    return st;
 }
 
 void atas_buckets_use_coll(atas_grad_buckets *b, const atas_backend *be, float *dev_grads) {

@@ -49,7 +49,11 @@ static atas_status build_segments(atas_trainer *t, atas_step_dev *d, size_t **en
     size_t *end = NULL;
     int *kind = NULL, ns = 0;
     ATAS_CHECK(atas_host_calloc((void **)&end, sizeof(size_t) * (2 * (size_t)s->ntensors + 2), "segments"));
-    ATAS_CHECK(atas_host_calloc((void **)&kind, sizeof(int) * (2 * (size_t)s->ntensors + 2), "segments"));
+    const atas_status sk = atas_host_calloc((void **)&kind, sizeof(int) * (2 * (size_t)s->ntensors + 2), "segments");
+    if (sk != ATAS_OK) {
+        atas_host_free(end);
+        return atas_error_trace(sk, __FILE__, __LINE__, __func__);
+    }
     size_t at = r0;
     while (at < r1) {
         int best = -1; /* the tensor starting lowest at or after `at` */

@@ -95,7 +95,7 @@ static atas_status no_coll(const char *op) {
 atas_status atas_cpu_coll_unique_id(const atas_backend *be, void *out, size_t bytes) {
     return no_coll("coll_unique_id");
 }
-atas_status atas_cpu_coll_init(const atas_backend *be, int nranks, int rank, const void *id) {
+atas_status atas_cpu_coll_init(const atas_backend *be, int nranks, int rank, const void *id, double timeout_s) {
     return no_coll("coll_init");
 }
 atas_status atas_cpu_coll_allreduce_avg(const atas_backend *be, float *buf, size_t n) {

@@ -30,7 +30,14 @@ static atas_status settle(atas_cuda_ctx *c, const char *what, ncclResult_t r, do
     int spins = 0;
     while (r == ncclInProgress) {
         if (ncclCommGetAsyncError(c->nccl, &r) != ncclSuccess) r = ncclInternalError;
-        if (r != ncclSuccess && r != ncclInProgress) return nccl_fail(c, what, r);
+        if (r != ncclSuccess && r != ncclInProgress) {
+            /* the message reads the communicator's last error first; then, as coll_wait
+             * does, abort it (a broken communicator would stall coll_destroy) */
+            const atas_status st = nccl_fail(c, what, r);
+            (void)ncclCommAbort(c->nccl);
+            c->nccl = NULL;
+            return st;
+        }
         if (r == ncclInProgress && atas_now() - t0 > timeout_s) {
             (void)ncclCommAbort(c->nccl);
             c->nccl = NULL;
@@ -47,8 +54,6 @@ static atas_status settle(atas_cuda_ctx *c, const char *what, ncclResult_t r, do
     ATAS_REQUIRE((c)->nccl, "NCCL %s: no communicator on " WHERE_FMT " (coll_init first, or it was "  \
                  "aborted after an earlier failure)", what, WHERE(c))
 
-/* a collective set-up or enqueue may take a while on a busy peer; not a step time-out */
-#define ENQUEUE_TIMEOUT_S 600.0
 
 extern "C" atas_status atas_cuda_coll_unique_id(const atas_backend *be, void *out, size_t bytes) {
     atas_cuda_ctx *c = atas_cu_ctx(be);
@@ -61,10 +66,12 @@ extern "C" atas_status atas_cuda_coll_unique_id(const atas_backend *be, void *ou
     return ATAS_OK;
 }
 
-extern "C" atas_status atas_cuda_coll_init(const atas_backend *be, int nranks, int rank, const void *uid) {
+extern "C" atas_status atas_cuda_coll_init(const atas_backend *be, int nranks, int rank, const void *uid,
+                                           double timeout_s) {
     atas_cuda_ctx *c = atas_cu_ctx(be);
     c->nranks = nranks;
     c->rank = rank;
+    c->coll_timeout_s = timeout_s; /* dist.timeout_s: set-up and every enqueue (a lazy connect waits for peers) */
     ATAS_REQUIRE(!c->nccl, "NCCL coll_init: " WHERE_FMT " already has a communicator", WHERE(c));
     /* ranks sharing a GPU were refused before (atas_comm_check_devices); NCCL would too */
     ncclUniqueId id;
@@ -81,7 +88,7 @@ extern "C" atas_status atas_cuda_coll_init(const atas_backend *be, int nranks, i
         return ATAS_ERR(ATAS_ERR_CUDA, "NCCL communicator set-up (ncclCommInitRankConfig) failed (" WHERE_FMT
                         "): %s: %s", WHERE(c), ncclGetErrorString(r), ncclGetLastError(NULL));
     }
-    ATAS_CHECK(settle(c, "communicator set-up (ncclCommInitRankConfig)", r, ENQUEUE_TIMEOUT_S));
+    ATAS_CHECK(settle(c, "communicator set-up (ncclCommInitRankConfig)", r, c->coll_timeout_s));
     return ATAS_OK;
 }
 
@@ -110,7 +117,7 @@ extern "C" atas_status atas_cuda_coll_allreduce_avg(const atas_backend *be, floa
     const ncclResult_t r = ncclAllReduce(buf, buf, n, ncclFloat32, ncclAvg, c->nccl, c->comm_stream);
     char what[96];
     snprintf(what, sizeof what, "allreduce (average) of %zu floats", n);
-    ATAS_CHECK(settle(c, what, r, ENQUEUE_TIMEOUT_S));
+    ATAS_CHECK(settle(c, what, r, c->coll_timeout_s));
     ATAS_CHECK(comm_done(c, "coll_allreduce_avg"));
     return ATAS_OK;
 }
@@ -123,7 +130,7 @@ extern "C" atas_status atas_cuda_coll_bcast(const atas_backend *be, float *buf, 
     const ncclResult_t r = ncclBroadcast(buf, buf, n, ncclFloat32, root, c->nccl, c->comm_stream);
     char what[96];
     snprintf(what, sizeof what, "broadcast of %zu floats from rank %d", n, root);
-    ATAS_CHECK(settle(c, what, r, ENQUEUE_TIMEOUT_S));
+    ATAS_CHECK(settle(c, what, r, c->coll_timeout_s));
     ATAS_CHECK(comm_done(c, "coll_bcast"));
     return ATAS_OK;
 }

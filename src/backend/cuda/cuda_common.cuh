@@ -20,6 +20,8 @@ typedef struct atas_cu_lt_plan atas_cu_lt_plan;
 /* The backend context: everything an op needs besides its arguments. */
 typedef struct {
     int device, ndevices, shared; /* shared: more ranks on this node than visible GPUs (a hint) */
+    int cc_major;              /* compute capability (flash_attn.cu needs >= 8: bf16 tensor cores) */
+    int smem_optin;            /* bytes of shared memory a block may opt in to (99 KiB on sm_86/89) */
     char host[64];
     char busid[32];            /* PCI bus id of the device: unique on the host */
     cudaStream_t stream;       /* compute: every kernel, cuBLAS call and async copy */
@@ -38,18 +40,23 @@ typedef struct {
     int lt_nplans, lt_cap;
     ncclComm_t nccl;           /* NULL until coll_init */
     int nranks, rank;
+    double coll_timeout_s;     /* dist.timeout_s from coll_init: bounds set-up and enqueues */
 } atas_cuda_ctx;
 
 static inline atas_cuda_ctx *atas_cu_ctx(const atas_backend *be) { return (atas_cuda_ctx *)be->ctx; }
 static inline cudaStream_t atas_cu_stream(const atas_backend *be) { return atas_cu_ctx(be)->stream; }
 static inline cublasHandle_t atas_cu_blas(const atas_backend *be) { return atas_cu_ctx(be)->blas; }
 
+/* a failed runtime call also clears the (non-sticky) last error, so the next op's
+ * CU_LAUNCHED does not report it as its own */
 #define CU_CHECK(op, call)                                                              \
     do {                                                                                \
         cudaError_t _ce = (call);                                                       \
-        if (_ce != cudaSuccess)                                                         \
+        if (_ce != cudaSuccess) {                                                       \
+            (void)cudaGetLastError();                                                   \
             return ATAS_ERR(ATAS_ERR_CUDA, "%s: %s failed: %s", (op), #call,            \
                             cudaGetErrorString(_ce));                                   \
+        }                                                                               \
     } while (0)
 
 /* after a kernel launch: a bad configuration shows up here, a fault at sync */

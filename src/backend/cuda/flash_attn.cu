@@ -48,6 +48,14 @@
 
 using namespace nvcuda;
 
+/* bf16 wmma needs sm_80; an older target (V100, T4) still builds the module, with these
+ * kernels as traps that the capability test never launches */
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+#define FA_ARCH_OK 1
+#else
+#define FA_ARCH_OK 0
+#endif
+
 #define FA_B 64        /* rows of a query tile = keys of a key tile */
 #define FA_WARPS 4     /* 16 rows each */
 #define FA_THREADS (32 * FA_WARPS)
@@ -86,6 +94,7 @@ static size_t fwd_smem() {
 template <int HD>
 __global__ void __launch_bounds__(FA_THREADS) k_flash_fwd(float *out, float *lse, const float *qkv, int T, int H,
                                                           float scale, int causal) {
+#if FA_ARCH_OK
     extern __shared__ __align__(32) unsigned char smem[];
     __nv_bfloat16 *Qs = (__nv_bfloat16 *)smem, *Ks = Qs + FA_B * HD, *Vs = Ks + FA_B * HD;
     float *Ss = (float *)(Vs + FA_B * HD);
@@ -183,6 +192,9 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_fwd(float *out, float *lse
         for (int c = lane; c < HD; c += 32) o[c] = Os[(w0 + r) * HD + c] * inv;
         if (lse && lane == 0) lse[((size_t)b * H + h) * T + i] = m[r] + logf(l[r]);
     }
+#else
+    __trap(); /* below sm_80: atas_cuda_flash_supported keeps these unused */
+#endif
 }
 
 /* ------------------------------------------------------------------ backward */
@@ -211,6 +223,7 @@ template <int HD>
 __global__ void __launch_bounds__(FA_THREADS) k_flash_dkdv(float *dqkv, const float *dout, const float *qkv,
                                                            const float *lse, const float *Di, int T, int H,
                                                            float scale) {
+#if FA_ARCH_OK
     extern __shared__ __align__(32) unsigned char smem[];
     __nv_bfloat16 *Ks = (__nv_bfloat16 *)smem, *Vs = Ks + FA_B * HD, *Qs = Vs + FA_B * HD, *dOs = Qs + FA_B * HD;
     float *Pt = (float *)(dOs + FA_B * HD), *dPt = Pt + FA_B * FA_B;
@@ -298,6 +311,9 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_dkdv(float *dqkv, const fl
         }
         __syncwarp();
     }
+#else
+    __trap(); /* below sm_80: atas_cuda_flash_supported keeps these unused */
+#endif
 }
 
 /* shared of k_flash_dq: Q, dO, K, V tiles (bf16 [64][HD]); per warp 16 x 64: S
@@ -312,6 +328,7 @@ template <int HD>
 __global__ void __launch_bounds__(FA_THREADS) k_flash_dq(float *dqkv, const float *dout, const float *qkv,
                                                          const float *lse, const float *Di, int T, int H,
                                                          float scale) {
+#if FA_ARCH_OK
     extern __shared__ __align__(32) unsigned char smem[];
     __nv_bfloat16 *Qs = (__nv_bfloat16 *)smem, *dOs = Qs + FA_B * HD, *Ks = dOs + FA_B * HD, *Vs = Ks + FA_B * HD;
     float *Ss = (float *)(Vs + FA_B * HD), *dPs = Ss + FA_B * FA_B;
@@ -382,11 +399,26 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_dq(float *dqkv, const floa
         const int r = e / HD, c = e % HD, i = q0 + w0 + r;
         if (i < T) dqkv[((size_t)b * T + i) * ld + (size_t)h * HD + c] += scale * dQs[(w0 + r) * HD + c];
     }
+#else
+    __trap(); /* below sm_80: atas_cuda_flash_supported keeps these unused */
+#endif
 }
 
 /* ------------------------------------------------------------------ launch */
+template <int HD> static size_t flash_smem_max() {
+    const size_t a = fwd_smem<HD>(), b = dkdv_smem<HD>(), c = dq_smem<HD>();
+    return a > b ? (a > c ? a : c) : (b > c ? b : c);
+}
+
+/* bf16 tensor cores (sm_80+) and room for the kernels' shared tiles: sm_86/89 (A10, L4,
+ * L40S) allow 99 KiB per block, less than hd 128 (and hd 80's dQ) needs; those shapes
+ * take the cuBLAS path there instead of failing at launch */
 int atas_cuda_flash_supported(const atas_backend *be, int hd) {
-    return be->precision == ATAS_PREC_BF16 && (hd == 64 || hd == 80 || hd == 128);
+    if (be->precision != ATAS_PREC_BF16) return 0;
+    const size_t need = hd == 64 ? flash_smem_max<64>() : hd == 80 ? flash_smem_max<80>()
+                      : hd == 128 ? flash_smem_max<128>() : 0;
+    const atas_cuda_ctx *c = atas_cu_ctx(be);
+    return need > 0 && c->cc_major >= 8 && need <= (size_t)c->smem_optin;
 }
 
 size_t atas_cuda_flash_workspace_bytes(int B, int T, int H) {
@@ -435,6 +467,7 @@ static atas_status flash_bwd(const atas_backend *be, float *dqkv, const float *d
 atas_status atas_cuda_flash_fwd(const atas_backend *be, float *out, float *lse, const float *qkv, int B, int T, int H,
                                 int hd, int causal) {
     const char *op = causal ? "attention_causal_fwd flash" : "attention_fwd flash";
+    if (B == 0 || T == 0) return ATAS_OK; /* no grid of 0 blocks */
     switch (hd) {
     case 64: return flash_fwd<64>(be, out, lse, qkv, B, T, H, causal, op);
     case 80: return flash_fwd<80>(be, out, lse, qkv, B, T, H, causal, op);
@@ -445,6 +478,7 @@ atas_status atas_cuda_flash_fwd(const atas_backend *be, float *out, float *lse, 
 
 atas_status atas_cuda_flash_bwd(const atas_backend *be, float *dqkv, const float *dout, const float *qkv,
                                 const float *out, const float *lse, int B, int T, int H, int hd, void *workspace) {
+    if (B == 0 || T == 0) return ATAS_OK;
     switch (hd) {
     case 64: return flash_bwd<64>(be, dqkv, dout, qkv, out, lse, B, T, H, workspace);
     case 80: return flash_bwd<80>(be, dqkv, dout, qkv, out, lse, B, T, H, workspace);

@@ -47,6 +47,10 @@ static atas_status ctx_setup(atas_cuda_ctx *c) {
     CU_CHECK("cuda init (cudaDeviceGetPCIBusId)", cudaDeviceGetPCIBusId(c->busid, sizeof c->busid, c->device));
     /* create the context now, so a broken device fails here and not in the first op */
     CU_CHECK("cuda init", cudaFree(0));
+    CU_CHECK("cuda init (device attributes)",
+             cudaDeviceGetAttribute(&c->cc_major, cudaDevAttrComputeCapabilityMajor, c->device));
+    CU_CHECK("cuda init (device attributes)",
+             cudaDeviceGetAttribute(&c->smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, c->device));
     CU_CHECK("cuda init (compute stream)", cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
     CU_CHECK("cuda init (comm stream)", cudaStreamCreateWithFlags(&c->comm_stream, cudaStreamNonBlocking));
     CU_CHECK("cuda init (copy stream)", cudaStreamCreateWithFlags(&c->copy_stream, cudaStreamNonBlocking));

@@ -1,4 +1,4 @@
-/* CUDA backend memory: cudaMalloc (zero-filled on the compute stream), copies on
+/* CUDA backend memory: cudaMalloc (zero-filled before alloc returns), copies on
  * the compute stream. upload and download return with the data in place (a
  * stream synchronisation); upload_async returns at once, and its pinned source
  * (host_alloc) must stay untouched until the stream has passed it (the next
@@ -23,7 +23,11 @@ extern "C" atas_status atas_cuda_alloc(const atas_backend *be, void **p, size_t 
     if (e != cudaSuccess)
         return ATAS_ERR(ATAS_ERR_CUDA, "alloc: cudaMalloc of %zu bytes for %s on GPU %d failed: %s", bytes,
                         what ? what : "buffer", c->device, cudaGetErrorString(e));
+    /* zero-filled before alloc returns: the buffer may be used next from another stream
+     * (upload_prefetch on the copy stream), which nothing would order after this memset.
+     * Allocations happen at set-up, where a wait costs nothing. */
     e = cudaMemsetAsync(d, 0, bytes ? bytes : 1, c->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(c->stream);
     if (e != cudaSuccess) {
         cudaFree(d);
         return ATAS_ERR(ATAS_ERR_CUDA, "alloc: zero-filling %zu bytes for %s failed: %s", bytes,
@@ -117,7 +121,10 @@ extern "C" atas_status atas_cuda_zero(const atas_backend *be, void *dst, size_t 
     return ATAS_OK;
 }
 
+/* the compute stream, and the copy stream too: a prefetch not yet joined still reads its
+ * pinned source, which the caller may reuse after a sync */
 extern "C" atas_status atas_cuda_sync(const atas_backend *be) {
     CU_CHECK("sync", cudaStreamSynchronize(atas_cu_stream(be)));
+    CU_CHECK("sync", cudaStreamSynchronize(atas_cu_ctx(be)->copy_stream));
     return ATAS_OK;
 }

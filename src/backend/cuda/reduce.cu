@@ -41,6 +41,7 @@ extern "C" atas_status atas_cuda_sumsq(const atas_backend *be, double *host_out,
     double part[RED_BLOCKS];
     CU_CHECK("sumsq", cudaMemcpyFromSymbolAsync(part, g_red_sum, nb * sizeof(double), 0,
                                                 cudaMemcpyDeviceToHost, atas_cu_stream(be)));
+    atas_backend_count_transfer(0, nb * sizeof(double));
     CU_CHECK("sumsq", cudaStreamSynchronize(atas_cu_stream(be)));
     double s = 0.0;
     for (unsigned k = 0; k < nb; k++) s += part[k];

@@ -89,6 +89,7 @@ static atas_status tables(const atas_backend *be, const char *op, const void *pl
                                                        atas_cu_stream(be));
         free(h);
         CU_CHECK(op, ce);
+        atas_backend_count_transfer(1, bytes);
         CU_CHECK(op, cudaGetSymbolAddress((void **)&plan, g_plan));
     }
     atas_resample_plan_view(plan, ih, iw, oh, ow, t);
