@@ -681,6 +681,8 @@ const opc_family *atas_op_family(const char *name) {
 const opc_case atas_op_cases[] = {
     /* linear */
     {"linear", "linear", P, {67, 96, 80}, {0}, NOFD, NOTORCH},
+    /* rows enough for the CUDA column sums (db) to run in slabs (4 of ~1025 rows) */
+    {"linear", "linear M=4100", P, {4100, 64, 96}, {0}, NOFD, NOTORCH},
     {"linear", "linear", G, {5, 7, 6}, {0}, FD(2e-3), NOTORCH},
     {"linear", "linear", TO, {37, 50, 29}, {0}, NOFD, TORCH},
     {"linear", "linear", TO, {64, 768, 96}, {0}, NOFD, TORCH},
@@ -692,6 +694,9 @@ const opc_case atas_op_cases[] = {
     {"matmul", "matmul", TO, {37, 50, 29}, {0}, NOFD, TORCH},
     /* layernorm */
     {"layernorm", "layernorm", P, {33, 200}, {0}, NOFD, NOTORCH},
+    /* dw/db in 64 row slabs on CUDA (70000 rows), and in 3 */
+    {"layernorm", "layernorm M=70000", P, {70000, 40}, {0}, NOFD, NOTORCH},
+    {"layernorm", "layernorm M=3333", P, {3333, 72}, {0}, NOFD, NOTORCH},
     {"layernorm", "layernorm", G, {4, 33}, {0}, FD(1e-2), NOTORCH},
     {"layernorm", "layernorm", TO, {13, 96}, {0}, NOFD, TORCH},
     {"layernorm", "layernorm", TO, {3, 768}, {0}, NOFD, TORCH},

@@ -41,6 +41,8 @@ typedef struct {
     ncclComm_t nccl;           /* NULL until coll_init */
     int nranks, rank;
     double coll_timeout_s;     /* dist.timeout_s from coll_init: bounds set-up and enqueues */
+    float *col_part;           /* column reductions' slab partials (linear.cu), compute stream only */
+    size_t col_part_floats;
 } atas_cuda_ctx;
 
 static inline atas_cuda_ctx *atas_cu_ctx(const atas_backend *be) { return (atas_cuda_ctx *)be->ctx; }
@@ -136,6 +138,12 @@ void atas_cu_lt_release(atas_cuda_ctx *c);
 /* out[c] += sum over M rows of in[M, N] (deterministic; linear.cu) */
 atas_status atas_cuda_colsum_add(const atas_backend *be, float *out, const float *in, int M, int N,
                                  const char *op);
+/* Column reductions over many rows run in S row slabs (blockIdx.y), each slab's sums into
+ * ctx->col_part [S][N] (per output), then atas_cu_col_finish adds the slabs in order: the
+ * same sums every run, and enough blocks to fill the GPU when N is only ~1000 columns.
+ * S = 1 (few rows) writes the output directly. nout: outputs reduced per column (1 or 2). */
+int atas_cu_col_slabs(const atas_backend *be, int M, int N, int nout);
+atas_status atas_cu_col_finish(const atas_backend *be, float *out, const float *part, int S, int N, const char *op);
 
 /* rows handled one warp each: 8 warps (256 threads) per block */
 #define ATAS_CU_ROWS_PER_BLOCK 8

@@ -79,14 +79,17 @@ __global__ void k_ln_bwd_dx(float *dx, const float *dy, const float *x, const fl
     }
 }
 
-/* dw[c] += sum_i dy * xhat, db[c] += sum_i dy: 32 columns per block, 32 row lanes */
-__global__ void k_ln_bwd_wb(float *dw, float *db, const float *dy, const float *x,
-                            const float *mean, const float *rstd, int M, int C) {
+/* dw[c] += sum_i dy * xhat, db[c] += sum_i dy over the rows of slab blockIdx.y (as
+ * k_colsum_add, linear.cu): 32 columns per block, 32 row lanes, a fixed-order tree; one
+ * slab adds to dw/db, more write pw[y][c], pb[y][c] */
+__global__ void k_ln_bwd_wb(float *dw, float *db, float *pw, float *pb, const float *dy, const float *x,
+                            const float *mean, const float *rstd, int M, int C, int R) {
     __shared__ float sw[32][33], sb[32][33];
     const int c = blockIdx.x * 32 + threadIdx.x;
+    const int r0 = blockIdx.y * R, r1 = min(M, r0 + R);
     float aw = 0.0f, ab = 0.0f;
     if (c < C)
-        for (int i = threadIdx.y; i < M; i += 32) {
+        for (int i = r0 + threadIdx.y; i < r1; i += 32) {
             const float g = dy[(size_t)i * C + c];
             aw += g * (x[(size_t)i * C + c] - mean[i]) * rstd[i];
             ab += g;
@@ -102,8 +105,13 @@ __global__ void k_ln_bwd_wb(float *dw, float *db, const float *dy, const float *
         __syncthreads();
     }
     if (threadIdx.y == 0 && c < C) {
-        if (dw) dw[c] += sw[0][threadIdx.x];
-        if (db) db[c] += sb[0][threadIdx.x];
+        if (gridDim.y == 1) {
+            if (dw) dw[c] += sw[0][threadIdx.x];
+            if (db) db[c] += sb[0][threadIdx.x];
+        } else {
+            pw[(size_t)blockIdx.y * C + c] = sw[0][threadIdx.x];
+            pb[(size_t)blockIdx.y * C + c] = sb[0][threadIdx.x];
+        }
     }
 }
 
@@ -136,8 +144,13 @@ extern "C" atas_status atas_cuda_layernorm_bwd(const atas_backend *be, float *dx
         CU_LAUNCHED("layernorm_bwd dx");
     }
     if (dw || db) {
-        k_ln_bwd_wb<<<(C + 31) / 32, dim3(32, 32), 0, atas_cu_stream(be)>>>(dw, db, dy, x, mean, rstd, M, C);
+        const int S = atas_cu_col_slabs(be, M, C, 2), R = (M + S - 1) / S;
+        float *pw = atas_cu_ctx(be)->col_part, *pb = pw + (size_t)S * C;
+        k_ln_bwd_wb<<<dim3((C + 31) / 32, S), dim3(32, 32), 0, atas_cu_stream(be)>>>(dw, db, pw, pb, dy, x, mean,
+                                                                                   rstd, M, C, R);
         CU_LAUNCHED("layernorm_bwd dw/db");
+        ATAS_CHECK(atas_cu_col_finish(be, dw, pw, S, C, "layernorm_bwd dw"));
+        ATAS_CHECK(atas_cu_col_finish(be, db, pb, S, C, "layernorm_bwd db"));
     }
     return ATAS_OK;
 }

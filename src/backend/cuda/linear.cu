@@ -16,28 +16,60 @@ __global__ void k_bias_rows(float *y, const float *b, long M, int N) {
         y[i] = b[i % N];
 }
 
-/* out[c] += sum_i in[i, c]: a block owns 32 columns, its 32 thread rows take
- * every 32nd row, then a fixed-order tree in shared memory */
-__global__ void k_colsum_add(float *out, const float *in, int M, int N) {
+/* sum_i in[i, c] over the rows [y R, min(M, y R + R)) of slab y = blockIdx.y: a block owns
+ * 32 columns, its 32 thread rows take every 32nd row, then a fixed-order tree in shared
+ * memory; one slab adds to out, more write part[y][c] */
+__global__ void k_colsum_add(float *out, float *part, const float *in, int M, int N, int R) {
     __shared__ float sh[32][33];
     const int c = blockIdx.x * 32 + threadIdx.x;
+    const int r0 = blockIdx.y * R, r1 = min(M, r0 + R);
     float acc = 0.0f;
     if (c < N)
-        for (int i = threadIdx.y; i < M; i += 32) acc += in[(size_t)i * N + c];
+        for (int i = r0 + threadIdx.y; i < r1; i += 32) acc += in[(size_t)i * N + c];
     sh[threadIdx.y][threadIdx.x] = acc;
     __syncthreads();
     for (int s = 16; s > 0; s >>= 1) {
         if (threadIdx.y < s) sh[threadIdx.y][threadIdx.x] += sh[threadIdx.y + s][threadIdx.x];
         __syncthreads();
     }
-    if (threadIdx.y == 0 && c < N) out[c] += sh[0][threadIdx.x];
+    if (threadIdx.y == 0 && c < N) {
+        if (gridDim.y == 1) out[c] += sh[0][threadIdx.x];
+        else part[(size_t)blockIdx.y * N + c] = sh[0][threadIdx.x];
+    }
+}
+
+/* out[c] += the S slab sums of column c, in slab order */
+__global__ void k_col_finish(float *out, const float *part, int S, int N) {
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= N) return;
+    float acc = 0.0f;
+    for (int s = 0; s < S; s++) acc += part[(size_t)s * N + c];
+    out[c] += acc;
+}
+
+/* ~1024 rows per slab, at most 64 slabs and what the partials buffer holds */
+int atas_cu_col_slabs(const atas_backend *be, int M, int N, int nout) {
+    const atas_cuda_ctx *c = atas_cu_ctx(be);
+    int S = M / 1024;
+    if (S > 64) S = 64;
+    while (S > 1 && (size_t)S * N * nout > c->col_part_floats) S--;
+    return S < 1 ? 1 : S;
+}
+
+atas_status atas_cu_col_finish(const atas_backend *be, float *out, const float *part, int S, int N, const char *op) {
+    if (S <= 1 || !out) return ATAS_OK;
+    k_col_finish<<<(N + 255) / 256, 256, 0, atas_cu_stream(be)>>>(out, part, S, N);
+    CU_LAUNCHED(op);
+    return ATAS_OK;
 }
 
 atas_status atas_cuda_colsum_add(const atas_backend *be, float *out, const float *in, int M, int N, const char *op) {
     if (M <= 0 || N <= 0) return ATAS_OK;
-    k_colsum_add<<<(N + 31) / 32, dim3(32, 32), 0, atas_cu_stream(be)>>>(out, in, M, N);
+    const int S = atas_cu_col_slabs(be, M, N, 1), R = (M + S - 1) / S;
+    float *part = atas_cu_ctx(be)->col_part;
+    k_colsum_add<<<dim3((N + 31) / 32, S), dim3(32, 32), 0, atas_cu_stream(be)>>>(out, part, in, M, N, R);
     CU_LAUNCHED(op);
-    return ATAS_OK;
+    return atas_cu_col_finish(be, out, part, S, N, op);
 }
 
 extern "C" atas_status atas_cuda_linear_fwd(const atas_backend *be, float *y, const float *x, const float *W,
