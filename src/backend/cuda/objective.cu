@@ -133,12 +133,20 @@ __global__ void k_gn_chunks(double *part, const float *x, size_t n) {
         part[blockIdx.x] = t;
     }
 }
+/* the chunk partials in one block: thread t adds chunks t, t + 256, ... in order, then a
+ * fixed tree (a ViT-L has ~4600 chunks: one thread alone would take ~0.5 ms) */
+#define GN_SUM_THREADS 256
 __global__ void k_gn_sum(double *out, const double *part, size_t nc) {
-    if (blockIdx.x == 0 && threadIdx.x == 0) {
-        double s = 0.0;
-        for (size_t c = 0; c < nc; c++) s += part[c];
-        out[0] = s;
+    __shared__ double sh[GN_SUM_THREADS];
+    double s = 0.0;
+    for (size_t c = threadIdx.x; c < nc; c += GN_SUM_THREADS) s += part[c];
+    sh[threadIdx.x] = s;
+    __syncthreads();
+    for (int k = GN_SUM_THREADS / 2; k > 0; k >>= 1) {
+        if (threadIdx.x < k) sh[threadIdx.x] += sh[threadIdx.x + k];
+        __syncthreads();
     }
+    if (threadIdx.x == 0) out[0] = sh[0];
 }
 
 extern "C" size_t atas_cuda_grad_sumsq_workspace_bytes(const atas_backend *be, size_t n) { return sizeof(double) * gn_chunks(n); }
@@ -152,7 +160,7 @@ extern "C" atas_status atas_cuda_grad_sumsq(const atas_backend *be, double *out,
     }
     k_gn_chunks<<<(unsigned)nc, GN_THREADS, 0, atas_cu_stream(be)>>>(part, x, n);
     CU_LAUNCHED("grad_sumsq");
-    k_gn_sum<<<1, 1, 0, atas_cu_stream(be)>>>(out, part, nc);
+    k_gn_sum<<<1, GN_SUM_THREADS, 0, atas_cu_stream(be)>>>(out, part, nc);
     CU_LAUNCHED("grad_sumsq");
     return ATAS_OK;
 }
