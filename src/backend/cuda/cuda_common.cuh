@@ -41,8 +41,9 @@ typedef struct {
     ncclComm_t nccl;           /* NULL until coll_init */
     int nranks, rank;
     double coll_timeout_s;     /* dist.timeout_s from coll_init: bounds set-up and enqueues */
-    float *col_part;           /* column reductions' slab partials (linear.cu), compute stream only */
-    size_t col_part_floats;
+    float *scratch;            /* 8 MiB of one op's scratch on the compute stream, valid within the
+                                * call: column sums' slab partials, rope's angle table */
+    size_t scratch_floats;
 } atas_cuda_ctx;
 
 static inline atas_cuda_ctx *atas_cu_ctx(const atas_backend *be) { return (atas_cuda_ctx *)be->ctx; }
@@ -139,7 +140,7 @@ void atas_cu_lt_release(atas_cuda_ctx *c);
 atas_status atas_cuda_colsum_add(const atas_backend *be, float *out, const float *in, int M, int N,
                                  const char *op);
 /* Column reductions over many rows run in S row slabs (blockIdx.y), each slab's sums into
- * ctx->col_part [S][N] (per output), then atas_cu_col_finish adds the slabs in order: the
+ * ctx->scratch [S][N] (per output), then atas_cu_col_finish adds the slabs in order: the
  * same sums every run, and enough blocks to fill the GPU when N is only ~1000 columns.
  * S = 1 (few rows) writes the output directly. nout: outputs reduced per column (1 or 2). */
 int atas_cu_col_slabs(const atas_backend *be, int M, int N, int nout);

@@ -68,8 +68,8 @@ static atas_status ctx_setup(atas_cuda_ctx *c) {
     CU_CHECK("cuda init (cuBLASLt workspace)", cudaMalloc(&c->lt_ws, c->lt_ws_bytes));
     /* cuBLAS picks its own workspace for the compute stream: give it the same one */
     CB_CHECK("cuda init", cublasSetWorkspace(c->blas, c->lt_ws, c->lt_ws_bytes));
-    c->col_part_floats = (size_t)2 * 64 * 16384; /* 8 MiB: 2 outputs x 64 slabs x 16384 columns */
-    CU_CHECK("cuda init (column partials)", cudaMalloc(&c->col_part, c->col_part_floats * sizeof(float)));
+    c->scratch_floats = (size_t)2 * 64 * 16384; /* 8 MiB: 2 outputs x 64 slabs x 16384 columns */
+    CU_CHECK("cuda init (op scratch)", cudaMalloc(&c->scratch, c->scratch_floats * sizeof(float)));
     return ATAS_OK;
 }
 
@@ -98,7 +98,7 @@ extern "C" void atas_cuda_ctx_destroy(void *p) {
     atas_cu_lt_release(c);
     if (c->lt) (void)cublasLtDestroy(c->lt);
     if (c->lt_ws) (void)cudaFree(c->lt_ws);
-    if (c->col_part) (void)cudaFree(c->col_part);
+    if (c->scratch) (void)cudaFree(c->scratch);
     cudaEvent_t ev[] = {c->ev_compute, c->ev_comm, c->ev_copy, c->ev_c0, c->ev_c1};
     for (int i = 0; i < 5; i++)
         if (ev[i]) (void)cudaEventDestroy(ev[i]);

@@ -145,7 +145,7 @@ extern "C" atas_status atas_cuda_layernorm_bwd(const atas_backend *be, float *dx
     }
     if (dw || db) {
         const int S = atas_cu_col_slabs(be, M, C, 2), R = (M + S - 1) / S;
-        float *pw = atas_cu_ctx(be)->col_part, *pb = pw + (size_t)S * C;
+        float *pw = atas_cu_ctx(be)->scratch, *pb = pw + (size_t)S * C;
         k_ln_bwd_wb<<<dim3((C + 31) / 32, S), dim3(32, 32), 0, atas_cu_stream(be)>>>(dw, db, pw, pb, dy, x, mean,
                                                                                    rstd, M, C, R);
         CU_LAUNCHED("layernorm_bwd dw/db");

@@ -52,7 +52,7 @@ int atas_cu_col_slabs(const atas_backend *be, int M, int N, int nout) {
     const atas_cuda_ctx *c = atas_cu_ctx(be);
     int S = M / 1024;
     if (S > 64) S = 64;
-    while (S > 1 && (size_t)S * N * nout > c->col_part_floats) S--;
+    while (S > 1 && (size_t)S * N * nout > c->scratch_floats) S--;
     return S < 1 ? 1 : S;
 }
 
@@ -66,7 +66,7 @@ atas_status atas_cu_col_finish(const atas_backend *be, float *out, const float *
 atas_status atas_cuda_colsum_add(const atas_backend *be, float *out, const float *in, int M, int N, const char *op) {
     if (M <= 0 || N <= 0) return ATAS_OK;
     const int S = atas_cu_col_slabs(be, M, N, 1), R = (M + S - 1) / S;
-    float *part = atas_cu_ctx(be)->col_part;
+    float *part = atas_cu_ctx(be)->scratch;
     k_colsum_add<<<dim3((N + 31) / 32, S), dim3(32, 32), 0, atas_cu_stream(be)>>>(out, part, in, M, N, R);
     CU_LAUNCHED(op);
     return atas_cu_col_finish(be, out, part, S, N, op);
