@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#if !defined(__x86_64__)
 #include <ucontext.h>
+#endif
 
 #include <mutex>
 #include <vector>
@@ -33,8 +35,34 @@ struct barrier {
 
 enum { READY, WAITING, DONE };
 
+/* Context switches. On x86-64 a six-register switch of our own: ucontext's
+ * swapcontext makes a sigprocmask system call each time, and a warp operation
+ * switches 32 fibers. Elsewhere ucontext. */
+#if defined(__x86_64__)
+extern "C" void cudaemu_switch(void **save_sp, void *to_sp);
+asm(".text\n"
+    ".globl cudaemu_switch\n"
+    ".hidden cudaemu_switch\n"
+    ".type cudaemu_switch,@function\n"
+    "cudaemu_switch:\n"
+    "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+    "  movq %rsp, (%rdi)\n"
+    "  movq %rsi, %rsp\n"
+    "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
+    "  ret\n"
+    ".size cudaemu_switch,.-cudaemu_switch\n");
+struct context {
+    void *sp = nullptr;
+};
+#else
+struct context {
+    ucontext_t uc;
+};
+#endif
+
 struct fiber {
-    ucontext_t ctx;
+    context ctx;
+    unsigned mma_seq = 0; /* wmma products done by this thread in the block (mma.h's memo) */
     char *stack = nullptr; /* guard page, then kStack bytes */
     int state = READY;
     barrier *wait_on = nullptr;
@@ -52,13 +80,29 @@ struct block_state {
     std::vector<uint64_t> slot; /* per warp x 32: the exchange of shuffles and ballots */
     std::vector<char> smem;
     bool deadlock = false;
+    unsigned long long serial = 0; /* blocks run so far in the process: keys the mma memo */
+    std::vector<struct memo_entry> memo; /* per warp x kMemo */
+};
+
+/* a warp's lanes do the same wmma products on the same fragments: the first lane
+ * to reach its n-th product stores it, the others find it here */
+const int kMemo = 16;
+struct memo_entry {
+    unsigned long long serial = 0;
+    unsigned seq = 0;
+    std::vector<char> key, val;
 };
 
 std::mutex g_launch_lock; /* one kernel at a time in the process (fibers share indices) */
 block_state g_blk;
 fiber *g_cur = nullptr;
-ucontext_t g_sched;
+context g_sched;
 void (*g_body)(void *);
+/* CUDAEMU_SCHEDULE=reverse: warps run last to first */
+const bool g_reverse = [] {
+    const char *e = getenv("CUDAEMU_SCHEDULE");
+    return e && strcmp(e, "reverse") == 0;
+}();
 void *g_body_ctx;
 
 char *stack_for(fiber &f) {
@@ -88,6 +132,34 @@ void recheck_barriers(int w) {
     if (wb.count > 0 && wb.count >= __builtin_popcount(wb.mask & B.live_mask[w])) release(wb);
 }
 
+void fiber_main();
+
+#if defined(__x86_64__)
+void switch_to(context &from, context &to) { cudaemu_switch(&from.sp, to.sp); }
+void fiber_entry() {
+    fiber_main();
+    abort();
+}
+/* a fresh stack whose first switch "returns" into fiber_entry, aligned as after a call */
+void init_context(fiber &f, char *stack, size_t bytes) {
+    uintptr_t top = ((uintptr_t)(stack + bytes)) & ~(uintptr_t)15;
+    void **sp = (void **)top;
+    *--sp = nullptr;                     /* fiber_entry's would-be return address */
+    *--sp = (void *)&fiber_entry;        /* popped by ret */
+    for (int i = 0; i < 6; i++) *--sp = nullptr; /* rbp rbx r12-r15 */
+    f.ctx.sp = sp;
+}
+#else
+void switch_to(context &from, context &to) { swapcontext(&from.uc, &to.uc); }
+void init_context(fiber &f, char *stack, size_t bytes) {
+    getcontext(&f.ctx.uc);
+    f.ctx.uc.uc_stack.ss_sp = stack;
+    f.ctx.uc.uc_stack.ss_size = bytes;
+    f.ctx.uc.uc_link = nullptr;
+    makecontext(&f.ctx.uc, fiber_main, 0);
+}
+#endif
+
 void fiber_main() {
     g_body(g_body_ctx);
     fiber &f = *g_cur;
@@ -95,7 +167,7 @@ void fiber_main() {
     g_blk.live--;
     g_blk.live_mask[f.warp] &= ~(1u << f.lane);
     recheck_barriers(f.warp);
-    setcontext(&g_sched); /* never resumed */
+    switch_to(f.ctx, g_sched); /* never resumed */
 }
 
 void wait_at(barrier &b) {
@@ -103,7 +175,7 @@ void wait_at(barrier &b) {
     f.state = WAITING;
     f.wait_on = &b;
     f.wait_gen = b.gen;
-    swapcontext(&f.ctx, &g_sched);
+    switch_to(f.ctx, g_sched);
 }
 
 bool runnable(const fiber &f) {
@@ -114,7 +186,7 @@ void resume(fiber &f) {
     g_cur = &f;
     threadIdx = f.tid;
     f.state = READY;
-    swapcontext(&g_sched, &f.ctx);
+    switch_to(g_sched, f.ctx);
     g_cur = nullptr;
 }
 
@@ -125,12 +197,9 @@ bool run_block() {
     block_state &B = g_blk;
     for (int i = 0; i < B.n; i++) {
         fiber &f = B.f[i];
-        getcontext(&f.ctx);
-        f.ctx.uc_stack.ss_sp = stack_for(f);
-        f.ctx.uc_stack.ss_size = kStack;
-        f.ctx.uc_link = nullptr;
-        makecontext(&f.ctx, fiber_main, 0);
+        init_context(f, stack_for(f), kStack);
         f.state = READY;
+        f.mma_seq = 0;
         f.wait_on = nullptr;
     }
     B.live = B.n;
@@ -140,13 +209,25 @@ bool run_block() {
         B.warp_bar[w] = barrier();
     }
     B.block_bar = barrier();
+    B.serial++;
     while (B.live > 0) {
         bool progress = false;
-        for (int i = 0; i < B.n; i++) {
-            fiber &f = B.f[i];
-            if (f.state == DONE || !runnable(f)) continue;
-            resume(f);
-            progress = true;
+        /* a warp runs until all its lanes wait at __syncthreads (or returned) before
+         * the next warp starts: the most adversarial legal order for the warps of a
+         * block, so a missing __syncthreads shows as a wrong result (reverse: the
+         * last warp first, for the races the other way round) */
+        for (int k = 0; k < B.nwarps; k++) {
+            const int w = g_reverse ? B.nwarps - 1 - k : k;
+            const int i0 = 32 * w, i1 = i0 + 32 < B.n ? i0 + 32 : B.n;
+            for (bool again = true; again;) {
+                again = false;
+                for (int i = i0; i < i1; i++) {
+                    fiber &f = B.f[i];
+                    if (f.state == DONE || !runnable(f)) continue;
+                    resume(f);
+                    progress = again = true;
+                }
+            }
         }
         if (!progress) {
             int nb = 0, nw = 0;
@@ -204,6 +285,7 @@ void run_grid(const launch_cfg &cfg, void (*body)(void *), void *ctx) {
     B.slot.assign((size_t)B.nwarps * 32, 0);
     B.smem.resize(cfg.smem + 256);
     B.deadlock = false;
+    if ((int)B.memo.size() < B.nwarps * kMemo) B.memo.resize((size_t)B.nwarps * kMemo);
     for (int i = 0; i < B.n; i++) {
         fiber &f = B.f[i];
         f.tid.x = i % b.x;
@@ -285,6 +367,27 @@ unsigned warp_ballot(int pred, unsigned mask) {
         if ((mask >> l & 1) && (g_blk.live_mask[f.warp] >> l & 1) && s[l]) r |= 1u << l;
     warp_barrier(mask);
     return r;
+}
+
+bool memo_get(const void *key, size_t kb, void *val, size_t vb) {
+    fiber &f = *g_cur;
+    const unsigned n = f.mma_seq++;
+    memo_entry &e = g_blk.memo[(size_t)f.warp * kMemo + n % kMemo];
+    if (e.serial != g_blk.serial || e.seq != n || e.key.size() != kb || e.val.size() != vb ||
+        memcmp(e.key.data(), key, kb) != 0)
+        return false;
+    memcpy(val, e.val.data(), vb);
+    return true;
+}
+
+void memo_put(const void *key, size_t kb, const void *val, size_t vb) {
+    fiber &f = *g_cur;
+    const unsigned n = f.mma_seq - 1; /* the number memo_get gave this product */
+    memo_entry &e = g_blk.memo[(size_t)f.warp * kMemo + n % kMemo];
+    e.serial = g_blk.serial;
+    e.seq = n;
+    e.key.assign((const char *)key, (const char *)key + kb);
+    e.val.assign((const char *)val, (const char *)val + vb);
 }
 
 unsigned active_mask() { return g_cur ? g_blk.live_mask[g_cur->warp] : 0; }

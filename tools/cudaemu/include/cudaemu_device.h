@@ -31,6 +31,10 @@ uint64_t warp_exchange(uint64_t v, int src_lane, unsigned mask);
 /* bit i set when lane i (in mask) passed a true predicate */
 unsigned warp_ballot(int pred, unsigned mask);
 unsigned active_mask();
+/* mma.h: the calling warp's memo of fragment products (the n-th product of a lane
+ * is the n-th of every lane of its warp); get counts the call */
+bool memo_get(const void *key, size_t key_bytes, void *val, size_t val_bytes);
+void memo_put(const void *key, size_t key_bytes, const void *val, size_t val_bytes);
 int lane();
 
 template <class T> static inline uint64_t to_bits(T v) {
