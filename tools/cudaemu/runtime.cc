@@ -166,6 +166,27 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int d) {
     p->totalConstMem = 65536;
     return cudaSuccess;
 }
+/* the properties above; CUDAEMU_CC=86 stands in for an sm_86 part (99 KiB of opt-in shared
+ * memory per block), so the backend's choices for smaller devices can be run too */
+cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int d) {
+    struct cudaDeviceProp p;
+    const cudaError_t e = cudaGetDeviceProperties(&p, d);
+    if (e != cudaSuccess) return e;
+    const char *cc = getenv("CUDAEMU_CC");
+    if (cc && atoi(cc) > 0) {
+        p.major = atoi(cc) / 10;
+        p.minor = atoi(cc) % 10;
+        if (p.major == 8 && p.minor >= 6) p.sharedMemPerBlockOptin = 101376;
+    }
+    switch (attr) {
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = (int)p.sharedMemPerBlockOptin; return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMajor: *value = p.major; return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMinor: *value = p.minor; return cudaSuccess;
+    case cudaDevAttrMultiProcessorCount: *value = p.multiProcessorCount; return cudaSuccess;
+    }
+    return fail(cudaErrorInvalidValue);
+}
+
 cudaError_t cudaDeviceGetPCIBusId(char *id, int len, int d) {
     if (d != 0) return fail(cudaErrorInvalidDevice);
     snprintf(id, (size_t)len, "0000:00:00.0");
