@@ -25,6 +25,9 @@
 #   memcheck_parity, memcheck_train, memcheck_parity_bf16
 #                                compute-sanitizer memcheck: parity harness, 1 training step, the
 #                                parity harness at bf16 (the fused attention kernels)
+#   bench_ops_bf16, bench_ops_bf16_noflash
+#                                atas_bench --ops-only at bf16, with the fused attention and with
+#                                ATAS_NO_FLASH=1 (the chunked path): which is faster at T = 197..4097
 #   bench_cpu, bench_cuda        atas_bench: per-op table, ViT-B/16 fwd+bwd (cpu: --quick only); cuda
 #                                ends with the full ATAS step of configs/vitb16.cfg and vitl14.cfg
 #                                (bf16: images/s, MFU, device memory, op calls, phase table)
@@ -288,6 +291,10 @@ fi
 
 # ---- speed: per-op table and ViT-B/16 forward+backward (last: docs/results/ has earlier numbers)
 if [ $QUICK = 0 ]; then
+  # the op table at bf16 with the fused attention and, the same run, without it (the chunked
+  # path on bf16 GEMMs): the attention rows say whether flash_attn.cu earns its place
+  step bench_ops_bf16 cuda 150 "'$BIN/atas_bench' --backend cuda --precision bf16 --ops-only --no-torch --reps 5"
+  step bench_ops_bf16_noflash cuda 150 "ATAS_NO_FLASH=1 '$BIN/atas_bench' --backend cuda --precision bf16 --ops-only --no-torch --reps 5"
   step bench_cpu cpu 300 "'$BIN/atas_bench' --quick --no-torch --reps 2"
   # ATAS_SOURCE_DIR: the step rows read the bundle's configs/
   step bench_cuda cuda 400 "ATAS_SOURCE_DIR='$DATA' '$BIN/atas_bench' --backend cuda --no-torch --reps 5"

@@ -41,6 +41,8 @@
  * conflicts that a padded or swizzled layout would remove), no double
  * buffering, no wgmma. Untested on a GPU when written (compiled for sm_80/90). */
 #include <cuda_bf16.h>
+#include <stdlib.h>
+#include <string.h>
 #include <mma.h>
 
 #include "backend/cuda/cuda_common.cuh"
@@ -414,7 +416,10 @@ template <int HD> static size_t flash_smem_max() {
  * L40S) allow 99 KiB per block, less than hd 128 (and hd 80's dQ) needs; those shapes
  * take the cuBLAS path there instead of failing at launch */
 int atas_cuda_flash_supported(const atas_backend *be, int hd) {
-    if (be->precision != ATAS_PREC_BF16) return 0;
+    /* ATAS_NO_FLASH=1: the chunked path at bf16 too, to time one against the other */
+    static int off = -1;
+    if (off < 0) off = getenv("ATAS_NO_FLASH") && strcmp(getenv("ATAS_NO_FLASH"), "0") != 0;
+    if (off || be->precision != ATAS_PREC_BF16) return 0;
     const size_t need = hd == 64 ? flash_smem_max<64>() : hd == 80 ? flash_smem_max<80>()
                       : hd == 128 ? flash_smem_max<128>() : 0;
     const atas_cuda_ctx *c = atas_cu_ctx(be);
