@@ -472,7 +472,6 @@ static atas_status flash_bwd(const atas_backend *be, float *dqkv, const float *d
 atas_status atas_cuda_flash_fwd(const atas_backend *be, float *out, float *lse, const float *qkv, int B, int T, int H,
                                 int hd, int causal) {
     const char *op = causal ? "attention_causal_fwd flash" : "attention_fwd flash";
-    if (B == 0 || T == 0) return ATAS_OK; /* no grid of 0 blocks */
     switch (hd) {
     case 64: return flash_fwd<64>(be, out, lse, qkv, B, T, H, causal, op);
     case 80: return flash_fwd<80>(be, out, lse, qkv, B, T, H, causal, op);
@@ -483,7 +482,6 @@ atas_status atas_cuda_flash_fwd(const atas_backend *be, float *out, float *lse, 
 
 atas_status atas_cuda_flash_bwd(const atas_backend *be, float *dqkv, const float *dout, const float *qkv,
                                 const float *out, const float *lse, int B, int T, int H, int hd, void *workspace) {
-    if (B == 0 || T == 0) return ATAS_OK;
     switch (hd) {
     case 64: return flash_bwd<64>(be, dqkv, dout, qkv, out, lse, B, T, H, workspace);
     case 80: return flash_bwd<80>(be, dqkv, dout, qkv, out, lse, B, T, H, workspace);
