@@ -385,6 +385,10 @@ static void test_bad_inputs(void) {
     T_ASSERT(be->linear_fwd(be, y, x, x, NULL, 2, 0, 2) == ATAS_ERR_INVALID, "linear K=0 accepted");
     T_ASSERT(be->attention_fwd(be, y, NULL, x, 1, 2, 1, 2, NULL) == ATAS_ERR_INVALID,
              "attention without workspace accepted");
+    /* an empty batch is nothing to do, on every backend (no workspace needed) */
+    T_OK(be->attention_fwd(be, y, NULL, x, 0, 2, 1, 2, NULL));
+    T_OK(be->attention_bwd(be, y, x, x, x, x, 0, 2, 1, 2, NULL));
+    T_OK(be->attention_causal_fwd(be, y, NULL, x, 0, 2, 1, 2, NULL));
     T_ASSERT(be->layernorm_bwd(be, y, NULL, NULL, x, x, NULL, NULL, NULL, 1, 4) == ATAS_ERR_INVALID,
              "layernorm_bwd without saved stats accepted");
     T_ASSERT(be->adamw(be, x, x, x, x, 4, 1e-3f, 0.9f, 0.999f, 1e-8f, 0, 0) == ATAS_ERR_INVALID,
