@@ -41,7 +41,9 @@
 # gets at most what is left, and summary.txt is rewritten after every step.
 # env: OUT (logs, summary, metrics; default /tmp/gpu_check), WORK (the unpacked bundle and the runs
 #      with their checkpoints, kept out of OUT; default $OUT.work),
-#      ATAS_CUDA_LIBDIRS (where the machine's cuBLAS / NCCL / libcuda are, when not found)
+#      ATAS_CUDA_LIBDIRS (where the machine's cuBLAS / NCCL / libcuda are, when not found),
+#      ATAS_CHECK_SETS (more --set options for every atas_mpi run: the emulated dry run of
+#      tests/test_gpu_check_emu.sh sets run.peak_tflops, as an 8192^3 gemm_peak takes hours there)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd -P)
 OUT=${OUT:-/tmp/gpu_check}
@@ -198,7 +200,7 @@ step parity_cuda_tf32 cuda 300 "'$BIN/test_backend_parity' cuda tf32"
 TINY="$DATA/configs/tiny.cfg"
 tiny() { # tiny NAME BACKEND STEPS [extra --set ...]
   local name=$1 be=$2 steps=$3; shift 3
-  echo "'$BIN/atas_mpi' '$TINY' --set 'run.dir=\"$RUNS\"' --set 'run.name=\"$name\"' --set 'run.backend=\"$be\"' --set run.steps=$steps --set 'data.corpus=\"$DATA/corpus.h5\"' --set checkpoint.every=0 --set 'run.precision=\"fp32\"' $*"
+  echo "'$BIN/atas_mpi' '$TINY' --set 'run.dir=\"$RUNS\"' --set 'run.name=\"$name\"' --set 'run.backend=\"$be\"' --set run.steps=$steps --set 'data.corpus=\"$DATA/corpus.h5\"' --set checkpoint.every=0 --set 'run.precision=\"fp32\"' ${ATAS_CHECK_SETS:-} $*"
 }
 cmp_losses() { # cmp_losses RUN_A RUN_B: every loss of every step within 1e-4 relative
   echo "awk -f '$CMP' -v tol=1e-4 -v note='$OUT/note' '$RUNS/$1/metrics.jsonl' '$RUNS/$2/metrics.jsonl'"

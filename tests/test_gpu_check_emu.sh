@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The GPU check's dry run: the bundle that test_bundle built (fixture gpu_bundle) runs its own
+# gpu_check.sh with the CUDA backend replaced by cudaemu (ATAS_CUDA_LIB, docs/cudaemu.md), so every
+# CUDA step of the check - op parity at fp32/bf16/tf32, the tiny cuda run against cpu and its
+# transfer counters, bf16 drift, two MPI ranks sharing one device, NCCL with one rank and the
+# two-rank refusals - runs end to end here, and a mistake in the script or the bundle shows before
+# a lent GPU's 15 minutes are spent on it. Every step named below must PASS but isolation, which
+# must FAIL naming the emulation library and nothing else: the ranks load it from the build tree,
+# so this is the isolation check's negative control (test_bundle holds its positive side). What the emulation
+# cannot stand in for (speed, compute-sanitizer, the ViT-B/16 step) stays for the GPU.
+set -euo pipefail
+BIN=${ATAS_BINARY_DIR:?}
+B=$BIN/bundle-test/u/atas-bundle
+EMU=${ATAS_CUDAEMU_LIB:?}
+fail() { echo "test_gpu_check_emu: FAIL: $*" >&2; exit 1; }
+[ -x "$B/share/atas/gpu_check.sh" ] || { echo "no unpacked bundle at $B (test_bundle makes it)"; exit 77; }
+[ -f "$EMU" ] || { echo "no cudaemu library at $EMU"; exit 77; }
+if [ -e /dev/nvidia0 ]; then echo "a GPU is here: its real check is tools/gpu_check.sh"; exit 77; fi
+[ -f "$B/lib/libatas_cuda.so" ] || { echo "the bundle has no CUDA module (a CPU-only build)"; exit 77; }
+
+W=$BIN/gpu-check-emu
+rm -rf "$W" && mkdir -p "$W"
+steps=libs,parity_cpu,tools,parity_cuda,parity_cuda_bf16,parity_cuda_tf32,train_cpu,train_cuda,cmp_cuda_cpu
+steps=$steps,train_cpu30,drift_cuda_bf16,mpi2_cpu,mpi2_cuda,isolation,nccl1,nccl2
+rc=0
+# run.peak_tflops: the trainer's 8192^3 gemm_peak would take hours on the emulated GEMM
+OUT=$W/out WORK=$W/work BUDGET_S=1500 ATAS_CUDA_LIB=$EMU ATAS_CHECK_SETS="--set run.peak_tflops=1000" \
+  OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 bash "$B/share/atas/gpu_check.sh" --bundle "$B" --quick --only "$steps" || rc=$?
+S=$W/out/summary.txt
+[ -f "$S" ] || fail "gpu_check.sh wrote no summary (exit $rc)"
+cat "$S"
+IFS=, read -r -a want <<<"$steps"
+for s in "${want[@]}"; do
+  r=$(awk -v s="$s" '$1 == s {print $2}' "$S")
+  [ "$s" = isolation ] && continue
+  [ "$r" = PASS ] || fail "step $s: '${r:-not run}' (expected PASS under cudaemu; $S and $W/out/*_$s.log)"
+done
+[ "$(awk '$1 == "isolation" {print $2}' "$S")" = FAIL ] || fail "isolation did not notice the ranks' emulation library from outside the bundle"
+host=$(grep '^HOST' "$W"/out/*_isolation.log | sort -u)
+[ "$host" = "HOST (not allowed)   $(readlink -f "$EMU")" ] || fail "isolation named other libraries than $EMU: $host"
+[ $rc = 1 ] || fail "gpu_check.sh exited $rc (expected 1: the isolation step's failure)"
+# the cuda run's transfer counters came through: inputs up, a few bytes of metrics down
+grep -q '"bytes_h2d": [1-9]' "$W/work/runs/train_cuda/metrics.jsonl" || fail "train_cuda has no bytes_h2d in its metrics"
+d2h=$(grep -o '"bytes_d2h": [0-9]*' "$W/work/runs/train_cuda/metrics.jsonl" | head -1 | awk '{print $2}')
+[ "${d2h:-99999}" -le 4096 ] || fail "train_cuda step 0 copied $d2h bytes device -> host (expected a few KiB at most)"
+echo "test_gpu_check_emu: PASS"
