@@ -43,4 +43,24 @@ host=$(grep '^HOST' "$W"/out/*_isolation.log | sort -u)
 grep -q '"bytes_h2d": [1-9]' "$W/work/runs/train_cuda/metrics.jsonl" || fail "train_cuda has no bytes_h2d in its metrics"
 d2h=$(grep -o '"bytes_d2h": [0-9]*' "$W/work/runs/train_cuda/metrics.jsonl" | head -1 | awk '{print $2}')
 [ "${d2h:-99999}" -le 4096 ] || fail "train_cuda step 0 copied $d2h bytes device -> host (expected a few KiB at most)"
+# the benchmark's CUDA tables (the check's bench steps run them at full size on a GPU), here at
+# --quick size: the op table at fp32 and at bf16 with and without the fused attention, the tiny
+# models, and the ATAS step row with its phase table
+bench() { # bench NAME ARGS...: the bundle's atas_bench on the emulated device, into $W/bench_NAME.txt
+  local name=$1; shift
+  ATAS_CUDA_LIB=$EMU OMP_NUM_THREADS=2 "$B/bin/atas_bench" "$@" >"$W/bench_$name.txt" 2>&1 ||
+    fail "atas_bench $* exited $?: $(tail -3 "$W/bench_$name.txt")"
+}
+bench fp32 --backend cuda --quick --no-torch --reps 1
+bench bf16 --backend cuda --precision bf16 --quick --ops-only --no-torch --reps 1
+ATAS_NO_FLASH=1 bench bf16_noflash --backend cuda --precision bf16 --quick --ops-only --no-torch --reps 1
+bench step --step "$B/share/atas/configs/tiny.cfg" --backend cuda --steps 1 --set run.peak_tflops=1000
+for f in fp32 bf16 bf16_noflash; do
+  for op in linear_fwd add_layernorm_fwd attention_fwd attention_bwd clip_adamw_ema_fwd; do
+    grep -q "^$op " "$W/bench_$f.txt" || fail "the $f op table has no $op row ($W/bench_$f.txt)"
+  done
+done
+grep -q '^tiny-eva .* dense ' "$W/bench_fp32.txt" || fail "no tiny-eva dense row ($W/bench_fp32.txt)"
+grep -Eq '^tiny +bf16 +1 .* dev +[1-9][0-9]*$' "$W/bench_step.txt" || fail "no step row with its op calls ($W/bench_step.txt)"
+grep -q '^  backward ' "$W/bench_step.txt" || fail "the step row has no phase table ($W/bench_step.txt)"
 echo "test_gpu_check_emu: PASS"

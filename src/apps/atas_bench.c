@@ -75,9 +75,10 @@ static double measure_sgemm_peak(int reps) {
 
 /* the device's GEMM rate at the backend's precision (the gemm_peak op: bf16 operands
  * on the tensor cores for bf16, FAST_TF32 for tf32, cublasSgemm for fp32) */
-static double measure_backend_peak(int reps) {
+/* --quick: 1024^3, a smoke run's peak (an emulated device takes hours at 8192^3) */
+static double measure_backend_peak(int n, int reps) {
     double gflops;
-    OK(bench_gemm_peak(g_be, 8192, reps, &gflops));
+    OK(bench_gemm_peak(g_be, n, reps, &gflops));
     return gflops;
 }
 
@@ -247,7 +248,8 @@ static void usage(void) {
            "  forward+backward of ViT-B/16 at 224 (batch 8) and 448 (batch 2), each next\n"
            "  to PyTorch doing the same computation in the same run; then EVA02-B/16 and\n"
            "  ViT-L/14 / EVA02-L/14 rows.\n"
-           "  --backend cuda  the same tables on the GPU (peak = gemm_peak 8192^3 at --precision,\n"
+           "  --backend cuda  the same tables on the GPU (peak = gemm_peak 8192^3 at --precision\n"
+           "                  (1024^3 with --quick),\n"
            "                  memory = device bytes of model + pass, no torch column)\n"
            "  --precision  math of GEMMs and attention (default fp32; on cpu tf32/bf16 are\n"
            "               an emulation that rounds GEMM inputs: slower, for accuracy, not speed)\n"
@@ -255,7 +257,8 @@ static void usage(void) {
            "  --ops-only  the per-op table only (no model rows)\n"
            "  --step CONFIG  only the full ATAS training step of CONFIG (trainer, random init,\n"
            "               synthetic corpus): step ms, images/s, TFLOP/s, MFU against the backend's\n"
-           "               GEMM peak at the run's precision, peak memory, op calls per step, and\n"
+           "               GEMM peak at the run's precision (run.peak_tflops instead, where the\n"
+           "               config or --set gives one), peak memory, op calls per step, and\n"
            "               the phase table. Backend and precision: the config's unless given.\n"
            "               The default --backend cuda run ends with these rows for\n"
            "               configs/vitb16.cfg and configs/vitl14.cfg.\n"
@@ -366,11 +369,12 @@ static int bench_all(bench_opts o) {
                atas_precision_name((atas_precision)g_be->precision), o.threads, "openmp build");
         printf("# sgemm peak measured now (2048^3, best of runs): %.1f GFLOP/s\n", g_peak);
     } else {
-        g_peak = measure_backend_peak(o.quick ? 1 : 5);
+        const int n = o.quick ? 1024 : 8192;
+        g_peak = measure_backend_peak(n, o.quick ? 1 : 5);
         printf("# atas_bench: backend %s, fp32 storage, precision %s of GEMMs and attention\n", g_be->name,
                atas_precision_name((atas_precision)g_be->precision));
-        printf("# GEMM peak measured now (the backend's gemm_peak 8192^3 at precision %s, best of runs): "
-               "%.1f GFLOP/s\n", atas_precision_name((atas_precision)g_be->precision), g_peak);
+        printf("# GEMM peak measured now (the backend's gemm_peak %d^3 at precision %s, best of runs): "
+               "%.1f GFLOP/s\n", n, atas_precision_name((atas_precision)g_be->precision), g_peak);
     }
     if (o.quick) {
         atas_vit_config c = {8, 64, 2, 4, 128, 32, 4, ATAS_ACT_QUICKGELU, 1e-5f, ATAS_VIT_CLIP};
