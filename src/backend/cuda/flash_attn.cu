@@ -18,8 +18,9 @@
  *   grid: x = b*H + h, y = the tile (x has no 65535 limit; T / 64 fits y)
  *   forward, block (query tile, b*H + h):
  *     Q tile [64 x hd] once; for each key tile: K, V [64 x hd];
- *     S = scale Q K^T [64 x 64] (fp32, shared) -> online softmax per row:
- *     m' = max(m, rowmax), P = exp(S - m') (bf16, shared), l = l e^(m-m') + rowsum,
+ *     S = scale Q K^T [64 x 64] (fp32, shared) -> online softmax per row (two lanes
+ *     a row, 32 columns each in registers): m' = max(m, rowmax),
+ *     P = exp(S - m') (bf16, shared), l = l e^(m-m') + rowsum,
  *     O = O e^(m-m') + P V (O fp32 in shared, through accumulator fragments);
  *     end: out = O / l, lse = m + log l. Causal: key tiles past the query tile
  *     are skipped and keys j > i masked inside the diagonal tile.
@@ -109,10 +110,10 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_fwd(float *out, float *lse
 
     load_tile<HD>(Qs, base, q0, T, ld);
     for (int e = threadIdx.x; e < FA_B * HD; e += FA_THREADS) Os[e] = 0.0f;
-    /* this warp's 16 rows: running max and sum (every lane holds all 16) */
-    float m[16], l[16];
-#pragma unroll
-    for (int r = 0; r < 16; r++) m[r] = -INFINITY, l[r] = 0.0f;
+    /* the softmax: lanes 2r and 2r + 1 own row w0 + r of the warp's 16, 32 of the tile's 64
+     * columns each; both keep the row's running max and sum */
+    const int r = lane >> 1, half = lane & 1, i = q0 + w0 + r;
+    float mrow = -INFINITY, lrow = 0.0f;
 
     const int nkt = (T + FA_B - 1) / FA_B;
     const int last = causal ? min(nkt - 1, (q0 + FA_B - 1) / FA_B) : nkt - 1;
@@ -137,35 +138,38 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_fwd(float *out, float *lse
             wmma::store_matrix_sync(Ss + w0 * FA_B + 16 * n, acc, FA_B, wmma::mem_row_major);
         }
         __syncwarp();
-        /* online softmax of the warp's rows; lanes hold columns lane and lane + 32 */
+        /* online softmax, all 16 rows at once: a lane's 32 columns in registers, one shuffle
+         * for the row's max and one for its sum. Lane-rotated columns ((t + lane) mod 32) put
+         * the 32 lanes' shared-memory words in 32 different banks. */
+        {
+            const float *srow = Ss + (w0 + r) * FA_B + 32 * half;
+            float sv[32], mx = -INFINITY;
 #pragma unroll
-        for (int r = 0; r < 16; r++) {
-            const int i = q0 + w0 + r;
-            float s[2], mx = -INFINITY;
-#pragma unroll
-            for (int u = 0; u < 2; u++) {
-                const int j = k0 + lane + 32 * u;
+            for (int t = 0; t < 32; t++) {
+                const int c = (t + lane) & 31, j = k0 + 32 * half + c;
                 const bool ok = j < T && (!causal || j <= i);
-                s[u] = ok ? scale * Ss[(w0 + r) * FA_B + lane + 32 * u] : -INFINITY;
-                mx = fmaxf(mx, s[u]);
+                sv[t] = ok ? scale * srow[c] : -INFINITY;
+                mx = fmaxf(mx, sv[t]);
             }
-            mx = atas_warp_max(mx);
-            const float mnew = fmaxf(m[r], mx);
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            const float mnew = fmaxf(mrow, mx);
             /* a row with no visible key yet keeps m = -inf: exponentiate against 0 */
             const float mref = mnew == -INFINITY ? 0.0f : mnew;
-            const float alpha = __expf(m[r] - mref);
+            const float alpha = __expf(mrow - mref);
+            __nv_bfloat16 *prow = Ps + (w0 + r) * FA_B + 32 * half;
             float sum = 0.0f;
 #pragma unroll
-            for (int u = 0; u < 2; u++) {
-                const float p = __expf(s[u] - mref); /* exp(-inf) = 0 for masked keys */
-                const __nv_bfloat16 pb = __float2bfloat16_rn(p);
-                Ps[(w0 + r) * FA_B + lane + 32 * u] = pb;
+            for (int t = 0; t < 32; t++) {
+                const float p = __expf(sv[t] - mref); /* exp(-inf) = 0 for masked keys */
+                prow[(t + lane) & 31] = __float2bfloat16_rn(p);
                 sum += p;
             }
-            sum = atas_warp_sum(sum);
-            l[r] = l[r] * alpha + sum;
-            m[r] = mnew;
-            for (int c = lane; c < HD; c += 32) Os[(w0 + r) * HD + c] *= alpha;
+            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+            lrow = lrow * alpha + sum;
+            mrow = mnew;
+            float *orow = Os + (w0 + r) * HD + half * (HD / 2);
+#pragma unroll 8
+            for (int t = 0; t < HD / 2; t++) orow[(t + lane) % (HD / 2)] *= alpha;
         }
         __syncwarp();
         /* O[w0.., :] += P[w0.., :] V through accumulator fragments loaded from O */
@@ -184,15 +188,17 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_fwd(float *out, float *lse
         }
         __syncwarp();
     }
-    /* out = O / l, lse = m + log l, rows < T only */
+    /* out = O / l, lse = m + log l, rows < T only: row by row, the whole warp along a row
+     * (coalesced stores), its m and l from the row's first lane */
 #pragma unroll
-    for (int r = 0; r < 16; r++) {
-        const int i = q0 + w0 + r;
-        if (i >= T) continue;
-        const float inv = 1.0f / l[r];
-        float *o = out + ((size_t)b * T + i) * D + (size_t)h * HD;
-        for (int c = lane; c < HD; c += 32) o[c] = Os[(w0 + r) * HD + c] * inv;
-        if (lse && lane == 0) lse[((size_t)b * H + h) * T + i] = m[r] + logf(l[r]);
+    for (int rr = 0; rr < 16; rr++) {
+        const float mr = __shfl_sync(0xffffffffu, mrow, 2 * rr), lr = __shfl_sync(0xffffffffu, lrow, 2 * rr);
+        const int ii = q0 + w0 + rr;
+        if (ii >= T) continue;
+        const float inv = 1.0f / lr;
+        float *o = out + ((size_t)b * T + ii) * D + (size_t)h * HD;
+        for (int c = lane; c < HD; c += 32) o[c] = Os[(w0 + rr) * HD + c] * inv;
+        if (lse && lane == 0) lse[((size_t)b * H + h) * T + ii] = mr + logf(lr);
     }
 #else
     __trap(); /* below sm_80: atas_cuda_flash_supported keeps these unused */
