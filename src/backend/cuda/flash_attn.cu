@@ -38,9 +38,9 @@
  * 128 are instantiated for 64, 80, 128 (the ViT and EVA heads); other head
  * dims, and tf32, take the cuBLAS path of attention.cu.
  *
- * Not tuned: shared tiles are plain row-major (the wmma loads have bank
- * conflicts that a padded or swizzled layout would remove), no double
- * buffering, no wgmma. Untested on a GPU when written (compiled for sm_80/90). */
+ * Shared tiles are row-major with padded rows (FA_LD*: +16 bytes for bf16, +16
+ * for fp32), so a fragment's rows start in different banks. Not tuned: no double
+ * buffering, no wgmma, S and O pass through shared memory. Untested on a GPU when written (compiled for sm_80/90). */
 #include <cuda_bf16.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +62,13 @@ using namespace nvcuda;
 #define FA_B 64        /* rows of a query tile = keys of a key tile */
 #define FA_WARPS 4     /* 16 rows each */
 #define FA_THREADS (32 * FA_WARPS)
+/* row strides of the shared tiles, padded so that the 16-byte rows of a fragment load (and the
+ * softmax's per-lane columns) fall in different banks: with unpadded 128-byte rows every row
+ * of a 16 x 16 fragment starts in the same bank */
+#define FA_LDS (FA_B + 4) /* fp32 [64][64]: S, dP */
+#define FA_LDP (FA_B + 8) /* bf16 [64][64]: P, dS */
+#define FA_LDH(HD) ((HD) + 8) /* bf16 [64][HD]: Q, K, V, dO */
+#define FA_LDO(HD) ((HD) + 4) /* fp32 [64][HD]: O, the dQ staging */
 
 typedef wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> frag_a;
 typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> frag_b_row;
@@ -69,12 +76,12 @@ typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_majo
 typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> frag_c;
 
 /* rows [r0, r0 + 64) of one head's [T, hd] slice (row stride ld floats) into a
- * bf16 tile [64][HD]; rows >= T become zeros */
+ * bf16 tile [64][HD] of row stride FA_LDH(HD); rows >= T become zeros */
 template <int HD>
 __device__ void load_tile(__nv_bfloat16 *dst, const float *src, int r0, int T, int ld) {
     for (int e = threadIdx.x; e < FA_B * HD; e += FA_THREADS) {
         const int r = e / HD, c = e % HD;
-        dst[e] = __float2bfloat16_rn(r0 + r < T ? src[(size_t)(r0 + r) * ld + c] : 0.0f);
+        dst[r * FA_LDH(HD) + c] = __float2bfloat16_rn(r0 + r < T ? src[(size_t)(r0 + r) * ld + c] : 0.0f);
     }
 }
 
@@ -90,8 +97,8 @@ __device__ void zero_frags(frag_c (&acc)[HD / 16]) {
  * O (fp32 [64][HD]) */
 template <int HD>
 static size_t fwd_smem() {
-    return 3 * sizeof(__nv_bfloat16) * FA_B * HD + sizeof(float) * FA_B * FA_B +
-           sizeof(__nv_bfloat16) * FA_B * FA_B + sizeof(float) * FA_B * HD;
+    return 3 * sizeof(__nv_bfloat16) * FA_B * FA_LDH(HD) + sizeof(float) * FA_B * FA_LDS +
+           sizeof(__nv_bfloat16) * FA_B * FA_LDP + sizeof(float) * FA_B * FA_LDO(HD);
 }
 
 template <int HD>
@@ -99,17 +106,18 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_fwd(float *out, float *lse
                                                           float scale, int causal) {
 #if FA_ARCH_OK
     extern __shared__ __align__(32) unsigned char smem[];
-    __nv_bfloat16 *Qs = (__nv_bfloat16 *)smem, *Ks = Qs + FA_B * HD, *Vs = Ks + FA_B * HD;
-    float *Ss = (float *)(Vs + FA_B * HD);
-    __nv_bfloat16 *Ps = (__nv_bfloat16 *)(Ss + FA_B * FA_B);
-    float *Os = (float *)(Ps + FA_B * FA_B);
+    constexpr int LDH = FA_LDH(HD), LDO = FA_LDO(HD);
+    __nv_bfloat16 *Qs = (__nv_bfloat16 *)smem, *Ks = Qs + FA_B * LDH, *Vs = Ks + FA_B * LDH;
+    float *Ss = (float *)(Vs + FA_B * LDH);
+    __nv_bfloat16 *Ps = (__nv_bfloat16 *)(Ss + FA_B * FA_LDS);
+    float *Os = (float *)(Ps + FA_B * FA_LDP);
     const int D = H * HD, ld = 3 * D;
     const int q0 = blockIdx.y * FA_B, bh = blockIdx.x, b = bh / H, h = bh % H;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, w0 = 16 * warp;
     const float *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
 
     load_tile<HD>(Qs, base, q0, T, ld);
-    for (int e = threadIdx.x; e < FA_B * HD; e += FA_THREADS) Os[e] = 0.0f;
+    for (int e = threadIdx.x; e < FA_B * LDO; e += FA_THREADS) Os[e] = 0.0f;
     /* the softmax: lanes 2r and 2r + 1 own row w0 + r of the warp's 16, 32 of the tile's 64
      * columns each; both keep the row's running max and sum */
     const int r = lane >> 1, half = lane & 1, i = q0 + w0 + r;
@@ -131,18 +139,18 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_fwd(float *out, float *lse
             for (int k = 0; k < HD / 16; k++) {
                 frag_a a;
                 frag_b_col bk;
-                wmma::load_matrix_sync(a, Qs + w0 * HD + 16 * k, HD);
-                wmma::load_matrix_sync(bk, Ks + (16 * n) * HD + 16 * k, HD);
+                wmma::load_matrix_sync(a, Qs + w0 * LDH + 16 * k, LDH);
+                wmma::load_matrix_sync(bk, Ks + (16 * n) * LDH + 16 * k, LDH);
                 wmma::mma_sync(acc, a, bk, acc);
             }
-            wmma::store_matrix_sync(Ss + w0 * FA_B + 16 * n, acc, FA_B, wmma::mem_row_major);
+            wmma::store_matrix_sync(Ss + w0 * FA_LDS + 16 * n, acc, FA_LDS, wmma::mem_row_major);
         }
         __syncwarp();
         /* online softmax, all 16 rows at once: a lane's 32 columns in registers, one shuffle
          * for the row's max and one for its sum. Lane-rotated columns ((t + lane) mod 32) put
          * the 32 lanes' shared-memory words in 32 different banks. */
         {
-            const float *srow = Ss + (w0 + r) * FA_B + 32 * half;
+            const float *srow = Ss + (w0 + r) * FA_LDS + 32 * half;
             float sv[32], mx = -INFINITY;
 #pragma unroll
             for (int t = 0; t < 32; t++) {
@@ -156,7 +164,7 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_fwd(float *out, float *lse
             /* a row with no visible key yet keeps m = -inf: exponentiate against 0 */
             const float mref = mnew == -INFINITY ? 0.0f : mnew;
             const float alpha = __expf(mrow - mref);
-            __nv_bfloat16 *prow = Ps + (w0 + r) * FA_B + 32 * half;
+            __nv_bfloat16 *prow = Ps + (w0 + r) * FA_LDP + 32 * half;
             float sum = 0.0f;
 #pragma unroll
             for (int t = 0; t < 32; t++) {
@@ -167,7 +175,7 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_fwd(float *out, float *lse
             sum += __shfl_xor_sync(0xffffffffu, sum, 1);
             lrow = lrow * alpha + sum;
             mrow = mnew;
-            float *orow = Os + (w0 + r) * HD + half * (HD / 2);
+            float *orow = Os + (w0 + r) * LDO + half * (HD / 2);
 #pragma unroll 8
             for (int t = 0; t < HD / 2; t++) orow[(t + lane) % (HD / 2)] *= alpha;
         }
@@ -176,15 +184,15 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_fwd(float *out, float *lse
 #pragma unroll
         for (int n = 0; n < HD / 16; n++) {
             frag_c acc;
-            wmma::load_matrix_sync(acc, Os + w0 * HD + 16 * n, HD, wmma::mem_row_major);
+            wmma::load_matrix_sync(acc, Os + w0 * LDO + 16 * n, LDO, wmma::mem_row_major);
             for (int k = 0; k < FA_B / 16; k++) {
                 frag_a a;
                 frag_b_row bv;
-                wmma::load_matrix_sync(a, Ps + w0 * FA_B + 16 * k, FA_B);
-                wmma::load_matrix_sync(bv, Vs + (16 * k) * HD + 16 * n, HD);
+                wmma::load_matrix_sync(a, Ps + w0 * FA_LDP + 16 * k, FA_LDP);
+                wmma::load_matrix_sync(bv, Vs + (16 * k) * LDH + 16 * n, LDH);
                 wmma::mma_sync(acc, a, bv, acc);
             }
-            wmma::store_matrix_sync(Os + w0 * HD + 16 * n, acc, HD, wmma::mem_row_major);
+            wmma::store_matrix_sync(Os + w0 * LDO + 16 * n, acc, LDO, wmma::mem_row_major);
         }
         __syncwarp();
     }
@@ -197,7 +205,7 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_fwd(float *out, float *lse
         if (ii >= T) continue;
         const float inv = 1.0f / lr;
         float *o = out + ((size_t)b * T + ii) * D + (size_t)h * HD;
-        for (int c = lane; c < HD; c += 32) o[c] = Os[(w0 + rr) * HD + c] * inv;
+        for (int c = lane; c < HD; c += 32) o[c] = Os[(w0 + rr) * LDO + c] * inv;
         if (lse && lane == 0) lse[((size_t)b * H + h) * T + ii] = mr + logf(lr);
     }
 #else
@@ -223,8 +231,8 @@ __global__ void k_flash_di(float *Di, const float *dout, const float *out, int B
  * P^T and dP^T (fp32), P^T and dS^T (bf16); lse, Di of the query tile */
 template <int HD>
 static size_t dkdv_smem() {
-    return 4 * sizeof(__nv_bfloat16) * FA_B * HD + 2 * sizeof(float) * FA_B * FA_B +
-           2 * sizeof(__nv_bfloat16) * FA_B * FA_B + 2 * sizeof(float) * FA_B;
+    return 4 * sizeof(__nv_bfloat16) * FA_B * FA_LDH(HD) + 2 * sizeof(float) * FA_B * FA_LDS +
+           2 * sizeof(__nv_bfloat16) * FA_B * FA_LDP + 2 * sizeof(float) * FA_B;
 }
 
 template <int HD>
@@ -233,10 +241,11 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_dkdv(float *dqkv, const fl
                                                            float scale) {
 #if FA_ARCH_OK
     extern __shared__ __align__(32) unsigned char smem[];
-    __nv_bfloat16 *Ks = (__nv_bfloat16 *)smem, *Vs = Ks + FA_B * HD, *Qs = Vs + FA_B * HD, *dOs = Qs + FA_B * HD;
-    float *Pt = (float *)(dOs + FA_B * HD), *dPt = Pt + FA_B * FA_B;
-    __nv_bfloat16 *Ptb = (__nv_bfloat16 *)(dPt + FA_B * FA_B), *dStb = Ptb + FA_B * FA_B;
-    float *Ls = (float *)(dStb + FA_B * FA_B), *Ds = Ls + FA_B;
+    constexpr int LDH = FA_LDH(HD);
+    __nv_bfloat16 *Ks = (__nv_bfloat16 *)smem, *Vs = Ks + FA_B * LDH, *Qs = Vs + FA_B * LDH, *dOs = Qs + FA_B * LDH;
+    float *Pt = (float *)(dOs + FA_B * LDH), *dPt = Pt + FA_B * FA_LDS;
+    __nv_bfloat16 *Ptb = (__nv_bfloat16 *)(dPt + FA_B * FA_LDS), *dStb = Ptb + FA_B * FA_LDP;
+    float *Ls = (float *)(dStb + FA_B * FA_LDP), *Ds = Ls + FA_B;
     const int D = H * HD, ld = 3 * D;
     const int k0 = blockIdx.y * FA_B, bh = blockIdx.x, b = bh / H, h = bh % H;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, w0 = 16 * warp;
@@ -267,24 +276,24 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_dkdv(float *dqkv, const fl
             for (int k = 0; k < HD / 16; k++) {
                 frag_a a;
                 frag_b_col bt;
-                wmma::load_matrix_sync(a, Ks + w0 * HD + 16 * k, HD);
-                wmma::load_matrix_sync(bt, Qs + (16 * n) * HD + 16 * k, HD);
+                wmma::load_matrix_sync(a, Ks + w0 * LDH + 16 * k, LDH);
+                wmma::load_matrix_sync(bt, Qs + (16 * n) * LDH + 16 * k, LDH);
                 wmma::mma_sync(s, a, bt, s);
-                wmma::load_matrix_sync(a, Vs + w0 * HD + 16 * k, HD);
-                wmma::load_matrix_sync(bt, dOs + (16 * n) * HD + 16 * k, HD);
+                wmma::load_matrix_sync(a, Vs + w0 * LDH + 16 * k, LDH);
+                wmma::load_matrix_sync(bt, dOs + (16 * n) * LDH + 16 * k, LDH);
                 wmma::mma_sync(dp, a, bt, dp);
             }
-            wmma::store_matrix_sync(Pt + w0 * FA_B + 16 * n, s, FA_B, wmma::mem_row_major);
-            wmma::store_matrix_sync(dPt + w0 * FA_B + 16 * n, dp, FA_B, wmma::mem_row_major);
+            wmma::store_matrix_sync(Pt + w0 * FA_LDS + 16 * n, s, FA_LDS, wmma::mem_row_major);
+            wmma::store_matrix_sync(dPt + w0 * FA_LDS + 16 * n, dp, FA_LDS, wmma::mem_row_major);
         }
         __syncwarp();
         /* P^T = exp(scale S^T - lse_i), 0 past T; dS^T = P^T (dP^T - Di_i); both to bf16 */
         for (int e = lane; e < 16 * FA_B; e += 32) {
-            const int r = e / FA_B, i = e % FA_B, at = (w0 + r) * FA_B + i;
+            const int r = e / FA_B, i = e % FA_B, at = (w0 + r) * FA_LDS + i, ab = (w0 + r) * FA_LDP + i;
             const bool ok = k0 + w0 + r < T && q0 + i < T;
             const float p = ok ? __expf(scale * Pt[at] - Ls[i]) : 0.0f;
-            Ptb[at] = __float2bfloat16_rn(p);
-            dStb[at] = __float2bfloat16_rn(p * (dPt[at] - Ds[i]));
+            Ptb[ab] = __float2bfloat16_rn(p);
+            dStb[ab] = __float2bfloat16_rn(p * (dPt[at] - Ds[i]));
         }
         __syncwarp();
         /* dV += P^T dO, dK += dS^T Q (the query tile's rows as the K dimension) */
@@ -294,28 +303,28 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_dkdv(float *dqkv, const fl
             for (int k = 0; k < FA_B / 16; k++) {
                 frag_a a;
                 frag_b_row bm;
-                wmma::load_matrix_sync(a, Ptb + w0 * FA_B + 16 * k, FA_B);
-                wmma::load_matrix_sync(bm, dOs + (16 * k) * HD + 16 * n, HD);
+                wmma::load_matrix_sync(a, Ptb + w0 * FA_LDP + 16 * k, FA_LDP);
+                wmma::load_matrix_sync(bm, dOs + (16 * k) * LDH + 16 * n, LDH);
                 wmma::mma_sync(dV[n], a, bm, dV[n]);
-                wmma::load_matrix_sync(a, dStb + w0 * FA_B + 16 * k, FA_B);
-                wmma::load_matrix_sync(bm, Qs + (16 * k) * HD + 16 * n, HD);
+                wmma::load_matrix_sync(a, dStb + w0 * FA_LDP + 16 * k, FA_LDP);
+                wmma::load_matrix_sync(bm, Qs + (16 * k) * LDH + 16 * n, LDH);
                 wmma::mma_sync(dK[n], a, bm, dK[n]);
             }
     }
     /* dqkv += scale dK and += dV for keys < T, one 16 x 16 fragment at a time
      * through this warp's rows of the fp32 scratch Pt (compile-time fragment
      * indices keep the accumulators in registers) */
-    float *stage = Pt + w0 * FA_B;
+    float *stage = Pt + w0 * FA_LDS;
 #pragma unroll
     for (int n = 0; n < 2 * (HD / 16); n++) {
         const int which = n / (HD / 16), nn = n % (HD / 16); /* 0: dK, 1: dV */
-        wmma::store_matrix_sync(stage, which ? dV[nn] : dK[nn], FA_B, wmma::mem_row_major);
+        wmma::store_matrix_sync(stage, which ? dV[nn] : dK[nn], FA_LDS, wmma::mem_row_major);
         __syncwarp();
         for (int e = lane; e < 256; e += 32) {
             const int r = e / 16, c = e % 16, j = k0 + w0 + r;
             if (j < T)
                 dqkv[((size_t)b * T + j) * ld + (size_t)(1 + which) * D + (size_t)h * HD + 16 * nn + c] +=
-                    (which ? 1.0f : scale) * stage[r * FA_B + c];
+                    (which ? 1.0f : scale) * stage[r * FA_LDS + c];
         }
         __syncwarp();
     }
@@ -328,8 +337,8 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_dkdv(float *dqkv, const fl
  * and dP (fp32), dS (bf16); lse, Di of the query tile; dQ staging (fp32 [64][HD]) */
 template <int HD>
 static size_t dq_smem() {
-    return 4 * sizeof(__nv_bfloat16) * FA_B * HD + 2 * sizeof(float) * FA_B * FA_B +
-           sizeof(__nv_bfloat16) * FA_B * FA_B + 2 * sizeof(float) * FA_B + sizeof(float) * FA_B * HD;
+    return 4 * sizeof(__nv_bfloat16) * FA_B * FA_LDH(HD) + 2 * sizeof(float) * FA_B * FA_LDS +
+           sizeof(__nv_bfloat16) * FA_B * FA_LDP + 2 * sizeof(float) * FA_B + sizeof(float) * FA_B * FA_LDO(HD);
 }
 
 template <int HD>
@@ -338,10 +347,11 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_dq(float *dqkv, const floa
                                                          float scale) {
 #if FA_ARCH_OK
     extern __shared__ __align__(32) unsigned char smem[];
-    __nv_bfloat16 *Qs = (__nv_bfloat16 *)smem, *dOs = Qs + FA_B * HD, *Ks = dOs + FA_B * HD, *Vs = Ks + FA_B * HD;
-    float *Ss = (float *)(Vs + FA_B * HD), *dPs = Ss + FA_B * FA_B;
-    __nv_bfloat16 *dSb = (__nv_bfloat16 *)(dPs + FA_B * FA_B);
-    float *Ls = (float *)(dSb + FA_B * FA_B), *Ds = Ls + FA_B, *dQs = Ds + FA_B;
+    constexpr int LDH = FA_LDH(HD), LDO = FA_LDO(HD);
+    __nv_bfloat16 *Qs = (__nv_bfloat16 *)smem, *dOs = Qs + FA_B * LDH, *Ks = dOs + FA_B * LDH, *Vs = Ks + FA_B * LDH;
+    float *Ss = (float *)(Vs + FA_B * LDH), *dPs = Ss + FA_B * FA_LDS;
+    __nv_bfloat16 *dSb = (__nv_bfloat16 *)(dPs + FA_B * FA_LDS);
+    float *Ls = (float *)(dSb + FA_B * FA_LDP), *Ds = Ls + FA_B, *dQs = Ds + FA_B;
     const int D = H * HD, ld = 3 * D;
     const int q0 = blockIdx.y * FA_B, bh = blockIdx.x, b = bh / H, h = bh % H;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, w0 = 16 * warp;
@@ -369,22 +379,22 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_dq(float *dqkv, const floa
             for (int k = 0; k < HD / 16; k++) {
                 frag_a a;
                 frag_b_col bt;
-                wmma::load_matrix_sync(a, Qs + w0 * HD + 16 * k, HD);
-                wmma::load_matrix_sync(bt, Ks + (16 * n) * HD + 16 * k, HD);
+                wmma::load_matrix_sync(a, Qs + w0 * LDH + 16 * k, LDH);
+                wmma::load_matrix_sync(bt, Ks + (16 * n) * LDH + 16 * k, LDH);
                 wmma::mma_sync(s, a, bt, s);
-                wmma::load_matrix_sync(a, dOs + w0 * HD + 16 * k, HD);
-                wmma::load_matrix_sync(bt, Vs + (16 * n) * HD + 16 * k, HD);
+                wmma::load_matrix_sync(a, dOs + w0 * LDH + 16 * k, LDH);
+                wmma::load_matrix_sync(bt, Vs + (16 * n) * LDH + 16 * k, LDH);
                 wmma::mma_sync(dp, a, bt, dp);
             }
-            wmma::store_matrix_sync(Ss + w0 * FA_B + 16 * n, s, FA_B, wmma::mem_row_major);
-            wmma::store_matrix_sync(dPs + w0 * FA_B + 16 * n, dp, FA_B, wmma::mem_row_major);
+            wmma::store_matrix_sync(Ss + w0 * FA_LDS + 16 * n, s, FA_LDS, wmma::mem_row_major);
+            wmma::store_matrix_sync(dPs + w0 * FA_LDS + 16 * n, dp, FA_LDS, wmma::mem_row_major);
         }
         __syncwarp();
         for (int e = lane; e < 16 * FA_B; e += 32) {
-            const int r = e / FA_B, j = e % FA_B, at = (w0 + r) * FA_B + j;
+            const int r = e / FA_B, j = e % FA_B, at = (w0 + r) * FA_LDS + j;
             const bool ok = q0 + w0 + r < T && k0 + j < T;
             const float p = ok ? __expf(scale * Ss[at] - Ls[w0 + r]) : 0.0f;
-            dSb[at] = __float2bfloat16_rn(p * (dPs[at] - Ds[w0 + r]));
+            dSb[(w0 + r) * FA_LDP + j] = __float2bfloat16_rn(p * (dPs[at] - Ds[w0 + r]));
         }
         __syncwarp();
         /* dQ += dS K */
@@ -394,18 +404,18 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_dq(float *dqkv, const floa
             for (int k = 0; k < FA_B / 16; k++) {
                 frag_a a;
                 frag_b_row bm;
-                wmma::load_matrix_sync(a, dSb + w0 * FA_B + 16 * k, FA_B);
-                wmma::load_matrix_sync(bm, Ks + (16 * k) * HD + 16 * n, HD);
+                wmma::load_matrix_sync(a, dSb + w0 * FA_LDP + 16 * k, FA_LDP);
+                wmma::load_matrix_sync(bm, Ks + (16 * k) * LDH + 16 * n, LDH);
                 wmma::mma_sync(dQ[n], a, bm, dQ[n]);
             }
     }
 #pragma unroll
     for (int n = 0; n < HD / 16; n++)
-        wmma::store_matrix_sync(dQs + w0 * HD + 16 * n, dQ[n], HD, wmma::mem_row_major);
+        wmma::store_matrix_sync(dQs + w0 * LDO + 16 * n, dQ[n], LDO, wmma::mem_row_major);
     __syncwarp();
     for (int e = lane; e < 16 * HD; e += 32) {
         const int r = e / HD, c = e % HD, i = q0 + w0 + r;
-        if (i < T) dqkv[((size_t)b * T + i) * ld + (size_t)h * HD + c] += scale * dQs[(w0 + r) * HD + c];
+        if (i < T) dqkv[((size_t)b * T + i) * ld + (size_t)h * HD + c] += scale * dQs[(w0 + r) * LDO + c];
     }
 #else
     __trap(); /* below sm_80: atas_cuda_flash_supported keeps these unused */
