@@ -28,7 +28,7 @@
 #   bench_ops_bf16, bench_ops_bf16_noflash
 #                                atas_bench --ops-only at bf16, with the fused attention and with
 #                                ATAS_NO_FLASH=1 (the chunked path): which is faster at T = 197..4097
-#   bench_cpu, bench_cuda        atas_bench: per-op table, ViT-B/16 fwd+bwd (cpu: --quick only); cuda
+#   bench_cuda, bench_cpu        atas_bench: per-op table, ViT-B/16 fwd+bwd (cpu: --quick only); cuda
 #                                ends with the full ATAS step of configs/vitb16.cfg and vitl14.cfg
 #                                (bf16: images/s, MFU, device memory, op calls, phase table)
 # Where no GPU can be used the CUDA steps are SKIPPED (the programs exit 77, or say there is no
@@ -281,10 +281,12 @@ if [ -n "$SAN" ]; then
         echo '== again with the host glibc loader'; rm -rf '$RUNS'/memcheck_train; ATAS_BUNDLE_HOST_GLIBC=1 $MC $1; rc=\$?; fi
       [ \$rc = 77 ] || grep -E 'ERROR SUMMARY' \"\$STEP_LOG\" | tail -1 >'$OUT/note'; exit \$rc"
   }
-  step memcheck_parity cuda 400 "$(san "'$BIN/test_backend_parity' cuda")"
-  step memcheck_train cuda 400 "$(san "$(tiny memcheck_train cuda 1)")"
+  # limits that leave the benchmarks after them their time (memcheck slows kernels 10-100x): a
+  # memcheck step cut short FAILs "timed out", and a second call runs it alone (--only)
+  step memcheck_parity cuda 180 "$(san "'$BIN/test_backend_parity' cuda")"
+  step memcheck_train cuda 120 "$(san "$(tiny memcheck_train cuda 1)")"
   # the fused bf16 attention (flash_attn.cu: shared tiles, wmma) runs only at bf16
-  step memcheck_parity_bf16 cuda 240 "$(san "'$BIN/test_backend_parity' cuda bf16")"
+  step memcheck_parity_bf16 cuda 180 "$(san "'$BIN/test_backend_parity' cuda bf16")"
 else
   step memcheck_parity cuda 5 "echo 'compute-sanitizer not found on this machine' | tee '$OUT/note'; exit 77"
   step memcheck_train cuda 5 "echo 'compute-sanitizer not found on this machine' | tee '$OUT/note'; exit 77"
@@ -297,9 +299,10 @@ if [ $QUICK = 0 ]; then
   # path on bf16 GEMMs): the attention rows say whether flash_attn.cu earns its place
   step bench_ops_bf16 cuda 150 "'$BIN/atas_bench' --backend cuda --precision bf16 --ops-only --no-torch --reps 5"
   step bench_ops_bf16_noflash cuda 150 "ATAS_NO_FLASH=1 '$BIN/atas_bench' --backend cuda --precision bf16 --ops-only --no-torch --reps 5"
-  step bench_cpu cpu 300 "'$BIN/atas_bench' --quick --no-torch --reps 2"
   # ATAS_SOURCE_DIR: the step rows read the bundle's configs/
   step bench_cuda cuda 400 "ATAS_SOURCE_DIR='$DATA' '$BIN/atas_bench' --backend cuda --no-torch --reps 5"
+  # the CPU's numbers are in docs/results already: last, with what time is left
+  step bench_cpu cpu 300 "'$BIN/atas_bench' --quick --no-torch --reps 2"
 fi
 
 # ---- summary
