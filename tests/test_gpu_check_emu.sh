@@ -61,6 +61,11 @@ for f in fp32 bf16 bf16_noflash; do
   done
 done
 grep -q '^tiny-eva .* dense ' "$W/bench_fp32.txt" || fail "no tiny-eva dense row ($W/bench_fp32.txt)"
+for g in fc1 fc2; do # the GEMM on fp32 and on bf16 buffers (bf16 only)
+  grep -Eq "^  tiny +$g +[0-9]+ +[0-9]+ +[0-9]+ +[0-9.e+-]+ +[0-9.e+-]+ " "$W/bench_bf16.txt" ||
+    fail "no gemm_rate row for $g at bf16 ($W/bench_bf16.txt)"
+done
+! grep -q "linear_fwd's GEMM on fp32 buffers" "$W/bench_fp32.txt" || fail "the fp32 table has the bf16 buffer rows"
 grep -Eq '^tiny +bf16 +1 .* dev +[1-9][0-9]*$' "$W/bench_step.txt" || fail "no step row with its op calls ($W/bench_step.txt)"
 grep -q '^  backward ' "$W/bench_step.txt" || fail "the step row has no phase table ($W/bench_step.txt)"
 echo "test_gpu_check_emu: PASS"

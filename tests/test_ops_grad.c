@@ -344,6 +344,14 @@ static void test_bad_inputs(void) {
             T_ASSERT(be->gemm_peak(be, &tf, 10) == ATAS_ERR_INVALID && strstr(atas_error_message(), "n = 10"),
                      "gemm_peak n = 10 accepted or not named: %s", atas_error_message());
             T_ASSERT(be->gemm_peak(be, NULL, 128) == ATAS_ERR_INVALID, "gemm_peak into NULL accepted");
+            /* gemm_rate: linear_fwd's GEMM at one shape; the CPU has no bf16 buffers to time */
+            T_OK(be->gemm_rate(be, &tf, 96, 64, 80, 0));
+            T_ASSERT(tf > 0 && tf < 100, "gemm_rate 96x64x80: %g TFLOP/s", tf);
+            T_ASSERT(be->gemm_rate(be, &tf, 96, 64, 80, 1) == ATAS_ERR_UNSUPPORTED &&
+                         strstr(atas_error_message(), "bf16 buffers"),
+                     "gemm_rate on cpu bf16 buffers not refused by name: %s", atas_error_message());
+            T_ASSERT(be->gemm_rate(be, &tf, 0, 64, 80, 0) == ATAS_ERR_INVALID && strstr(atas_error_message(), "M=0"),
+                     "gemm_rate M = 0 accepted or not named: %s", atas_error_message());
             atas_error_clear();
         }
         /* upload_prefetch: "cpu" copies at once; "cpu-staged" (a device's stand-in)

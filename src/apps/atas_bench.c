@@ -171,6 +171,35 @@ static void bench_ops(const bench_opts *o, int B, int T, int D, int H, int Hm) {
     }
 }
 
+/* On a device at bf16: linear_fwd's GEMM at the models' shapes on fp32 buffers (FAST_16BF,
+ * what runs today) next to the same GEMM on bf16 buffers (what bf16 activation storage would
+ * run), both against the bf16 peak: the gain of that storage, measured before it is built. */
+static void bench_gemm_buffers(const bench_opts *o) {
+    static const struct { const char *model, *gemm; int M, K, N; } full[] = {
+        {"ViT-B/16", "qkv", 3601, 768, 2304},  {"ViT-B/16", "proj", 3601, 768, 768},
+        {"ViT-B/16", "fc1", 3601, 768, 3072},  {"ViT-B/16", "fc2", 3601, 3072, 768},
+        {"ViT-L/14", "qkv", 4097, 1024, 3072}, {"ViT-L/14", "proj", 4097, 1024, 1024},
+        {"ViT-L/14", "fc1", 4097, 1024, 4096}, {"ViT-L/14", "fc2", 4097, 4096, 1024},
+    }, quick[] = {{"tiny", "fc1", 34, 64, 128}, {"tiny", "fc2", 34, 128, 64}};
+    const int n = o->quick ? 2 : 8;
+    printf("#\n# linear_fwd's GEMM on fp32 buffers (FAST_16BF: today's bf16) and on bf16 buffers (bf16 "
+           "activation storage), TFLOP/s and %% of the bf16 peak above; M = one mosaic's tokens\n");
+    printf("# %-9s %-5s %5s %5s %5s %11s %11s %10s %10s %9s\n", "model", "gemm", "M", "K", "N", "fp32_TFLOPs",
+           "bf16_TFLOPs", "fp32_%peak", "bf16_%peak", "bf16/fp32");
+    for (int i = 0; i < n; i++) {
+        const int M = o->quick ? quick[i].M : full[i].M, K = o->quick ? quick[i].K : full[i].K,
+                  N = o->quick ? quick[i].N : full[i].N;
+        double a = 0, b = 0;
+        OK(g_be->gemm_rate(g_be, &a, M, K, N, 0));
+        OK(g_be->gemm_rate(g_be, &b, M, K, N, 1));
+        const double pk = g_peak * 1e-3; /* GFLOP/s -> TFLOP/s */
+        printf("  %-9s %-5s %5d %5d %5d %11.4g %11.4g %10.1f %10.1f %9.2f\n", o->quick ? quick[i].model : full[i].model,
+               o->quick ? quick[i].gemm : full[i].gemm, M, K, N, a, b, pk > 0 ? 100 * a / pk : 0,
+               pk > 0 ? 100 * b / pk : 0, a > 0 ? b / a : 0);
+    }
+    fflush(stdout);
+}
+
 typedef struct { double ms, mib; int ok; } torch_result;
 
 static torch_result run_torch(const bench_opts *o, const atas_vit_config *c, int res, int B, int dense) {
@@ -379,6 +408,7 @@ static int bench_all(bench_opts o) {
     if (o.quick) {
         atas_vit_config c = {8, 64, 2, 4, 128, 32, 4, ATAS_ACT_QUICKGELU, 1e-5f, ATAS_VIT_CLIP};
         bench_ops(&o, 2, 17, 64, 4, 128);
+        if (!g_be->host_addressable && g_be->precision == ATAS_PREC_BF16) bench_gemm_buffers(&o);
         if (o.ops_only) return 0;
         printf("#\n# %-8s %4s %5s %-7s %9s %9s %8s %8s %6s %9s %9s\n", "model", "res", "batch", "output",
                "atas_ms", "torch_ms", "speedup", "GFLOP/s", "%peak", "atas_MiB", "torch_MiB");
@@ -390,6 +420,7 @@ static int bench_all(bench_opts o) {
         return 0;
     }
     bench_ops(&o, 8, 197, 768, 12, 3072);
+    if (!g_be->host_addressable && g_be->precision == ATAS_PREC_BF16) bench_gemm_buffers(&o);
     if (o.ops_only) return 0;
     atas_vit_config b16;
     atas_vit_preset("ViT-B-16", &b16);

@@ -66,3 +66,30 @@ atas_status atas_cpu_gemm_peak(const atas_backend *be, double *tflops, int n) {
     *tflops = best * 1e-12;
     return st;
 }
+
+/* sgemm at one shape (the CPU has no bf16 storage to time: bf16_buffers refused) */
+atas_status atas_cpu_gemm_rate(const atas_backend *be, double *tflops, int M, int K, int N, int bf16_buffers) {
+    (void)be;
+    *tflops = 0;
+    if (bf16_buffers) return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "gemm_rate: the cpu backend has no bf16 buffers to time");
+    float *x = NULL, *w = NULL, *y = NULL;
+    atas_status st = atas_host_alloc((void **)&x, (size_t)M * K * sizeof(float), "gemm_rate");
+    if (st == ATAS_OK) st = atas_host_alloc((void **)&w, (size_t)N * K * sizeof(float), "gemm_rate");
+    if (st == ATAS_OK) st = atas_host_alloc((void **)&y, (size_t)M * N * sizeof(float), "gemm_rate");
+    double best = 0;
+    if (st == ATAS_OK) {
+        for (size_t i = 0; i < (size_t)M * K; i++) x[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
+        for (size_t i = 0; i < (size_t)N * K; i++) w[i] = (float)((i * 2654435761u) % 997) * 1e-3f - 0.5f;
+        for (int r = 0; r < 4; r++) {
+            const double t0 = atas_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, 0.0f, y, N);
+            const double dt = atas_now() - t0;
+            if (r > 0 && dt > 0 && 2.0 * M * K * N / dt > best) best = 2.0 * M * K * N / dt;
+        }
+    }
+    atas_host_free(x);
+    atas_host_free(w);
+    atas_host_free(y);
+    *tflops = best * 1e-12;
+    return st;
+}
