@@ -264,7 +264,7 @@ fi
 
 # ---- a ViT-B/16 training step: its phase table (and transfer counters once metrics have them)
 if [ $QUICK = 0 ]; then
-  step vitb16_cuda cuda 400 "'$BIN/atas_mpi' '$DATA/gpu/check_vitb16.cfg' --set 'run.dir=\"$RUNS\"' --set 'data.corpus=\"$DATA/corpus.h5\"' || exit
+  step vitb16_cuda cuda 400 "'$BIN/atas_mpi' '$DATA/gpu/check_vitb16.cfg' --set 'run.dir=\"$RUNS\"' --set 'data.corpus=\"$DATA/corpus.h5\"' ${ATAS_CHECK_SETS:-} || exit
     m='$RUNS/vitb16_check/metrics.jsonl'
     if grep -q bytes_h2d \"\$m\"; then grep -o '^{\"step\": [0-9]*\\|\"bytes_[hd]2[hd]\": [0-9.e+]*' \"\$m\" | paste -d' ' - - -
     else echo 'no transfer counters (bytes_h2d / bytes_d2h) in metrics.jsonl yet (issue 10)'; fi"
@@ -284,7 +284,8 @@ if [ -n "$SAN" ]; then
   # limits that leave the benchmarks after them their time (memcheck slows kernels 10-100x): a
   # memcheck step cut short FAILs "timed out", and a second call runs it alone (--only)
   step memcheck_parity cuda 180 "$(san "'$BIN/test_backend_parity' cuda")"
-  step memcheck_train cuda 120 "$(san "$(tiny memcheck_train cuda 1)")"
+  # run.peak_tflops: no 8192^3 gemm_peak under the sanitizer
+  step memcheck_train cuda 120 "$(san "$(tiny memcheck_train cuda 1 --set run.peak_tflops=1000)")"
   # the fused bf16 attention (flash_attn.cu: shared tiles, wmma) runs only at bf16
   step memcheck_parity_bf16 cuda 180 "$(san "'$BIN/test_backend_parity' cuda bf16")"
 else

@@ -177,7 +177,10 @@ __global__ void __launch_bounds__(FA_THREADS) k_flash_fwd(float *out, float *lse
             mrow = mnew;
             float *orow = Os + (w0 + r) * LDO + half * (HD / 2);
 #pragma unroll 8
-            for (int t = 0; t < HD / 2; t++) orow[(t + lane) % (HD / 2)] *= alpha;
+            for (int t = 0; t < HD / 2; t++) { /* (t + lane) mod HD/2: HD/2 >= 32 > lane */
+                const int c = t + lane;
+                orow[c < HD / 2 ? c : c - HD / 2] *= alpha;
+            }
         }
         __syncwarp();
         /* O[w0.., :] += P[w0.., :] V through accumulator fragments loaded from O */

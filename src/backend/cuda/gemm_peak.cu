@@ -5,7 +5,7 @@
  * FAST_TF32; fp32: cublasSgemm. Timed with events on the compute stream, best of
  * 5 after a warm-up; the operands hold a fixed non-zero pattern (zeros draw less
  * power and would flatter the rate). gemm_rate: the same timing at linear_fwd's
- * shape, on fp32 buffers at the backend's precision or on bf16 buffers. */
+ * shape: linear_fwd itself with a bias on fp32 buffers, or a bf16-operand GEMM. */
 #include <cuda_bf16.h>
 
 #include "backend/cuda/cuda_common.cuh"
@@ -19,29 +19,43 @@ __global__ void k_peak_fill_bf16(__nv_bfloat16 *x, size_t n) {
         x[i] = __float2bfloat16((float)((i * 2654435761u) % 1000u) * 1e-3f - 0.5f);
 }
 
-/* column-major C[m,n] = A[k,m]^T B[k,n] (linear_fwd's y^T = W x^T: m = N, n = M, k = K), best
- * rate of 5 after a warm-up; bf16in: A and B hold bf16 (fp32 C, fp32 accumulation) */
-static atas_status peak_run(const atas_backend *be, const void *a, const void *b, void *c, int m, int n, int k,
-                            int bf16in, double *best) {
-    cudaStream_t st = atas_cu_stream(be);
+/* what is timed: column-major C[m,n] = A[k,m]^T B[k,n] (linear_fwd's y^T = W x^T: m = N,
+ * n = M, k = K) through atas_cu_sgemm (fp32 buffers at the precision), cublasGemmEx on bf16
+ * A and B (fp32 C and accumulation), or linear_fwd itself with a bias (as the model runs it:
+ * the cuBLASLt bias epilogue where it applies) */
+enum { RATE_SGEMM, RATE_BF16, RATE_LINEAR };
+
+static cublasStatus_t rate_call(const atas_backend *be, int mode, const void *a, const void *b, void *c,
+                                const float *bias, int m, int n, int k, atas_status *as) {
     const float one = 1.0f, zero = 0.0f;
+    switch (mode) {
+    case RATE_BF16:
+        return cublasGemmEx(atas_cu_blas(be), CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, a, CUDA_R_16BF, k, b,
+                            CUDA_R_16BF, k, &zero, c, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    case RATE_LINEAR: /* y[n, m] = x[n, k] W[m, k]^T + bias */
+        *as = atas_cuda_linear_fwd(be, (float *)c, (const float *)b, (const float *)a, bias, n, k, m);
+        return CUBLAS_STATUS_SUCCESS;
+    default:
+        return atas_cu_sgemm(be, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, (const float *)a, k, (const float *)b, k,
+                             &zero, (float *)c, m);
+    }
+}
+
+/* best rate of 5 timed calls after a warm-up, with events on the compute stream */
+static atas_status rate_run(const atas_backend *be, const char *op, int mode, const void *a, const void *b, void *c,
+                            const float *bias, int m, int n, int k, double *best) {
+    cudaStream_t st = atas_cu_stream(be);
     cudaEvent_t e0 = NULL, e1 = NULL;
-    CU_CHECK("gemm_peak", cudaEventCreate(&e0));
+    CU_CHECK(op, cudaEventCreate(&e0));
     atas_status s = ATAS_OK;
-    if (cudaEventCreate(&e1) != cudaSuccess) s = ATAS_ERR(ATAS_ERR_CUDA, "gemm_peak: cudaEventCreate failed");
+    if (cudaEventCreate(&e1) != cudaSuccess) s = ATAS_ERR(ATAS_ERR_CUDA, "%s: cudaEventCreate failed", op);
     for (int r = 0; s == ATAS_OK && r < 6; r++) {
-        cublasStatus_t bs;
-        if (cudaEventRecord(e0, st) != cudaSuccess) s = ATAS_ERR(ATAS_ERR_CUDA, "gemm_peak: cudaEventRecord failed");
-        if (bf16in)
-            bs = cublasGemmEx(atas_cu_blas(be), CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, a, CUDA_R_16BF, k, b,
-                              CUDA_R_16BF, k, &zero, c, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-        else
-            bs = atas_cu_sgemm(be, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, (const float *)a, k, (const float *)b, k,
-                               &zero, (float *)c, m);
+        if (cudaEventRecord(e0, st) != cudaSuccess) s = ATAS_ERR(ATAS_ERR_CUDA, "%s: cudaEventRecord failed", op);
+        const cublasStatus_t bs = rate_call(be, mode, a, b, c, bias, m, n, k, &s);
         if (bs != CUBLAS_STATUS_SUCCESS)
-            s = ATAS_ERR(ATAS_ERR_CUDA, "gemm_peak: cuBLAS GEMM %dx%dx%d failed: %s", m, n, k, cublasGetStatusString(bs));
+            s = ATAS_ERR(ATAS_ERR_CUDA, "%s: cuBLAS GEMM %dx%dx%d failed: %s", op, m, n, k, cublasGetStatusString(bs));
         if (s == ATAS_OK && (cudaEventRecord(e1, st) != cudaSuccess || cudaEventSynchronize(e1) != cudaSuccess))
-            s = ATAS_ERR(ATAS_ERR_CUDA, "gemm_peak: %s", cudaGetErrorString(cudaGetLastError()));
+            s = ATAS_ERR(ATAS_ERR_CUDA, "%s: %s", op, cudaGetErrorString(cudaGetLastError()));
         float ms = 0;
         if (s == ATAS_OK && r > 0 && cudaEventElapsedTime(&ms, e0, e1) == cudaSuccess && ms > 0) {
             const double rate = 2.0 * m * (double)n * k / (ms * 1e-3);
@@ -53,45 +67,55 @@ static atas_status peak_run(const atas_backend *be, const void *a, const void *b
     return s;
 }
 
-/* operands A [k x m], B [k x n] (bf16 or fp32, a fixed pattern), C fp32 [m x n]: allocated,
- * filled, timed, freed */
-static atas_status rate_of(const atas_backend *be, int m, int n, int k, int bf16in, double *tflops) {
+/* operands A [k x m], B [k x n] (bf16 or fp32, a fixed pattern; one buffer for both when
+ * square: gemm_peak's 8192^3 needs no second), C fp32 [m x n], a bias of m for RATE_LINEAR:
+ * allocated, filled, timed, freed */
+static atas_status rate_of(const atas_backend *be, const char *op, int mode, int m, int n, int k, double *tflops) {
     *tflops = 0;
+    const int bf16in = mode == RATE_BF16, same = m == n && n == k;
     const size_t na = (size_t)k * m, nb = (size_t)k * n, es = bf16in ? sizeof(__nv_bfloat16) : sizeof(float);
-    void *a = NULL, *b = NULL, *c = NULL;
-    if (cudaMalloc(&a, na * es) != cudaSuccess || cudaMalloc(&b, nb * es) != cudaSuccess ||
-        cudaMalloc(&c, (size_t)m * n * sizeof(float)) != cudaSuccess) {
+    void *a = NULL, *b = NULL, *c = NULL, *bias = NULL;
+    if (cudaMalloc(&a, na * es) != cudaSuccess || (!same && cudaMalloc(&b, nb * es) != cudaSuccess) ||
+        cudaMalloc(&c, (size_t)m * n * sizeof(float)) != cudaSuccess ||
+        (mode == RATE_LINEAR && cudaMalloc(&bias, (size_t)m * sizeof(float)) != cudaSuccess)) {
         (void)cudaGetLastError();
         if (a) (void)cudaFree(a);
         if (b) (void)cudaFree(b);
-        return ATAS_ERR(ATAS_ERR_NOMEM, "gemm_peak: no device memory for a %dx%dx%d GEMM", m, n, k);
+        if (c) (void)cudaFree(c);
+        return ATAS_ERR(ATAS_ERR_NOMEM, "%s: no device memory for a %dx%dx%d GEMM", op, m, n, k);
     }
+    if (same) b = a;
     cudaStream_t st = atas_cu_stream(be);
     if (bf16in) {
         k_peak_fill_bf16<<<atas_cu_blocks(na, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, st>>>((__nv_bfloat16 *)a, na);
-        k_peak_fill_bf16<<<atas_cu_blocks(nb, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, st>>>((__nv_bfloat16 *)b, nb);
+        if (!same)
+            k_peak_fill_bf16<<<atas_cu_blocks(nb, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, st>>>((__nv_bfloat16 *)b, nb);
     } else {
         k_peak_fill<<<atas_cu_blocks(na, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, st>>>((float *)a, na);
-        k_peak_fill<<<atas_cu_blocks(nb, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, st>>>((float *)b, nb);
+        if (!same) k_peak_fill<<<atas_cu_blocks(nb, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, st>>>((float *)b, nb);
+        if (bias) k_peak_fill<<<atas_cu_blocks((size_t)m, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, st>>>((float *)bias, m);
     }
     double best = 0;
-    atas_status s = cudaGetLastError() == cudaSuccess ? peak_run(be, a, b, c, m, n, k, bf16in, &best)
-                                                      : ATAS_ERR(ATAS_ERR_CUDA, "gemm_peak: fill kernel failed");
+    atas_status s = cudaGetLastError() == cudaSuccess
+                        ? rate_run(be, op, mode, a, b, c, (const float *)bias, m, n, k, &best)
+                        : ATAS_ERR(ATAS_ERR_CUDA, "%s: fill kernel failed", op);
     (void)cudaStreamSynchronize(st);
     (void)cudaFree(a);
-    (void)cudaFree(b);
+    if (!same) (void)cudaFree(b);
     (void)cudaFree(c);
+    if (bias) (void)cudaFree(bias);
     *tflops = best * 1e-12;
     return s;
 }
 
 extern "C" atas_status atas_cuda_gemm_peak(const atas_backend *be, double *tflops, int n) {
-    return rate_of(be, n, n, n, be->precision == ATAS_PREC_BF16, tflops);
+    return rate_of(be, "gemm_peak", be->precision == ATAS_PREC_BF16 ? RATE_BF16 : RATE_SGEMM, n, n, n, tflops);
 }
 
+/* fp32 buffers: linear_fwd with a bias, the model's own call; bf16 buffers: cublasGemmEx */
 extern "C" atas_status atas_cuda_gemm_rate(const atas_backend *be, double *tflops, int M, int K, int N,
                                            int bf16_buffers) {
     if (bf16_buffers && be->precision != ATAS_PREC_BF16)
         return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "gemm_rate: bf16 buffers are timed at precision bf16 only");
-    return rate_of(be, N, M, K, bf16_buffers, tflops);
+    return rate_of(be, "gemm_rate", bf16_buffers ? RATE_BF16 : RATE_LINEAR, N, M, K, tflops);
 }
