@@ -39,7 +39,11 @@
  * dims, and tf32, take the cuBLAS path of attention.cu.
  *
  * Shared tiles are row-major with padded rows (FA_LD*: +16 bytes for bf16, +16
- * for fp32), so a fragment's rows start in different banks. Not tuned: no double
+ * for fp32), so a fragment's rows start in different banks. The padding costs 6-8 KiB
+ * a block: at hd 64 (ViT-B/L, EVA02-B/L) H100/H200 keep 3 / 2 / 2 blocks per SM (fwd,
+ * dkdv, dq), but A100's dkdv<64> drops from 2 to 1, H100's fwd<80> from 3 to 2 and
+ * dkdv<128> from 2 to 1: to be timed on a GPU (wmma needs plain strides; a swizzle
+ * would need ldmatrix by hand). Not tuned: no double
  * buffering, no wgmma, S and O pass through shared memory. Untested on a GPU when written (compiled for sm_80/90). */
 #include <cuda_bf16.h>
 #include <stdlib.h>
