@@ -3,7 +3,7 @@
 # gpu_check.sh with the CUDA backend replaced by cudaemu (ATAS_CUDA_LIB, docs/cudaemu.md), so every
 # CUDA step of the check - op parity at fp32/bf16/tf32, the tiny cuda run against cpu and its
 # transfer counters, bf16 drift, two MPI ranks sharing one device, NCCL with one rank and the
-# two-rank refusals - runs end to end here, and a mistake in the script or the bundle shows before
+# two-rank refusals, no GPU and out of GPU memory - runs end to end here, and a mistake in the script or the bundle shows before
 # a lent GPU's 15 minutes are spent on it. Every step named below must PASS but isolation, which
 # must FAIL naming the emulation library and nothing else: the ranks load it from the build tree,
 # so this is the isolation check's negative control (test_bundle holds its positive side). What the emulation
@@ -21,10 +21,12 @@ if [ -e /dev/nvidia0 ]; then echo "a GPU is here: its real check is tools/gpu_ch
 W=$BIN/gpu-check-emu
 rm -rf "$W" && mkdir -p "$W"
 steps=libs,parity_cpu,tools,parity_cuda,parity_cuda_bf16,parity_cuda_tf32,train_cpu,train_cuda,cmp_cuda_cpu
-steps=$steps,train_cpu30,drift_cuda_bf16,mpi2_cpu,mpi2_cuda,isolation,nccl1,nccl2
+steps=$steps,train_cpu30,drift_cuda_bf16,mpi2_cpu,mpi2_cuda,isolation,nccl1,nccl2,bad_input
 rc=0
-# run.peak_tflops: the trainer's 8192^3 gemm_peak would take hours on the emulated GEMM
-OUT=$W/out WORK=$W/work BUDGET_S=900 ATAS_CUDA_LIB=$EMU ATAS_CHECK_SETS="--set run.peak_tflops=1000" \
+# run.peak_tflops: the trainer's 8192^3 gemm_peak would take hours on the emulated GEMM.
+# CUDAEMU_MEM_MB: a 16 GiB device, so bad_input's 64 GB model fails on the device's limit
+# before the emulation asks the host for the memory
+OUT=$W/out WORK=$W/work BUDGET_S=900 ATAS_CUDA_LIB=$EMU ATAS_CHECK_SETS="--set run.peak_tflops=1000" CUDAEMU_MEM_MB=16384 \
   OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 bash "$B/share/atas/gpu_check.sh" --bundle "$B" --quick --only "$steps" || rc=$?
 S=$W/out/summary.txt
 [ -f "$S" ] || fail "gpu_check.sh wrote no summary (exit $rc)"
@@ -39,6 +41,15 @@ done
 host=$({ grep -h '^HOST' "$W"/out/*_isolation.log || true; } | sort -u)
 [ "$host" = "HOST (not allowed)   $(readlink -f "$EMU")" ] || fail "isolation named other libraries than $EMU: $host"
 [ $rc = 1 ] || fail "gpu_check.sh exited $rc (expected 1: the isolation step's failure)"
+# nccl2 as a node of two GPUs runs it (CUDAEMU_DEVICES=2, the emulated NCCL between the ranks):
+# a 2-rank NCCL training run against the 1-rank cpu run within 1e-4
+OUT=$W/out2 WORK=$W/work2 BUDGET_S=300 ATAS_CUDA_LIB=$EMU ATAS_CHECK_SETS="--set run.peak_tflops=1000" \
+  CUDAEMU_DEVICES=2 ATAS_CHECK_NGPU=2 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+  bash "$B/share/atas/gpu_check.sh" --bundle "$B" --quick --only train_cpu,nccl2 >"$W/nccl2_2gpu.txt" 2>&1 ||
+  fail "gpu_check.sh --only train_cpu,nccl2 on 2 emulated GPUs exited $?: $(tail -5 "$W/nccl2_2gpu.txt")"
+r=$(awk '$1 == "nccl2" {print $2}' "$W/out2/summary.txt")
+[ "$r" = PASS ] || fail "nccl2 on 2 emulated GPUs: '${r:-not run}' ($W/out2)"
+grep -q 'worst loss error' "$W/out2/summary.txt" || fail "nccl2 on 2 emulated GPUs compared no losses: $(cat "$W/out2/summary.txt")"
 # the cuda run's transfer counters came through: inputs up, a few bytes of metrics down
 grep -q '"bytes_h2d": [1-9]' "$W/work/runs/train_cuda/metrics.jsonl" || fail "train_cuda has no bytes_h2d in its metrics"
 d2h=$({ grep -o '"bytes_d2h": [0-9]*' "$W/work/runs/train_cuda/metrics.jsonl" || true; } | head -1 | awk '{print $2}')

@@ -244,7 +244,8 @@ step isolation cpu 30 "awk -f '$DATA/gpu/check_maps.awk' -v bundle='$B' -v note=
 # ---- NCCL with one rank: only once the trainer has dist.backend (issue 10)
 if "$BIN/atas_config" --docs 2>/dev/null | grep -q 'dist\.backend'; then
   step nccl1 cuda 300 "$(tiny nccl1 cuda 10 --set 'dist.backend=\"nccl\"') && $(xfer nccl1) && $(needs train_cpu) && $(cmp_losses nccl1 train_cpu)"
-  if [ "$NGPU" -ge 2 ]; then
+  # ATAS_CHECK_NGPU: the GPUs nccl2 plans for (the emulated check's 2-GPU rehearsal); else nvidia-smi's count
+  if [ "${ATAS_CHECK_NGPU:-$NGPU}" -ge 2 ]; then
     step nccl2 cuda 300 "'$BIN/mpirun' --oversubscribe --bind-to none -n 2 $(tiny nccl2 cuda 10 --set 'dist.backend=\"nccl\"') && $(xfer nccl2) && $(needs train_cpu) && $(cmp_losses nccl2 train_cpu)"
   else
     # one GPU: two ranks are refused (no ATAS_SHARE_GPU), and with sharing NCCL is refused by name
@@ -261,6 +262,24 @@ if "$BIN/atas_config" --docs 2>/dev/null | grep -q 'dist\.backend'; then
 else
   step nccl1 cuda 10 "echo 'NCCL path not implemented yet (issue 10)' | tee '$OUT/note'; exit 77"
 fi
+
+# ---- bad input on the GPU machine (issue 10): no visible GPU, and a model too big for any GPU
+# (16e9 parameters: 64 GB a copy, so the student's gradients or the teacher do not fit on an
+# 80 or 141 GB device; each cudaMalloc fails at once). Each: exit 1 and one message naming
+# rank, host, device and what was asked. tests/train/test_cudaemu_faults.py holds the rest
+# (a resume that runs out of memory leaves the run directory as it was, one rank of two, NCCL
+# hangs and failures) on the emulated device.
+BIG="--set model.width=8192 --set model.layers=20 --set model.heads=64 --set model.mlp=32768"
+step bad_input cuda 90 "
+  CUDA_VISIBLE_DEVICES= $(tiny bad_nogpu cuda 6) >'$WORK/bad_nogpu.txt' 2>&1; rc=\$?
+  grep -i 'error' '$WORK/bad_nogpu.txt' | head -3
+  [ \$rc = 1 ] && grep -q 'no CUDA device available to rank 0 of 1 on host' '$WORK/bad_nogpu.txt' ||
+    { tail -5 '$WORK/bad_nogpu.txt'; echo \"no GPU: exit \$rc without the message\" | tee '$OUT/note'; exit 1; }
+  $(tiny bad_oom cuda 6 "$BIG") >'$WORK/bad_oom.txt' 2>&1; rc=\$?
+  grep -i 'error' '$WORK/bad_oom.txt' | head -3
+  [ \$rc = 1 ] && grep -Eq 'out of GPU memory: [0-9]+ bytes .* on GPU [0-9]+ of host .* \\(rank 0 of 1\\), which has' '$WORK/bad_oom.txt' ||
+    { tail -5 '$WORK/bad_oom.txt'; echo \"out of GPU memory: exit \$rc without the message\" | tee '$OUT/note'; exit 1; }
+  echo 'no GPU, out of GPU memory: exit 1 and one clear message each' >'$OUT/note'"
 
 # ---- a ViT-B/16 training step: its phase table (and transfer counters once metrics have them)
 if [ $QUICK = 0 ]; then

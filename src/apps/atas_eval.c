@@ -148,7 +148,7 @@ int main(int argc, char **argv) {
     const atas_status cs = atas_comm_allreduce_sum_f64(&comm, &bad, 1);
     if (cs == ATAS_ERR_TIMEOUT) atas_comm_abort(&comm, 4); /* a dead or stuck peer: stop every rank */
     if (cs != ATAS_OK && st == ATAS_OK) st = cs;
-    if (st == ATAS_OK && bad > 0) st = ATAS_ERR(ATAS_ERR_INTERRUPTED, "atas_eval: another rank failed");
+    if (st == ATAS_OK && bad > 0) st = ATAS_ERR_PEER(ATAS_ERR_INTERRUPTED, "atas_eval: another rank failed");
     if (st == ATAS_OK) st = atas_eval_run(&e, &set, &ce, &m, &comm, &res);
     if (st == ATAS_OK && rank == 0) {
         atas_eval_print_table(stdout, &res);

@@ -44,11 +44,12 @@ int atas_exit(atas_comm *c, int code) {
         return code;
     }
     long long h = failed ? message_hash(code) : 0;
-    long long v[4] = {code, -code, h, -h};
+    const int own = failed && !atas_error_is_secondary(); /* not just "another rank failed" */
+    long long v[5] = {code, -code, h, -h, own};
     /* a failure that every rank finds comes within moments on every rank; a clean end
      * waits as long as any collective would (the last checkpoint's may be slow) */
     const double wait_s = code == 0 ? c->timeout_s : 10.0;
-    if (!meet(v, 4, wait_s)) {
+    if (!meet(v, 5, wait_s)) {
         if (failed) atas_error_print(stderr);
         else fprintf(stderr, "[rank %d] error: not every rank reached the end within %.0f s; aborting the job\n",
                      c->rank, wait_s);
@@ -57,7 +58,9 @@ int atas_exit(atas_comm *c, int code) {
         _exit(code ? code : 1);
     }
     const int same = v[0] == -v[1] && v[2] == -v[3]; /* one code, one message everywhere */
-    if (failed && (!same || c->rank == 0)) atas_error_print(stderr);
+    /* an echo of another rank's failure is printed only when no rank has its own */
+    const int echo_only = failed && !own && v[4] > 0;
+    if (failed && !echo_only && (!same || c->rank == 0)) atas_error_print(stderr);
     if (MPI_Comm_free(&g_exit_comm) != MPI_SUCCESS) atas_warn("MPI_Comm_free of the exit communicator failed");
     atas_comm_finalize(c);
     return (int)v[0];

@@ -9,6 +9,7 @@
 
 typedef struct {
     atas_status code;
+    int secondary; /* the message echoes another rank's failure */
     char msg[1024];
     int nframes;
     char frames[ATAS_MAX_FRAMES][160];
@@ -52,6 +53,7 @@ static void push_frame(const char *file, int line, const char *func) {
 atas_status atas_error_raise(atas_status code, const char *file, int line, const char *func,
                              const char *fmt, ...) {
     g_err.code = code;
+    g_err.secondary = 0;
     g_err.nframes = 0;
     va_list ap;
     va_start(ap, fmt);
@@ -92,7 +94,15 @@ void atas_error_print(FILE *f) {
     fflush(f);
 }
 
+atas_status atas_error_mark_secondary(atas_status code) {
+    g_err.secondary = 1;
+    return code;
+}
+
+int atas_error_is_secondary(void) { return g_err.code != ATAS_OK && g_err.secondary; }
+
 void atas_error_clear(void) {
+    g_err.secondary = 0;
     g_err.code = ATAS_OK;
     g_err.msg[0] = 0;
     g_err.nframes = 0;

@@ -186,7 +186,7 @@ static atas_status agree(atas_comm *comm, atas_status st, int64_t *sum_done, int
     if (cs != ATAS_OK) return st != ATAS_OK ? st : cs;
     if (sum_done) *sum_done = (int64_t)r[1];
     if (st != ATAS_OK) return st;
-    if (r[0] > 0) return ATAS_ERR(ATAS_ERR_INTERRUPTED, "atas_embed: stopped because another rank failed");
+    if (r[0] > 0) return ATAS_ERR_PEER(ATAS_ERR_INTERRUPTED, "atas_embed: stopped because another rank failed");
     return ATAS_OK;
 }
 

@@ -23,7 +23,7 @@ static atas_status agree(atas_comm *comm, atas_status st, double *done) {
     }
     if (done) *done = v[1];
     if (st != ATAS_OK) return st;
-    if (v[0] > 0) return ATAS_ERR(ATAS_ERR_INTERRUPTED, "eval: stopped because another rank failed");
+    if (v[0] > 0) return ATAS_ERR_PEER(ATAS_ERR_INTERRUPTED, "eval: stopped because another rank failed");
     return ATAS_OK;
 }
 

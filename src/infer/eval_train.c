@@ -32,7 +32,7 @@ static atas_status et_open(void *ctx, const atas_run_config *c, atas_comm *comm)
     ATAS_CHECK(atas_comm_allreduce_sum_f64(comm, &bad, 1));
     ATAS_CHECK(st);
     /* not ATAS_ERR_INTERRUPTED: that one means "requeue me" to the trainer */
-    if (bad > 0) return ATAS_ERR(ATAS_ERR_MPI, "eval setup (eval.data, eval.classes) failed on another rank");
+    if (bad > 0) return ATAS_ERR_PEER(ATAS_ERR_MPI, "eval setup (eval.data, eval.classes) failed on another rank");
     atas_info("eval: every %d steps on the student: %s (%d images, %s), %d classes", c->eval.every, c->eval.data,
               h->set.nimages, h->set.panoptic ? "boxes and masks" : "boxes", h->ce.K);
     return ATAS_OK;

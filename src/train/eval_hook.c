@@ -38,7 +38,7 @@ static atas_status run_now(atas_trainer *t, long long step) {
     t->comm->phase = "eval";
     atas_status st = h->ev->run(h->ev->ctx, &t->student, t->comm, step);
     if (st == ATAS_ERR_INTERRUPTED) /* another rank failed: an error here, not a requeue request */
-        return ATAS_ERR(ATAS_ERR_MPI, "eval at step %lld: stopped because another rank failed", step);
+        return ATAS_ERR_PEER(ATAS_ERR_MPI, "eval at step %lld: stopped because another rank failed", step);
     ATAS_CHECK(st);
     t->comm->phase = phase;
     h->last_step = step;

@@ -160,7 +160,19 @@ static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
     return ATAS_OK;
 }
 
-static atas_status setup_models(atas_trainer *t) {
+/* a set-up stage that may fail on some ranks only (device memory of a shared GPU):
+ * every rank learns it at once and stops, instead of waiting in the next collective
+ * for a rank that has left; each failed rank's own message is printed at exit */
+static atas_status setup_shared(atas_trainer *t, atas_status s, const char *what) {
+    int bad = s != ATAS_OK;
+    ATAS_CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
+    if (s != ATAS_OK) return atas_error_trace(s, __FILE__, __LINE__, __func__);
+    if (bad) return ATAS_ERR_PEER(ATAS_ERR_IO, "another rank failed while %s (its message says why)", what);
+    return ATAS_OK;
+}
+
+/* the backend of this rank (cuda: its GPU and context) */
+static atas_status setup_backend(atas_trainer *t) {
     const char *bname = atas_config_enum_name("run.backend", t->cfg.run.backend);
     atas_backend_set_local_rank(t->comm->local_rank); /* one GPU per local rank */
     /* run.precision auto: bf16 on the GPU's tensor cores, exact fp32 on the CPU
@@ -172,7 +184,11 @@ static atas_status setup_models(atas_trainer *t) {
     if (t->comm->rank == 0)
         atas_info("backend %s, precision %s (GEMMs and attention)", t->be->name,
                  atas_precision_name((atas_precision)t->be->precision));
-    ATAS_CHECK(atas_comm_check_devices(t->comm, t->be, 0)); /* two ranks on one GPU only with ATAS_SHARE_GPU=1 */
+    return ATAS_OK;
+}
+
+/* student, teacher and AdamW state in backend memory, the student's initial weights */
+static atas_status setup_params(atas_trainer *t) {
     /* CPU: the node's cores shared among its ranks unless run.threads says otherwise */
     const int cores = (int)sysconf(_SC_NPROCESSORS_ONLN), local = ATAS_MAX(1, t->comm->local_size);
     if (t->cfg.run.threads > 0) {
@@ -197,12 +213,21 @@ static atas_status setup_models(atas_trainer *t) {
     } else {
         ATAS_CHECK(atas_vit_init_random(&t->student, (uint64_t)t->cfg.run.seed));
     }
-    /* rank 0's weights everywhere, teacher = student */
     if (!t->be->host_addressable)
         ATAS_CHECK(atas_host_alloc((void **)&t->h_stage, bytes, "host staging of parameters"));
+    return ATAS_OK;
+}
+
+/* Each stage that can fail on some ranks only (no GPU, a shared GPU's memory, rank 0's
+ * weights file) is agreed on before the next collective, so every rank stops at once. */
+static atas_status setup_models(atas_trainer *t) {
+    ATAS_CHECK(setup_shared(t, setup_backend(t), "starting its backend"));
+    ATAS_CHECK(atas_comm_check_devices(t->comm, t->be, 0)); /* two ranks on one GPU only with ATAS_SHARE_GPU=1 */
+    ATAS_CHECK(setup_shared(t, setup_params(t), "setting up the model"));
+    /* rank 0's weights everywhere, teacher = student */
     t->comm->phase = "initial broadcast";
     ATAS_CHECK(bcast_params(t, t->student.params, t->student.nparams));
-    ATAS_CHECK(t->be->copy(t->be, t->teacher.params, t->student.params, bytes));
+    ATAS_CHECK(t->be->copy(t->be, t->teacher.params, t->student.params, t->student.nparams * sizeof(float)));
     return ATAS_OK;
 }
 
@@ -326,7 +351,7 @@ static atas_status write_checkpoint(atas_trainer *t) {
     int bad = s != ATAS_OK; /* rank 0's message is printed once, at exit (atas_exit) */
     t->comm->phase = "checkpoint";
     ATAS_CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
-    if (bad) return s != ATAS_OK ? s : ATAS_ERR(ATAS_ERR_IO, "rank 0 failed to write a checkpoint");
+    if (bad) return s != ATAS_OK ? s : ATAS_ERR_PEER(ATAS_ERR_IO, "rank 0 failed to write a checkpoint");
     t->phase[PH_CKPT] += atas_now() - t0;
     return ATAS_OK;
 }
@@ -339,7 +364,7 @@ static atas_status metrics_shared(atas_trainer *t, atas_status s) {
     t->comm->phase = "metrics";
     ATAS_CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
     t->comm->phase = phase;
-    if (bad) return s != ATAS_OK ? s : ATAS_ERR(ATAS_ERR_IO, "rank 0 failed to write metrics.jsonl");
+    if (bad) return s != ATAS_OK ? s : ATAS_ERR_PEER(ATAS_ERR_IO, "rank 0 failed to write metrics.jsonl");
     return ATAS_OK;
 }
 
@@ -668,14 +693,16 @@ static atas_status setup(atas_trainer *t, const atas_train_args *a) {
     if (t->resumed_from[0])
         ATAS_CHECK(atas_resume_check_schedule(t->resumed_from, &t->cfg, atas_loader_corpus_count(t->loader),
                                          a->allow_schedule_change, t->comm->rank));
-    /* the run directory is written once nothing in the set-up has refused the run */
+    /* the last big allocation: a device too small says so here */
+    ATAS_CHECK(setup_shared(t, setup_passes(t), "allocating the passes"));
+    /* the run directory is written once nothing in the set-up has refused the run (a
+     * resume that fails leaves it as it was) */
     if (t->comm->rank == 0) {
         ATAS_CHECK(mkdirs(t->ckpt_dir));
         char p[1300];
         snprintf(p, sizeof p, "%s/config.cfg", t->run_dir);
         ATAS_CHECK(atas_config_write_resolved(&t->cfg, p));
     }
-    ATAS_CHECK(setup_passes(t));
     ATAS_CHECK(atas_eval_hook_open(t));
     ATAS_CHECK(atas_observe_setup(t));
     ATAS_CHECK(metrics_shared(t, t->comm->rank == 0 ? atas_metrics_open(t, t->st.step > 0) : ATAS_OK));

@@ -21,6 +21,16 @@ if(TARGET atas_cudaemu)
   add_test(NAME test_backend_parity_cudaemu_bf16_sm86 COMMAND test_backend_parity_cpu cuda bf16)
   set_tests_properties(train_cudaemu PROPERTIES ENVIRONMENT "${_cudaemu_env}" TIMEOUT 900 SKIP_RETURN_CODE 77
     LABELS "cudaemu;trainer")
+  # the CUDA path's bad input on the emulated device: no GPU, out of GPU memory (one rank or
+  # all), an NCCL peer that hangs or fails (CUDAEMU_MEM_MB, CUDAEMU_NCCL_FAULT)
+  add_test(NAME train_cudaemu_faults COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/train/test_cudaemu_faults.py)
+  set_tests_properties(train_cudaemu_faults PROPERTIES ENVIRONMENT "${_cudaemu_env}" TIMEOUT 300
+    SKIP_RETURN_CODE 77 LABELS "cudaemu;trainer;hostile")
+  # NCCL between two ranks on two emulated GPUs (CUDAEMU_DEVICES=2): training against the cpu
+  # run, and a stuck peer in the all-reduce, the teacher broadcast and the set-up
+  add_test(NAME train_cudaemu_nccl COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/train/test_cudaemu_nccl.py)
+  set_tests_properties(train_cudaemu_nccl PROPERTIES ENVIRONMENT "${_cudaemu_env}" TIMEOUT 400
+    SKIP_RETURN_CODE 77 LABELS "cudaemu;trainer;dist")
   set_tests_properties(test_backend_parity_cudaemu_bf16_sm86 PROPERTIES ENVIRONMENT "${_cudaemu_env};CUDAEMU_CC=86"
     TIMEOUT 600 SKIP_RETURN_CODE 77 LABELS cudaemu)
 endif()

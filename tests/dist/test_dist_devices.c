@@ -71,10 +71,11 @@ int main(int argc, char **argv) {
     const atas_status st = atas_comm_coll_init(&c, atas_backend_cpu());
     T_ASSERT(st != ATAS_OK, "NCCL bootstrap on the cpu backend succeeded");
     if (c.rank == 0)
-        T_ASSERT(strstr(atas_error_message(), "dist.backend = \"nccl\" needs the cuda backend"), "rank 0: %s",
-                 atas_error_message());
+        T_ASSERT(strstr(atas_error_message(), "dist.backend = \"nccl\" needs the cuda backend") &&
+                     !atas_error_is_secondary(), "rank 0: %s (its own failure)", atas_error_message());
     else
-        T_ASSERT(strstr(atas_error_message(), "rank 0 could not make the NCCL id"), "rank %d: %s", c.rank,
+        T_ASSERT(strstr(atas_error_message(), "rank 0 could not make the NCCL id") && atas_error_is_secondary(),
+                 "rank %d: %s (an echo of rank 0's failure: marked secondary for atas_exit)", c.rank,
                  atas_error_message());
     atas_error_clear();
 

@@ -220,6 +220,9 @@ def case_full_disk_metrics():
                                   r"No space left on device", err) is not None,
                         "%s: the error names metrics.jsonl and the system's reason" % what)
                 T.check("Segmentation" not in err and "signal" not in err.lower(), "%s: no crash" % what)
+                errs = re.findall(r"^(?:\[rank \d+\] )?error: .*$", err, re.M)
+                T.check(len(errs) == 1, "%s: one message; rank 1's echo of rank 0's failure stays quiet: %s"
+                        % (what, errs))
                 T.check("training %d steps" % steps in out + err and "step %6d/" % steps not in out + err,
                         "%s: the run ended before its last step" % what)
                 names = T.ckpts(rd)

@@ -33,7 +33,57 @@ std::unordered_map<const void *, int> g_smem_optin;
 size_t g_dev_bytes;
 thread_local cudaError_t g_last = cudaSuccess;
 cudaError_t g_sticky = cudaSuccess;
-const size_t kTotal = (size_t)80 << 30; /* an H100's 80 GiB */
+const size_t kCtx = (size_t)500 << 20; /* the context's own share of the device */
+
+/* an H100's 80 GiB, or CUDAEMU_MEM_MB (a small device, to run the out-of-memory path) */
+size_t total_bytes() {
+    static size_t t = [] {
+        const char *e = getenv("CUDAEMU_MEM_MB");
+        const long long mb = e ? atoll(e) : 0;
+        return mb > 0 ? (size_t)mb << 20 : (size_t)80 << 30;
+    }();
+    return t;
+}
+
+/* CUDAEMU_DEVICES=N: a machine of N devices (default 1), told apart by their PCI bus ids
+ * only - they share the one emulated memory, and each process computes on one of them */
+int device_count() {
+    static int n = [] {
+        const char *e = getenv("CUDAEMU_DEVICES");
+        const int k = e ? atoi(e) : 1;
+        return k >= 1 && k <= 16 ? k : 1;
+    }();
+    return n;
+}
+thread_local int g_device = 0;
+
+/* CUDA_VISIBLE_DEVICES as the driver reads it: the listed ids, in order, up to the first
+ * that is not a device of this machine (so "" or "-1" leaves none); unset: all of them */
+struct visible {
+    int n, phys[16];
+};
+const visible &visible_devices() {
+    static visible v = [] {
+        visible r{};
+        const char *e = getenv("CUDA_VISIBLE_DEVICES");
+        if (!e) {
+            for (r.n = 0; r.n < device_count(); r.n++) r.phys[r.n] = r.n;
+            return r;
+        }
+        while (r.n < 16) {
+            char *end = nullptr;
+            const long id = strtol(e, &end, 10);
+            if (end == e || id < 0 || id >= device_count()) break;
+            r.phys[r.n++] = (int)id;
+            e = end;
+            if (*e != ',') break;
+            e++;
+        }
+        return r;
+    }();
+    return v;
+}
+bool no_device() { return visible_devices().n == 0; }
 
 double now_ms() {
     struct timespec ts;
@@ -113,6 +163,7 @@ const char *cudaGetErrorName(cudaError_t e) {
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
     case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
     case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
+    case cudaErrorNoDevice: return "cudaErrorNoDevice";
     default: return "cudaErrorUnknown";
     }
 }
@@ -127,24 +178,31 @@ const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorLaunchFailure: return "unspecified launch failure (cudaemu: see its message above)";
     case cudaErrorInvalidDevice: return "invalid device ordinal";
     case cudaErrorInvalidDevicePointer: return "invalid device pointer";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     default: return "unknown error";
     }
 }
 
 cudaError_t cudaGetDeviceCount(int *n) {
-    *n = 1;
+    *n = 0;
+    if (no_device()) return fail(cudaErrorNoDevice);
+    *n = visible_devices().n;
     return cudaSuccess;
 }
-cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : fail(cudaErrorInvalidDevice); }
+cudaError_t cudaSetDevice(int d) {
+    if (d < 0 || d >= visible_devices().n) return fail(cudaErrorInvalidDevice);
+    g_device = d;
+    return cudaSuccess;
+}
 cudaError_t cudaGetDevice(int *d) {
-    *d = 0;
+    *d = g_device;
     return cudaSuccess;
 }
 cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int d) {
-    if (d != 0) return fail(cudaErrorInvalidDevice);
+    if (d < 0 || d >= visible_devices().n) return fail(cudaErrorInvalidDevice);
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "cudaemu (NVIDIA H100 80GB HBM3 on the CPU)");
-    p->totalGlobalMem = kTotal;
+    p->totalGlobalMem = total_bytes();
     p->sharedMemPerBlock = 48 * 1024;
     p->sharedMemPerBlockOptin = 232448;
     p->sharedMemPerMultiprocessor = 233472;
@@ -188,8 +246,8 @@ cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int d) 
 }
 
 cudaError_t cudaDeviceGetPCIBusId(char *id, int len, int d) {
-    if (d != 0) return fail(cudaErrorInvalidDevice);
-    snprintf(id, (size_t)len, "0000:00:00.0");
+    if (d < 0 || d >= visible_devices().n) return fail(cudaErrorInvalidDevice);
+    snprintf(id, (size_t)len, "0000:%02x:00.0", visible_devices().phys[d]);
     return cudaSuccess;
 }
 cudaError_t cudaDeviceSynchronize(void) { return g_sticky; }
@@ -199,7 +257,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes) {
     if (bytes == 0) return cudaSuccess;
     {
         std::lock_guard<std::mutex> lk(g_lock);
-        if (g_dev_bytes + bytes > kTotal) return fail(cudaErrorMemoryAllocation);
+        if (g_dev_bytes + bytes + kCtx > total_bytes()) return fail(cudaErrorMemoryAllocation);
     }
     void *q = aligned_alloc(256, (bytes + 255) & ~(size_t)255);
     if (!q) return fail(cudaErrorMemoryAllocation);
@@ -236,8 +294,8 @@ cudaError_t cudaFreeHost(void *p) {
 }
 cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
     std::lock_guard<std::mutex> lk(g_lock);
-    *total_b = kTotal;
-    *free_b = kTotal - g_dev_bytes - ((size_t)500 << 20); /* the context's own share */
+    *total_b = total_bytes();
+    *free_b = g_dev_bytes + kCtx < *total_b ? *total_b - g_dev_bytes - kCtx : 0;
     return cudaSuccess;
 }
 

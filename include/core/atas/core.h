@@ -43,8 +43,15 @@ const char *atas_error_message(void);
 /* Print message and traceback to `f` (stderr when NULL), prefixed by rank when world > 1. */
 void atas_error_print(FILE *f);
 void atas_error_clear(void);
+/* An error that only echoes another rank's ("another rank failed ..."): atas_exit
+ * prints it only when no rank has an error of its own, so a failure on one of 64
+ * ranks is one message, not 64. Reset by the next raise. */
+atas_status atas_error_mark_secondary(atas_status code);
+int atas_error_is_secondary(void);
 
 #define ATAS_ERR(code, ...) atas_error_raise((code), __FILE__, __LINE__, __func__, __VA_ARGS__)
+/* ATAS_ERR, marked secondary: the failure it reports was another rank's */
+#define ATAS_ERR_PEER(code, ...) atas_error_mark_secondary(ATAS_ERR((code), __VA_ARGS__))
 
 /* Propagate a failing status with file:line: a traceback, never an abort. */
 #define ATAS_CHECK(expr)                                                             \

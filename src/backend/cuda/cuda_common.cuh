@@ -50,6 +50,13 @@ static inline atas_cuda_ctx *atas_cu_ctx(const atas_backend *be) { return (atas_
 static inline cudaStream_t atas_cu_stream(const atas_backend *be) { return atas_cu_ctx(be)->stream; }
 static inline cublasHandle_t atas_cu_blas(const atas_backend *be) { return atas_cu_ctx(be)->blas; }
 
+/* "rank r of n, host H, GPU d": where a failure happened, for its message (a
+ * thread-local buffer; queried at the failure, so it needs no context) */
+extern "C" const char *atas_cu_where(void);
+
+/* cudaMalloc whose failure names the bytes, what for, the GPU, host and rank (memory.cu) */
+extern "C" atas_status atas_cu_malloc(const atas_cuda_ctx *c, void **p, size_t bytes, const char *what);
+
 /* a failed runtime call also clears the (non-sticky) last error, so the next op's
  * CU_LAUNCHED does not report it as its own */
 #define CU_CHECK(op, call)                                                              \
@@ -57,8 +64,8 @@ static inline cublasHandle_t atas_cu_blas(const atas_backend *be) { return atas_
         cudaError_t _ce = (call);                                                       \
         if (_ce != cudaSuccess) {                                                       \
             (void)cudaGetLastError();                                                   \
-            return ATAS_ERR(ATAS_ERR_CUDA, "%s: %s failed: %s", (op), #call,            \
-                            cudaGetErrorString(_ce));                                   \
+            return ATAS_ERR(ATAS_ERR_CUDA, "%s: %s failed (%s): %s", (op), #call,       \
+                            atas_cu_where(), cudaGetErrorString(_ce));                  \
         }                                                                               \
     } while (0)
 
@@ -67,16 +74,16 @@ static inline cublasHandle_t atas_cu_blas(const atas_backend *be) { return atas_
     do {                                                                                \
         cudaError_t _ce = cudaGetLastError();                                           \
         if (_ce != cudaSuccess)                                                         \
-            return ATAS_ERR(ATAS_ERR_CUDA, "%s: kernel launch failed: %s", (op),        \
-                            cudaGetErrorString(_ce));                                   \
+            return ATAS_ERR(ATAS_ERR_CUDA, "%s: kernel launch failed (%s): %s", (op),   \
+                            atas_cu_where(), cudaGetErrorString(_ce));                  \
     } while (0)
 
 #define CB_CHECK(op, call)                                                              \
     do {                                                                                \
         cublasStatus_t _bs = (call);                                                    \
         if (_bs != CUBLAS_STATUS_SUCCESS)                                               \
-            return ATAS_ERR(ATAS_ERR_CUDA, "%s: cuBLAS %s failed: %s (%d)", (op), #call,   \
-                            cublasGetStatusString(_bs), (int)_bs);                      \
+            return ATAS_ERR(ATAS_ERR_CUDA, "%s: cuBLAS %s failed (%s): %s (%d)", (op),  \
+                            #call, atas_cu_where(), cublasGetStatusString(_bs), (int)_bs); \
     } while (0)
 
 /* The GEMMs of linear, matmul and attention at the backend's precision

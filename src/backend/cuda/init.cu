@@ -13,6 +13,22 @@
 
 #include "backend/cuda/cuda_common.cuh"
 
+extern "C" const char *atas_cu_where(void) {
+    static thread_local char buf[160];
+    char host[64] = "?";
+    if (gethostname(host, sizeof host - 1) != 0) strcpy(host, "?");
+    host[sizeof host - 1] = 0;
+    int d = -1;
+    if (cudaGetDevice(&d) != cudaSuccess) {
+        (void)cudaGetLastError(); /* the failure being reported stays the one to report */
+        d = -1;
+    }
+    char dev[16] = "?";
+    if (d >= 0) snprintf(dev, sizeof dev, "%d", d);
+    snprintf(buf, sizeof buf, "rank %d of %d, host %s, GPU %s", atas_log_rank(), atas_log_world(), host, dev);
+    return buf;
+}
+
 extern "C" void atas_cuda_device_id(const atas_backend *be, char *out, size_t bytes) {
     if (bytes) snprintf(out, bytes, "%s", atas_cu_ctx(be)->busid);
 }
@@ -33,8 +49,11 @@ static atas_status ctx_setup(atas_cuda_ctx *c) {
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess || n == 0) {
         (void)cudaGetLastError(); /* do not leave the failure for a later check */
-        return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "backend \"cuda\": no CUDA device available on host %s: %s",
-                        c->host, e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+        return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "backend \"cuda\": no CUDA device available to rank %d of %d on "
+                        "host %s: %s (CUDA_VISIBLE_DEVICES=%s; run.backend = \"cpu\" runs without one)",
+                        atas_log_rank(), atas_log_world(), c->host,
+                        e != cudaSuccess ? cudaGetErrorString(e) : "0 devices",
+                        getenv("CUDA_VISIBLE_DEVICES") ? getenv("CUDA_VISIBLE_DEVICES") : "unset");
     }
     /* whether ranks really share a device is decided by the comm layer, which compares
      * the ranks' bus ids (atas_comm_check_devices): with one visible GPU per rank
@@ -65,11 +84,11 @@ static atas_status ctx_setup(atas_cuda_ctx *c) {
     CB_CHECK("cuda init", cublasSetPointerMode(c->blas, CUBLAS_POINTER_MODE_HOST));
     CB_CHECK("cuda init", cublasLtCreate(&c->lt));
     c->lt_ws_bytes = LT_WORKSPACE_BYTES;
-    CU_CHECK("cuda init (cuBLASLt workspace)", cudaMalloc(&c->lt_ws, c->lt_ws_bytes));
+    ATAS_CHECK(atas_cu_malloc(c, &c->lt_ws, c->lt_ws_bytes, "the cuBLASLt workspace"));
     /* cuBLAS picks its own workspace for the compute stream: give it the same one */
     CB_CHECK("cuda init", cublasSetWorkspace(c->blas, c->lt_ws, c->lt_ws_bytes));
     c->scratch_floats = (size_t)2 * 64 * 16384; /* 8 MiB: 2 outputs x 64 slabs x 16384 columns */
-    CU_CHECK("cuda init (op scratch)", cudaMalloc(&c->scratch, c->scratch_floats * sizeof(float)));
+    ATAS_CHECK(atas_cu_malloc(c, (void **)&c->scratch, c->scratch_floats * sizeof(float), "the ops' scratch"));
     return ATAS_OK;
 }
 

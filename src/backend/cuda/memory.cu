@@ -5,33 +5,47 @@
  * sync or download). */
 #include "backend/cuda/cuda_common.cuh"
 
+/* cudaMalloc with the message a user can act on: the bytes, what for, where, and the
+ * device's free / total memory; shared by alloc and the context's own buffers */
+extern "C" atas_status atas_cu_malloc(const atas_cuda_ctx *c, void **p, size_t bytes, const char *what) {
+    *p = NULL;
+    const cudaError_t e = cudaMalloc(p, bytes ? bytes : 1);
+    if (e == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError();
+        *p = NULL;
+        size_t fr = 0, tot = 0;
+        if (cudaMemGetInfo(&fr, &tot) != cudaSuccess) (void)cudaGetLastError();
+        return ATAS_ERR(ATAS_ERR_NOMEM,
+                        "out of GPU memory: %zu bytes (%.1f MiB) for %s on GPU %d of host %s (rank %d of %d), "
+                        "which has %.1f MiB free of %.1f MiB%s (a smaller batch.groups_per_rank or model helps)",
+                        bytes, bytes / 1048576.0, what ? what : "buffer", c->device, c->host, atas_log_rank(),
+                        atas_log_world(), fr / 1048576.0, tot / 1048576.0,
+                        c->shared ? "; other ranks of this host may use this GPU too" : "");
+    }
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        *p = NULL;
+        return ATAS_ERR(ATAS_ERR_CUDA, "cudaMalloc of %zu bytes for %s failed (%s): %s", bytes,
+                        what ? what : "buffer", atas_cu_where(), cudaGetErrorString(e));
+    }
+    return ATAS_OK;
+}
+
 extern "C" atas_status atas_cuda_alloc(const atas_backend *be, void **p, size_t bytes, const char *what) {
     *p = NULL;
     void *d = NULL;
     const atas_cuda_ctx *c = atas_cu_ctx(be);
-    cudaError_t e = cudaMalloc(&d, bytes ? bytes : 1);
-    if (e == cudaErrorMemoryAllocation) {
-        (void)cudaGetLastError();
-        size_t fr = 0, tot = 0;
-        (void)cudaMemGetInfo(&fr, &tot);
-        return ATAS_ERR(ATAS_ERR_NOMEM,
-                        "alloc: out of GPU memory: %zu bytes (%.1f MiB) for %s on GPU %d of host %s, which has "
-                        "%.1f MiB free of %.1f MiB%s (a smaller batch.groups_per_rank or model helps)",
-                        bytes, bytes / 1048576.0, what ? what : "buffer", c->device, c->host, fr / 1048576.0,
-                        tot / 1048576.0, c->shared ? "; other ranks of this host may use this GPU too" : "");
-    }
-    if (e != cudaSuccess)
-        return ATAS_ERR(ATAS_ERR_CUDA, "alloc: cudaMalloc of %zu bytes for %s on GPU %d failed: %s", bytes,
-                        what ? what : "buffer", c->device, cudaGetErrorString(e));
+    ATAS_CHECK(atas_cu_malloc(c, &d, bytes, what));
     /* zero-filled before alloc returns: the buffer may be used next from another stream
      * (upload_prefetch on the copy stream), which nothing would order after this memset.
      * Allocations happen at set-up, where a wait costs nothing. */
-    e = cudaMemsetAsync(d, 0, bytes ? bytes : 1, c->stream);
+    cudaError_t e = cudaMemsetAsync(d, 0, bytes ? bytes : 1, c->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(c->stream);
     if (e != cudaSuccess) {
         cudaFree(d);
-        return ATAS_ERR(ATAS_ERR_CUDA, "alloc: zero-filling %zu bytes for %s failed: %s", bytes,
-                        what ? what : "buffer", cudaGetErrorString(e));
+        (void)cudaGetLastError();
+        return ATAS_ERR(ATAS_ERR_CUDA, "alloc: zero-filling %zu bytes for %s failed (%s): %s", bytes,
+                        what ? what : "buffer", atas_cu_where(), cudaGetErrorString(e));
     }
     *p = d;
     return ATAS_OK;
@@ -51,9 +65,9 @@ extern "C" atas_status atas_cuda_host_alloc(const atas_backend *be, void **p, si
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
         return ATAS_ERR(e == cudaErrorMemoryAllocation ? ATAS_ERR_NOMEM : ATAS_ERR_CUDA,
-                        "host_alloc: %zu bytes (%.1f MiB) of pinned host memory for %s on host %s failed: %s "
+                        "host_alloc: %zu bytes (%.1f MiB) of pinned host memory for %s failed (%s): %s "
                         "(the locked-memory limit, ulimit -l, may be too low)",
-                        bytes, bytes / 1048576.0, what ? what : "buffer", atas_cu_ctx(be)->host,
+                        bytes, bytes / 1048576.0, what ? what : "buffer", atas_cu_where(),
                         cudaGetErrorString(e));
     }
     memset(h, 0, bytes ? bytes : 1);

@@ -1,5 +1,5 @@
-/* cudaemu: NCCL for one rank (nccl.cc): a communicator of 1, collectives are
- * copies; more ranks are refused */
+/* cudaemu: NCCL between the processes of one machine (nccl.cc): shared memory named by
+ * the unique id; fp32/fp64 sum and avg all-reduce, broadcast */
 #ifndef CUDAEMU_NCCL_H
 #define CUDAEMU_NCCL_H
 
