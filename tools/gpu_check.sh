@@ -127,7 +127,9 @@ step() {
   local secs; secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
   NOTE=$(cat "$OUT/note" 2>/dev/null)
   local nodev=0
-  if [ "$kind" = cuda ] && grep -Eq 'no CUDA device available|this build has no CUDA|no usable CUDA device' "$log"; then nodev=1; fi
+  # (bad_input asks for "no CUDA device" on purpose: its own exit status decides)
+  if [ "$kind" = cuda ] && [ "$name" != bad_input ] &&
+    grep -Eq 'no CUDA device available|this build has no CUDA|no usable CUDA device' "$log"; then nodev=1; fi
   if [ $rc = 0 ]; then res=PASS
   elif [ $rc = 124 ] || [ $rc = 137 ]; then res=FAIL; NOTE="timed out after ${limit}s"
   elif [ $rc = 77 ] && [ -n "$NOTE" ]; then res=SKIPPED  # a skip this script decided, with its reason
@@ -276,6 +278,7 @@ step bad_input cuda 90 "
   [ \$rc = 1 ] && grep -q 'no CUDA device available to rank 0 of 1 on host' '$WORK/bad_nogpu.txt' ||
     { tail -5 '$WORK/bad_nogpu.txt'; echo \"no GPU: exit \$rc without the message\" | tee '$OUT/note'; exit 1; }
   $(tiny bad_oom cuda 6 "$BIG") >'$WORK/bad_oom.txt' 2>&1; rc=\$?
+  grep -q 'no CUDA device available' '$WORK/bad_oom.txt' && { echo 'no usable CUDA device here' | tee '$OUT/note'; exit 77; }
   grep -i 'error' '$WORK/bad_oom.txt' | head -3
   [ \$rc = 1 ] && grep -Eq 'out of GPU memory: [0-9]+ bytes .* on GPU [0-9]+ of host .* \\(rank 0 of 1\\), which has' '$WORK/bad_oom.txt' ||
     { tail -5 '$WORK/bad_oom.txt'; echo \"out of GPU memory: exit \$rc without the message\" | tee '$OUT/note'; exit 1; }

@@ -64,9 +64,10 @@ atas_status atas_comm_check_devices(atas_comm *c, const atas_backend *be, int fo
  * ATAS_ERR_TIMEOUT makes the program stop every rank (atas_mpi: exit 4) */
 static atas_status coll_context(const atas_comm *c, const char *phase, atas_status st) {
     if (st != ATAS_ERR_TIMEOUT) return st;
-    char why[400];
+    char why[400], step[48] = "";
     snprintf(why, sizeof why, "%s", atas_error_message());
-    return ATAS_ERR(ATAS_ERR_TIMEOUT, "step %lld, %s: %s - aborting every rank", c->step, phase, why);
+    if (strcmp(phase, "NCCL bootstrap") != 0) snprintf(step, sizeof step, "step %lld, ", c->step); /* set-up: no step yet */
+    return ATAS_ERR(ATAS_ERR_TIMEOUT, "%s%s: %s - aborting every rank", step, phase, why);
 }
 
 /* rank 0's verdict to all, then its id, then the communicator (dist.timeout_s bounds it) */

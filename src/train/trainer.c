@@ -164,6 +164,8 @@ static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
  * every rank learns it at once and stops, instead of waiting in the next collective
  * for a rank that has left; each failed rank's own message is printed at exit */
 static atas_status setup_shared(atas_trainer *t, atas_status s, const char *what) {
+    /* a dead or stuck peer: no second wait in a collective it will not join (the program stops every rank) */
+    if (s == ATAS_ERR_TIMEOUT) return atas_error_trace(s, __FILE__, __LINE__, __func__);
     int bad = s != ATAS_OK;
     ATAS_CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
     if (s != ATAS_OK) return atas_error_trace(s, __FILE__, __LINE__, __func__);
@@ -311,6 +313,19 @@ static atas_status setup_passes(atas_trainer *t) {
                                         "mosaics on device"));
         }
     }
+    size_t mib = (2 * t->student.nparams * 4 + t->teacher.nparams * 4 + 2 * t->student.nparams * 4) >> 20;
+    atas_info("model %dx%d, %d layers, %zu params (%zu trainable); per rank: %d groups = %d views at %d px, %d mosaics at %d px",
+              t->mcfg.width, t->mcfg.patch, t->mcfg.layers, t->student.nparams,
+              atas_vit_trainable_params(&t->student), t->G_r, Bv, t->R, Bm, t->C);
+    atas_info("memory per rank: params+grads+teacher+AdamW %zu MiB, teacher pass %zu MiB, student passes %zu MiB",
+              mib, atas_vit_pass_bytes(t->t_pass) >> 20,
+              ((t->sg_pass ? atas_vit_pass_bytes(t->sg_pass) : 0) + (t->sm_pass ? atas_vit_pass_bytes(t->sm_pass) : 0)) >> 20);
+    return ATAS_OK;
+}
+
+/* gradient buckets, and the NCCL communicator (collectives: after setup_passes has been
+ * agreed on, so that no rank is still allocating - or gone - when the others bootstrap) */
+static atas_status setup_comm(atas_trainer *t) {
     /* with MPI, device gradients are reduced through the host mirror */
     ATAS_CHECK(atas_buckets_create(&t->buckets, t->comm, t->be->host_addressable ? t->student.grads : t->h_stage,
                               t->student.nparams, (size_t)t->cfg.dist.bucket_mb << 20));
@@ -320,13 +335,6 @@ static atas_status setup_passes(atas_trainer *t) {
         atas_buckets_use_coll(&t->buckets, t->be, t->student.grads);
         atas_info("dist.backend = nccl: gradients and teacher broadcasts GPU to GPU");
     }
-    size_t mib = (2 * t->student.nparams * 4 + t->teacher.nparams * 4 + 2 * t->student.nparams * 4) >> 20;
-    atas_info("model %dx%d, %d layers, %zu params (%zu trainable); per rank: %d groups = %d views at %d px, %d mosaics at %d px",
-              t->mcfg.width, t->mcfg.patch, t->mcfg.layers, t->student.nparams,
-              atas_vit_trainable_params(&t->student), t->G_r, Bv, t->R, Bm, t->C);
-    atas_info("memory per rank: params+grads+teacher+AdamW %zu MiB, teacher pass %zu MiB, student passes %zu MiB",
-              mib, atas_vit_pass_bytes(t->t_pass) >> 20,
-              ((t->sg_pass ? atas_vit_pass_bytes(t->sg_pass) : 0) + (t->sm_pass ? atas_vit_pass_bytes(t->sm_pass) : 0)) >> 20);
     return ATAS_OK;
 }
 
@@ -684,6 +692,14 @@ static void teardown(atas_trainer *t) {
     atas_backend_release(t->be); /* last: streams, handles, NCCL communicator */
 }
 
+static atas_status write_run_dir(atas_trainer *t) {
+    ATAS_CHECK(mkdirs(t->ckpt_dir));
+    char p[1300];
+    snprintf(p, sizeof p, "%s/config.cfg", t->run_dir);
+    ATAS_CHECK(atas_config_write_resolved(&t->cfg, p));
+    return ATAS_OK;
+}
+
 static atas_status setup(atas_trainer *t, const atas_train_args *a) {
     ATAS_CHECK(setup_config(t, a));
     ATAS_CHECK(atas_rundir_guard(t->comm, t->run_dir, t->ckpt_dir, t->cfg.checkpoint.resume[0] != 0, a->overwrite));
@@ -695,14 +711,10 @@ static atas_status setup(atas_trainer *t, const atas_train_args *a) {
                                          a->allow_schedule_change, t->comm->rank));
     /* the last big allocation: a device too small says so here */
     ATAS_CHECK(setup_shared(t, setup_passes(t), "allocating the passes"));
+    ATAS_CHECK(setup_comm(t));
     /* the run directory is written once nothing in the set-up has refused the run (a
-     * resume that fails leaves it as it was) */
-    if (t->comm->rank == 0) {
-        ATAS_CHECK(mkdirs(t->ckpt_dir));
-        char p[1300];
-        snprintf(p, sizeof p, "%s/config.cfg", t->run_dir);
-        ATAS_CHECK(atas_config_write_resolved(&t->cfg, p));
-    }
+     * resume that fails leaves it as it was); rank 0 writes, every rank learns whether it could */
+    ATAS_CHECK(setup_shared(t, t->comm->rank == 0 ? write_run_dir(t) : ATAS_OK, "writing the run directory"));
     ATAS_CHECK(atas_eval_hook_open(t));
     ATAS_CHECK(atas_observe_setup(t));
     ATAS_CHECK(metrics_shared(t, t->comm->rank == 0 ? atas_metrics_open(t, t->st.step > 0) : ATAS_OK));

@@ -9,6 +9,7 @@ set_tests_properties(test_bundle PROPERTIES FIXTURES_SETUP gpu_bundle)
 if(TARGET atas_cudaemu)
   atas_script_test(NAME test_gpu_check_emu COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_gpu_check_emu.sh
     LABELS "bundle;cudaemu" TIMEOUT 1500)
-  set_tests_properties(test_gpu_check_emu PROPERTIES FIXTURES_REQUIRED gpu_bundle
+  # RESOURCE_LOCK: its 2-rank nccl2 and train_cudaemu_nccl both use the emulated NCCL's /dev/shm
+  set_tests_properties(test_gpu_check_emu PROPERTIES FIXTURES_REQUIRED gpu_bundle RESOURCE_LOCK cudaemu_nccl_shm
     ENVIRONMENT "${ATAS_TEST_ENV};ATAS_CUDAEMU_LIB=$<TARGET_FILE:atas_cudaemu>")
 endif()

@@ -30,7 +30,7 @@ if(TARGET atas_cudaemu)
   # run, and a stuck peer in the all-reduce, the teacher broadcast and the set-up
   add_test(NAME train_cudaemu_nccl COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/train/test_cudaemu_nccl.py)
   set_tests_properties(train_cudaemu_nccl PROPERTIES ENVIRONMENT "${_cudaemu_env}" TIMEOUT 400
-    SKIP_RETURN_CODE 77 LABELS "cudaemu;trainer;dist")
+    SKIP_RETURN_CODE 77 LABELS "cudaemu;trainer;dist" RESOURCE_LOCK cudaemu_nccl_shm)
   set_tests_properties(test_backend_parity_cudaemu_bf16_sm86 PROPERTIES ENVIRONMENT "${_cudaemu_env};CUDAEMU_CC=86"
     TIMEOUT 600 SKIP_RETURN_CODE 77 LABELS cudaemu)
 endif()

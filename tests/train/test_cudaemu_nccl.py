@@ -7,6 +7,9 @@ as on a 2-GPU node - communicator bootstrap over MPI, gradient buckets reduced w
           every loss within 1e-4 of the 1-rank cpu run (tools/gpu/compare_losses.awk, the GPU
           check's comparison); comm_bytes and comm_device_ms in every step's metrics; no shared
           memory left behind;
+  oom     rank 1's GPU too small for its passes (CUDAEMU_MEM_MB for its app context): both ranks
+          stop within seconds (the set-up is agreed on before the NCCL bootstrap's collectives),
+          exit 1, one message - rank 1's;
   peer    rank 1 stuck (CUDAEMU_NCCL_FAULT for its app context alone) in the 3rd all-reduce, in the
           first teacher broadcast, at the communicator's set-up: exit 4 within seconds of
           dist.timeout_s, rank 0's message naming step, phase, rank, host and GPU.
@@ -25,8 +28,11 @@ CMP = os.path.join(T.SRC, "tools", "gpu", "compare_losses.awk")
 HOST = os.uname().nodename
 
 
+SHM_BEFORE = set()  # another test's live segments are not ours to judge or remove
+
+
 def shm_left():
-    return sorted(f for f in os.listdir("/dev/shm") if f.startswith("cudaemu-nccl-"))
+    return sorted(f for f in os.listdir("/dev/shm") if f.startswith("cudaemu-nccl-") and f not in SHM_BEFORE)
 
 
 def nccl2(d, c, name, rank1_env=(), timeout_s=60):
@@ -64,13 +70,27 @@ def case_train(d, c):
     T.check(not shm_left(), "no emulated-NCCL shared memory left: %s" % shm_left())
 
 
+def case_oom(d, c):
+    rc, text, sec, _ = nccl2(d, c, "oom", ["CUDAEMU_MEM_MB=545"])
+    T.check(rc == 1, "rank 1 out of GPU memory: exit 1 (%d)" % rc)
+    T.check(sec < 60, "rank 1 out of GPU memory: every rank over in %.0f s (< 60)" % sec)
+    lines = [l for l in text.splitlines() if re.match(r"(\[rank \d+\] )?error:", l)]
+    want = r"^\[rank 1\] error: out of GPU memory: \d+ bytes .* for pass .* on GPU 1 of host %s \(rank 1 of 2\)" % (
+        re.escape(HOST))
+    if not T.check(len(lines) == 1 and re.search(want, lines[0]), "rank 1 out of GPU memory: one message, "
+                   "/%s/" % want):
+        print(T.tail(text, 20))
+    print("   " + (lines[0] if lines else "(no message)"))
+
+
 def case_peer(d, c, name, fault, phase, what):
     rc, text, sec, _ = nccl2(d, c, name, ["CUDAEMU_NCCL_FAULT=" + fault], timeout_s=3)
     T.check(rc == 4, "%s on rank 1: exit 4 (%d)" % (fault, rc))
     T.check(sec < 60, "%s on rank 1: every rank over in %.0f s (< 60)" % (fault, sec))
     lines = [l for l in text.splitlines() if l.startswith("error:")]
-    want = r"^error: step \d+, %s: NCCL %s did not finish within 3 s \(rank 0 of 2, host %s, GPU 0; " % (
-        phase, what, re.escape(HOST))
+    step = "" if phase == "NCCL bootstrap" else r"step \d+, "  # the set-up has no step yet
+    want = r"^error: %s%s: NCCL %s did not finish within 3 s \(rank 0 of 2, host %s, GPU 0; " % (
+        step, phase, what, re.escape(HOST))
     if not T.check(len(lines) == 1 and re.search(want, lines[0]) and "aborting every rank" in lines[0],
                    "%s on rank 1: rank 0 says /%s/" % (fault, want)):
         print(T.tail(text, 20))
@@ -80,13 +100,12 @@ def case_peer(d, c, name, fault, phase, what):
 
 
 def main():
-    lib = os.environ.get("ATAS_CUDA_LIB", "")
-    if not lib.endswith("libatas_cudaemu.so") or not os.path.exists(lib):
-        print("ATAS_CUDA_LIB does not name the cudaemu module: skipped")
-        sys.exit(77)
+    T.need_cudaemu()
+    SHM_BEFORE.update(f for f in os.listdir("/dev/shm") if f.startswith("cudaemu-nccl-"))
     d = T.workdir("cudaemu_nccl")
     c = T.make_corpus(d)
     case_train(d, c)
+    case_oom(d, c)
     case_peer(d, c, "peer_allreduce", "allreduce:3:hang", r"gradient allreduce \(NCCL\)",
               r"allreduce \(average\) of \d+ floats")
     case_peer(d, c, "peer_bcast", "bcast:1:hang", "teacher sync", r"broadcast of \d+ floats from rank 0")

@@ -36,10 +36,7 @@ def train(d, c, name, backend, precision, steps):
 
 
 def main():
-    lib = os.environ.get("ATAS_CUDA_LIB", "")
-    if not lib.endswith("libatas_cudaemu.so") or not os.path.exists(lib):
-        print("ATAS_CUDA_LIB does not name the cudaemu module: skipped")
-        sys.exit(77)
+    T.need_cudaemu()
     d = T.workdir("cudaemu_train")
     c = T.make_corpus(d)
     cpu10, cuda10 = train(d, c, "cpu10", "cpu", "fp32", 10), train(d, c, "cuda10", "cuda", "fp32", 10)

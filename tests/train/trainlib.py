@@ -44,6 +44,14 @@ def finish():
     sys.exit(0)
 
 
+def need_cudaemu():
+    """exit 77 unless ATAS_CUDA_LIB names the emulated CUDA module (docs/cudaemu.md)"""
+    lib = os.environ.get("ATAS_CUDA_LIB", "")
+    if not lib.endswith("libatas_cudaemu.so") or not os.path.exists(lib):
+        print("ATAS_CUDA_LIB does not name the cudaemu module: skipped")
+        sys.exit(77)
+
+
 def workdir(name):
     """A fresh temporary directory for one test (kept on failure for inspection)."""
     d = tempfile.mkdtemp(prefix="atas_%s_" % name)

@@ -17,7 +17,9 @@
  * init | allreduce | bcast, as a non-blocking communicator shows it: the call returns
  * ncclInProgress, then ncclCommGetAsyncError says ncclInProgress for ever (kind hang:
  * this rank never posts - to its peers, a dead rank) or ncclRemoteError (kind error),
- * with ncclGetLastError naming the fault. */
+ * with ncclGetLastError naming the fault. The count is per process, over every
+ * communicator; ncclGetLastError keeps the last text until the next one (not per
+ * communicator, not thread-safe: the trainer drives NCCL from one thread). */
 #include <errno.h>
 #include <fcntl.h>
 #include <nccl.h>
@@ -169,7 +171,7 @@ ncclResult_t progress(ncclComm *c) {
                 c->async = ncclInvalidUsage;
                 return c->async;
             }
-            const ncclResult_t r = seg_map(c, j, bytes);
+            const ncclResult_t r = seg_map(c, j, bytes ? bytes : 1); /* a 0-byte mapping is refused */
             if (r != ncclSuccess) return c->async = r;
         }
         if (c->pk == P_BCAST) {
@@ -207,13 +209,12 @@ ncclResult_t post(ncclComm *c, pending_kind pk, const void *send, void *recv, si
     const size_t bytes = count * dt_bytes(dt);
     c->seq++;
     c->pk = pk, c->stage = 0, c->buf = recv, c->count = count, c->dt = dt, c->op = op, c->root = root;
-    const bool share = pk == P_ALLREDUCE || c->rank == root;
-    if (share) {
+    /* all-reduce: every rank's data; broadcast: the root's (a non-root's send is unused, may be NULL) */
+    if (pk == P_ALLREDUCE || c->rank == root) {
         const ncclResult_t r = seg_map(c, c->rank, bytes ? bytes : 1);
         if (r != ncclSuccess) return c->async = r;
         memcpy(c->seg[c->rank], send, bytes);
-    } else if (send != recv) {
-        memcpy(recv, send, bytes);
+        if (pk == P_BCAST && send != recv) memcpy(recv, send, bytes); /* the root's own result */
     }
     c->hdr->bytes[c->rank].store(bytes);
     c->hdr->posted[c->rank].store(c->seq, std::memory_order_release);
@@ -232,7 +233,7 @@ ncclResult_t collective(const char *call, pending_kind pk, const void *send, voi
         return ncclInvalidArgument;
     }
     if (c->nranks == 1) { /* its own data */
-        if (send != recv) memcpy(recv, send, count * dt_bytes(dt));
+        if (send && send != recv) memcpy(recv, send, count * dt_bytes(dt));
         return ncclSuccess;
     }
     return post(c, pk, send, recv, count, dt, op, root);

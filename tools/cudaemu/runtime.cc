@@ -196,7 +196,7 @@ cudaError_t cudaSetDevice(int d) {
 }
 cudaError_t cudaGetDevice(int *d) {
     *d = g_device;
-    return cudaSuccess;
+    return no_device() ? fail(cudaErrorNoDevice) : cudaSuccess;
 }
 cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int d) {
     if (d < 0 || d >= visible_devices().n) return fail(cudaErrorInvalidDevice);
