@@ -20,7 +20,7 @@ if [ -e /dev/nvidia0 ]; then echo "a GPU is here: its real check is tools/gpu_ch
 
 W=$BIN/gpu-check-emu
 rm -rf "$W" && mkdir -p "$W"
-steps=libs,parity_cpu,tools,parity_cuda,parity_cuda_bf16,parity_cuda_tf32,train_cpu,train_cuda,cmp_cuda_cpu
+steps=libs,parity_cpu,tools,parity_cuda,parity_cuda_bf16,parity_cuda_tf32,parity_model,train_cpu,train_cuda,cmp_cuda_cpu
 steps=$steps,train_cpu30,drift_cuda_bf16,mpi2_cpu,mpi2_cuda,isolation,nccl1,nccl2,bad_input
 rc=0
 # run.peak_tflops: the trainer's 8192^3 gemm_peak would take hours on the emulated GEMM.

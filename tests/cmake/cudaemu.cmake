@@ -14,6 +14,10 @@ if(TARGET atas_cudaemu)
     TIMEOUT 600 SKIP_RETURN_CODE 77 LABELS cudaemu)
   set_tests_properties(test_backend_parity_cudaemu_reverse PROPERTIES
     ENVIRONMENT "${_cudaemu_env};CUDAEMU_SCHEDULE=reverse" TIMEOUT 600 SKIP_RETURN_CODE 77 LABELS cudaemu)
+  # a whole ViT-B/16 at bf16 through the CUDA code (the fused attention included) against cpu fp32
+  add_test(NAME test_model_parity_cudaemu_bf16 COMMAND test_model_parity_staged cuda bf16)
+  set_tests_properties(test_model_parity_cudaemu_bf16 PROPERTIES ENVIRONMENT "${_cudaemu_env}"
+    TIMEOUT 600 SKIP_RETURN_CODE 77 LABELS cudaemu)
   # the trainer's CUDA path (tiny, fp32 and bf16) against the cpu backend
   add_test(NAME train_cudaemu COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/train/test_cudaemu_train.py)
   # an sm_86-class device (99 KiB of opt-in shared memory): the fused attention's hd 80/128
