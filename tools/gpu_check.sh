@@ -199,7 +199,7 @@ step parity_cuda_bf16 cuda 300 "'$BIN/test_backend_parity' cuda bf16"
 step parity_cuda_tf32 cuda 300 "'$BIN/test_backend_parity' cuda tf32"
 # a whole ViT-B/16 (random init): global and dense embeddings against cpu fp32 by cosine, at fp32
 # and at bf16 (issue 11: global >= 0.9999; tests/test_model_parity.c)
-step parity_model cuda 120 "'$BIN/test_model_parity' cuda fp32 && '$BIN/test_model_parity' cuda bf16 --images 4 &&
+step parity_model cuda 300 "'$BIN/test_model_parity' cuda fp32 && '$BIN/test_model_parity' cuda bf16 --images 4 &&
   grep -h 'global embeddings' \"\$STEP_LOG\" | tail -1 | sed 's/^/bf16 /' >'$OUT/note'"
 
 # ---- a tiny training run on each backend, compared
