@@ -19,9 +19,10 @@
 /* 1 - cosine bounds. fp32 differs by summation order only. tf32/bf16 by the input rounding of
  * every GEMM and attention product (u = 2^-11 / 2^-8): a relative error e ~ u, and 1 - cos ~
  * e^2 / 2, so tf32's gap is (1/8)^2 of bf16's. bf16 global: issue 11's 0.9999; the CPU
- * emulation measures 1.3e-5 (global) and 2.3e-5 (dense, the least of 196 tokens) at B = 2. */
-static double global_gap(atas_precision p) { return p == ATAS_PREC_BF16 ? 1e-4 : p == ATAS_PREC_TF32 ? 3e-6 : 1e-7; }
-static double dense_gap(atas_precision p) { return p == ATAS_PREC_BF16 ? 2e-4 : p == ATAS_PREC_TF32 ? 6e-6 : 1e-6; }
+ * emulation measures 1.3e-5 (global) and 2.2e-5 (dense, the least of 196 tokens) at B = 2;
+ * fp32 (cudaemu against cpu) 2e-13, so its bounds still catch a path that used TF32 (2e-7). */
+static double global_gap(atas_precision p) { return p == ATAS_PREC_BF16 ? 1e-4 : p == ATAS_PREC_TF32 ? 3e-6 : 1e-9; }
+static double dense_gap(atas_precision p) { return p == ATAS_PREC_BF16 ? 2e-4 : p == ATAS_PREC_TF32 ? 6e-6 : 1e-8; }
 
 static double cosine(const float *a, const float *b, int n) {
     double ab = 0, aa = 0, bb = 0;
@@ -30,15 +31,21 @@ static double cosine(const float *a, const float *b, int n) {
         aa += (double)a[i] * a[i];
         bb += (double)b[i] * b[i];
     }
-    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
+    /* not finite (an inf or NaN output): -1, a failure, never a value the min would skip */
+    const double c = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
+    return isfinite(c) ? c : -1.0;
 }
 
 /* the global and dense outputs of one forward pass on backend be, downloaded */
 static atas_status run(const atas_backend *be, const atas_vit_config *cfg, const float *images, int B, float *glob,
                        float *dense) {
     atas_vit m;
-    ATAS_CHECK(atas_vit_create(&m, cfg, be, 0));
-    atas_status st = atas_vit_init_random(&m, 1234);
+    atas_status st = atas_vit_create(&m, cfg, be, 0);
+    if (st != ATAS_OK) {
+        atas_vit_destroy(&m); /* safe after a failed create: it cleared m first */
+        return st;
+    }
+    st = atas_vit_init_random(&m, 1234);
     atas_vit_pass *p = NULL;
     const int R = cfg->grid * cfg->patch, Np = cfg->grid * cfg->grid;
     const size_t img = (size_t)B * 3 * R * R;
@@ -66,7 +73,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--images") && i + 1 < argc) B = atoi(argv[++i]);
         else T_OK(atas_precision_parse(argv[i], &prec));
     }
-    T_ASSERT(B > 0, "--images %d", B);
+    if (B <= 0) {
+        fprintf(stderr, "test_model_parity: --images %d: expected a positive count\n", B);
+        return 2;
+    }
     atas_log_set_level(ATAS_LOG_WARN); /* not the passes' buffer tables */
     const atas_backend *cpu = atas_backend_cpu(), *tb = NULL;
     atas_status st = atas_backend_get_precision(name, prec, &tb);
@@ -82,7 +92,10 @@ int main(int argc, char **argv) {
     float *images = malloc(img * sizeof(float)), *g0 = malloc((size_t)B * E * sizeof(float)),
           *g1 = malloc((size_t)B * E * sizeof(float)), *d0 = malloc(nd * sizeof(float)),
           *d1 = malloc(nd * sizeof(float));
-    T_ASSERT(images && g0 && g1 && d0 && d1, "out of host memory");
+    if (!(images && g0 && g1 && d0 && d1)) {
+        fprintf(stderr, "test_model_parity: out of host memory for %d images\n", B);
+        return 1;
+    }
     atas_rng rng = atas_rng_stream(7, 0, 0);
     for (size_t i = 0; i < img; i++) images[i] = atas_rng_normal(&rng); /* normalised pixels */
     T_OK(run(cpu, &cfg, images, B, g0, d0));
@@ -99,11 +112,11 @@ int main(int argc, char **argv) {
         for (int t = 0; t < Np; t++) {
             const size_t o = ((size_t)b * Np + t) * E;
             const double c = cosine(d1 + o, d0 + o, E);
-            if (c < cd) cd = c;
+            if (!(c >= cd)) cd = c;
         }
         printf("%7d  %10.7f  %9.2e  %13.7f  %11.2e\n", b, cg, 1 - cg, cd, 1 - cd);
-        if (cg < gmin) gmin = cg;
-        if (cd < dmin) dmin = cd;
+        if (!(cg >= gmin)) gmin = cg;
+        if (!(cd >= dmin)) dmin = cd;
     }
     const int gok = 1 - gmin <= gg, dok = 1 - dmin <= dg;
     const int applied = prec == ATAS_PREC_FP32 || 1 - gmin >= 1e-9;
@@ -116,5 +129,6 @@ int main(int argc, char **argv) {
                applied ? "PASS" : "FAIL");
     T_ASSERT(gok && dok && applied, "model parity failed");
     free(images), free(g0), free(g1), free(d0), free(d1);
+    atas_backend_release(tb);
     return t_finish("test_model_parity");
 }

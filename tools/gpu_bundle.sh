@@ -74,6 +74,8 @@ ELF=()
 for a in "${APPS[@]}"; do cp "$BUILD/$a" "$B/libexec/$a"; ELF+=("$BUILD/$a"); done
 cp "$BUILD/tests/test_backend_parity_cpu" "$B/libexec/test_backend_parity"
 ELF+=("$BUILD/tests/test_backend_parity_cpu")
+[ -f "$BUILD/tests/test_model_parity_staged" ] ||
+  die "$BUILD has no tests/test_model_parity_staged (configured before it existed): drop --no-build or rebuild"
 cp "$BUILD/tests/test_model_parity_staged" "$B/libexec/test_model_parity"
 ELF+=("$BUILD/tests/test_model_parity_staged")
 # the CUDA backend module: the programs load it with dlopen (from lib/, the carried

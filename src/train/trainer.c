@@ -240,18 +240,13 @@ static atas_status setup_resume(atas_trainer *t) {
     char path[1300] = "";
     if (!r[0]) return ATAS_OK;
     if (strcmp(r, "auto") == 0) {
-        /* rank 0 looks; the others learn whether it could before waiting for its answer */
-        ATAS_CHECK(setup_shared(t, t->comm->rank == 0 ? atas_ckpt_find_latest(t->ckpt_dir, path, sizeof path)
-                                                      : ATAS_OK, "finding the checkpoint to resume"));
+        if (t->comm->rank == 0) ATAS_CHECK(atas_ckpt_find_latest(t->ckpt_dir, path, sizeof path));
         ATAS_CHECK(atas_comm_bcast(t->comm, path, sizeof path, 0));
         if (!path[0]) { atas_info("resume auto: no checkpoint in %s, starting fresh", t->ckpt_dir); return ATAS_OK; }
     } else {
         snprintf(path, sizeof path, "%s", r);
     }
-    /* every rank reads the file itself: a rank that cannot (its node's view of the file
-     * system) stops every rank here, not in the next collective */
-    ATAS_CHECK(setup_shared(t, atas_ckpt_read(path, &t->student, &t->teacher, t->adam_m, t->adam_v, &t->st),
-                            "reading the checkpoint"));
+    ATAS_CHECK(atas_ckpt_read(path, &t->student, &t->teacher, t->adam_m, t->adam_v, &t->st));
     snprintf(t->resumed_from, sizeof t->resumed_from, "%s", path);
     if (t->st.seed != t->cfg.run.seed)
         atas_warn("%s was written with run.seed %lld, the config says %lld; continuing with the checkpoint's data order",
