@@ -79,4 +79,24 @@ done
 ! grep -q "linear_fwd's GEMM on fp32 buffers" "$W/bench_fp32.txt" || fail "the fp32 table has the bf16 buffer rows"
 grep -Eq '^tiny +bf16 +1 .* dev +[1-9][0-9]*$' "$W/bench_step.txt" || fail "no step row with its op calls ($W/bench_step.txt)"
 grep -q '^  backward ' "$W/bench_step.txt" || fail "the step row has no phase table ($W/bench_step.txt)"
+# the results page (tools/gpu/report.py, run here on what a GPU check brings back): this check's
+# output, with the --quick bench tables standing in for the GPU's full ones and the speed criteria
+# pointed at their shapes, so every criterion's parsing runs
+SRC=${ATAS_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+R=$W/report_in
+rm -rf "$R" && cp -r "$W/out" "$R"
+cp "$W/bench_bf16.txt" "$R/90_bench_ops_bf16.log"
+cp "$W/bench_bf16_noflash.txt" "$R/91_bench_ops_bf16_noflash.log"
+cp "$W/bench_step.txt" "$R/92_bench_cuda.log"
+python3 "$SRC/tools/gpu/report.py" "$R" --attention "B2 T17 H4 hd16" --step-model tiny -o "$W/report.md" >/dev/null ||
+  fail "tools/gpu/report.py failed on $R"
+for want in '^\| tiny on cuda against cpu, 10 steps: every loss \| [0-9.e+-]+ \(PASS\) \| <= 1e-4 relative \| MET \|$' \
+  '^\| host->device bytes per step = the inputs .* \| MET \|$' \
+  '^\| device->host bytes per step .* \| max [0-9]+ \| <= 4096 \| MET \|$' \
+  '^\| no GPU / out of GPU memory: one clear message \| PASS.* \| MET \|$' \
+  '^\| ViT-B/16 global embeddings, random weights, bf16 against cpu fp32 \| 0\.9999[0-9]+ \| >= 0\.9999 \| MET \|$' \
+  '^\| fused attention forward, B2 T17 H4 hd16 \(bf16\) \| [0-9.]+ TFLOP/s \(unfused: [0-9.]+\) \|' \
+  '^\| tiny ATAS step MFU \| [0-9.]+% \|' '^\| a ViT-B/16 training step \| NOT RUN \| PASS \| NOT RUN \|$'; do
+  grep -Eq "$want" "$W/report.md" || fail "the results page has no line /$want/ ($W/report.md)"
+done
 echo "test_gpu_check_emu: PASS"
