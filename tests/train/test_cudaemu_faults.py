@@ -9,7 +9,8 @@ and that nothing on disk was damaged.
   out of GPU   CUDAEMU_MEM_MB (a small emulated device) on the resume of a preempted run: exit 1,
   memory       the bytes, what they were for, GPU, host, rank and free/total; the run directory
                byte for byte as it was; the same resume with the device's memory then finishes the run;
-               two ranks, one of them short of memory: both stop within seconds, one message (its own);
+               two ranks, one of them short of memory or without a GPU: both stop within seconds,
+               one message (its own);
   NCCL hang    CUDAEMU_NCCL_FAULT=allreduce:2:hang with dist.timeout_s = 3: exit 4 within seconds of
                the time-out, naming step and phase (the gradient allreduce) and the communicator aborted;
                the same at the communicator's set-up (init:1:hang, phase "NCCL bootstrap");
@@ -104,25 +105,34 @@ def case_oom_resume(d, c):
     T.check(rc == 0 and steps == list(range(6)), "the same resume on the whole device finishes: steps %s" % steps)
 
 
-def case_oom_one_rank(d, c):
-    """two ranks sharing the emulated GPU (ATAS_SHARE_GPU=1, dist.backend mpi); rank 1's device is
-    too small (mpirun -x for its app context alone): both ranks stop at once, and the one message is
-    rank 1's - rank 0's "another rank failed" is not printed"""
-    sets = T.sets_for(d, c, "oom2", run__steps=6, checkpoint__every=0, run__backend='"cuda"',
+def one_rank_of_two(d, c, name, what, rank1_env, *needles):
+    """two ranks sharing the emulated GPU (ATAS_SHARE_GPU=1, dist.backend mpi), rank 1 alone with
+    rank1_env (mpirun -x for its app context): both ranks stop at once, exit 1, and the one
+    message is rank 1's - rank 0's "another rank failed" is not printed"""
+    sets = T.sets_for(d, c, name, run__steps=6, checkpoint__every=0, run__backend='"cuda"',
                       run__precision='"fp32"', run__peak_tflops=1000, dist__backend='"mpi"')
     argv = [T.ATAS_MPI, T.TINY]
     for s in sets:
         argv += ["--set", s]
-    cmd = [T.MPIRUN, "--oversubscribe", "-n", "1"] + argv + [":", "-n", "1", "-x", "CUDAEMU_MEM_MB=545"] + argv
+    cmd = [T.MPIRUN, "--oversubscribe", "-n", "1"] + argv + [":", "-n", "1", "-x", rank1_env] + argv
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True, env=dict(T.ENV, ATAS_SHARE_GPU="1"), timeout=300)
     sec, text = time.time() - t0, r.stdout + r.stderr
-    T.check(r.returncode == 1, "one rank out of GPU memory: exit 1 (%d)" % r.returncode)
-    T.check(sec < 60, "one rank out of GPU memory: both ranks over in %.0f s (< 60)" % sec)
-    one_message("one rank out of GPU memory", text, error_lines(text),
-                r"^\[rank 1\] error: out of GPU memory: \d+ bytes .* for pass .* on GPU 0 of host %s \(rank 1 of 2\)"
-                % re.escape(HOST),
-                r"other ranks of this host may use this GPU too")
+    T.check(r.returncode == 1, "%s: exit 1 (%d)" % (what, r.returncode))
+    T.check(sec < 60, "%s: both ranks over in %.0f s (< 60)" % (what, sec))
+    one_message(what, text, error_lines(text), *needles)
+
+
+def case_one_rank(d, c):
+    # the passes' stage: rank 1's device too small
+    one_rank_of_two(d, c, "oom2", "one rank out of GPU memory", "CUDAEMU_MEM_MB=545",
+                    r"^\[rank 1\] error: out of GPU memory: \d+ bytes .* for pass .* on GPU 0 of host %s "
+                    r"\(rank 1 of 2\)" % re.escape(HOST), r"other ranks of this host may use this GPU too")
+    # the backend's stage: rank 1 sees no GPU (before: rank 0 waited out the start-up time-out
+    # in the device check's allgather)
+    one_rank_of_two(d, c, "nogpu2", "one rank without a GPU", "CUDA_VISIBLE_DEVICES=",
+                    r"^\[rank 1\] error: backend \"cuda\": no CUDA device available to rank 1 of 2 on host %s"
+                    % re.escape(HOST))
 
 
 def case_nccl(d, c, name, fault, rc_want, *needles, limit=60):
@@ -140,7 +150,7 @@ def main():
     where = r"rank 0 of 1, host %s, GPU 0" % re.escape(HOST)
     case_no_gpu(d, c)
     case_oom_resume(d, c)
-    case_oom_one_rank(d, c)
+    case_one_rank(d, c)
     # the second allreduce is step 1's (one bucket per step at tiny's size)
     case_nccl(d, c, "hang", "allreduce:2:hang", 4, r"^error: step 1, gradient allreduce \(NCCL\): ",
               r"NCCL allreduce \(average\) of \d+ floats did not finish within 3 s \(%s" % where,
