@@ -52,7 +52,7 @@ r=$(awk '$1 == "nccl2" {print $2}' "$W/out2/summary.txt")
 grep -q 'worst loss error' "$W/out2/summary.txt" || fail "nccl2 on 2 emulated GPUs compared no losses: $(cat "$W/out2/summary.txt")"
 # the cuda run's transfer counters came through: inputs up, a few bytes of metrics down
 grep -q '"bytes_h2d": [1-9]' "$W/work/runs/train_cuda/metrics.jsonl" || fail "train_cuda has no bytes_h2d in its metrics"
-d2h=$({ grep -o '"bytes_d2h": [0-9]*' "$W/work/runs/train_cuda/metrics.jsonl" || true; } | head -1 | awk '{print $2}')
+d2h=$({ grep -o '"bytes_d2h": [0-9]*' "$W/work/runs/train_cuda/metrics.jsonl" || true; } | awk 'NR == 1 {print $2}')
 [ "${d2h:-99999}" -le 4096 ] || fail "train_cuda step 0 copied $d2h bytes device -> host (expected a few KiB at most)"
 # the benchmark's CUDA tables (the check's bench steps run them at full size on a GPU), here at
 # --quick size: the op table at fp32 and at bf16 with and without the fused attention, the tiny

@@ -256,7 +256,7 @@ cp -r tools/gpu "$B/share/atas/gpu"
 CORPUS_SRC=/usr/share/backgrounds/mate
 imgs=$(mktemp -d)
 if [ -d "$CORPUS_SRC" ]; then
-  find "$CORPUS_SRC" -type f \( -name '*.jpg' -o -name '*.png' \) | sort | head -16 >"$imgs/list.txt"
+  find "$CORPUS_SRC" -type f \( -name '*.jpg' -o -name '*.png' \) | sort | awk 'NR <= 16' >"$imgs/list.txt"
 else
   [ -x "$BUILD/tests/make_test_images" ] || cmake --build "$BUILD" --target make_test_images >/dev/null
   "$BUILD/tests/make_test_images" "$imgs/gen" 16 >/dev/null
@@ -282,7 +282,9 @@ rm -rf "$imgs" "$B/share/atas/corpus.h5.report.txt"
   echo "  $(cd "$B" && find lib -maxdepth 1 -type f -printf '%s\n' | awk '{s+=$1} END {printf "%d\tlib (other shared libraries)", s/1024}')"
   echo
   echo "largest shared libraries (KiB):"
-  (cd "$B" && find lib -type f -printf '%s %p\n' | sort -rn | head -12 | awk '{printf "  %8d  %s\n", $1/1024, $2}')
+  # awk, not head: head leaves early, and under pipefail sort's SIGPIPE (once the list outgrows
+  # the pipe's 64 KiB) ended the whole script with status 141 and no message
+  (cd "$B" && find lib -type f -printf '%s %p\n' | sort -rn | awk 'NR <= 12 {printf "  %8d  %s\n", $1/1024, $2}')
 } >"$B/BUNDLE.txt"
 mkdir -p "$(dirname "$OUTTAR")"
 # the loose layout of earlier versions (.gpu/bin, lib, include) would travel too: gone

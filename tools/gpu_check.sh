@@ -193,7 +193,8 @@ step libs cpu 60 "
 
 step parity_cpu cpu 120 "'$BIN/test_backend_parity' cpu"
 # the tools read the carried corpus (parallel HDF5) and resolve the ViT-B/16 check config
-step tools cpu 60 "set -o pipefail; '$BIN/atas_inspect' '$DATA/corpus.h5' && '$BIN/atas_config' '$DATA/gpu/check_vitb16.cfg' --set 'data.corpus=\"$DATA/corpus.h5\"' | head -30"
+# (awk, not head: under pipefail a reader that leaves early can fail the writer with SIGPIPE)
+step tools cpu 60 "set -o pipefail; '$BIN/atas_inspect' '$DATA/corpus.h5' && '$BIN/atas_config' '$DATA/gpu/check_vitb16.cfg' --set 'data.corpus=\"$DATA/corpus.h5\"' | awk 'NR <= 30'"
 step parity_cuda cuda 300 "'$BIN/test_backend_parity' cuda"
 step parity_cuda_bf16 cuda 300 "'$BIN/test_backend_parity' cuda bf16"
 step parity_cuda_tf32 cuda 300 "'$BIN/test_backend_parity' cuda tf32"
