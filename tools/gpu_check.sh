@@ -249,7 +249,7 @@ step isolation cpu 30 "awk -f '$DATA/gpu/check_maps.awk' -v bundle='$B' -v note=
   { ls '$OUT'/maps_mpi2_* >/dev/null 2>&1 || { echo 'exit 77: no rank maps were captured' | tee '$OUT/note'; exit 77; }; exit 1; }"
 
 # ---- NCCL with one rank: only once the trainer has dist.backend (issue 10)
-if "$BIN/atas_config" --docs 2>/dev/null | grep -q 'dist\.backend'; then
+if "$BIN/atas_config" --docs 2>/dev/null | grep 'dist\.backend' >/dev/null; then
   step nccl1 cuda 300 "$(tiny nccl1 cuda 10 --set 'dist.backend=\"nccl\"') && $(xfer nccl1) && $(needs train_cpu) && $(cmp_losses nccl1 train_cpu)"
   # ATAS_CHECK_NGPU: the GPUs nccl2 plans for (the emulated check's 2-GPU rehearsal); else nvidia-smi's count
   if [ "${ATAS_CHECK_NGPU:-$NGPU}" -ge 2 ]; then

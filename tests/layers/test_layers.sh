@@ -43,7 +43,9 @@ echo "programs link no CUDA library"
 
 if grep -q '^ATAS_WITH_CUDA:BOOL=ON' "$B/CMakeCache.txt"; then
   [ -f "$B/libatas_cuda.so" ] || fail "CUDA build without $B/libatas_cuda.so"
-  ldd "$B/libatas_cuda.so" | grep -q 'libcudart' || fail "the module does not link the CUDA runtime"
+  # grep without -q reads to the end: -q leaves at the first match, and under pipefail the
+  # writer's SIGPIPE (ldd still printing) failed the check now and then
+  ldd "$B/libatas_cuda.so" | grep 'libcudart' >/dev/null || fail "the module does not link the CUDA runtime"
   out=$("$B/tests/test_backend_parity_cpu" cuda 2>&1); rc=$?
   if [ $rc -eq 77 ]; then
     # no GPU here: the module must have loaded and then found no device
