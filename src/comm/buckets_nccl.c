@@ -62,11 +62,11 @@ atas_status atas_comm_check_devices(atas_comm *c, const atas_backend *be, int fo
 /* a collective call that timed out inside the backend (an enqueue that never returned,
  * the communicator already aborted) says which step and phase, as wait_all does:
  * ATAS_ERR_TIMEOUT makes the program stop every rank (atas_mpi: exit 4) */
-static atas_status coll_context(const atas_comm *c, const char *phase, atas_status st) {
+static atas_status coll_context(const atas_comm *c, int in_step, const char *phase, atas_status st) {
     if (st != ATAS_ERR_TIMEOUT) return st;
     char why[400], step[48] = "";
     snprintf(why, sizeof why, "%s", atas_error_message());
-    if (strcmp(phase, "NCCL bootstrap") != 0) snprintf(step, sizeof step, "step %lld, ", c->step); /* set-up: no step yet */
+    if (in_step) snprintf(step, sizeof step, "step %lld, ", c->step); /* the set-up has no step yet */
     return ATAS_ERR(ATAS_ERR_TIMEOUT, "%s%s: %s - aborting every rank", step, phase, why);
 }
 
@@ -78,7 +78,7 @@ static atas_status bootstrap(atas_comm *c, const atas_backend *be, unsigned char
         return ATAS_ERR_PEER(ATAS_ERR_CUDA, "NCCL bootstrap: rank 0 could not make the NCCL id (its message says why)");
     }
     ATAS_CHECK(atas_comm_bcast(c, id, ATAS_COLL_ID_BYTES, 0));
-    ATAS_CHECK(coll_context(c, "NCCL bootstrap", be->coll_init(be, c->world, c->rank, id, c->timeout_s)));
+    ATAS_CHECK(coll_context(c, 0, "NCCL bootstrap", be->coll_init(be, c->world, c->rank, id, c->timeout_s)));
     return ATAS_OK;
 }
 
@@ -108,7 +108,7 @@ void atas_buckets_use_coll(atas_grad_buckets *b, const atas_backend *be, float *
 static atas_status launch(atas_grad_buckets *b, int i) {
     if (!b->t_launch_first) b->t_launch_first = atas_now();
     const size_t cnt = b->hi[i] - b->lo[i];
-    ATAS_CHECK(coll_context(b->comm, "gradient allreduce (NCCL)",
+    ATAS_CHECK(coll_context(b->comm, 1, "gradient allreduce (NCCL)",
                             b->coll->coll_allreduce_avg(b->coll, b->buf + b->lo[i], cnt)));
     b->launched[i] = 1;
     b->bytes += cnt * sizeof(float);
@@ -151,7 +151,7 @@ atas_status atas_buckets_coll_finish(atas_grad_buckets *b) {
 }
 
 atas_status atas_comm_coll_bcast(atas_comm *c, const atas_backend *be, float *buf, size_t n, int root) {
-    ATAS_CHECK(coll_context(c, c->phase ? c->phase : "broadcast (NCCL)", be->coll_bcast(be, buf, n, root)));
+    ATAS_CHECK(coll_context(c, 1, c->phase ? c->phase : "broadcast (NCCL)", be->coll_bcast(be, buf, n, root)));
     double dev_s = 0;
     ATAS_CHECK(wait_all(c, be, c->phase ? c->phase : "broadcast (NCCL)", &dev_s));
     return ATAS_OK;

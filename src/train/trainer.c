@@ -160,16 +160,23 @@ static atas_status setup_config(atas_trainer *t, const atas_train_args *a) {
     return ATAS_OK;
 }
 
-/* a set-up stage that may fail on some ranks only (device memory of a shared GPU):
- * every rank learns it at once and stops, instead of waiting in the next collective
- * for a rank that has left; each failed rank's own message is printed at exit */
-static atas_status setup_shared(atas_trainer *t, atas_status s, const char *what) {
-    /* a dead or stuck peer: no second wait in a collective it will not join (the program stops every rank) */
+/* One rank's outcome made every rank's (a set-up stage that can fail on some ranks only,
+ * rank 0's write of a checkpoint, metrics.jsonl or the run directory): an allreduce of the
+ * failure flag, so every rank stops at once instead of waiting in the next collective for
+ * a rank that has left. The failing rank keeps its own error; the others raise `echo`, a
+ * secondary error (atas_exit prints the failing rank's). `phase` names the allreduce in a
+ * time-out message (NULL: the current one). A time-out itself returns at once: the peer
+ * is dead, and the program stops every rank. */
+static atas_status agree(atas_trainer *t, atas_status s, const char *phase, const char *echo) {
     if (s == ATAS_ERR_TIMEOUT) return atas_error_trace(s, __FILE__, __LINE__, __func__);
     int bad = s != ATAS_OK;
-    ATAS_CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
+    const char *ph = t->comm->phase;
+    if (phase) t->comm->phase = phase;
+    const atas_status cs = atas_comm_allreduce_max_i32(t->comm, &bad, 1);
+    t->comm->phase = ph;
+    ATAS_CHECK(cs);
     if (s != ATAS_OK) return atas_error_trace(s, __FILE__, __LINE__, __func__);
-    if (bad) return ATAS_ERR_PEER(ATAS_ERR_IO, "another rank failed while %s (its message says why)", what);
+    if (bad) return ATAS_ERR_PEER(ATAS_ERR_IO, "%s", echo);
     return ATAS_OK;
 }
 
@@ -223,9 +230,11 @@ static atas_status setup_params(atas_trainer *t) {
 /* Each stage that can fail on some ranks only (no GPU, a shared GPU's memory, rank 0's
  * weights file) is agreed on before the next collective, so every rank stops at once. */
 static atas_status setup_models(atas_trainer *t) {
-    ATAS_CHECK(setup_shared(t, setup_backend(t), "starting its backend"));
+    ATAS_CHECK(agree(t, setup_backend(t), NULL,
+                     "another rank failed while starting its backend (its message says why)"));
     ATAS_CHECK(atas_comm_check_devices(t->comm, t->be, 0)); /* two ranks on one GPU only with ATAS_SHARE_GPU=1 */
-    ATAS_CHECK(setup_shared(t, setup_params(t), "setting up the model"));
+    ATAS_CHECK(agree(t, setup_params(t), NULL,
+                     "another rank failed while setting up the model (its message says why)"));
     /* rank 0's weights everywhere, teacher = student */
     t->comm->phase = "initial broadcast";
     ATAS_CHECK(bcast_params(t, t->student.params, t->student.nparams));
@@ -356,23 +365,8 @@ static atas_status write_checkpoint(atas_trainer *t) {
         if (s == ATAS_OK) atas_info("checkpoint %s", path);
     }
     /* everyone learns whether rank 0 succeeded */
-    int bad = s != ATAS_OK; /* rank 0's message is printed once, at exit (atas_exit) */
-    t->comm->phase = "checkpoint";
-    ATAS_CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
-    if (bad) return s != ATAS_OK ? s : ATAS_ERR_PEER(ATAS_ERR_IO, "rank 0 failed to write a checkpoint");
+    ATAS_CHECK(agree(t, s, "checkpoint", "rank 0 failed to write a checkpoint"));
     t->phase[PH_CKPT] += atas_now() - t0;
-    return ATAS_OK;
-}
-
-/* rank 0 alone writes metrics.jsonl: everyone learns whether it could (a full disk is
- * exit 1 on every rank, like a failed checkpoint) */
-static atas_status metrics_shared(atas_trainer *t, atas_status s) {
-    int bad = s != ATAS_OK; /* rank 0's message is printed once, at exit (atas_exit) */
-    const char *phase = t->comm->phase;
-    t->comm->phase = "metrics";
-    ATAS_CHECK(atas_comm_allreduce_max_i32(t->comm, &bad, 1));
-    t->comm->phase = phase;
-    if (bad) return s != ATAS_OK ? s : ATAS_ERR_PEER(ATAS_ERR_IO, "rank 0 failed to write metrics.jsonl");
     return ATAS_OK;
 }
 
@@ -570,7 +564,7 @@ static atas_status phase_record(atas_trainer *t, step_state *s, atas_step_result
             (t->st.step % c->run.log_every == 0 || done || t->steps_this_run == 1))
             atas_progress_line(t, t->st.step, s->loss4, s->lr, t->ema_rate);
     }
-    ATAS_CHECK(metrics_shared(t, ms));
+    ATAS_CHECK(agree(t, ms, "metrics", "rank 0 failed to write metrics.jsonl")); /* a full disk: exit 1 everywhere */
     *out = (atas_step_result){.step = t->st.step, .lr = s->lr, .gnorm = s->gnorm, .momentum = s->mom,
                               .img_s = img_s, .step_s = step_s, .skipped = !s->finite};
     memcpy(out->loss, s->loss4, sizeof out->loss);
@@ -710,14 +704,17 @@ static atas_status setup(atas_trainer *t, const atas_train_args *a) {
         ATAS_CHECK(atas_resume_check_schedule(t->resumed_from, &t->cfg, atas_loader_corpus_count(t->loader),
                                          a->allow_schedule_change, t->comm->rank));
     /* the last big allocation: a device too small says so here */
-    ATAS_CHECK(setup_shared(t, setup_passes(t), "allocating the passes"));
+    ATAS_CHECK(agree(t, setup_passes(t), NULL,
+                     "another rank failed while allocating the passes (its message says why)"));
     ATAS_CHECK(setup_comm(t));
     /* the run directory is written once nothing in the set-up has refused the run (a
      * resume that fails leaves it as it was); rank 0 writes, every rank learns whether it could */
-    ATAS_CHECK(setup_shared(t, t->comm->rank == 0 ? write_run_dir(t) : ATAS_OK, "writing the run directory"));
+    ATAS_CHECK(agree(t, t->comm->rank == 0 ? write_run_dir(t) : ATAS_OK, NULL,
+                     "another rank failed while writing the run directory (its message says why)"));
     ATAS_CHECK(atas_eval_hook_open(t));
     ATAS_CHECK(atas_observe_setup(t));
-    ATAS_CHECK(metrics_shared(t, t->comm->rank == 0 ? atas_metrics_open(t, t->st.step > 0) : ATAS_OK));
+    ATAS_CHECK(agree(t, t->comm->rank == 0 ? atas_metrics_open(t, t->st.step > 0) : ATAS_OK, "metrics",
+                     "rank 0 failed to write metrics.jsonl"));
     ATAS_CHECK(atas_recipe_log(&t->cfg, t->comm->world, atas_loader_corpus_count(t->loader)));
     atas_info("training %lld steps (%lld per epoch, %d images per step on %d rank(s)); run directory %s",
               t->total_steps, t->steps_per_epoch, atas_config_images_per_step(&t->cfg), t->comm->world, t->run_dir);

@@ -111,10 +111,7 @@ def one_rank_of_two(d, c, name, what, rank1_env, *needles):
     message is rank 1's - rank 0's "another rank failed" is not printed"""
     sets = T.sets_for(d, c, name, run__steps=6, checkpoint__every=0, run__backend='"cuda"',
                       run__precision='"fp32"', run__peak_tflops=1000, dist__backend='"mpi"')
-    argv = [T.ATAS_MPI, T.TINY]
-    for s in sets:
-        argv += ["--set", s]
-    cmd = [T.MPIRUN, "--oversubscribe", "-n", "1"] + argv + [":", "-n", "1", "-x", rank1_env] + argv
+    cmd = T.cmdline_rank1(sets, [rank1_env])
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True, env=dict(T.ENV, ATAS_SHARE_GPU="1"), timeout=300)
     sec, text = time.time() - t0, r.stdout + r.stderr

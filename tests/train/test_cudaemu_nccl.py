@@ -40,13 +40,7 @@ def nccl2(d, c, name, rank1_env=(), timeout_s=60):
     sets = T.sets_for(d, c, name, run__steps=10, checkpoint__every=0, run__backend='"cuda"', run__precision='"fp32"',
                       run__peak_tflops=1000, dist__backend='"nccl"', teacher__sync_every=3, dist__check_every=2,
                       dist__timeout_s=timeout_s)
-    argv = [T.ATAS_MPI, T.TINY]
-    for s in sets:
-        argv += ["--set", s]
-    x = []
-    for kv in rank1_env:
-        x += ["-x", kv]
-    cmd = [T.MPIRUN, "--oversubscribe", "-n", "1"] + argv + [":", "-n", "1"] + x + argv
+    cmd = T.cmdline_rank1(sets, rank1_env)
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True, env=dict(T.ENV, CUDAEMU_DEVICES="2"), timeout=600)
     return r.returncode, r.stdout + r.stderr, time.time() - t0, os.path.join(d, "runs", name)

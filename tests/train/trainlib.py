@@ -114,6 +114,16 @@ def cmdline(nranks, sets, cfg=TINY, args=()):
     return [MPIRUN, "--oversubscribe", "-n", str(nranks)] + argv
 
 
+def cmdline_rank1(sets, rank1_env, cfg=TINY):
+    """2 ranks, rank 1 alone with the NAME=VALUE settings of rank1_env (mpirun -x in its own
+    app context): a fault on one rank of two"""
+    argv = cmdline(0, sets, cfg)
+    x = []
+    for kv in rank1_env:
+        x += ["-x", kv]
+    return [MPIRUN, "--oversubscribe", "-n", "1"] + argv + [":", "-n", "1"] + x + argv
+
+
 def run(nranks, sets, cfg=TINY, args=(), timeout=120, cwd=None):
     """Run to completion; returns (exit code, stdout, stderr, seconds)."""
     t0 = time.time()
