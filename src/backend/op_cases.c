@@ -13,6 +13,10 @@
 #define B_GEMM 1e-2
 #define B_FP32 1e-4
 #define B_EXACT 0.0
+/* an output stored as bf16, widened for the comparison: the fp32 values before the
+ * rounding differ by ~1e-6 between backends, which flips an element's rounding by at most
+ * one bf16 ulp, 2^-7 of the largest element at most */
+#define B_BF16_OUT 7.8125e-3
 
 /* a tensor row: name, role, floats, fill scale and offset, parity bound, grad-of */
 #define TN(nm, role, n, sc, off, tol, of) \
@@ -621,6 +625,82 @@ FAMILY_FN(swiglu_b) {
     return ATAS_OK;
 }
 
+/* ---------------------------------------------------------------- bf16 storage (the _h ops)
+ * The harness holds fp32 tensors: a family rounds its bf16 inputs into the workspace
+ * with cast_bf16 and widens its bf16 outputs back with cast_f32. */
+static size_t h_bytes(size_t n) { return (n * sizeof(atas_bf16) + 255) & ~(size_t)255; }
+static int cast_h_t(const opc_case *c, opc_tensor *t) {
+    t[0] = IN("x", c->p[0], 3, 0);
+    t[1] = OUT("y", c->p[0], B_EXACT);
+    return 2;
+}
+static size_t cast_h_ws(const atas_backend *be, const opc_case *c) { return (void)be, h_bytes(c->p[0]); }
+FAMILY_FN(cast_h_f) {
+    RUN(cast_bf16, (atas_bf16 *)ws, t[0], (size_t)c->p[0]);
+    RUN(cast_f32, t[1], (const atas_bf16 *)ws, (size_t)c->p[0]);
+    return ATAS_OK;
+}
+/* layernorm_fwd_h (M C; p2 = 1: add_layernorm_fwd_h with r = x - 1) */
+static int layernorm_h_t(const opc_case *c, opc_tensor *t) {
+    const size_t M = c->p[0], C = c->p[1];
+    t[0] = IN("x", M * C, 2, 3);
+    t[1] = IN("w", C, 0.5f, 1);
+    t[2] = IN("b", C, 1, 0);
+    t[3] = OUT("y", M * C, B_BF16_OUT);
+    t[4] = SAVED("mean", M, B_FP32);
+    t[5] = SAVED("rstd", M, B_FP32);
+    if (!c->p[2]) return 6;
+    t[6] = IN("r", M * C, 1, -1);
+    t[7] = OUT("s", M * C, B_FP32);
+    return 8;
+}
+static size_t layernorm_h_ws(const atas_backend *be, const opc_case *c) {
+    return (void)be, h_bytes((size_t)c->p[0] * c->p[1]);
+}
+FAMILY_FN(layernorm_h_f) {
+    const int M = c->p[0], C = c->p[1];
+    if (c->p[2]) RUN(add_layernorm_fwd_h, t[7], (atas_bf16 *)ws, t[4], t[5], t[0], t[6], t[1], t[2], M, C, 1e-5f);
+    else RUN(layernorm_fwd_h, (atas_bf16 *)ws, t[4], t[5], t[0], t[1], t[2], M, C, 1e-5f);
+    RUN(cast_f32, t[3], (const atas_bf16 *)ws, (size_t)M * C);
+    return ATAS_OK;
+}
+static int act_h_t(const opc_case *c, opc_tensor *t) {
+    t[0] = IN("x", c->p[0], 3, 0);
+    t[1] = OUT("y", c->p[0], B_BF16_OUT);
+    return 2;
+}
+FAMILY_FN(act_h_f) {
+    RUN(act_fwd_h, (atas_bf16 *)ws, t[0], (size_t)c->p[0], (atas_act)c->p[1]);
+    RUN(cast_f32, t[1], (const atas_bf16 *)ws, (size_t)c->p[0]);
+    return ATAS_OK;
+}
+/* linear_fwd_h / linear_bwd_h (M K N): x and W rounded to bf16, then the products are
+ * exact and both backends accumulate in fp32, so the fp32 bound holds */
+static int linear_h_t(const opc_case *c, opc_tensor *t) {
+    linear_t(c, t);
+    t[3].tol = t[5].tol = t[6].tol = B_FP32;
+    return 8;
+}
+static size_t linear_h_ws(const atas_backend *be, const opc_case *c) {
+    const size_t M = c->p[0], K = c->p[1], N = c->p[2];
+    return (void)be, h_bytes(M * K) + h_bytes(N * K) + h_bytes(M * N);
+}
+FAMILY_FN(linear_h_f) {
+    const size_t M = c->p[0], K = c->p[1];
+    atas_bf16 *xh = (atas_bf16 *)ws, *Wh = (atas_bf16 *)((char *)ws + h_bytes(M * K));
+    RUN(cast_bf16, xh, t[0], M * K);
+    RUN(cast_bf16, Wh, t[1], (size_t)c->p[2] * K);
+    RUN(linear_fwd_h, t[3], xh, Wh, t[2], c->p[0], c->p[1], c->p[2]);
+    return ATAS_OK;
+}
+FAMILY_FN(linear_h_b) {
+    const size_t M = c->p[0], K = c->p[1], N = c->p[2];
+    const atas_bf16 *xh = (const atas_bf16 *)ws, *Wh = (const atas_bf16 *)((char *)ws + h_bytes(M * K));
+    atas_bf16 *dyh = (atas_bf16 *)((char *)ws + h_bytes(M * K) + h_bytes(N * K));
+    RUN(linear_bwd_h, t[5], t[6], t[7], t[4], xh, Wh, c->p[0], c->p[1], c->p[2], dyh);
+    return ATAS_OK;
+}
+
 /* ---------------------------------------------------------------- the families */
 static const opc_family g_families[] = {
     {"linear", {"M", "K", "N"}, linear_t, linear_f, linear_b, NULL},
@@ -654,6 +734,11 @@ static const opc_family g_families[] = {
     {"rope", {"B", "gh", "gw", "ld", "nh", "hd"}, rope_t, rope_f, rope_b, NULL},
     {"rope_alias", {"B", "gh", "gw", "ld", "nh", "hd"}, rope_alias_t, rope_alias_f, NULL, NULL},
     {"swiglu", {"M", "F"}, swiglu_t, swiglu_f, swiglu_b, NULL},
+    /* bf16 storage */
+    {"cast_h", {"n"}, cast_h_t, cast_h_f, NULL, cast_h_ws},
+    {"layernorm_h", {"M", "C", "add"}, layernorm_h_t, layernorm_h_f, NULL, layernorm_h_ws},
+    {"act_h", {"n", "kind"}, act_h_t, act_h_f, NULL, cast_h_ws},
+    {"linear_h", {"M", "K", "N"}, linear_h_t, linear_h_f, linear_h_b, linear_h_ws},
 };
 
 const opc_family *atas_op_family(const char *name) {
@@ -848,5 +933,14 @@ const opc_case atas_op_cases[] = {
     {"swiglu", "swiglu", TO, {5, 31}, {0}, NOFD, TORCH},
     {"swiglu", "swiglu", BE, {8 * 197, 3072}, {0}, NOFD, NOTORCH},
     {"swiglu", "swiglu", BQ, {2 * 17, 128}, {0}, NOFD, NOTORCH},
+    /* bf16 storage: odd sizes for the tails of the 4-wide kernels, a block's shapes */
+    {"cast_h", "cast bf16", P, {1003}, {0}, NOFD, NOTORCH},
+    {"layernorm_h", "layernorm_h", P, {33, 200, 0}, {0}, NOFD, NOTORCH},
+    {"layernorm_h", "add_layernorm_h", P, {17, 1024, 1}, {0}, NOFD, NOTORCH},
+    {"act_h", "act_h quickgelu", P, {4099, QG}, {0}, NOFD, NOTORCH},
+    {"act_h", "act_h gelu", P, {1001, GE}, {0}, NOFD, NOTORCH},
+    {"linear_h", "linear_h", P, {67, 96, 80}, {0}, NOFD, NOTORCH},
+    {"linear_h", "linear_h M=4100", P, {4100, 64, 96}, {0}, NOFD, NOTORCH},
+    {"linear_h", "linear_h qkv", P, {197, 128, 384}, {0}, NOFD, NOTORCH},
 };
 const int atas_op_ncases = (int)(sizeof atas_op_cases / sizeof atas_op_cases[0]);

@@ -58,3 +58,17 @@ void atas_round_precision(float *dst, const float *src, size_t n, atas_precision
         memcpy(dst, src, n * sizeof(float));
     }
 }
+
+atas_bf16 atas_bf16_from_float(float x) {
+    const float r = round_bits(x, 16);
+    uint32_t u;
+    memcpy(&u, &r, sizeof u);
+    return (atas_bf16)(u >> 16);
+}
+
+float atas_bf16_to_float(atas_bf16 h) {
+    const uint32_t u = (uint32_t)h << 16;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}

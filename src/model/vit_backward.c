@@ -6,6 +6,7 @@
 #define SLOT(p, buf, l, per) ((p)->buf + (size_t)(l) * (per))
 #define G(m, idx) atas_vit_g((m), (idx))
 #define PW(m, idx) atas_vit_p((m), (idx))
+#define PH(m, idx) ((m)->params_h + (m)->info[idx].offset)
 
 
 /* dx holds d(block output); on return it holds d(block input) when need_dx. */
@@ -15,23 +16,33 @@ static atas_status block_bwd(atas_vit_pass *p, const atas_vit *m, int l, float *
     const int D = c->width, Hm = c->mlp, nh = c->heads, M = p->B * p->T;
     const size_t BT = (size_t)M;
     const float *x_in = SLOT(p, res, l, BT * D);
-    const float *ln1 = SLOT(p, ln1, l, BT * D), *qkv = SLOT(p, qkv, l, BT * 3 * D);
-    const float *atty = SLOT(p, atty, l, BT * D), *ln2 = SLOT(p, ln2, l, BT * D);
+    const float *qkv = SLOT(p, qkv, l, BT * 3 * D), *atty = SLOT(p, atty, l, BT * D);
     const float *fch = SLOT(p, fch, l, BT * Hm), *res2 = SLOT(p, res2, l, BT * D);
     const float *lse = SLOT(p, lse, l, (size_t)p->B * nh * p->T);
+    const int h = p->h, iw = atas_vit_blk(l, ATAS_BLK_INPROJ_W), fw = atas_vit_blk(l, ATAS_BLK_FC_W);
+    const int cw = atas_vit_blk(l, ATAS_BLK_CPROJ_W);
 
-    /* MLP: x_out = res2 + c_proj(act(c_fc(ln_2 res2))) */
-    ATAS_CHECK(be->act_fwd(be, p->fca, fch, BT * Hm, c->act)); /* recompute, not stored */
+    /* MLP: x_out = res2 + c_proj(act(c_fc(ln_2 res2))); the activation is recomputed, not
+     * stored. With bf16 storage (p->h) the GEMMs read the bf16 ln_2 / activation / weights
+     * and dy rounded into g_dyh, as the forward's _h ops did. */
+    if (h) ATAS_CHECK(be->act_fwd_h(be, p->fcah, fch, BT * Hm, c->act));
+    else ATAS_CHECK(be->act_fwd(be, p->fca, fch, BT * Hm, c->act));
     ATAS_CHECK(be->zero(be, p->g_dfca, BT * Hm * sizeof(float)));
-    ATAS_CHECK(be->linear_bwd(be, p->g_dfca, G(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)),
-                         G(m, atas_vit_blk(l, ATAS_BLK_CPROJ_B)), dx, p->fca,
-                         PW(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)), M, Hm, D));
+    if (h)
+        ATAS_CHECK(be->linear_bwd_h(be, p->g_dfca, G(m, cw), G(m, atas_vit_blk(l, ATAS_BLK_CPROJ_B)), dx, p->fcah,
+                                    PH(m, cw), M, Hm, D, p->g_dyh));
+    else
+        ATAS_CHECK(be->linear_bwd(be, p->g_dfca, G(m, cw), G(m, atas_vit_blk(l, ATAS_BLK_CPROJ_B)), dx, p->fca,
+                                  PW(m, cw), M, Hm, D));
     ATAS_CHECK(be->zero(be, p->g_dfch, BT * Hm * sizeof(float)));
     ATAS_CHECK(be->act_bwd(be, p->g_dfch, p->g_dfca, fch, BT * Hm, c->act));
     ATAS_CHECK(be->zero(be, p->g_dln, BT * D * sizeof(float)));
-    ATAS_CHECK(be->linear_bwd(be, p->g_dln, G(m, atas_vit_blk(l, ATAS_BLK_FC_W)),
-                         G(m, atas_vit_blk(l, ATAS_BLK_FC_B)), p->g_dfch, ln2,
-                         PW(m, atas_vit_blk(l, ATAS_BLK_FC_W)), M, D, Hm));
+    if (h)
+        ATAS_CHECK(be->linear_bwd_h(be, p->g_dln, G(m, fw), G(m, atas_vit_blk(l, ATAS_BLK_FC_B)), p->g_dfch,
+                                    SLOT(p, ln2h, l, BT * D), PH(m, fw), M, D, Hm, p->g_dyh));
+    else
+        ATAS_CHECK(be->linear_bwd(be, p->g_dln, G(m, fw), G(m, atas_vit_blk(l, ATAS_BLK_FC_B)), p->g_dfch,
+                                  SLOT(p, ln2, l, BT * D), PW(m, fw), M, D, Hm));
     ATAS_CHECK(be->layernorm_bwd(be, dx, G(m, atas_vit_blk(l, ATAS_BLK_LN2_W)),
                             G(m, atas_vit_blk(l, ATAS_BLK_LN2_B)), p->g_dln, res2,
                             PW(m, atas_vit_blk(l, ATAS_BLK_LN2_W)), SLOT(p, ln2_mean, l, BT),
@@ -47,9 +58,13 @@ static atas_status block_bwd(atas_vit_pass *p, const atas_vit *m, int l, float *
     float *lw = G(m, atas_vit_blk(l, ATAS_BLK_LN1_W)), *lb = G(m, atas_vit_blk(l, ATAS_BLK_LN1_B));
     const int need_dln = need_dx || lw || lb;
     if (need_dln) ATAS_CHECK(be->zero(be, p->g_dln, BT * D * sizeof(float)));
-    ATAS_CHECK(be->linear_bwd(be, need_dln ? p->g_dln : NULL, G(m, atas_vit_blk(l, ATAS_BLK_INPROJ_W)),
-                         G(m, atas_vit_blk(l, ATAS_BLK_INPROJ_B)), p->g_dqkv, ln1,
-                         PW(m, atas_vit_blk(l, ATAS_BLK_INPROJ_W)), M, D, 3 * D));
+    float *gib = G(m, atas_vit_blk(l, ATAS_BLK_INPROJ_B));
+    if (h)
+        ATAS_CHECK(be->linear_bwd_h(be, need_dln ? p->g_dln : NULL, G(m, iw), gib, p->g_dqkv,
+                                    SLOT(p, ln1h, l, BT * D), PH(m, iw), M, D, 3 * D, p->g_dyh));
+    else
+        ATAS_CHECK(be->linear_bwd(be, need_dln ? p->g_dln : NULL, G(m, iw), gib, p->g_dqkv, SLOT(p, ln1, l, BT * D),
+                                  PW(m, iw), M, D, 3 * D));
     if (need_dln)
         ATAS_CHECK(be->layernorm_bwd(be, need_dx ? dx : NULL, lw, lb, p->g_dln, x_in,
                                 PW(m, atas_vit_blk(l, ATAS_BLK_LN1_W)), SLOT(p, ln1_mean, l, BT),

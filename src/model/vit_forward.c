@@ -5,48 +5,72 @@
 /* slot of a per-layer buffer: train keeps one per layer, inference reuses slot 0 */
 #define SLOT(p, buf, l, per) ((p)->buf + ((p)->train ? (size_t)(l) * (per) : 0))
 
-/* One pre-LN block on the full sequence; x_in -> x_out (the same buffer in inference). */
+/* a bf16 slot (bf16 storage), NULL in an fp32 pass */
+#define SLOT_H(p, buf, l, per) ((p)->h ? SLOT(p, buf, l, per) : NULL)
+/* the bf16 copy of tensor idx (bf16 storage) */
+#define PH(m, idx) ((m)->params_h + (m)->info[idx].offset)
+
+/* One pre-LN block on the full sequence; x_in -> x_out (the same buffer in inference).
+ * With bf16 storage (p->h) ln_1, ln_2 and the MLP activation are written as bf16 and the
+ * in_proj, c_fc and c_proj GEMMs read them and the weights' bf16 copy (the _h ops):
+ * the same values the fp32 ops at bf16 round to at the GEMM. */
 static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const float *x_in,
                              float *x_out) {
     const atas_backend *be = m->be;
     const atas_vit_config *c = &m->cfg;
-    const int D = c->width, Hm = c->mlp, nh = c->heads, M = p->B * p->T;
+    const int D = c->width, Hm = c->mlp, nh = c->heads, M = p->B * p->T, h = p->h;
     const size_t BT = (size_t)M;
-    float *ln1 = SLOT(p, ln1, l, BT * D), *qkv = SLOT(p, qkv, l, BT * 3 * D);
-    float *atty = SLOT(p, atty, l, BT * D), *ln2 = SLOT(p, ln2, l, BT * D);
+    float *ln1 = h ? NULL : SLOT(p, ln1, l, BT * D), *qkv = SLOT(p, qkv, l, BT * 3 * D);
+    float *atty = SLOT(p, atty, l, BT * D), *ln2 = h ? NULL : SLOT(p, ln2, l, BT * D);
+    atas_bf16 *ln1h = SLOT_H(p, ln1h, l, BT * D), *ln2h = SLOT_H(p, ln2h, l, BT * D);
     float *fch = SLOT(p, fch, l, BT * Hm);
     float *m1 = p->train ? SLOT(p, ln1_mean, l, BT) : NULL, *r1 = p->train ? SLOT(p, ln1_rstd, l, BT) : NULL;
     float *m2 = p->train ? SLOT(p, ln2_mean, l, BT) : NULL, *r2 = p->train ? SLOT(p, ln2_rstd, l, BT) : NULL;
     float *lse = p->train ? SLOT(p, lse, l, (size_t)p->B * nh * p->T) : NULL;
     float *res2 = p->train ? SLOT(p, res2, l, BT * D) : x_out;
+    const float *w1 = atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_W)), *b1 = atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_B));
+    const float *w2 = atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_W)), *b2 = atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_B));
+    const int iw = atas_vit_blk(l, ATAS_BLK_INPROJ_W), fw = atas_vit_blk(l, ATAS_BLK_FC_W);
+    const int cw = atas_vit_blk(l, ATAS_BLK_CPROJ_W);
+    const float *ib = atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_INPROJ_B)), *fb = atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_B));
+    const float *cb = atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_B));
 
-    if (!atas_vit_ln1_from_prev(m, l))
-        ATAS_CHECK(be->layernorm_fwd(be, ln1, m1, r1, x_in, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_W)),
-                                     atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN1_B)), M, D, c->ln_eps));
-    ATAS_CHECK(be->linear_fwd(be, qkv, ln1, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_INPROJ_W)),
-                         atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_INPROJ_B)), M, D, 3 * D));
+    if (!atas_vit_ln1_from_prev(m, l)) {
+        if (h) ATAS_CHECK(be->layernorm_fwd_h(be, ln1h, m1, r1, x_in, w1, b1, M, D, c->ln_eps));
+        else ATAS_CHECK(be->layernorm_fwd(be, ln1, m1, r1, x_in, w1, b1, M, D, c->ln_eps));
+    }
+    if (h) ATAS_CHECK(be->linear_fwd_h(be, qkv, ln1h, PH(m, iw), ib, M, D, 3 * D));
+    else ATAS_CHECK(be->linear_fwd(be, qkv, ln1, atas_vit_p(m, iw), ib, M, D, 3 * D));
     ATAS_CHECK(be->attention_fwd(be, atty, lse, qkv, p->B, p->T, nh, D / nh, p->attn_ws));
     float *proj = p->train ? res2 : p->tmp;
     ATAS_CHECK(be->linear_fwd(be, proj, atty, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_W)),
                          atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_OUTPROJ_B)), M, D, D));
-    ATAS_CHECK(be->add_layernorm_fwd(be, res2, ln2, m2, r2, proj, x_in, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_W)),
-                                     atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_LN2_B)), M, D, c->ln_eps));
-    ATAS_CHECK(be->linear_fwd(be, fch, ln2, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_W)),
-                         atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_FC_B)), M, D, Hm));
-    ATAS_CHECK(be->act_fwd(be, p->fca, fch, BT * Hm, c->act));
     float *mlp = p->train ? x_out : p->tmp;
-    ATAS_CHECK(be->linear_fwd(be, mlp, p->fca, atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_W)),
-                         atas_vit_p(m, atas_vit_blk(l, ATAS_BLK_CPROJ_B)), M, Hm, D));
+    if (h) {
+        ATAS_CHECK(be->add_layernorm_fwd_h(be, res2, ln2h, m2, r2, proj, x_in, w2, b2, M, D, c->ln_eps));
+        ATAS_CHECK(be->linear_fwd_h(be, fch, ln2h, PH(m, fw), fb, M, D, Hm));
+        ATAS_CHECK(be->act_fwd_h(be, p->fcah, fch, BT * Hm, c->act));
+        ATAS_CHECK(be->linear_fwd_h(be, mlp, p->fcah, PH(m, cw), cb, M, Hm, D));
+    } else {
+        ATAS_CHECK(be->add_layernorm_fwd(be, res2, ln2, m2, r2, proj, x_in, w2, b2, M, D, c->ln_eps));
+        ATAS_CHECK(be->linear_fwd(be, fch, ln2, atas_vit_p(m, fw), fb, M, D, Hm));
+        ATAS_CHECK(be->act_fwd(be, p->fca, fch, BT * Hm, c->act));
+        ATAS_CHECK(be->linear_fwd(be, mlp, p->fca, atas_vit_p(m, cw), cb, M, Hm, D));
+    }
     if (!atas_vit_ln1_from_prev(m, l + 1)) {
         ATAS_CHECK(be->add(be, x_out, mlp, res2, BT * D));
         return ATAS_OK;
     }
     /* the next block's ln_1 with this residual add (its slot; block l is done with its own) */
     const int n = l + 1;
-    ATAS_CHECK(be->add_layernorm_fwd(be, x_out, SLOT(p, ln1, n, BT * D), p->train ? SLOT(p, ln1_mean, n, BT) : NULL,
-                                     p->train ? SLOT(p, ln1_rstd, n, BT) : NULL, mlp, res2,
-                                     atas_vit_p(m, atas_vit_blk(n, ATAS_BLK_LN1_W)),
-                                     atas_vit_p(m, atas_vit_blk(n, ATAS_BLK_LN1_B)), M, D, c->ln_eps));
+    float *nm = p->train ? SLOT(p, ln1_mean, n, BT) : NULL, *nr = p->train ? SLOT(p, ln1_rstd, n, BT) : NULL;
+    const float *nw = atas_vit_p(m, atas_vit_blk(n, ATAS_BLK_LN1_W)), *nb = atas_vit_p(m, atas_vit_blk(n, ATAS_BLK_LN1_B));
+    if (h)
+        ATAS_CHECK(be->add_layernorm_fwd_h(be, x_out, SLOT(p, ln1h, n, BT * D), nm, nr, mlp, res2, nw, nb, M, D,
+                                           c->ln_eps));
+    else
+        ATAS_CHECK(be->add_layernorm_fwd(be, x_out, SLOT(p, ln1, n, BT * D), nm, nr, mlp, res2, nw, nb, M, D,
+                                         c->ln_eps));
     return ATAS_OK;
 }
 
@@ -107,6 +131,10 @@ atas_status atas_vit_forward(atas_vit_pass *p, const atas_vit *m, const float *i
     const size_t BT = (size_t)p->B * p->T;
     ATAS_REQUIRE(be == p->be, "pass and model use different backends");
     if (c->family == ATAS_VIT_EVA02) return atas_eva_forward(p, m, images);
+    ATAS_REQUIRE(p->h == atas_vit_bf16_storage(m), "pass and model disagree on bf16 storage");
+    /* the weights' bf16 copy, from the fp32 master as it is now (one pass over the
+     * parameters, ~0.5 ms for ViT-L/14 on an H100-class GPU) */
+    if (p->h) ATAS_CHECK(be->cast_bf16(be, m->params_h, m->params, m->nparams));
 
     ATAS_CHECK(be->patchify(be, p->patches, images, p->B, p->H, p->W, P));
     ATAS_CHECK(be->linear_fwd(be, p->pe, p->patches, atas_vit_p(m, ATAS_VIT_CONV1), NULL, p->B * p->Np,

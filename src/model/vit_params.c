@@ -1,6 +1,7 @@
 /* The parameter table: OpenCLIP names and shapes, in the order of the one buffer. */
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "atas/vit.h"
@@ -58,7 +59,25 @@ atas_status atas_vit_create(atas_vit *m, const atas_vit_config *cfg, const atas_
     ATAS_CHECK(be->alloc(be, (void **)&m->params, m->nparams * sizeof(float), "parameters"));
     if (with_grads) ATAS_CHECK(be->alloc(be, (void **)&m->grads, m->nparams * sizeof(float), "gradients"));
     atas_vit_set_trainable_all(m, with_grads);
+    const char *env = getenv("ATAS_BF16_STORAGE");
+    if (be->precision == ATAS_PREC_BF16 && cfg->family != ATAS_VIT_EVA02 && !(env && strcmp(env, "0") == 0))
+        ATAS_CHECK(atas_vit_set_bf16_storage(m, 1));
     return ATAS_OK;
+}
+
+atas_status atas_vit_set_bf16_storage(atas_vit *m, int on) {
+    const atas_backend *be = m->be;
+    if (!on) {
+        be->free(be, m->params_h);
+        m->params_h = NULL;
+        return ATAS_OK;
+    }
+    if (m->params_h) return ATAS_OK;
+    if (be->precision != ATAS_PREC_BF16 || m->cfg.family == ATAS_VIT_EVA02)
+        return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "bf16 storage needs a CLIP-family ViT on a backend at precision bf16 "
+                                              "(this one: %s at %s)",
+                        m->cfg.family == ATAS_VIT_EVA02 ? "EVA02" : "CLIP", atas_precision_name(be->precision));
+    return be->alloc(be, (void **)&m->params_h, m->nparams * sizeof(atas_bf16), "parameters (bf16 copy)");
 }
 
 void atas_vit_destroy(atas_vit *m) {
@@ -66,6 +85,7 @@ void atas_vit_destroy(atas_vit *m) {
     if (m->be) {
         m->be->free(m->be, m->params);
         m->be->free(m->be, m->grads);
+        m->be->free(m->be, m->params_h);
     }
     atas_host_free(m->info);
     atas_host_free(m->trainable);

@@ -14,9 +14,14 @@ static void take(atas_plan *pl, float **buf, size_t nfloats, const char *what) {
  * the outputs and train/inference, as a table of named sizes (llm.c's
  * fill_in_activation_sizes); atas_vit_pass_create carves them out of one
  * allocation. */
+/* one named bf16 entry, in elements */
+static void take_h(atas_plan *pl, atas_bf16 **buf, size_t n, const char *what) {
+    atas_plan_add(pl, buf, n * sizeof(atas_bf16), what);
+}
+
 static void fill_in_activation_sizes(atas_vit_pass *p, const atas_vit_config *c) {
     atas_plan *pl = &p->plan;
-    const int B = p->B, outputs = p->outputs, train = p->train;
+    const int B = p->B, outputs = p->outputs, train = p->train, h = p->h;
     const size_t D = c->width, Hm = c->mlp, E = c->embed, nh = c->heads;
     const size_t BT = (size_t)B * p->T, BN = (size_t)B * p->Np, K = 3 * (size_t)c->patch * c->patch;
     const size_t S = train ? (size_t)p->nblk : 1; /* per-layer slots */
@@ -29,18 +34,22 @@ static void fill_in_activation_sizes(atas_vit_pass *p, const atas_vit_config *c)
     take(pl, &p->lnpre_rstd, BT, "ln_pre rstd");
 
     take(pl, &p->res, (train ? S + 1 : 1) * BT * D, "residual stream");
-    take(pl, &p->ln1, S * BT * D, "ln_1 out");
+    if (h) take_h(pl, &p->ln1h, S * BT * D, "ln_1 out (bf16)");
+    else take(pl, &p->ln1, S * BT * D, "ln_1 out");
     take(pl, &p->ln1_mean, S * BT, "ln_1 mean");
     take(pl, &p->ln1_rstd, S * BT, "ln_1 rstd");
     take(pl, &p->qkv, S * BT * 3 * D, "qkv");
     take(pl, &p->atty, S * BT * D, "attention out");
     take(pl, &p->lse, S * (size_t)B * nh * p->T, "attention lse");
     take(pl, &p->res2, train ? S * BT * D : 0, "residual after attention");
-    take(pl, &p->ln2, S * BT * D, "ln_2 out");
+    if (h) take_h(pl, &p->ln2h, S * BT * D, "ln_2 out (bf16)");
+    else take(pl, &p->ln2, S * BT * D, "ln_2 out");
     take(pl, &p->ln2_mean, S * BT, "ln_2 mean");
     take(pl, &p->ln2_rstd, S * BT, "ln_2 rstd");
     take(pl, &p->fch, S * BT * Hm, "mlp hidden");
-    take(pl, &p->fca, BT * Hm, "mlp activation");
+    if (h) take_h(pl, &p->fcah, BT * Hm, "mlp activation (bf16)");
+    take(pl, &p->fca, h ? ((outputs & ATAS_OUT_DENSE) ? BN * Hm : 0) : BT * Hm,
+         h ? "dense mlp activation" : "mlp activation");
     take(pl, &p->tmp, train ? 0 : BT * D, "projection scratch");
     atas_plan_add(pl, &p->attn_ws, p->be->attention_workspace_bytes(p->be, B, p->T, (int)nh, (int)(D / nh)),
                   "attention workspace");
@@ -76,6 +85,7 @@ static void fill_in_activation_sizes(atas_vit_pass *p, const atas_vit_config *c)
         take(pl, &p->g_dln, BT * D, "grad ln out");
         take(pl, &p->g_dfch, BT * Hm, "grad mlp hidden");
         take(pl, &p->g_dfca, BT * Hm, "grad mlp activation");
+        if (h) take_h(pl, &p->g_dyh, BT * (3 * D > Hm ? 3 * D : Hm), "grad GEMM operand (bf16)");
         take(pl, &p->g_dpos, (size_t)p->T * D, "grad positional embedding");
         take(pl, &p->g_dpe, BN * D, "grad patch embeddings");
         take(pl, &p->g_dsmall, BN * D > (size_t)B * D ? BN * D : (size_t)B * D, "grad head a");
@@ -98,12 +108,14 @@ atas_status atas_vit_pass_create(atas_vit_pass **out, const atas_vit *m, int B, 
     p->gh = H / c->patch; p->gw = W / c->patch;
     p->Np = p->gh * p->gw; p->T = p->Np + 1;
     p->outputs = outputs; p->train = train;
+    p->h = atas_vit_bf16_storage(m);
     p->nblk = (outputs & ATAS_OUT_GLOBAL) ? c->layers : c->layers - 1;
 
-    snprintf(p->title, sizeof p->title, "pass %dx%dx%d %s%s%s, %s", B, H, W,
+    snprintf(p->title, sizeof p->title, "pass %dx%dx%d %s%s%s, %s%s", B, H, W,
              (outputs & ATAS_OUT_GLOBAL) ? "global" : "",
              (outputs & ATAS_OUT_GLOBAL) && (outputs & ATAS_OUT_DENSE) ? "+" : "",
-             (outputs & ATAS_OUT_DENSE) ? "dense" : "", train ? "train" : "inference");
+             (outputs & ATAS_OUT_DENSE) ? "dense" : "", train ? "train" : "inference",
+             p->h ? ", bf16 storage" : "");
     atas_plan_init(&p->plan, m->be, p->title);
     if (c->family == ATAS_VIT_EVA02)
         atas_eva_fill_activation_sizes(p, c);

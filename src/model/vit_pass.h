@@ -7,6 +7,8 @@
 struct atas_vit_pass {
     int B, H, W, gh, gw, Np, T;
     int outputs, train;
+    int h; /* bf16 storage (the model's params_h at creation): ln1h, ln2h, fcah replace
+            * ln1, ln2, fca in the blocks, whose GEMMs read bf16 (docs/backend.md) */
     int nblk; /* blocks run on the full sequence: L with a global output, else L-1 */
     size_t bytes;
     const atas_backend *be;
@@ -25,7 +27,10 @@ struct atas_vit_pass {
      * (updated in place). */
     float *res, *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *lse, *res2, *ln2, *ln2_mean, *ln2_rstd,
         *fch;
-    float *fca;     /* [B,T,Hm] activation output (recomputed in the backward) */
+    float *fca;     /* [B,T,Hm] activation output (recomputed in the backward); with bf16
+                     * storage only the dense path's [B,Np,Hm] */
+    atas_bf16 *ln1h, *ln2h, *fcah; /* bf16 storage: as ln1, ln2, fca */
+    atas_bf16 *g_dyh;              /* bf16 storage, train: a GEMM's dy as bf16 [B,T,max(3D,Hm)] */
     float *tmp;     /* [B,T,D] inference: projection output before the residual add */
     void *attn_ws;
     void *rs_plan;  /* the positional embedding's resample tables, built at creation

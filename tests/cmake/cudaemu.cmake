@@ -18,6 +18,10 @@ if(TARGET atas_cudaemu)
   add_test(NAME test_model_parity_cudaemu_bf16 COMMAND test_model_parity_staged cuda bf16)
   set_tests_properties(test_model_parity_cudaemu_bf16 PROPERTIES ENVIRONMENT "${_cudaemu_env}"
     TIMEOUT 600 SKIP_RETURN_CODE 77 LABELS cudaemu)
+  # bf16 storage through the CUDA code: the _h ops, the bf16 cuBLASLt / GemmEx GEMMs
+  add_test(NAME test_bf16_storage_cudaemu COMMAND test_bf16_storage cuda)
+  set_tests_properties(test_bf16_storage_cudaemu PROPERTIES ENVIRONMENT "${_cudaemu_env}"
+    TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS cudaemu)
   # the trainer's CUDA path (tiny, fp32 and bf16) against the cpu backend
   add_test(NAME train_cudaemu COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/train/test_cudaemu_train.py)
   # an sm_86-class device (99 KiB of opt-in shared memory): the fused attention's hd 80/128

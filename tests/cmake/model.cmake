@@ -14,3 +14,10 @@ foreach(prec fp32 bf16)
   set_tests_properties(test_model_parity_cuda_${prec} PROPERTIES ENVIRONMENT "${ATAS_TEST_ENV}"
     TIMEOUT 300 SKIP_RETURN_CODE 77)
 endforeach()
+# bf16 storage (docs/backend.md): a ViT's forward and backward with its block GEMMs' inputs
+# stored as bf16 against the same at fp32 storage, bit for bit on cpu and cpu-staged
+atas_c_test(NAME test_bf16_storage SOURCES test_bf16_storage.c ARGS cpu LINK atas_model TIMEOUT 120)
+add_test(NAME test_bf16_storage_staged COMMAND test_bf16_storage cpu-staged)
+set_tests_properties(test_bf16_storage_staged PROPERTIES ENVIRONMENT "${ATAS_TEST_ENV}" TIMEOUT 120)
+add_test(NAME test_bf16_storage_cuda COMMAND test_bf16_storage cuda)
+set_tests_properties(test_bf16_storage_cuda PROPERTIES ENVIRONMENT "${ATAS_TEST_ENV}" TIMEOUT 300 SKIP_RETURN_CODE 77)

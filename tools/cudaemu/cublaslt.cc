@@ -3,7 +3,7 @@
  * cublasLtMatmul refuses pointers that break them (a GPU would fault or misread,
  * or the real heuristic would have picked a slower algorithm). Only the
  * column-major, non-batched matmul with D = C in place of C (what lt_linear.cu
- * asks for) and the DEFAULT / BIAS epilogues are supported. */
+ * asks for), fp32 or bf16 A and B, and the DEFAULT / BIAS epilogues are supported. */
 #include <cublasLt.h>
 #include <stdio.h>
 
@@ -168,7 +168,11 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t op, const
     }
     if (op->epi == CUBLASLT_EPILOGUE_BIAS && !op->bias) return CUBLAS_STATUS_INVALID_VALUE;
     if (op->epi != CUBLASLT_EPILOGUE_DEFAULT && op->epi != CUBLASLT_EPILOGUE_BIAS) return CUBLAS_STATUS_NOT_SUPPORTED;
-    if (Ad->type != CUDA_R_32F || Bd->type != CUDA_R_32F || Cd->type != CUDA_R_32F || Dd->type != CUDA_R_32F)
+    /* fp32 A and B, or bf16 A and B at plain fp32 compute (what the bf16 storage op asks
+     * for); C and D fp32 */
+    const bool bf = Ad->type == CUDA_R_16BF;
+    if ((Ad->type != CUDA_R_32F && !bf) || Bd->type != Ad->type || Cd->type != CUDA_R_32F ||
+        Dd->type != CUDA_R_32F || (bf && op->ct != CUBLAS_COMPUTE_32F))
         return CUBLAS_STATUS_NOT_SUPPORTED;
     const int m = (int)Dd->rows, n = (int)Dd->cols, k = (int)(op->ta == CUBLAS_OP_N ? Ad->cols : Ad->rows);
     const float b = *(const float *)beta;
@@ -178,8 +182,8 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t op, const
         for (int j = 0; j < n; j++)
             memcpy((float *)D + (size_t)j * Dd->ld, (const float *)C + (size_t)j * Cd->ld, sizeof(float) * m);
     }
-    cudaemu::gemm_args g{op->ta, op->tb, m, n, k, *(const float *)alpha, A, CUDA_R_32F, (int)Ad->ld, 0, B,
-                         CUDA_R_32F, (int)Bd->ld, 0, b, (float *)D, (int)Dd->ld, 0, 1, op->ct,
+    cudaemu::gemm_args g{op->ta, op->tb, m, n, k, *(const float *)alpha, A, Ad->type, (int)Ad->ld, 0, B,
+                         Bd->type, (int)Bd->ld, 0, b, (float *)D, (int)Dd->ld, 0, 1, op->ct,
                          op->epi == CUBLASLT_EPILOGUE_BIAS ? (const float *)op->bias : nullptr};
     return cudaemu::gemm(g);
 }

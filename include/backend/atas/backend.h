@@ -52,6 +52,12 @@ float atas_round_tf32(float x);
 /* dst[i] = x[i] rounded to p (dst may equal src; fp32 copies when they differ) */
 void atas_round_precision(float *dst, const float *src, size_t n, atas_precision p);
 
+/* A bf16 value as stored: the upper 16 bits of the fp32 (bf16 storage ops) */
+typedef uint16_t atas_bf16;
+/* x rounded to bf16 (as atas_round_bf16) and its bits; the bits widened back */
+atas_bf16 atas_bf16_from_float(float x);
+float atas_bf16_to_float(atas_bf16 h);
+
 typedef struct atas_backend atas_backend;
 /* bytes of a collective bootstrap id (coll_unique_id; NCCL's ncclUniqueId) */
 #define ATAS_COLL_ID_BYTES 128

@@ -83,6 +83,12 @@ atas_status atas_cpu_scratch(size_t floats, float **out, const char *op);
 /* the GEMM inputs of be are rounded (tf32 / bf16) */
 static inline int atas_cpu_rounds(const atas_backend *be) { return be->precision != ATAS_PREC_FP32; }
 
+/* the GEMMs of linear_fwd / linear_bwd on operands as given (linear.c): the fp32 ops
+ * call them on rounded copies at tf32/bf16, the bf16 storage ops on widened ones */
+void atas_cpu_linear_fwd_gemm(float *y, const float *x, const float *W, const float *b, int M, int K, int N);
+void atas_cpu_linear_bwd_gemm(float *dx, float *dW, float *db, const float *dy, const float *dy_sum, const float *x,
+                              const float *W, int M, int K, int N);
+
 /* every op of the registry (include/backend/atas/ops.def) as atas_cpu_<name>; the
  * registry's argument checks have run before any of them is called */
 #define ATAS_OP(name, params, args, checks, flops, bytes) atas_status atas_cpu_##name params;

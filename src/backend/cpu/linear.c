@@ -7,9 +7,8 @@
 
 #include "backend/cpu/cpu_internal.h"
 
-atas_status atas_cpu_linear_fwd(const atas_backend *be, float *y, const float *x, const float *W, const float *b, int M,
-                                int K, int N) {
-    if (M == 0) return ATAS_OK;
+/* y = x W^T + b on operands as given (the bf16 storage ops call it on widened copies) */
+void atas_cpu_linear_fwd_gemm(float *y, const float *x, const float *W, const float *b, int M, int K, int N) {
     float beta = 0.0f;
     if (b) {
         /* bias rows first, then the GEMM adds onto them (beta = 1) */
@@ -17,6 +16,12 @@ atas_status atas_cpu_linear_fwd(const atas_backend *be, float *y, const float *x
         for (int i = 0; i < M; i++) memcpy(y + (size_t)i * N, b, sizeof(float) * N);
         beta = 1.0f;
     }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, beta, y, N);
+}
+
+atas_status atas_cpu_linear_fwd(const atas_backend *be, float *y, const float *x, const float *W, const float *b, int M,
+                                int K, int N) {
+    if (M == 0) return ATAS_OK;
     if (atas_cpu_rounds(be)) {
         float *xr, *Wr;
         ATAS_CHECK(atas_cpu_scratch((size_t)M * K + (size_t)N * K, &xr, "linear_fwd"));
@@ -26,8 +31,39 @@ atas_status atas_cpu_linear_fwd(const atas_backend *be, float *y, const float *x
         x = xr;
         W = Wr;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, beta, y, N);
+    atas_cpu_linear_fwd_gemm(y, x, W, b, M, K, N);
     return ATAS_OK;
+}
+
+/* dx += dy W, dW += dy^T x (dy, x, W as given: rounded or widened by the caller) and
+ * db += the column sums of dy_sum (the fp32 dy) */
+void atas_cpu_linear_bwd_gemm(float *dx, float *dW, float *db, const float *dy, const float *dy_sum, const float *x,
+                              const float *W, int M, int K, int N) {
+    if (dx) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, dy, N, W, K, 1.0f,
+                    dx, K);
+    }
+    if (dW) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f, dy, N, x, K, 1.0f, dW,
+                    K);
+    }
+    if (db) {
+        /* column sums: each thread owns a block of columns, so the sum order is
+         * fixed (deterministic) and there are no races */
+        const int CB = 256;
+        const int nblk = (N + CB - 1) / CB;
+#pragma omp parallel for schedule(static) if ((size_t)M * N > ATAS_CPU_PAR_MIN)
+        for (int blk = 0; blk < nblk; blk++) {
+            int c0 = blk * CB, c1 = ATAS_MIN(N, c0 + CB);
+            float acc[256];
+            for (int c = c0; c < c1; c++) acc[c - c0] = 0.0f;
+            for (int i = 0; i < M; i++) {
+                const float *r = dy_sum + (size_t)i * N;
+                for (int c = c0; c < c1; c++) acc[c - c0] += r[c];
+            }
+            for (int c = c0; c < c1; c++) db[c] += acc[c - c0];
+        }
+    }
 }
 
 atas_status atas_cpu_linear_bwd(const atas_backend *be, float *dx, float *dW, float *db, const float *dy, const float *x,
@@ -49,30 +85,6 @@ atas_status atas_cpu_linear_bwd(const atas_backend *be, float *dx, float *dW, fl
             W = dyr + (size_t)M * N + nx;
         }
     }
-    if (dx) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, dy, N, W, K, 1.0f,
-                    dx, K);
-    }
-    if (dW) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f, dy, N, x, K, 1.0f, dW,
-                    K);
-    }
-    if (db) {
-        /* column sums: each thread owns a block of columns, so the sum order is
-         * fixed (deterministic) and there are no races */
-        const int CB = 256;
-        const int nblk = (N + CB - 1) / CB;
-#pragma omp parallel for schedule(static) if ((size_t)M * N > ATAS_CPU_PAR_MIN)
-        for (int blk = 0; blk < nblk; blk++) {
-            int c0 = blk * CB, c1 = ATAS_MIN(N, c0 + CB);
-            float acc[256];
-            for (int c = c0; c < c1; c++) acc[c - c0] = 0.0f;
-            for (int i = 0; i < M; i++) {
-                const float *r = dy_g + (size_t)i * N;
-                for (int c = c0; c < c1; c++) acc[c - c0] += r[c];
-            }
-            for (int c = c0; c < c1; c++) db[c] += acc[c - c0];
-        }
-    }
+    atas_cpu_linear_bwd_gemm(dx, dW, db, dy, dy_g, x, W, M, K, N);
     return ATAS_OK;
 }

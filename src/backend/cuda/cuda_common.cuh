@@ -137,10 +137,11 @@ __device__ __forceinline__ float atas_warp_max(float v) {
     return v;
 }
 
-/* y = x W^T + b as one cuBLASLt GEMM with a bias epilogue (lt_linear.cu); *done = 0
- * (nothing queued) when it does not apply: no bias, unaligned pointers, no algorithm */
-atas_status atas_cu_lt_linear_bias(const atas_backend *be, float *y, const float *x, const float *W, const float *b,
-                                   int M, int K, int N, int *done);
+/* y = x W^T + b as one cuBLASLt GEMM with a bias epilogue (lt_linear.cu); x and W fp32
+ * (h = 0, at the backend's precision) or bf16 (h = 1, fp32 compute); *done = 0 (nothing
+ * queued) when it does not apply: no bias, unaligned pointers, no algorithm */
+atas_status atas_cu_lt_linear_bias(const atas_backend *be, float *y, const void *x, const void *W, const float *b,
+                                   int M, int K, int N, int h, int *done);
 void atas_cu_lt_release(atas_cuda_ctx *c);
 
 /* out[c] += sum over M rows of in[M, N] (deterministic; linear.cu) */

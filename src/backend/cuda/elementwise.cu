@@ -8,6 +8,9 @@
 #include <math.h>
 #include <stdint.h>
 
+#include <cuda_bf16.h>
+#include <string.h>
+
 #include "backend/adamw_math.h"
 #include "backend/cuda/cuda_common.cuh"
 
@@ -127,6 +130,57 @@ struct Ema {
 
 extern "C" atas_status atas_cuda_act_fwd(const atas_backend *be, float *y, const float *x, size_t n, atas_act kind) {
     MAP_LAUNCH(k_map1, "act_fwd", n, al16(y) && al16(x), ActFwd, ActFwd{(int)kind}, y, x);
+    return ATAS_OK;
+}
+
+/* ---- bf16 storage: f(x) rounded to bf16 (round to nearest even). Aligned (x 16 bytes,
+ * y 8 bytes): a float4 in and four bf16 out as one 8-byte store per step. */
+__device__ __forceinline__ unsigned bf16_bits(float v) {
+    const __nv_bfloat16 h = __float2bfloat16_rn(v);
+    unsigned short u;
+    memcpy(&u, &h, sizeof u);
+    return u;
+}
+struct Ident {
+    __device__ float operator()(float v) const { return v; }
+};
+template <class F, bool V4> __global__ void k_map1_h(atas_bf16 *y, const float *x, size_t n, F f) {
+    if (V4) {
+        GRID_STRIDE(i, n / 4) {
+            const float4 u = CF4(x)[i];
+            reinterpret_cast<uint2 *>(y)[i] =
+                make_uint2(bf16_bits(f(u.x)) | bf16_bits(f(u.y)) << 16, bf16_bits(f(u.z)) | bf16_bits(f(u.w)) << 16);
+        }
+        const size_t t = TAIL_INDEX(n);
+        if (t < n) y[t] = (atas_bf16)bf16_bits(f(x[t]));
+    } else {
+        GRID_STRIDE(i, n) y[i] = (atas_bf16)bf16_bits(f(x[i]));
+    }
+}
+/* widening is exact: the bf16 bits are the upper half of the fp32 */
+__global__ void k_widen(float *y, const atas_bf16 *x, size_t n) {
+    GRID_STRIDE(i, n) {
+        const unsigned u = (unsigned)x[i] << 16;
+        float v;
+        memcpy(&v, &u, sizeof v);
+        y[i] = v;
+    }
+}
+static inline bool al8(const void *p) { return ((uintptr_t)p & 7) == 0; }
+
+extern "C" atas_status atas_cuda_act_fwd_h(const atas_backend *be, atas_bf16 *y, const float *x, size_t n,
+                                           atas_act kind) {
+    MAP_LAUNCH(k_map1_h, "act_fwd_h", n, al8(y) && al16(x), ActFwd, ActFwd{(int)kind}, y, x);
+    return ATAS_OK;
+}
+
+extern "C" atas_status atas_cuda_cast_bf16(const atas_backend *be, atas_bf16 *dst, const float *src, size_t n) {
+    MAP_LAUNCH(k_map1_h, "cast_bf16", n, al8(dst) && al16(src), Ident, Ident{}, dst, src);
+    return ATAS_OK;
+}
+
+extern "C" atas_status atas_cuda_cast_f32(const atas_backend *be, float *dst, const atas_bf16 *src, size_t n) {
+    LAUNCH(k_widen, n, "cast_f32", dst, src, n);
     return ATAS_OK;
 }
 

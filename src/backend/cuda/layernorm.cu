@@ -2,12 +2,19 @@
  * One warp per row: a two-pass mean / variance in fp32 (the row is re-read
  * from L1/L2, which avoids the cancellation of a sum-of-squares pass). The
  * weight and bias gradients are column reductions with a fixed order. */
+#include <cuda_bf16.h>
+
 #include "backend/cuda/cuda_common.cuh"
+
+/* y's element type: fp32, or bf16 for the bf16 storage ops (rounded to nearest even) */
+__device__ __forceinline__ void ln_store(float *p, float v) { *p = v; }
+__device__ __forceinline__ void ln_store(__nv_bfloat16 *p, float v) { *p = __float2bfloat16_rn(v); }
 
 /* the rest of a warp's row once its lanes hold the partial sums t of x: mean, two-pass
  * variance (each lane re-reads only its own elements: x may be what the warp just wrote),
  * y, and the saved statistics */
-__device__ __forceinline__ void ln_row_finish(float *yr, float *mean, float *rstd, const float *xr, const float *w,
+template <class T>
+__device__ __forceinline__ void ln_row_finish(T *yr, float *mean, float *rstd, const float *xr, const float *w,
                                               const float *b, long row, int C, float eps, float t, int lane) {
     const float mu = atas_warp_sum(t) / (float)C;
     float v = 0.0f;
@@ -20,7 +27,7 @@ __device__ __forceinline__ void ln_row_finish(float *yr, float *mean, float *rst
         float o = (xr[c] - mu) * rs;
         if (w) o *= w[c];
         if (b) o += b[c];
-        yr[c] = o;
+        ln_store(yr + c, o);
     }
     if (lane == 0) {
         if (mean) mean[row] = mu;
@@ -28,7 +35,8 @@ __device__ __forceinline__ void ln_row_finish(float *yr, float *mean, float *rst
     }
 }
 
-__global__ void k_ln_fwd(float *y, float *mean, float *rstd, const float *x, const float *w,
+template <class T>
+__global__ void k_ln_fwd(T *y, float *mean, float *rstd, const float *x, const float *w,
                          const float *b, int M, int C, float eps) {
     const int lane = threadIdx.x & 31;
     const long row = (long)blockIdx.x * ATAS_CU_ROWS_PER_BLOCK + (threadIdx.x >> 5);
@@ -41,7 +49,8 @@ __global__ void k_ln_fwd(float *y, float *mean, float *rstd, const float *x, con
 
 /* s = a + r and y = LayerNorm(s) in one pass: the warp writes its row of s while
  * summing it, then finishes the row on its own writes (L1) */
-__global__ void k_add_ln_fwd(float *s, float *y, float *mean, float *rstd, const float *a, const float *r,
+template <class T>
+__global__ void k_add_ln_fwd(float *s, T *y, float *mean, float *rstd, const float *a, const float *r,
                              const float *w, const float *b, int M, int C, float eps) {
     const int lane = threadIdx.x & 31;
     const long row = (long)blockIdx.x * ATAS_CU_ROWS_PER_BLOCK + (threadIdx.x >> 5);
@@ -119,7 +128,7 @@ extern "C" atas_status atas_cuda_layernorm_fwd(const atas_backend *be, float *y,
                                                const float *w, const float *b, int M, int C,
                                                float eps) {
     if (M == 0) return ATAS_OK;
-    k_ln_fwd<<<atas_cu_row_blocks(M), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(y, mean, rstd, x, w, b, M, C,
+    k_ln_fwd<float><<<atas_cu_row_blocks(M), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(y, mean, rstd, x, w, b, M, C,
                                                                      eps);
     CU_LAUNCHED("layernorm_fwd");
     return ATAS_OK;
@@ -128,9 +137,27 @@ extern "C" atas_status atas_cuda_layernorm_fwd(const atas_backend *be, float *y,
 extern "C" atas_status atas_cuda_add_layernorm_fwd(const atas_backend *be, float *s, float *y, float *mean,
                                                    float *rstd, const float *a, const float *r, const float *w,
                                                    const float *b, int M, int C, float eps) {
-    k_add_ln_fwd<<<atas_cu_row_blocks(M), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(s, y, mean, rstd, a, r,
+    k_add_ln_fwd<float><<<atas_cu_row_blocks(M), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(s, y, mean, rstd, a, r,
                                                                                                 w, b, M, C, eps);
     CU_LAUNCHED("add_layernorm_fwd");
+    return ATAS_OK;
+}
+
+extern "C" atas_status atas_cuda_layernorm_fwd_h(const atas_backend *be, atas_bf16 *y, float *mean, float *rstd,
+                                                 const float *x, const float *w, const float *b, int M, int C,
+                                                 float eps) {
+    k_ln_fwd<__nv_bfloat16><<<atas_cu_row_blocks(M), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(
+        reinterpret_cast<__nv_bfloat16 *>(y), mean, rstd, x, w, b, M, C, eps);
+    CU_LAUNCHED("layernorm_fwd_h");
+    return ATAS_OK;
+}
+
+extern "C" atas_status atas_cuda_add_layernorm_fwd_h(const atas_backend *be, float *s, atas_bf16 *y, float *mean,
+                                                     float *rstd, const float *a, const float *r, const float *w,
+                                                     const float *b, int M, int C, float eps) {
+    k_add_ln_fwd<__nv_bfloat16><<<atas_cu_row_blocks(M), 32 * ATAS_CU_ROWS_PER_BLOCK, 0, atas_cu_stream(be)>>>(
+        s, reinterpret_cast<__nv_bfloat16 *>(y), mean, rstd, a, r, w, b, M, C, eps);
+    CU_LAUNCHED("add_layernorm_fwd_h");
     return ATAS_OK;
 }
 

@@ -76,7 +76,7 @@ extern "C" atas_status atas_cuda_linear_fwd(const atas_backend *be, float *y, co
                                             const float *b, int M, int K, int N) {
     if (M == 0) return ATAS_OK;
     int done = 0;
-    ATAS_CHECK(atas_cu_lt_linear_bias(be, y, x, W, b, M, K, N, &done)); /* one pass: bias in the epilogue */
+    ATAS_CHECK(atas_cu_lt_linear_bias(be, y, x, W, b, M, K, N, 0, &done)); /* one pass: bias in the epilogue */
     if (done) return ATAS_OK;
     float beta = 0.0f;
     if (b) {
@@ -106,6 +106,40 @@ extern "C" atas_status atas_cuda_linear_bwd(const atas_backend *be, float *dx, f
                                               &k_one, x, K, dy, N, &k_one, dW, K));
     }
     if (db) ATAS_CHECK(atas_cuda_colsum_add(be, db, dy, M, N, "linear_bwd db"));
+    return ATAS_OK;
+}
+
+/* ---- bf16 storage: the same GEMMs on bf16 x and W (cublasGemmEx, fp32 C and compute) */
+static cublasStatus_t gemm_h(const atas_backend *be, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                             const float *beta, const atas_bf16 *A, int lda, const atas_bf16 *B, int ldb, float *C,
+                             int ldc) {
+    return cublasGemmEx(atas_cu_blas(be), ta, tb, m, n, k, &k_one, A, CUDA_R_16BF, lda, B, CUDA_R_16BF, ldb, beta, C,
+                        CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+}
+
+extern "C" atas_status atas_cuda_linear_fwd_h(const atas_backend *be, float *y, const atas_bf16 *x, const atas_bf16 *W,
+                                              const float *b, int M, int K, int N) {
+    int done = 0;
+    ATAS_CHECK(atas_cu_lt_linear_bias(be, y, x, W, b, M, K, N, 1, &done));
+    if (done) return ATAS_OK;
+    float beta = 0.0f;
+    if (b) {
+        k_bias_rows<<<atas_cu_blocks((size_t)M * N, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(y, b, M,
+                                                                                                             N);
+        CU_LAUNCHED("linear_fwd_h bias");
+        beta = 1.0f;
+    }
+    CB_CHECK("linear_fwd_h", gemm_h(be, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &beta, W, K, x, K, y, N));
+    return ATAS_OK;
+}
+
+extern "C" atas_status atas_cuda_linear_bwd_h(const atas_backend *be, float *dx, float *dW, float *db, const float *dy,
+                                              const atas_bf16 *x, const atas_bf16 *W, int M, int K, int N,
+                                              atas_bf16 *dyh) {
+    if (dx || dW) ATAS_CHECK(atas_cuda_cast_bf16(be, dyh, dy, (size_t)M * N));
+    if (dx) CB_CHECK("linear_bwd_h dx", gemm_h(be, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, &k_one, W, K, dyh, N, dx, K));
+    if (dW) CB_CHECK("linear_bwd_h dW", gemm_h(be, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, &k_one, x, K, dyh, N, dW, K));
+    if (db) ATAS_CHECK(atas_cuda_colsum_add(be, db, dy, M, N, "linear_bwd_h db"));
     return ATAS_OK;
 }
 

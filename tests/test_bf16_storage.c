@@ -1,0 +1,135 @@
+/* bf16 storage (docs/backend.md "bf16 storage"): a ViT at precision bf16 computes the same
+ * with its block GEMMs' inputs stored as bf16 (ln_1, ln_2, the MLP activation, the weights'
+ * bf16 copy, dy rounded once per linear backward) as with them stored fp32 and rounded at
+ * each GEMM. A small CLIP ViT, random init, one train pass (global + dense) at two
+ * resolutions (the model's grid and a resampled one), forward and backward with random
+ * upstream gradients, all tensors trainable and then only the last two blocks; the two
+ * runs' global and dense outputs and every gradient are compared.
+ *   cpu, cpu-staged: bit for bit (the _h ops widen to the values the fp32 ops round to
+ *     and run the same GEMM calls).
+ *   other backends (cuda, cudaemu): max|a-b| / max|b| <= 8u = 3.1e-2, the bound of a bf16
+ *     GEMM output (test_backend_parity): the GEMM kernels of the two paths differ, and a
+ *     1e-6 difference before a rounding to bf16 can flip it by one ulp.
+ * Also: storage is on by default at bf16, off at fp32 and for EVA02, and refused where
+ * it does not apply. Usage: test_bf16_storage BACKEND. Exits 77 when the backend is
+ * unsupported here. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "atas/vit.h"
+#include "test_util.h"
+
+typedef struct {
+    float *glob, *dense, *grads;
+} outputs;
+
+static const atas_vit_config k_cfg = {16, 64, 3, 4, 256, 32, 4, ATAS_ACT_QUICKGELU, 1e-5f, ATAS_VIT_CLIP};
+
+/* one train pass at H x W px: forward, backward; outputs downloaded */
+static atas_status run(const atas_backend *be, int storage, int last2, int H, int W, outputs *o) {
+    const int B = 2, E = k_cfg.embed, Np = (H / k_cfg.patch) * (W / k_cfg.patch);
+    atas_vit m;
+    ATAS_CHECK(atas_vit_create(&m, &k_cfg, be, 1));
+    atas_status st = atas_vit_set_bf16_storage(&m, storage);
+    if (st == ATAS_OK) st = atas_vit_init_random(&m, 99);
+    if (last2) atas_vit_set_trainable_blocks(&m, 2, 0, 0);
+    atas_vit_pass *p = NULL;
+    const size_t img = (size_t)B * 3 * H * W, ng = (size_t)B * E, nd = (size_t)B * Np * E;
+    float *h = malloc((img + ng + nd) * sizeof(float));
+    void *d = NULL;
+    if (!h) st = ATAS_ERR(ATAS_ERR_NOMEM, "host buffers");
+    if (st == ATAS_OK) {
+        atas_rng rng = atas_rng_stream(5, (uint64_t)H, 0);
+        for (size_t i = 0; i < img + ng + nd; i++) h[i] = atas_rng_normal(&rng);
+        st = atas_vit_pass_create(&p, &m, B, H, W, ATAS_OUT_GLOBAL | ATAS_OUT_DENSE, 1);
+    }
+    if (st == ATAS_OK) st = be->alloc(be, &d, (img + ng + nd) * sizeof(float), "inputs");
+    if (st == ATAS_OK) st = be->upload(be, d, h, (img + ng + nd) * sizeof(float));
+    if (st == ATAS_OK) st = atas_vit_zero_grads(&m);
+    if (st == ATAS_OK) st = atas_vit_forward(p, &m, d);
+    if (st == ATAS_OK) st = atas_vit_backward(p, &m, (float *)d + img, (float *)d + img + ng);
+    if (st == ATAS_OK) st = be->sync(be);
+    o->glob = malloc(ng * sizeof(float)), o->dense = malloc(nd * sizeof(float));
+    o->grads = malloc(m.nparams * sizeof(float));
+    if (st == ATAS_OK && !(o->glob && o->dense && o->grads)) st = ATAS_ERR(ATAS_ERR_NOMEM, "host outputs");
+    if (st == ATAS_OK) st = be->download(be, o->glob, atas_vit_global(p), ng * sizeof(float));
+    if (st == ATAS_OK) st = be->download(be, o->dense, atas_vit_dense(p), nd * sizeof(float));
+    if (st == ATAS_OK) st = be->download(be, o->grads, m.grads, m.nparams * sizeof(float));
+    if (d) be->free(be, d);
+    free(h);
+    atas_vit_pass_destroy(p);
+    atas_vit_destroy(&m);
+    return st;
+}
+
+static double rel(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double e = a[i] > b[i] ? (double)a[i] - b[i] : (double)b[i] - a[i];
+        if (!(e <= num)) num = e; /* a NaN makes it NaN: a failure */
+        if (b[i] > den) den = b[i];
+        if (-b[i] > den) den = -b[i];
+    }
+    return den > 0 ? num / den : num;
+}
+
+int main(int argc, char **argv) {
+    const char *name = argc > 1 ? argv[1] : "cpu";
+    atas_log_set_level(ATAS_LOG_WARN);
+    const atas_backend *be = NULL, *be32 = NULL;
+    atas_status st = atas_backend_get_precision(name, ATAS_PREC_BF16, &be);
+    if (st == ATAS_ERR_UNSUPPORTED) {
+        printf("backend \"%s\" unsupported here, skipped: %s\n", name, atas_error_message());
+        return 77;
+    }
+    T_OK(st);
+    T_OK(atas_backend_get_precision(name, ATAS_PREC_FP32, &be32));
+    const int exact = !strcmp(name, "cpu") || !strcmp(name, "cpu-staged");
+    const double bound = exact ? 0.0 : 8.0 / 256.0;
+
+    /* the default, and the refusals */
+    atas_vit m;
+    T_OK(atas_vit_create(&m, &k_cfg, be, 0));
+    T_ASSERT(atas_vit_bf16_storage(&m), "storage is not on by default at bf16");
+    atas_vit_destroy(&m);
+    T_OK(atas_vit_create(&m, &k_cfg, be32, 0));
+    T_ASSERT(!atas_vit_bf16_storage(&m), "storage is on at fp32");
+    T_ASSERT(atas_vit_set_bf16_storage(&m, 1) == ATAS_ERR_UNSUPPORTED, "storage at fp32 not refused");
+    printf("refused at fp32: %s\n", atas_error_message());
+    atas_vit_destroy(&m);
+    atas_vit_config eva;
+    T_OK(atas_vit_preset("EVA02-B-16", &eva));
+    eva.layers = 1;
+    T_OK(atas_vit_create(&m, &eva, be, 0));
+    T_ASSERT(!atas_vit_bf16_storage(&m), "storage is on for EVA02");
+    atas_vit_destroy(&m);
+
+    printf("# bf16 storage against fp32 storage, %s at bf16: max|a-b| / max|b|, bound %g\n", be->name, bound);
+    printf("# %-22s %11s %11s %11s\n", "pass", "global", "dense", "grads");
+    const int res[2][2] = {{64, 64}, {96, 80}};
+    for (int last2 = 0; last2 < 2; last2++)
+        for (int r = 0; r < 2; r++) {
+            outputs a = {0}, b = {0};
+            const int H = res[r][0], W = res[r][1];
+            T_OK(run(be, 1, last2, H, W, &a));
+            T_OK(run(be, 0, last2, H, W, &b));
+            const size_t ng = 2 * (size_t)k_cfg.embed, nd = ng * (H / 16) * (W / 16);
+            size_t np;
+            atas_param_info *info;
+            int nt;
+            T_OK(atas_vit_param_table(&k_cfg, &info, &nt, &np));
+            atas_host_free(info);
+            const double eg = rel(a.glob, b.glob, ng), ed = rel(a.dense, b.dense, nd), ew = rel(a.grads, b.grads, np);
+            char label[64];
+            snprintf(label, sizeof label, "%dx%d %s", H, W, last2 ? "last 2 blocks" : "all trainable");
+            printf("  %-22s %11.3e %11.3e %11.3e\n", label, eg, ed, ew);
+            int ok = eg <= bound && ed <= bound && ew <= bound;
+            if (exact)
+                ok = ok && !memcmp(a.glob, b.glob, ng * sizeof(float)) &&
+                     !memcmp(a.dense, b.dense, nd * sizeof(float)) && !memcmp(a.grads, b.grads, np * sizeof(float));
+            T_ASSERT(ok, "%s: bf16 storage differs from fp32 storage beyond %g", label, bound);
+            free(a.glob), free(a.dense), free(a.grads), free(b.glob), free(b.dense), free(b.grads);
+        }
+    atas_backend_release(be);
+    return t_finish("test_bf16_storage");
+}
