@@ -66,6 +66,8 @@ bench fp32 --backend cuda --quick --no-torch --reps 1
 bench bf16 --backend cuda --precision bf16 --quick --ops-only --no-torch --reps 1
 ATAS_NO_FLASH=1 bench bf16_noflash --backend cuda --precision bf16 --quick --ops-only --no-torch --reps 1
 bench step --step "$B/share/atas/configs/tiny.cfg" --backend cuda --steps 1 --set run.peak_tflops=1000
+ATAS_BF16_STORAGE=0 bench step_nostore --step "$B/share/atas/configs/tiny.cfg" --backend cuda --steps 1 \
+  --set run.peak_tflops=1000
 for f in fp32 bf16 bf16_noflash; do
   for op in linear_fwd add_layernorm_fwd attention_fwd attention_bwd clip_adamw_ema_fwd; do
     grep -q "^$op " "$W/bench_$f.txt" || fail "the $f op table has no $op row ($W/bench_$f.txt)"
@@ -88,6 +90,7 @@ rm -rf "$R" && cp -r "$W/out" "$R"
 cp "$W/bench_bf16.txt" "$R/90_bench_ops_bf16.log"
 cp "$W/bench_bf16_noflash.txt" "$R/91_bench_ops_bf16_noflash.log"
 cp "$W/bench_step.txt" "$R/92_bench_cuda.log"
+cp "$W/bench_step_nostore.txt" "$R/93_bench_step_nostore.log"
 python3 "$SRC/tools/gpu/report.py" "$R" --attention "B2 T17 H4 hd16" --step-model tiny -o "$W/report.md" >/dev/null ||
   fail "tools/gpu/report.py failed on $R"
 for want in '^\| tiny on cuda against cpu, 10 steps: every loss \| [0-9.e+-]+ \(PASS\) \| <= 1e-4 relative \| MET \|$' \
@@ -96,7 +99,8 @@ for want in '^\| tiny on cuda against cpu, 10 steps: every loss \| [0-9.e+-]+ \(
   '^\| no GPU / out of GPU memory: one clear message \| PASS.* \| MET \|$' \
   '^\| ViT-B/16 global embeddings, random weights, bf16 against cpu fp32 \| 0\.9999[0-9]+ \| >= 0\.9999 \| MET \|$' \
   '^\| fused attention forward, B2 T17 H4 hd16 \(bf16\) \| [0-9.]+ TFLOP/s \(unfused: [0-9.]+\) \|' \
-  '^\| tiny ATAS step MFU \| [0-9.]+% \|' '^\| a ViT-B/16 training step \| NOT RUN \| PASS \| NOT RUN \|$'; do
+  '^\| tiny ATAS step MFU \| [0-9.]+% \|' \
+  '^\| tiny ATAS step MFU without bf16 storage \(ATAS_BF16_STORAGE=0\) \| [0-9.]+% \|' '^\| a ViT-B/16 training step \| NOT RUN \| PASS \| NOT RUN \|$'; do
   grep -Eq "$want" "$W/report.md" || fail "the results page has no line /$want/ ($W/report.md)"
 done
 echo "test_gpu_check_emu: PASS"

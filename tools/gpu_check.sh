@@ -31,6 +31,7 @@
 #   bench_cuda, bench_cpu        atas_bench: per-op table, ViT-B/16 fwd+bwd (cpu: --quick only); cuda
 #                                ends with the full ATAS step of configs/vitb16.cfg and vitl14.cfg
 #                                (bf16: images/s, MFU, device memory, op calls, phase table)
+#   bench_step_nostore           the vitl14.cfg step again with ATAS_BF16_STORAGE=0: bf16 storage's gain
 # Where no GPU can be used the CUDA steps are SKIPPED (the programs exit 77, or say there is no
 # CUDA device) and the CPU steps still run. Exit status: 0 when no step FAILED.
 # usage: bash tools/gpu_check.sh [--bundle TAR|DIR] [--only step,step...] [--quick]
@@ -329,6 +330,8 @@ if [ $QUICK = 0 ]; then
   step bench_ops_bf16_noflash cuda 150 "ATAS_NO_FLASH=1 '$BIN/atas_bench' --backend cuda --precision bf16 --ops-only --no-torch --reps 5"
   # ATAS_SOURCE_DIR: the step rows read the bundle's configs/
   step bench_cuda cuda 400 "ATAS_SOURCE_DIR='$DATA' '$BIN/atas_bench' --backend cuda --no-torch --reps 5"
+  # the same ViT-L/14 step with the block GEMMs on fp32 buffers: what bf16 storage gains
+  step bench_step_nostore cuda 120 "ATAS_BF16_STORAGE=0 ATAS_SOURCE_DIR='$DATA' '$BIN/atas_bench' --backend cuda --precision bf16 --no-torch --step '$DATA/configs/vitl14.cfg' --steps 3"
   # the CPU's numbers are in docs/results already: last, with what time is left
   step bench_cpu cpu 300 "'$BIN/atas_bench' --quick --no-torch --reps 2"
 fi

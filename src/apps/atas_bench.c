@@ -171,9 +171,9 @@ static void bench_ops(const bench_opts *o, int B, int T, int D, int H, int Hm) {
     }
 }
 
-/* On cuda at bf16: linear_fwd's GEMM at the models' shapes on fp32 buffers (FAST_16BF,
- * what runs today) next to the same GEMM on bf16 buffers (what bf16 activation storage would
- * run), both against the bf16 peak: the gain of that storage, measured before it is built. */
+/* On cuda at bf16: linear_fwd's GEMM at the models' shapes on fp32 buffers (FAST_16BF, what
+ * runs without bf16 storage and for out_proj) next to linear_fwd_h on bf16 buffers (what bf16
+ * storage runs for qkv, fc1 and fc2), both against the bf16 peak: the gain of that storage. */
 static void bench_gemm_buffers(const bench_opts *o) {
     static const struct { const char *model, *gemm; int M, K, N; } full[] = {
         {"ViT-B/16", "qkv", 3601, 768, 2304},  {"ViT-B/16", "proj", 3601, 768, 768},
@@ -182,9 +182,9 @@ static void bench_gemm_buffers(const bench_opts *o) {
         {"ViT-L/14", "fc1", 4097, 1024, 4096}, {"ViT-L/14", "fc2", 4097, 4096, 1024},
     }, quick[] = {{"tiny", "fc1", 34, 64, 128}, {"tiny", "fc2", 34, 128, 64}};
     const int n = o->quick ? 2 : 8;
-    printf("#\n# linear_fwd's GEMM on fp32 buffers (linear_fwd with its bias, as the model runs it today: "
-           "cuBLASLt FAST_16BF) and on bf16 buffers (cublasGemmEx, bf16 in, fp32 out: bf16 activation storage), "
-           "TFLOP/s and %% of the bf16 peak above; M = one mosaic's tokens\n");
+    printf("#\n# linear_fwd's GEMM on fp32 buffers (linear_fwd with its bias: cuBLASLt FAST_16BF; the model's "
+           "proj, and every GEMM with ATAS_BF16_STORAGE=0) and on bf16 buffers (linear_fwd_h with its bias: bf16 "
+           "storage, the model's qkv, fc1, fc2), TFLOP/s and %% of the bf16 peak above; M = one mosaic's tokens\n");
     printf("# %-9s %-5s %5s %5s %5s %11s %11s %10s %10s %9s\n", "model", "gemm", "M", "K", "N", "fp32_TFLOPs",
            "bf16_TFLOPs", "fp32_%peak", "bf16_%peak", "bf16/fp32");
     for (int i = 0; i < n; i++) {
@@ -401,8 +401,11 @@ static int bench_all(bench_opts o) {
     } else {
         const int n = o.quick ? 1024 : 8192;
         g_peak = measure_backend_peak(n, o.quick ? 1 : 5);
-        printf("# atas_bench: backend %s, fp32 storage, precision %s of GEMMs and attention\n", g_be->name,
-               atas_precision_name((atas_precision)g_be->precision));
+        const char *env = getenv("ATAS_BF16_STORAGE");
+        const int store = g_be->precision == ATAS_PREC_BF16 && !(env && !strcmp(env, "0"));
+        printf("# atas_bench: backend %s, precision %s of GEMMs and attention; the op rows on fp32 buffers, the "
+               "model and step rows with %s storage\n", g_be->name, atas_precision_name((atas_precision)g_be->precision),
+               store ? "bf16 (docs/backend.md)" : "fp32");
         printf("# GEMM peak measured now (the backend's gemm_peak %d^3 at precision %s, best of runs): "
                "%.1f GFLOP/s\n", n, atas_precision_name((atas_precision)g_be->precision), g_peak);
     }

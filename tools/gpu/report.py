@@ -197,6 +197,10 @@ def report(c, att_shape="B1 T4097 H16 hd64", step_model="ViT-L-14"):
                                           if step_model == "ViT-L-14" else ""),
                  "%.1f%%" % mfu if mfu is not None else "n/a", ">= 40% (goal 50%)",
                  verdict(None if mfu is None else mfu >= 40)))
+    nostore = step_table_value(c.log("bench_step_nostore"), step_model, "MFU_%")
+    rows.append(("%s ATAS step MFU without bf16 storage (ATAS_BF16_STORAGE=0)" % step_model,
+                 "%.1f%%" % nostore if nostore is not None else "n/a", "(no bound: the storage's gain)",
+                 "-" if nostore is not None else "NOT RUN"))
     mfu_b = step_table_value(bench, "ViT-B-16", "MFU_%")  # the row is named for the config's preset,
     if mfu_b is None:
         mfu_b = step_table_value(bench, "vitb16", "MFU_%")  # or for the config file without one
@@ -208,7 +212,9 @@ def report(c, att_shape="B1 T4097 H16 hd64", step_model="ViT-L-14"):
     lines += ["## The check's summary", "", "```", c.summary.rstrip(), "```", ""]
     for step, title in (("bench_ops_bf16", "Op table at bf16 (with the fused attention)"),
                         ("bench_ops_bf16_noflash", "Op table at bf16, ATAS_NO_FLASH=1"),
-                        ("bench_cuda", "atas_bench --backend cuda"), ("parity_model", "Model parity")):
+                        ("bench_cuda", "atas_bench --backend cuda"),
+                        ("bench_step_nostore", "The ViT-L/14 step without bf16 storage"),
+                        ("parity_model", "Model parity")):
         text = c.log(step)
         body = [l for l in text.splitlines() if not l.startswith("== [") and not l.startswith("   |")]
         if body:

@@ -5,7 +5,7 @@
  * FAST_TF32; fp32: cublasSgemm. Timed with events on the compute stream, best of
  * 5 after a warm-up; the operands hold a fixed non-zero pattern (zeros draw less
  * power and would flatter the rate). gemm_rate: the same timing at linear_fwd's
- * shape: linear_fwd itself with a bias on fp32 buffers, or a bf16-operand GEMM. */
+ * shape: linear_fwd itself with a bias on fp32 buffers, or linear_fwd_h on bf16 ones. */
 #include <cuda_bf16.h>
 
 #include "backend/cuda/cuda_common.cuh"
@@ -23,7 +23,7 @@ __global__ void k_peak_fill_bf16(__nv_bfloat16 *x, size_t n) {
  * n = M, k = K) through atas_cu_sgemm (fp32 buffers at the precision), cublasGemmEx on bf16
  * A and B (fp32 C and accumulation), or linear_fwd itself with a bias (as the model runs it:
  * the cuBLASLt bias epilogue where it applies) */
-enum { RATE_SGEMM, RATE_BF16, RATE_LINEAR };
+enum { RATE_SGEMM, RATE_BF16, RATE_LINEAR, RATE_LINEAR_H };
 
 static cublasStatus_t rate_call(const atas_backend *be, int mode, const void *a, const void *b, void *c,
                                 const float *bias, int m, int n, int k, atas_status *as) {
@@ -34,6 +34,9 @@ static cublasStatus_t rate_call(const atas_backend *be, int mode, const void *a,
                             CUDA_R_16BF, k, &zero, c, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     case RATE_LINEAR: /* y[n, m] = x[n, k] W[m, k]^T + bias */
         *as = atas_cuda_linear_fwd(be, (float *)c, (const float *)b, (const float *)a, bias, n, k, m);
+        return CUBLAS_STATUS_SUCCESS;
+    case RATE_LINEAR_H: /* the same on bf16 x and W (bf16 storage) */
+        *as = atas_cuda_linear_fwd_h(be, (float *)c, (const atas_bf16 *)b, (const atas_bf16 *)a, bias, n, k, m);
         return CUBLAS_STATUS_SUCCESS;
     default:
         return atas_cu_sgemm(be, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, (const float *)a, k, (const float *)b, k,
@@ -72,12 +75,13 @@ static atas_status rate_run(const atas_backend *be, const char *op, int mode, co
  * allocated, filled, timed, freed */
 static atas_status rate_of(const atas_backend *be, const char *op, int mode, int m, int n, int k, double *tflops) {
     *tflops = 0;
-    const int bf16in = mode == RATE_BF16, same = m == n && n == k;
+    const int bf16in = mode == RATE_BF16 || mode == RATE_LINEAR_H, same = m == n && n == k;
+    const int biased = mode == RATE_LINEAR || mode == RATE_LINEAR_H;
     const size_t na = (size_t)k * m, nb = (size_t)k * n, es = bf16in ? sizeof(__nv_bfloat16) : sizeof(float);
     void *a = NULL, *b = NULL, *c = NULL, *bias = NULL;
     if (cudaMalloc(&a, na * es) != cudaSuccess || (!same && cudaMalloc(&b, nb * es) != cudaSuccess) ||
         cudaMalloc(&c, (size_t)m * n * sizeof(float)) != cudaSuccess ||
-        (mode == RATE_LINEAR && cudaMalloc(&bias, (size_t)m * sizeof(float)) != cudaSuccess)) {
+        (biased && cudaMalloc(&bias, (size_t)m * sizeof(float)) != cudaSuccess)) {
         (void)cudaGetLastError();
         if (a) (void)cudaFree(a);
         if (b) (void)cudaFree(b);
@@ -93,8 +97,8 @@ static atas_status rate_of(const atas_backend *be, const char *op, int mode, int
     } else {
         k_peak_fill<<<atas_cu_blocks(na, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, st>>>((float *)a, na);
         if (!same) k_peak_fill<<<atas_cu_blocks(nb, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, st>>>((float *)b, nb);
-        if (bias) k_peak_fill<<<atas_cu_blocks((size_t)m, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, st>>>((float *)bias, m);
     }
+    if (bias) k_peak_fill<<<atas_cu_blocks((size_t)m, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, st>>>((float *)bias, m);
     double best = 0;
     atas_status s = cudaGetLastError() == cudaSuccess
                         ? rate_run(be, op, mode, a, b, c, (const float *)bias, m, n, k, &best)
@@ -112,10 +116,11 @@ extern "C" atas_status atas_cuda_gemm_peak(const atas_backend *be, double *tflop
     return rate_of(be, "gemm_peak", be->precision == ATAS_PREC_BF16 ? RATE_BF16 : RATE_SGEMM, n, n, n, tflops);
 }
 
-/* fp32 buffers: linear_fwd with a bias, the model's own call; bf16 buffers: cublasGemmEx */
+/* linear_fwd with a bias on fp32 buffers, or linear_fwd_h on bf16 buffers: the model's own
+ * calls without and with bf16 storage */
 extern "C" atas_status atas_cuda_gemm_rate(const atas_backend *be, double *tflops, int M, int K, int N,
                                            int bf16_buffers) {
     if (bf16_buffers && be->precision != ATAS_PREC_BF16)
         return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "gemm_rate: bf16 buffers are timed at precision bf16 only");
-    return rate_of(be, "gemm_rate", bf16_buffers ? RATE_BF16 : RATE_LINEAR, N, M, K, tflops);
+    return rate_of(be, "gemm_rate", bf16_buffers ? RATE_LINEAR_H : RATE_LINEAR, N, M, K, tflops);
 }
