@@ -72,20 +72,26 @@ atas_status atas_cuda_colsum_add(const atas_backend *be, float *out, const float
     return atas_cu_col_finish(be, out, part, S, N, op);
 }
 
+/* where cuBLASLt's bias epilogue does not apply: the bias rows first, then the GEMM adds
+ * onto them (as the CPU backend) with *beta = 1; no bias: *beta = 0 */
+static atas_status bias_rows(const atas_backend *be, float *y, const float *b, int M, int N, const char *op,
+                             float *beta) {
+    *beta = 0.0f;
+    if (!b) return ATAS_OK;
+    k_bias_rows<<<atas_cu_blocks((size_t)M * N, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(y, b, M, N);
+    CU_LAUNCHED(op);
+    *beta = 1.0f;
+    return ATAS_OK;
+}
+
 extern "C" atas_status atas_cuda_linear_fwd(const atas_backend *be, float *y, const float *x, const float *W,
                                             const float *b, int M, int K, int N) {
     if (M == 0) return ATAS_OK;
     int done = 0;
     ATAS_CHECK(atas_cu_lt_linear_bias(be, y, x, W, b, M, K, N, 0, &done)); /* one pass: bias in the epilogue */
     if (done) return ATAS_OK;
-    float beta = 0.0f;
-    if (b) {
-        /* bias rows first, then the GEMM adds onto them (as the CPU backend) */
-        k_bias_rows<<<atas_cu_blocks((size_t)M * N, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(y, b, M,
-                                                                                        N);
-        CU_LAUNCHED("linear_fwd bias");
-        beta = 1.0f;
-    }
+    float beta;
+    ATAS_CHECK(bias_rows(be, y, b, M, N, "linear_fwd bias", &beta));
     /* y^T[N,M] = W^T... : op(W buffer [K,N] col-major) = T, x buffer = x^T [K,M] */
     CB_CHECK("linear_fwd", atas_cu_sgemm(be, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &k_one,
                                        W, K, x, K, &beta, y, N));
@@ -122,13 +128,8 @@ extern "C" atas_status atas_cuda_linear_fwd_h(const atas_backend *be, float *y, 
     int done = 0;
     ATAS_CHECK(atas_cu_lt_linear_bias(be, y, x, W, b, M, K, N, 1, &done));
     if (done) return ATAS_OK;
-    float beta = 0.0f;
-    if (b) {
-        k_bias_rows<<<atas_cu_blocks((size_t)M * N, ATAS_CU_THREADS), ATAS_CU_THREADS, 0, atas_cu_stream(be)>>>(y, b, M,
-                                                                                                             N);
-        CU_LAUNCHED("linear_fwd_h bias");
-        beta = 1.0f;
-    }
+    float beta;
+    ATAS_CHECK(bias_rows(be, y, b, M, N, "linear_fwd_h bias", &beta));
     CB_CHECK("linear_fwd_h", gemm_h(be, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &beta, W, K, x, K, y, N));
     return ATAS_OK;
 }
