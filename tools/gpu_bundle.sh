@@ -14,7 +14,7 @@
 #                MPI / PMIx relocation variables; atas-hostlibs links the machine's libcuda,
 #                cuBLAS and NCCL into hostlib/; atas-ldd lists what a program loads, and from where
 #   libexec/     the ELF programs: atas_mpi atas_bench atas_pack atas_inspect atas_config
-#                atas_convert atas_embed test_backend_parity test_model_parity, Open MPI's mpirun (orterun), orted,
+#                atas_convert atas_embed test_backend_parity test_model_parity test_bf16_storage, Open MPI's mpirun (orterun), orted,
 #                ompi_info
 #   lib/glibc/   the loader, libc, libm, ... of this machine (the programs never use the host's)
 #   lib/         every other shared library (HDF5, libconfig, jansson, png, jpeg, OpenBLAS,
@@ -56,11 +56,11 @@ fi
 if grep -q '^ATAS_WITH_CUDA:BOOL=ON' "$BUILD/CMakeCache.txt"; then WITH_CUDA=1; else WITH_CUDA=0; fi
 [ "$WITH_CUDA" = 1 ] || [ "$CPU_OK" = 1 ] || die "$BUILD is not a CUDA build (ATAS_WITH_CUDA=ON), or pass --cpu-ok"
 if [ "$DO_BUILD" = 1 ]; then
-  say "building ${APPS[*]} test_backend_parity_cpu test_model_parity_staged in $BUILD (long the first time on few cores)"
+  say "building ${APPS[*]} test_backend_parity_cpu test_model_parity_staged test_bf16_storage in $BUILD (long the first time on few cores)"
   # regenerate first: make reads its target list before the build checks the CMake files, so a
   # target added since the last configure would be "no rule to make target"
   cmake "$BUILD" >>"$BUILD.configure.log" 2>&1 || die "re-configure failed, see $BUILD.configure.log"
-  cmake --build "$BUILD" -j"${ATAS_BUILD_JOBS:-2}" --target "${APPS[@]}" test_backend_parity_cpu test_model_parity_staged ||
+  cmake --build "$BUILD" -j"${ATAS_BUILD_JOBS:-2}" --target "${APPS[@]}" test_backend_parity_cpu test_model_parity_staged test_bf16_storage ||
     die "build failed in $BUILD"
 fi
 
@@ -78,6 +78,10 @@ ELF+=("$BUILD/tests/test_backend_parity_cpu")
   die "$BUILD has no tests/test_model_parity_staged (configured before it existed): drop --no-build or rebuild"
 cp "$BUILD/tests/test_model_parity_staged" "$B/libexec/test_model_parity"
 ELF+=("$BUILD/tests/test_model_parity_staged")
+[ -f "$BUILD/tests/test_bf16_storage" ] ||
+  die "$BUILD has no tests/test_bf16_storage (configured before it existed): drop --no-build or rebuild"
+cp "$BUILD/tests/test_bf16_storage" "$B/libexec/test_bf16_storage"
+ELF+=("$BUILD/tests/test_bf16_storage")
 # the CUDA backend module: the programs load it with dlopen (from lib/, the carried
 # loader's directory's parent; docs/backend.md), and it brings the CUDA runtime
 if [ -f "$BUILD/libatas_cuda.so" ]; then cp "$BUILD/libatas_cuda.so" "$B/lib/libatas_cuda.so"; ELF+=("$BUILD/libatas_cuda.so"); fi

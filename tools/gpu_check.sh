@@ -186,7 +186,7 @@ step facts info 60 "
 # every library of every program resolves, from the bundle (or the machine's CUDA libraries)
 step libs cpu 60 "
   fail=0
-  for p in atas_mpi atas_bench atas_pack atas_inspect atas_config atas_convert atas_embed test_backend_parity test_model_parity mpirun orted; do
+  for p in atas_mpi atas_bench atas_pack atas_inspect atas_config atas_convert atas_embed test_backend_parity test_model_parity test_bf16_storage mpirun orted; do
     l=\$('$BIN/atas-ldd' \$p 2>&1); r=\$?; echo \"# \$p\"; echo \"\$l\" | sed 's/ (0x.*//'
     if [ \$r != 0 ] || echo \"\$l\" | grep -Eq 'not found|error while loading'; then echo \"\$p: missing libraries\" >'$OUT/note'; fail=1; fi
   done
@@ -200,9 +200,10 @@ step parity_cuda cuda 300 "'$BIN/test_backend_parity' cuda"
 step parity_cuda_bf16 cuda 300 "'$BIN/test_backend_parity' cuda bf16"
 step parity_cuda_tf32 cuda 300 "'$BIN/test_backend_parity' cuda tf32"
 # a whole ViT-B/16 (random init): global and dense embeddings against cpu fp32 by cosine, at fp32
-# and at bf16 (issue 11: global >= 0.9999; tests/test_model_parity.c)
+# and at bf16 (issue 11: global >= 0.9999; tests/test_model_parity.c); then bf16 storage against
+# fp32 storage through the GPU's own GEMM kernels (tests/test_bf16_storage.c, 8u)
 step parity_model cuda 300 "'$BIN/test_model_parity' cuda fp32 && '$BIN/test_model_parity' cuda bf16 --images 4 &&
-  grep -h 'global embeddings' \"\$STEP_LOG\" | tail -1 | sed 's/^/bf16 /' >'$OUT/note'"
+  grep -h 'global embeddings' \"\$STEP_LOG\" | tail -1 | sed 's/^/bf16 /' >'$OUT/note' && '$BIN/test_bf16_storage' cuda"
 
 # ---- a tiny training run on each backend, compared
 TINY="$DATA/configs/tiny.cfg"
