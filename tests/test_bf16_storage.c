@@ -1,17 +1,17 @@
 /* bf16 storage (docs/backend.md "bf16 storage"): a ViT at precision bf16 computes the same
- * with its block GEMMs' inputs stored as bf16 (ln_1, ln_2, the MLP activation, the weights'
- * bf16 copy, dy rounded once per linear backward) as with them stored fp32 and rounded at
- * each GEMM. A small CLIP ViT, random init, one train pass (global + dense) at two
- * resolutions (the model's grid and a resampled one), forward and backward with random
- * upstream gradients, all tensors trainable and then only the last two blocks; the two
- * runs' global and dense outputs and every gradient are compared.
+ * with its block GEMMs' inputs stored as bf16 (CLIP: ln_1, ln_2, the MLP activation; EVA02:
+ * norm1, attn.norm, norm2, mlp.norm; the weights' bf16 copy, dy rounded once per linear
+ * backward) as with them stored fp32 and rounded at each GEMM. A small CLIP ViT and a small
+ * EVA02, random init, one train pass (global + dense) at two resolutions (the model's grid
+ * and a resampled one), forward and backward with random upstream gradients, all tensors
+ * trainable and then only the last two blocks; the two runs' global and dense outputs and
+ * every gradient are compared.
  *   cpu, cpu-staged: bit for bit (the _h ops widen to the values the fp32 ops round to
  *     and run the same GEMM calls).
  *   other backends (cuda, cudaemu): max|a-b| / max|b| <= 8u = 3.1e-2, the bound of a bf16
  *     GEMM output (test_backend_parity): the GEMM kernels of the two paths differ, and a
  *     1e-6 difference before a rounding to bf16 can flip it by one ulp.
- * Also: storage is on by default at bf16, off at fp32 and for EVA02, and refused where
- * it does not apply. Usage: test_bf16_storage BACKEND. Exits 77 when the backend is
+ * Also: storage is on by default at bf16, off at fp32 and refused there. Usage: test_bf16_storage BACKEND. Exits 77 when the backend is
  * unsupported here. */
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +23,17 @@ typedef struct {
     float *glob, *dense, *grads;
 } outputs;
 
-static const atas_vit_config k_cfg = {16, 64, 3, 4, 256, 32, 4, ATAS_ACT_QUICKGELU, 1e-5f, ATAS_VIT_CLIP};
+static const atas_vit_config k_cfgs[2] = {
+    {16, 64, 3, 4, 256, 32, 4, ATAS_ACT_QUICKGELU, 1e-5f, ATAS_VIT_CLIP},
+    {16, 64, 3, 4, 160, 32, 4, ATAS_ACT_GELU, 1e-6f, ATAS_VIT_EVA02}, /* mlp: the SwiGLU hidden width */
+};
 
 /* one train pass at H x W px: forward, backward; outputs downloaded */
-static atas_status run(const atas_backend *be, int storage, int last2, int H, int W, outputs *o) {
-    const int B = 2, E = k_cfg.embed, Np = (H / k_cfg.patch) * (W / k_cfg.patch);
+static atas_status run(const atas_backend *be, const atas_vit_config *cfg, int storage, int last2, int H, int W,
+                       outputs *o) {
+    const int B = 2, E = cfg->embed, Np = (H / cfg->patch) * (W / cfg->patch);
     atas_vit m;
-    ATAS_CHECK(atas_vit_create(&m, &k_cfg, be, 1));
+    ATAS_CHECK(atas_vit_create(&m, cfg, be, 1));
     atas_status st = atas_vit_set_bf16_storage(&m, storage);
     if (st == ATAS_OK) st = atas_vit_init_random(&m, 99);
     if (last2) atas_vit_set_trainable_blocks(&m, 2, 0, 0);
@@ -87,42 +91,41 @@ int main(int argc, char **argv) {
     const int exact = !strcmp(name, "cpu") || !strcmp(name, "cpu-staged");
     const double bound = exact ? 0.0 : 8.0 / 256.0;
 
-    /* the default, and the refusals */
+    /* the default, and the refusal */
     atas_vit m;
-    T_OK(atas_vit_create(&m, &k_cfg, be, 0));
-    T_ASSERT(atas_vit_bf16_storage(&m), "storage is not on by default at bf16");
-    atas_vit_destroy(&m);
-    T_OK(atas_vit_create(&m, &k_cfg, be32, 0));
+    for (int f = 0; f < 2; f++) {
+        T_OK(atas_vit_create(&m, &k_cfgs[f], be, 0));
+        T_ASSERT(atas_vit_bf16_storage(&m), "storage is not on by default at bf16");
+        atas_vit_destroy(&m);
+    }
+    T_OK(atas_vit_create(&m, &k_cfgs[0], be32, 0));
     T_ASSERT(!atas_vit_bf16_storage(&m), "storage is on at fp32");
     T_ASSERT(atas_vit_set_bf16_storage(&m, 1) == ATAS_ERR_UNSUPPORTED, "storage at fp32 not refused");
     printf("refused at fp32: %s\n", atas_error_message());
     atas_vit_destroy(&m);
-    atas_vit_config eva;
-    T_OK(atas_vit_preset("EVA02-B-16", &eva));
-    eva.layers = 1;
-    T_OK(atas_vit_create(&m, &eva, be, 0));
-    T_ASSERT(!atas_vit_bf16_storage(&m), "storage is on for EVA02");
-    atas_vit_destroy(&m);
 
     printf("# bf16 storage against fp32 storage, %s at bf16: max|a-b| / max|b|, bound %g\n", be->name, bound);
-    printf("# %-22s %11s %11s %11s\n", "pass", "global", "dense", "grads");
+    printf("# %-28s %11s %11s %11s\n", "pass", "global", "dense", "grads");
     const int res[2][2] = {{64, 64}, {96, 80}};
+    for (int f = 0; f < 2; f++)
     for (int last2 = 0; last2 < 2; last2++)
         for (int r = 0; r < 2; r++) {
+            const atas_vit_config *cfg = &k_cfgs[f];
             outputs a = {0}, b = {0};
             const int H = res[r][0], W = res[r][1];
-            T_OK(run(be, 1, last2, H, W, &a));
-            T_OK(run(be, 0, last2, H, W, &b));
-            const size_t ng = 2 * (size_t)k_cfg.embed, nd = ng * (H / 16) * (W / 16);
+            T_OK(run(be, cfg, 1, last2, H, W, &a));
+            T_OK(run(be, cfg, 0, last2, H, W, &b));
+            const size_t ng = 2 * (size_t)cfg->embed, nd = ng * (H / 16) * (W / 16);
             size_t np;
             atas_param_info *info;
             int nt;
-            T_OK(atas_vit_param_table(&k_cfg, &info, &nt, &np));
+            T_OK(atas_vit_param_table(cfg, &info, &nt, &np));
             atas_host_free(info);
             const double eg = rel(a.glob, b.glob, ng), ed = rel(a.dense, b.dense, nd), ew = rel(a.grads, b.grads, np);
             char label[64];
-            snprintf(label, sizeof label, "%dx%d %s", H, W, last2 ? "last 2 blocks" : "all trainable");
-            printf("  %-22s %11.3e %11.3e %11.3e\n", label, eg, ed, ew);
+            snprintf(label, sizeof label, "%s %dx%d %s", f ? "EVA02" : "CLIP", H, W,
+                     last2 ? "last 2 blocks" : "all trainable");
+            printf("  %-28s %11.3e %11.3e %11.3e\n", label, eg, ed, ew);
             int ok = eg <= bound && ed <= bound && ew <= bound;
             if (exact)
                 ok = ok && !memcmp(a.glob, b.glob, ng * sizeof(float)) &&

@@ -7,29 +7,38 @@
 #define G(m, idx) atas_vit_g((m), (idx))
 #define PW(m, idx) atas_vit_p((m), (idx))
 #define BLK(l, k) atas_eva_blk((l), (k))
+#define PH(m, idx) ((m)->params_h + (m)->info[idx].offset)
 
 
-/* The MLP in reverse on rows [M]: dout = d(out); adds d x into dx (x = its input).
- * fch, fln, fm, fr: what the forward kept; fca is recomputed. */
-static atas_status mlp_bwd(atas_vit_pass *p, const atas_vit *m, int l, int M, const float *x,
-                           const float *fch, const float *fln, const float *fm, const float *fr,
-                           const float *dout, float *dx) {
+/* The MLP in reverse on rows [M]: dout = d(out); d(its input) into g_dln.
+ * fch, fln, fm, fr: what the forward kept; fca is recomputed. With bf16 storage the block
+ * passes xh and flnh (as bf16) instead of x and fln, as mlp_fwd. */
+static atas_status mlp_bwd(atas_vit_pass *p, const atas_vit *m, int l, int M, const float *x, const atas_bf16 *xh,
+                           const float *fch, const float *fln, const atas_bf16 *flnh, const float *fm, const float *fr,
+                           const float *dout) {
     const atas_backend *be = m->be;
-    const int D = m->cfg.width, F = m->cfg.mlp;
+    const int D = m->cfg.width, F = m->cfg.mlp, w12 = BLK(l, ATAS_EVA_W12_W), w3 = BLK(l, ATAS_EVA_W3_W);
     const size_t MF = (size_t)M * F;
     ATAS_CHECK(be->swiglu_fwd(be, p->fca, fch, M, F));
     ATAS_CHECK(be->zero(be, p->g_dfln, MF * sizeof(float)));
-    ATAS_CHECK(be->linear_bwd(be, p->g_dfln, G(m, BLK(l, ATAS_EVA_W3_W)), G(m, BLK(l, ATAS_EVA_W3_B)), dout, fln,
-                         PW(m, BLK(l, ATAS_EVA_W3_W)), M, F, D));
+    if (flnh)
+        ATAS_CHECK(be->linear_bwd_h(be, p->g_dfln, G(m, w3), G(m, BLK(l, ATAS_EVA_W3_B)), dout, flnh, PH(m, w3), M, F,
+                                    D, p->g_dyh));
+    else
+        ATAS_CHECK(be->linear_bwd(be, p->g_dfln, G(m, w3), G(m, BLK(l, ATAS_EVA_W3_B)), dout, fln, PW(m, w3), M, F,
+                                  D));
     ATAS_CHECK(be->zero(be, p->g_dfca, MF * sizeof(float)));
     ATAS_CHECK(be->layernorm_bwd(be, p->g_dfca, G(m, BLK(l, ATAS_EVA_FLN_W)), G(m, BLK(l, ATAS_EVA_FLN_B)),
                             p->g_dfln, p->fca, PW(m, BLK(l, ATAS_EVA_FLN_W)), fm, fr, M, F));
     ATAS_CHECK(be->zero(be, p->g_dfch, 2 * MF * sizeof(float)));
     ATAS_CHECK(be->swiglu_bwd(be, p->g_dfch, p->g_dfca, fch, M, F));
     ATAS_CHECK(be->zero(be, p->g_dln, (size_t)M * D * sizeof(float)));
-    ATAS_CHECK(be->linear_bwd(be, p->g_dln, G(m, BLK(l, ATAS_EVA_W12_W)), G(m, BLK(l, ATAS_EVA_W12_B)),
-                         p->g_dfch, x, PW(m, BLK(l, ATAS_EVA_W12_W)), M, D, 2 * F));
-    (void)dx;
+    if (xh)
+        ATAS_CHECK(be->linear_bwd_h(be, p->g_dln, G(m, w12), G(m, BLK(l, ATAS_EVA_W12_B)), p->g_dfch, xh,
+                                    PH(m, w12), M, D, 2 * F, p->g_dyh));
+    else
+        ATAS_CHECK(be->linear_bwd(be, p->g_dln, G(m, w12), G(m, BLK(l, ATAS_EVA_W12_B)), p->g_dfch, x, PW(m, w12), M,
+                                  D, 2 * F));
     return ATAS_OK; /* d(norm2 out) is in g_dln */
 }
 
@@ -42,16 +51,25 @@ static atas_status block_bwd(atas_vit_pass *p, const atas_vit *m, int l, float *
     const float *x_in = SLOT(p, res, l, BT * D), *res2 = SLOT(p, res2, l, BT * D);
 
     /* MLP: x_out = res2 + mlp(norm2 res2) */
-    ATAS_CHECK(mlp_bwd(p, m, l, M, SLOT(p, ln2, l, BT * D), SLOT(p, fch, l, BT * 2 * F),
-                  SLOT(p, e_fln, l, BT * F), SLOT(p, e_fln_mean, l, BT), SLOT(p, e_fln_rstd, l, BT),
-                  dx, NULL));
+    const int h = p->h, pw = BLK(l, ATAS_EVA_PROJ_W), qw = BLK(l, ATAS_EVA_QKV_W);
+    if (h)
+        ATAS_CHECK(mlp_bwd(p, m, l, M, NULL, SLOT(p, ln2h, l, BT * D), SLOT(p, fch, l, BT * 2 * F), NULL,
+                           SLOT(p, e_flnh, l, BT * F), SLOT(p, e_fln_mean, l, BT), SLOT(p, e_fln_rstd, l, BT), dx));
+    else
+        ATAS_CHECK(mlp_bwd(p, m, l, M, SLOT(p, ln2, l, BT * D), NULL, SLOT(p, fch, l, BT * 2 * F),
+                           SLOT(p, e_fln, l, BT * F), NULL, SLOT(p, e_fln_mean, l, BT), SLOT(p, e_fln_rstd, l, BT),
+                           dx));
     ATAS_CHECK(be->layernorm_bwd(be, dx, G(m, BLK(l, ATAS_EVA_NORM2_W)), G(m, BLK(l, ATAS_EVA_NORM2_B)),
                             p->g_dln, res2, PW(m, BLK(l, ATAS_EVA_NORM2_W)), SLOT(p, ln2_mean, l, BT),
                             SLOT(p, ln2_rstd, l, BT), M, D));
     /* attention: res2 = x_in + proj(attn.norm(attn(rope(qkv(norm1 x_in))))) */
     ATAS_CHECK(be->zero(be, p->g_dln, BT * D * sizeof(float)));
-    ATAS_CHECK(be->linear_bwd(be, p->g_dln, G(m, BLK(l, ATAS_EVA_PROJ_W)), G(m, BLK(l, ATAS_EVA_PROJ_B)), dx,
-                         SLOT(p, e_iln, l, BT * D), PW(m, BLK(l, ATAS_EVA_PROJ_W)), M, D, D));
+    if (h)
+        ATAS_CHECK(be->linear_bwd_h(be, p->g_dln, G(m, pw), G(m, BLK(l, ATAS_EVA_PROJ_B)), dx,
+                                    SLOT(p, e_ilnh, l, BT * D), PH(m, pw), M, D, D, p->g_dyh));
+    else
+        ATAS_CHECK(be->linear_bwd(be, p->g_dln, G(m, pw), G(m, BLK(l, ATAS_EVA_PROJ_B)), dx,
+                                  SLOT(p, e_iln, l, BT * D), PW(m, pw), M, D, D));
     const float *atty = SLOT(p, atty, l, BT * D);
     ATAS_CHECK(be->zero(be, p->g_datty, BT * D * sizeof(float)));
     ATAS_CHECK(be->layernorm_bwd(be, p->g_datty, G(m, BLK(l, ATAS_EVA_ILN_W)), G(m, BLK(l, ATAS_EVA_ILN_B)),
@@ -69,9 +87,12 @@ static atas_status block_bwd(atas_vit_pass *p, const atas_vit *m, int l, float *
     float *lw = G(m, BLK(l, ATAS_EVA_NORM1_W)), *lb = G(m, BLK(l, ATAS_EVA_NORM1_B));
     const int need_dln = need_dx || lw || lb;
     if (need_dln) ATAS_CHECK(be->zero(be, p->g_dln, BT * D * sizeof(float)));
-    ATAS_CHECK(be->linear_bwd(be, need_dln ? p->g_dln : NULL, G(m, BLK(l, ATAS_EVA_QKV_W)),
-                         (gq || gv) ? p->g_dbias3 : NULL, p->g_dqkv2, SLOT(p, ln1, l, BT * D),
-                         PW(m, BLK(l, ATAS_EVA_QKV_W)), M, D, 3 * D));
+    if (h)
+        ATAS_CHECK(be->linear_bwd_h(be, need_dln ? p->g_dln : NULL, G(m, qw), (gq || gv) ? p->g_dbias3 : NULL,
+                                    p->g_dqkv2, SLOT(p, ln1h, l, BT * D), PH(m, qw), M, D, 3 * D, p->g_dyh));
+    else
+        ATAS_CHECK(be->linear_bwd(be, need_dln ? p->g_dln : NULL, G(m, qw), (gq || gv) ? p->g_dbias3 : NULL,
+                                  p->g_dqkv2, SLOT(p, ln1, l, BT * D), PW(m, qw), M, D, 3 * D));
     if (gq) ATAS_CHECK(be->axpy(be, gq, 1.0f, p->g_dbias3, (size_t)D));
     if (gv) ATAS_CHECK(be->axpy(be, gv, 1.0f, p->g_dbias3 + 2 * D, (size_t)D));
     if (need_dln)
@@ -100,7 +121,7 @@ static atas_status dense_bwd(atas_vit_pass *p, const atas_vit *m, const float *d
                             PW(m, atas_eva_tail(L, ATAS_EVA_NORM_W)), p->d_lnp_mean, p->d_lnp_rstd, M,
                             D));
     /* x2 = x1 + mlp(norm2 x1): dx2 becomes d x1 */
-    ATAS_CHECK(mlp_bwd(p, m, l, M, p->d_ln2, p->d_fch, p->d_fln, p->d_fln_mean, p->d_fln_rstd, dx2, NULL));
+    ATAS_CHECK(mlp_bwd(p, m, l, M, p->d_ln2, NULL, p->d_fch, p->d_fln, NULL, p->d_fln_mean, p->d_fln_rstd, dx2));
     ATAS_CHECK(be->layernorm_bwd(be, dx2, G(m, BLK(l, ATAS_EVA_NORM2_W)), G(m, BLK(l, ATAS_EVA_NORM2_B)),
                             p->g_dln, p->d_x1, PW(m, BLK(l, ATAS_EVA_NORM2_W)), p->d_ln2_mean,
                             p->d_ln2_rstd, M, D));

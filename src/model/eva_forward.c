@@ -8,6 +8,7 @@
 #define SLOT(p, buf, l, per) ((p)->buf + ((p)->train ? (size_t)(l) * (per) : 0))
 #define PW(m, idx) atas_vit_p((m), (idx))
 #define BLK(l, k) atas_eva_blk((l), (k))
+#define PH(m, idx) ((m)->params_h + (m)->info[idx].offset)
 
 /* the bias of the fused q|k|v projection: q_bias | 0 | v_bias */
 static atas_status pack_bias3(atas_vit_pass *p, const atas_vit *m, int l) {
@@ -19,67 +20,94 @@ static atas_status pack_bias3(atas_vit_pass *p, const atas_vit *m, int l) {
     return ATAS_OK;
 }
 
-/* the SwiGLU MLP with its inner norm on rows [M]: out = fc2(norm(swiglu(w12 x))) */
-static atas_status mlp_fwd(const atas_vit *m, int l, int M, const float *x, float *fch, float *fca,
-                           float *fln, float *fm, float *fr, float *out) {
+/* the SwiGLU MLP with its inner norm on rows [M]: out = fc2(norm(swiglu(w12 x))). With bf16
+ * storage the block passes xh and flnh (its input and the inner norm's output as bf16) and
+ * the GEMMs read them and the weights' bf16 copy; the dense path passes x and fln. */
+static atas_status mlp_fwd(const atas_vit *m, int l, int M, const float *x, const atas_bf16 *xh, float *fch,
+                           float *fca, float *fln, atas_bf16 *flnh, float *fm, float *fr, float *out) {
     const atas_backend *be = m->be;
     const atas_vit_config *c = &m->cfg;
-    const int D = c->width, F = c->mlp;
-    ATAS_CHECK(be->linear_fwd(be, fch, x, PW(m, BLK(l, ATAS_EVA_W12_W)), PW(m, BLK(l, ATAS_EVA_W12_B)), M, D,
-                         2 * F));
+    const int D = c->width, F = c->mlp, w12 = BLK(l, ATAS_EVA_W12_W), w3 = BLK(l, ATAS_EVA_W3_W);
+    const float *b12 = PW(m, BLK(l, ATAS_EVA_W12_B)), *b3 = PW(m, BLK(l, ATAS_EVA_W3_B));
+    const float *nw = PW(m, BLK(l, ATAS_EVA_FLN_W)), *nb = PW(m, BLK(l, ATAS_EVA_FLN_B));
+    if (xh) ATAS_CHECK(be->linear_fwd_h(be, fch, xh, PH(m, w12), b12, M, D, 2 * F));
+    else ATAS_CHECK(be->linear_fwd(be, fch, x, PW(m, w12), b12, M, D, 2 * F));
     ATAS_CHECK(be->swiglu_fwd(be, fca, fch, M, F));
-    ATAS_CHECK(be->layernorm_fwd(be, fln, fm, fr, fca, PW(m, BLK(l, ATAS_EVA_FLN_W)),
-                            PW(m, BLK(l, ATAS_EVA_FLN_B)), M, F, c->ln_eps));
-    ATAS_CHECK(be->linear_fwd(be, out, fln, PW(m, BLK(l, ATAS_EVA_W3_W)), PW(m, BLK(l, ATAS_EVA_W3_B)), M, F,
-                         D));
+    if (flnh) {
+        ATAS_CHECK(be->layernorm_fwd_h(be, flnh, fm, fr, fca, nw, nb, M, F, c->ln_eps));
+        ATAS_CHECK(be->linear_fwd_h(be, out, flnh, PH(m, w3), b3, M, F, D));
+    } else {
+        ATAS_CHECK(be->layernorm_fwd(be, fln, fm, fr, fca, nw, nb, M, F, c->ln_eps));
+        ATAS_CHECK(be->linear_fwd(be, out, fln, PW(m, w3), b3, M, F, D));
+    }
     return ATAS_OK;
 }
 
+/* a bf16 slot (bf16 storage), NULL in an fp32 pass */
+#define SLOT_H(p, buf, l, per) ((p)->h ? SLOT(p, buf, l, per) : NULL)
+/* With bf16 storage (p->h) norm1, attn.norm, norm2 and mlp.norm write bf16 and the four
+ * block GEMMs read them and the weights' bf16 copy (docs/backend.md "bf16 storage"). */
 static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const float *x_in,
                              float *x_out) {
     const atas_backend *be = m->be;
     const atas_vit_config *c = &m->cfg;
-    const int D = c->width, F = c->mlp, nh = c->heads, M = p->B * p->T, tr = p->train;
+    const int D = c->width, F = c->mlp, nh = c->heads, M = p->B * p->T, tr = p->train, h = p->h;
     const size_t BT = (size_t)M;
-    float *ln1 = SLOT(p, ln1, l, BT * D), *qkv = SLOT(p, qkv, l, BT * 3 * D);
-    float *atty = SLOT(p, atty, l, BT * D), *iln = SLOT(p, e_iln, l, BT * D);
-    float *ln2 = SLOT(p, ln2, l, BT * D), *fch = SLOT(p, fch, l, BT * 2 * F);
-    float *fln = SLOT(p, e_fln, l, BT * F);
+    float *ln1 = h ? NULL : SLOT(p, ln1, l, BT * D), *qkv = SLOT(p, qkv, l, BT * 3 * D);
+    float *atty = SLOT(p, atty, l, BT * D), *iln = h ? NULL : SLOT(p, e_iln, l, BT * D);
+    float *ln2 = h ? NULL : SLOT(p, ln2, l, BT * D), *fch = SLOT(p, fch, l, BT * 2 * F);
+    float *fln = h ? NULL : SLOT(p, e_fln, l, BT * F);
+    atas_bf16 *ln1h = SLOT_H(p, ln1h, l, BT * D), *ilnh = SLOT_H(p, e_ilnh, l, BT * D);
+    atas_bf16 *ln2h = SLOT_H(p, ln2h, l, BT * D), *flnh = SLOT_H(p, e_flnh, l, BT * F);
     float *m1 = tr ? SLOT(p, ln1_mean, l, BT) : NULL, *r1 = tr ? SLOT(p, ln1_rstd, l, BT) : NULL;
     float *mi = tr ? SLOT(p, e_iln_mean, l, BT) : NULL, *ri = tr ? SLOT(p, e_iln_rstd, l, BT) : NULL;
     float *m2 = tr ? SLOT(p, ln2_mean, l, BT) : NULL, *r2 = tr ? SLOT(p, ln2_rstd, l, BT) : NULL;
     float *mf = tr ? SLOT(p, e_fln_mean, l, BT) : NULL, *rf = tr ? SLOT(p, e_fln_rstd, l, BT) : NULL;
     float *lse = tr ? SLOT(p, lse, l, (size_t)p->B * nh * p->T) : NULL;
     float *res2 = tr ? SLOT(p, res2, l, BT * D) : x_out;
+    const int qw = BLK(l, ATAS_EVA_QKV_W), pw = BLK(l, ATAS_EVA_PROJ_W);
+    const float *w1 = PW(m, BLK(l, ATAS_EVA_NORM1_W)), *b1 = PW(m, BLK(l, ATAS_EVA_NORM1_B));
+    const float *wi = PW(m, BLK(l, ATAS_EVA_ILN_W)), *bi = PW(m, BLK(l, ATAS_EVA_ILN_B));
+    const float *w2 = PW(m, BLK(l, ATAS_EVA_NORM2_W)), *b2 = PW(m, BLK(l, ATAS_EVA_NORM2_B));
+    const float *pb = PW(m, BLK(l, ATAS_EVA_PROJ_B));
 
-    if (!atas_vit_ln1_from_prev(m, l))
-        ATAS_CHECK(be->layernorm_fwd(be, ln1, m1, r1, x_in, PW(m, BLK(l, ATAS_EVA_NORM1_W)),
-                                     PW(m, BLK(l, ATAS_EVA_NORM1_B)), M, D, c->ln_eps));
+    if (!atas_vit_ln1_from_prev(m, l)) {
+        if (h) ATAS_CHECK(be->layernorm_fwd_h(be, ln1h, m1, r1, x_in, w1, b1, M, D, c->ln_eps));
+        else ATAS_CHECK(be->layernorm_fwd(be, ln1, m1, r1, x_in, w1, b1, M, D, c->ln_eps));
+    }
     ATAS_CHECK(pack_bias3(p, m, l));
-    ATAS_CHECK(be->linear_fwd(be, qkv, ln1, PW(m, BLK(l, ATAS_EVA_QKV_W)), p->e_bias3, M, D, 3 * D));
+    if (h) ATAS_CHECK(be->linear_fwd_h(be, qkv, ln1h, PH(m, qw), p->e_bias3, M, D, 3 * D));
+    else ATAS_CHECK(be->linear_fwd(be, qkv, ln1, PW(m, qw), p->e_bias3, M, D, 3 * D));
     /* q and k (2H heads) of the patch tokens turned in place */
     ATAS_CHECK(be->rope_fwd(be, qkv, qkv, p->B, p->gh, p->gw, 3 * D, 2 * nh, D / nh, ATAS_EVA_ROPE_REF,
                        ATAS_EVA_ROPE_THETA));
     ATAS_CHECK(be->attention_fwd(be, atty, lse, qkv, p->B, p->T, nh, D / nh, p->attn_ws));
-    ATAS_CHECK(be->layernorm_fwd(be, iln, mi, ri, atty, PW(m, BLK(l, ATAS_EVA_ILN_W)),
-                            PW(m, BLK(l, ATAS_EVA_ILN_B)), M, D, c->ln_eps));
     float *proj = tr ? res2 : p->tmp;
-    ATAS_CHECK(be->linear_fwd(be, proj, iln, PW(m, BLK(l, ATAS_EVA_PROJ_W)), PW(m, BLK(l, ATAS_EVA_PROJ_B)), M,
-                         D, D));
-    ATAS_CHECK(be->add_layernorm_fwd(be, res2, ln2, m2, r2, proj, x_in, PW(m, BLK(l, ATAS_EVA_NORM2_W)),
-                                     PW(m, BLK(l, ATAS_EVA_NORM2_B)), M, D, c->ln_eps));
+    if (h) {
+        ATAS_CHECK(be->layernorm_fwd_h(be, ilnh, mi, ri, atty, wi, bi, M, D, c->ln_eps));
+        ATAS_CHECK(be->linear_fwd_h(be, proj, ilnh, PH(m, pw), pb, M, D, D));
+        ATAS_CHECK(be->add_layernorm_fwd_h(be, res2, ln2h, m2, r2, proj, x_in, w2, b2, M, D, c->ln_eps));
+    } else {
+        ATAS_CHECK(be->layernorm_fwd(be, iln, mi, ri, atty, wi, bi, M, D, c->ln_eps));
+        ATAS_CHECK(be->linear_fwd(be, proj, iln, PW(m, pw), pb, M, D, D));
+        ATAS_CHECK(be->add_layernorm_fwd(be, res2, ln2, m2, r2, proj, x_in, w2, b2, M, D, c->ln_eps));
+    }
     float *mlp = tr ? x_out : p->tmp;
-    ATAS_CHECK(mlp_fwd(m, l, M, ln2, fch, p->fca, fln, mf, rf, mlp));
+    ATAS_CHECK(mlp_fwd(m, l, M, ln2, ln2h, fch, p->fca, fln, flnh, mf, rf, mlp));
     if (!atas_vit_ln1_from_prev(m, l + 1)) {
         ATAS_CHECK(be->add(be, x_out, mlp, res2, BT * D));
         return ATAS_OK;
     }
     /* the next block's norm1 with this residual add (vit_family.h) */
     const int n = l + 1;
-    ATAS_CHECK(be->add_layernorm_fwd(be, x_out, SLOT(p, ln1, n, BT * D), tr ? SLOT(p, ln1_mean, n, BT) : NULL,
-                                     tr ? SLOT(p, ln1_rstd, n, BT) : NULL, mlp, res2,
-                                     PW(m, BLK(n, ATAS_EVA_NORM1_W)), PW(m, BLK(n, ATAS_EVA_NORM1_B)), M, D,
-                                     c->ln_eps));
+    float *nm = tr ? SLOT(p, ln1_mean, n, BT) : NULL, *nr = tr ? SLOT(p, ln1_rstd, n, BT) : NULL;
+    const float *nw = PW(m, BLK(n, ATAS_EVA_NORM1_W)), *nb = PW(m, BLK(n, ATAS_EVA_NORM1_B));
+    if (h)
+        ATAS_CHECK(be->add_layernorm_fwd_h(be, x_out, SLOT(p, ln1h, n, BT * D), nm, nr, mlp, res2, nw, nb, M, D,
+                                           c->ln_eps));
+    else
+        ATAS_CHECK(be->add_layernorm_fwd(be, x_out, SLOT(p, ln1, n, BT * D), nm, nr, mlp, res2, nw, nb, M, D,
+                                         c->ln_eps));
     return ATAS_OK;
 }
 
@@ -105,7 +133,7 @@ static atas_status dense_fwd(atas_vit_pass *p, const atas_vit *m, const float *x
                                      p->d_x1, p->d_x, PW(m, BLK(l, ATAS_EVA_NORM2_W)),
                                      PW(m, BLK(l, ATAS_EVA_NORM2_B)), M, D, c->ln_eps));
     /* inference reuses the full-sequence MLP buffer (B*Np <= B*T rows) */
-    ATAS_CHECK(mlp_fwd(m, l, M, p->d_ln2, tr ? p->d_fch : p->fch, p->fca, p->d_fln,
+    ATAS_CHECK(mlp_fwd(m, l, M, p->d_ln2, NULL, tr ? p->d_fch : p->fch, p->fca, p->d_fln, NULL,
                   tr ? p->d_fln_mean : NULL, tr ? p->d_fln_rstd : NULL, p->d_x2));
     ATAS_CHECK(be->add_layernorm_fwd(be, p->d_x2, p->d_lnp, tr ? p->d_lnp_mean : NULL, tr ? p->d_lnp_rstd : NULL,
                                      p->d_x2, p->d_x1, PW(m, atas_eva_tail(L, ATAS_EVA_NORM_W)),

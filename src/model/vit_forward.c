@@ -130,11 +130,11 @@ atas_status atas_vit_forward(atas_vit_pass *p, const atas_vit *m, const float *i
     const int D = c->width, P = c->patch;
     const size_t BT = (size_t)p->B * p->T;
     ATAS_REQUIRE(be == p->be, "pass and model use different backends");
-    if (c->family == ATAS_VIT_EVA02) return atas_eva_forward(p, m, images);
     ATAS_REQUIRE(p->h == atas_vit_bf16_storage(m), "pass and model disagree on bf16 storage");
     /* the weights' bf16 copy, from the fp32 master as it is now (one pass over the
      * parameters, ~0.5 ms for ViT-L/14 on an H100-class GPU) */
     if (p->h) ATAS_CHECK(be->cast_bf16(be, m->params_h, m->params, m->nparams));
+    if (c->family == ATAS_VIT_EVA02) return atas_eva_forward(p, m, images);
 
     ATAS_CHECK(be->patchify(be, p->patches, images, p->B, p->H, p->W, P));
     ATAS_CHECK(be->linear_fwd(be, p->pe, p->patches, atas_vit_p(m, ATAS_VIT_CONV1), NULL, p->B * p->Np,

@@ -60,7 +60,7 @@ atas_status atas_vit_create(atas_vit *m, const atas_vit_config *cfg, const atas_
     if (with_grads) ATAS_CHECK(be->alloc(be, (void **)&m->grads, m->nparams * sizeof(float), "gradients"));
     atas_vit_set_trainable_all(m, with_grads);
     const char *env = getenv("ATAS_BF16_STORAGE");
-    if (be->precision == ATAS_PREC_BF16 && cfg->family != ATAS_VIT_EVA02 && !(env && strcmp(env, "0") == 0))
+    if (be->precision == ATAS_PREC_BF16 && !(env && strcmp(env, "0") == 0))
         ATAS_CHECK(atas_vit_set_bf16_storage(m, 1));
     return ATAS_OK;
 }
@@ -73,10 +73,9 @@ atas_status atas_vit_set_bf16_storage(atas_vit *m, int on) {
         return ATAS_OK;
     }
     if (m->params_h) return ATAS_OK;
-    if (be->precision != ATAS_PREC_BF16 || m->cfg.family == ATAS_VIT_EVA02)
-        return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "bf16 storage needs a CLIP-family ViT on a backend at precision bf16 "
-                                              "(this one: %s at %s)",
-                        m->cfg.family == ATAS_VIT_EVA02 ? "EVA02" : "CLIP", atas_precision_name(be->precision));
+    if (be->precision != ATAS_PREC_BF16)
+        return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "bf16 storage needs a backend at precision bf16 (this one: %s at %s)",
+                        be->name, atas_precision_name(be->precision));
     return be->alloc(be, (void **)&m->params_h, m->nparams * sizeof(atas_bf16), "parameters (bf16 copy)");
 }
 

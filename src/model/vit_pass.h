@@ -7,8 +7,8 @@
 struct atas_vit_pass {
     int B, H, W, gh, gw, Np, T;
     int outputs, train;
-    int h; /* bf16 storage (the model's params_h at creation): ln1h, ln2h, fcah replace
-            * ln1, ln2, fca in the blocks, whose GEMMs read bf16 (docs/backend.md) */
+    int h; /* bf16 storage (the model's params_h at creation): the *h buffers replace their
+            * fp32 namesakes in the blocks, whose GEMMs read bf16 (docs/backend.md) */
     int nblk; /* blocks run on the full sequence: L with a global output, else L-1 */
     size_t bytes;
     const atas_backend *be;
@@ -29,8 +29,9 @@ struct atas_vit_pass {
         *fch;
     float *fca;     /* [B,T,Hm] activation output (recomputed in the backward); with bf16
                      * storage only the dense path's [B,Np,Hm] */
-    atas_bf16 *ln1h, *ln2h, *fcah; /* bf16 storage: as ln1, ln2, fca */
-    atas_bf16 *g_dyh;              /* bf16 storage, train: a GEMM's dy as bf16 [B,T,max(3D,Hm)] */
+    atas_bf16 *ln1h, *ln2h, *fcah; /* bf16 storage: as ln1, ln2, fca (CLIP) */
+    atas_bf16 *e_ilnh, *e_flnh;    /* bf16 storage, EVA02: as e_iln, e_fln (ln1h, ln2h too) */
+    atas_bf16 *g_dyh;              /* bf16 storage, train: a GEMM's dy as bf16 [B,T,widest output] */
     float *tmp;     /* [B,T,D] inference: projection output before the residual add */
     void *attn_ws;
     void *rs_plan;  /* the positional embedding's resample tables, built at creation

@@ -143,11 +143,11 @@ atas_status atas_vit_create(atas_vit *m, const atas_vit_config *cfg, const atas_
                             int with_grads);
 void atas_vit_destroy(atas_vit *m);
 int atas_vit_find(const atas_vit *m, const char *name); /* -1 when absent */
-/* bf16 storage (docs/backend.md "bf16 storage"): on by default for the CLIP family on a
- * backend at precision bf16 (ATAS_BF16_STORAGE=0 in the environment turns the default
- * off); passes created afterwards store the block GEMMs' inputs as bf16 and read the
- * weights from a bf16 copy. Same results as off on the CPU, bit for bit. Returns
- * ATAS_ERR_UNSUPPORTED for on with another family or precision. */
+/* bf16 storage (docs/backend.md "bf16 storage"): on by default on a backend at precision
+ * bf16 (ATAS_BF16_STORAGE=0 in the environment turns the default off); passes created
+ * afterwards store the block GEMMs' inputs as bf16 and read the weights from a bf16 copy.
+ * Same results as off on the CPU, bit for bit. Returns ATAS_ERR_UNSUPPORTED for on at
+ * another precision. */
 atas_status atas_vit_set_bf16_storage(atas_vit *m, int on);
 static inline int atas_vit_bf16_storage(const atas_vit *m) { return m->params_h != NULL; }
 static inline float *atas_vit_p(const atas_vit *m, int idx) { return m->params + m->info[idx].offset; }
