@@ -2,10 +2,10 @@
  * with its block GEMMs' inputs stored as bf16 (CLIP: ln_1, ln_2, the MLP activation; EVA02:
  * norm1, attn.norm, norm2, mlp.norm; the weights' bf16 copy, dy rounded once per linear
  * backward) as with them stored fp32 and rounded at each GEMM. A small CLIP ViT and a small
- * EVA02, random init, one train pass (global + dense) at two resolutions (the model's grid
+ * EVA02, random init: train passes (global + dense) at two resolutions (the model's grid
  * and a resampled one), forward and backward with random upstream gradients, all tensors
- * trainable and then only the last two blocks; the two runs' global and dense outputs and
- * every gradient are compared.
+ * trainable and then only the last two blocks; inference passes with both outputs, the
+ * global alone and the dense alone. The two runs' outputs and every gradient are compared.
  *   cpu, cpu-staged: bit for bit (the _h ops widen to the values the fp32 ops round to
  *     and run the same GEMM calls).
  *   other backends (cuda, cudaemu): max|a-b| / max|b| <= 8u = 3.1e-2, the bound of a bf16
@@ -28,12 +28,13 @@ static const atas_vit_config k_cfgs[2] = {
     {16, 64, 3, 4, 160, 32, 4, ATAS_ACT_GELU, 1e-6f, ATAS_VIT_EVA02}, /* mlp: the SwiGLU hidden width */
 };
 
-/* one train pass at H x W px: forward, backward; outputs downloaded */
+/* one pass at H x W px: forward (and with train, backward); its outputs downloaded (what
+ * it does not compute stays zero) */
 static atas_status run(const atas_backend *be, const atas_vit_config *cfg, int storage, int last2, int H, int W,
-                       outputs *o) {
+                       int train, int outs, outputs *o) {
     const int B = 2, E = cfg->embed, Np = (H / cfg->patch) * (W / cfg->patch);
     atas_vit m;
-    ATAS_CHECK(atas_vit_create(&m, cfg, be, 1));
+    ATAS_CHECK(atas_vit_create(&m, cfg, be, train));
     atas_status st = atas_vit_set_bf16_storage(&m, storage);
     if (st == ATAS_OK) st = atas_vit_init_random(&m, 99);
     if (last2) atas_vit_set_trainable_blocks(&m, 2, 0, 0);
@@ -45,20 +46,24 @@ static atas_status run(const atas_backend *be, const atas_vit_config *cfg, int s
     if (st == ATAS_OK) {
         atas_rng rng = atas_rng_stream(5, (uint64_t)H, 0);
         for (size_t i = 0; i < img + ng + nd; i++) h[i] = atas_rng_normal(&rng);
-        st = atas_vit_pass_create(&p, &m, B, H, W, ATAS_OUT_GLOBAL | ATAS_OUT_DENSE, 1);
+        st = atas_vit_pass_create(&p, &m, B, H, W, outs, train);
     }
     if (st == ATAS_OK) st = be->alloc(be, &d, (img + ng + nd) * sizeof(float), "inputs");
     if (st == ATAS_OK) st = be->upload(be, d, h, (img + ng + nd) * sizeof(float));
-    if (st == ATAS_OK) st = atas_vit_zero_grads(&m);
+    if (st == ATAS_OK && train) st = atas_vit_zero_grads(&m);
     if (st == ATAS_OK) st = atas_vit_forward(p, &m, d);
-    if (st == ATAS_OK) st = atas_vit_backward(p, &m, (float *)d + img, (float *)d + img + ng);
+    if (st == ATAS_OK && train)
+        st = atas_vit_backward(p, &m, (outs & ATAS_OUT_GLOBAL) ? (float *)d + img : NULL,
+                               (outs & ATAS_OUT_DENSE) ? (float *)d + img + ng : NULL);
     if (st == ATAS_OK) st = be->sync(be);
-    o->glob = malloc(ng * sizeof(float)), o->dense = malloc(nd * sizeof(float));
-    o->grads = malloc(m.nparams * sizeof(float));
+    o->glob = calloc(ng, sizeof(float)), o->dense = calloc(nd, sizeof(float));
+    o->grads = calloc(m.nparams, sizeof(float));
     if (st == ATAS_OK && !(o->glob && o->dense && o->grads)) st = ATAS_ERR(ATAS_ERR_NOMEM, "host outputs");
-    if (st == ATAS_OK) st = be->download(be, o->glob, atas_vit_global(p), ng * sizeof(float));
-    if (st == ATAS_OK) st = be->download(be, o->dense, atas_vit_dense(p), nd * sizeof(float));
-    if (st == ATAS_OK) st = be->download(be, o->grads, m.grads, m.nparams * sizeof(float));
+    if (st == ATAS_OK && (outs & ATAS_OUT_GLOBAL))
+        st = be->download(be, o->glob, atas_vit_global(p), ng * sizeof(float));
+    if (st == ATAS_OK && (outs & ATAS_OUT_DENSE))
+        st = be->download(be, o->dense, atas_vit_dense(p), nd * sizeof(float));
+    if (st == ATAS_OK && train) st = be->download(be, o->grads, m.grads, m.nparams * sizeof(float));
     if (d) be->free(be, d);
     free(h);
     atas_vit_pass_destroy(p);
@@ -77,9 +82,16 @@ static double rel(const float *a, const float *b, size_t n) {
     return den > 0 ? num / den : num;
 }
 
+static int nonzero(const float *a, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != 0.0f) return 1;
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *name = argc > 1 ? argv[1] : "cpu";
     atas_log_set_level(ATAS_LOG_WARN);
+    unsetenv("ATAS_BF16_STORAGE"); /* the default is part of what is tested */
     const atas_backend *be = NULL, *be32 = NULL;
     atas_status st = atas_backend_get_precision(name, ATAS_PREC_BF16, &be);
     if (st == ATAS_ERR_UNSUPPORTED) {
@@ -105,16 +117,26 @@ int main(int argc, char **argv) {
     atas_vit_destroy(&m);
 
     printf("# bf16 storage against fp32 storage, %s at bf16: max|a-b| / max|b|, bound %g\n", be->name, bound);
-    printf("# %-28s %11s %11s %11s\n", "pass", "global", "dense", "grads");
-    const int res[2][2] = {{64, 64}, {96, 80}};
+    printf("# %-36s %11s %11s %11s\n", "pass", "global", "dense", "grads");
+    /* train passes at the model's grid and a resampled one, all trainable and the last two
+     * blocks; inference passes (buffers reused across blocks, aliased in place) with both
+     * outputs, the global alone and the dense alone */
+    static const struct { int H, W, train, last2, outs; const char *what; } kinds[] = {
+        {64, 64, 1, 0, ATAS_OUT_GLOBAL | ATAS_OUT_DENSE, "train, all trainable"},
+        {96, 80, 1, 0, ATAS_OUT_GLOBAL | ATAS_OUT_DENSE, "train, all trainable"},
+        {64, 64, 1, 1, ATAS_OUT_GLOBAL | ATAS_OUT_DENSE, "train, last 2 blocks"},
+        {96, 80, 1, 1, ATAS_OUT_GLOBAL | ATAS_OUT_DENSE, "train, last 2 blocks"},
+        {96, 80, 0, 0, ATAS_OUT_GLOBAL | ATAS_OUT_DENSE, "inference"},
+        {96, 80, 0, 0, ATAS_OUT_GLOBAL, "inference, global"},
+        {96, 80, 0, 0, ATAS_OUT_DENSE, "inference, dense"},
+    };
     for (int f = 0; f < 2; f++)
-    for (int last2 = 0; last2 < 2; last2++)
-        for (int r = 0; r < 2; r++) {
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
             const atas_vit_config *cfg = &k_cfgs[f];
+            const int H = kinds[k].H, W = kinds[k].W;
             outputs a = {0}, b = {0};
-            const int H = res[r][0], W = res[r][1];
-            T_OK(run(be, cfg, 1, last2, H, W, &a));
-            T_OK(run(be, cfg, 0, last2, H, W, &b));
+            T_OK(run(be, cfg, 1, kinds[k].last2, H, W, kinds[k].train, kinds[k].outs, &a));
+            T_OK(run(be, cfg, 0, kinds[k].last2, H, W, kinds[k].train, kinds[k].outs, &b));
             const size_t ng = 2 * (size_t)cfg->embed, nd = ng * (H / 16) * (W / 16);
             size_t np;
             atas_param_info *info;
@@ -123,14 +145,18 @@ int main(int argc, char **argv) {
             atas_host_free(info);
             const double eg = rel(a.glob, b.glob, ng), ed = rel(a.dense, b.dense, nd), ew = rel(a.grads, b.grads, np);
             char label[64];
-            snprintf(label, sizeof label, "%s %dx%d %s", f ? "EVA02" : "CLIP", H, W,
-                     last2 ? "last 2 blocks" : "all trainable");
-            printf("  %-28s %11.3e %11.3e %11.3e\n", label, eg, ed, ew);
+            snprintf(label, sizeof label, "%s %dx%d %s", f ? "EVA02" : "CLIP", H, W, kinds[k].what);
+            printf("  %-36s %11.3e %11.3e %11.3e\n", label, eg, ed, ew);
             int ok = eg <= bound && ed <= bound && ew <= bound;
             if (exact)
                 ok = ok && !memcmp(a.glob, b.glob, ng * sizeof(float)) &&
                      !memcmp(a.dense, b.dense, nd * sizeof(float)) && !memcmp(a.grads, b.grads, np * sizeof(float));
             T_ASSERT(ok, "%s: bf16 storage differs from fp32 storage beyond %g", label, bound);
+            /* what the pass computes is there (equal zeros would prove nothing) */
+            T_ASSERT((!(kinds[k].outs & ATAS_OUT_GLOBAL) || nonzero(b.glob, ng)) &&
+                         (!(kinds[k].outs & ATAS_OUT_DENSE) || nonzero(b.dense, nd)) &&
+                         (!kinds[k].train || nonzero(b.grads, np)),
+                     "%s: an output or the gradients are all zero", label);
             free(a.glob), free(a.dense), free(a.grads), free(b.glob), free(b.dense), free(b.grads);
         }
     atas_backend_release(be);

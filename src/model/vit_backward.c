@@ -150,6 +150,7 @@ atas_status atas_vit_backward(atas_vit_pass *p, const atas_vit *m, const float *
     const size_t BT = (size_t)p->B * p->T;
     ATAS_REQUIRE(p->train, "backward needs a pass created with train = 1");
     ATAS_REQUIRE(m->grads, "backward needs a model with gradients");
+    ATAS_REQUIRE(p->h == atas_vit_bf16_storage(m), "pass and model disagree on bf16 storage");
     if (c->family == ATAS_VIT_EVA02) return atas_eva_backward(p, m, dglobal, ddense);
     int embed;
     ATAS_CHECK(atas_vit_backward_blocks(p, m, dglobal, ddense, &vit_family, &embed));

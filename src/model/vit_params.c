@@ -76,7 +76,9 @@ atas_status atas_vit_set_bf16_storage(atas_vit *m, int on) {
     if (be->precision != ATAS_PREC_BF16)
         return ATAS_ERR(ATAS_ERR_UNSUPPORTED, "bf16 storage needs a backend at precision bf16 (this one: %s at %s)",
                         be->name, atas_precision_name(be->precision));
-    return be->alloc(be, (void **)&m->params_h, m->nparams * sizeof(atas_bf16), "parameters (bf16 copy)");
+    ATAS_CHECK(be->alloc(be, (void **)&m->params_h, m->nparams * sizeof(atas_bf16), "parameters (bf16 copy)"));
+    /* valid from the start (every forward refreshes it again) */
+    return be->cast_bf16(be, m->params_h, m->params, m->nparams);
 }
 
 void atas_vit_destroy(atas_vit *m) {

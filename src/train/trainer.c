@@ -213,8 +213,8 @@ static atas_status setup_params(atas_trainer *t) {
     ATAS_CHECK(atas_vit_create(&t->student, &t->mcfg, t->be, 1));
     ATAS_CHECK(atas_vit_create(&t->teacher, &t->mcfg, t->be, 0));
     if (t->comm->rank == 0 && atas_vit_bf16_storage(&t->student))
-        atas_info("bf16 storage: ln_1, ln_2 and the MLP activation as bf16, the block GEMMs on a bf16 copy of the "
-                  "weights (docs/backend.md; ATAS_BF16_STORAGE=0 turns it off)");
+        atas_info("bf16 storage: the block GEMMs read their inputs (LayerNorm outputs, the MLP activation) as bf16 "
+                  "and a bf16 copy of the weights (docs/backend.md; ATAS_BF16_STORAGE=0 turns it off)");
     atas_vit_set_trainable_blocks(&t->student, t->cfg.model.unlocked_blocks, t->cfg.model.train_embeddings,
                                   t->cfg.model.train_head);
     size_t bytes = t->student.nparams * sizeof(float);

@@ -39,6 +39,17 @@ template <class T> cublasStatus_t get(T *dst, const void *buf, size_t bytes) {
 bool aligned(const void *p, uint32_t a) { return a == 0 || ((uintptr_t)p % a) == 0; }
 } // namespace
 
+namespace cudaemu {
+/* fp32 A and B, or bf16 A and B at plain fp32 compute (what the bf16 storage op asks for);
+ * C and D fp32: the heuristic offers nothing for other types, as cuBLASLt would not */
+static bool lt_types_ok(cublasLtMatmulDesc_t op, cublasLtMatrixLayout_t A, cublasLtMatrixLayout_t B,
+                        cublasLtMatrixLayout_t C, cublasLtMatrixLayout_t D) {
+    const bool bf = A->type == CUDA_R_16BF;
+    return (A->type == CUDA_R_32F || bf) && B->type == A->type && C->type == CUDA_R_32F && D->type == CUDA_R_32F &&
+           (!bf || op->ct == CUBLAS_COMPUTE_32F);
+}
+} // namespace cudaemu
+
 extern "C" {
 
 cublasStatus_t cublasLtCreate(cublasLtHandle_t *h) {
@@ -138,6 +149,7 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t h, cublasLtMatmul
         return CUBLAS_STATUS_INVALID_VALUE;
     }
     if (op->epi != CUBLASLT_EPILOGUE_DEFAULT && op->epi != CUBLASLT_EPILOGUE_BIAS) return CUBLAS_STATUS_NOT_SUPPORTED;
+    if (!cudaemu::lt_types_ok(op, A, B, C, D)) return CUBLAS_STATUS_NOT_SUPPORTED; /* the caller falls back */
     memset(&results[0], 0, sizeof results[0]);
     results[0].algo.data[0] = ALGO_MAGIC;
     for (int i = 0; i < 4; i++) results[0].algo.data[1 + i] = pref->align[i];
@@ -168,12 +180,7 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t op, const
     }
     if (op->epi == CUBLASLT_EPILOGUE_BIAS && !op->bias) return CUBLAS_STATUS_INVALID_VALUE;
     if (op->epi != CUBLASLT_EPILOGUE_DEFAULT && op->epi != CUBLASLT_EPILOGUE_BIAS) return CUBLAS_STATUS_NOT_SUPPORTED;
-    /* fp32 A and B, or bf16 A and B at plain fp32 compute (what the bf16 storage op asks
-     * for); C and D fp32 */
-    const bool bf = Ad->type == CUDA_R_16BF;
-    if ((Ad->type != CUDA_R_32F && !bf) || Bd->type != Ad->type || Cd->type != CUDA_R_32F ||
-        Dd->type != CUDA_R_32F || (bf && op->ct != CUBLAS_COMPUTE_32F))
-        return CUBLAS_STATUS_NOT_SUPPORTED;
+    if (!cudaemu::lt_types_ok(op, Ad, Bd, Cd, Dd)) return CUBLAS_STATUS_NOT_SUPPORTED;
     const int m = (int)Dd->rows, n = (int)Dd->cols, k = (int)(op->ta == CUBLAS_OP_N ? Ad->cols : Ad->rows);
     const float b = *(const float *)beta;
     /* D = alpha op(A) op(B) + beta C (+ bias): with C != D, copy C into D first */
