@@ -94,21 +94,10 @@ static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const f
     }
     float *mlp = tr ? x_out : p->tmp;
     ATAS_CHECK(mlp_fwd(m, l, M, ln2, ln2h, fch, p->fca, fln, flnh, mf, rf, mlp));
-    if (!atas_vit_ln1_from_prev(m, l + 1)) {
-        ATAS_CHECK(be->add(be, x_out, mlp, res2, BT * D));
-        return ATAS_OK;
-    }
-    /* the next block's norm1 with this residual add (vit_family.h) */
-    const int n = l + 1;
-    float *nm = tr ? SLOT(p, ln1_mean, n, BT) : NULL, *nr = tr ? SLOT(p, ln1_rstd, n, BT) : NULL;
-    const float *nw = PW(m, BLK(n, ATAS_EVA_NORM1_W)), *nb = PW(m, BLK(n, ATAS_EVA_NORM1_B));
-    if (h)
-        ATAS_CHECK(be->add_layernorm_fwd_h(be, x_out, SLOT(p, ln1h, n, BT * D), nm, nr, mlp, res2, nw, nb, M, D,
-                                           c->ln_eps));
-    else
-        ATAS_CHECK(be->add_layernorm_fwd(be, x_out, SLOT(p, ln1, n, BT * D), nm, nr, mlp, res2, nw, nb, M, D,
-                                         c->ln_eps));
-    return ATAS_OK;
+    /* the residual add, with the next block's norm1 when that block starts from it */
+    const int n = l + 1 < c->layers ? l + 1 : l;
+    return atas_vit_block_close(p, m, l, x_out, mlp, res2, PW(m, BLK(n, ATAS_EVA_NORM1_W)),
+                                PW(m, BLK(n, ATAS_EVA_NORM1_B)));
 }
 
 /* CLIPSelf's EVA dense path on the patch tokens of x (the last block's input):

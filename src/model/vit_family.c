@@ -9,6 +9,19 @@
 /* slot l of a per-block buffer; inference keeps one slot, updated in place */
 #define SLOT(p, buf, l, per) ((p)->buf + ((p)->train ? (size_t)(l) * (per) : 0))
 
+atas_status atas_vit_block_close(atas_vit_pass *p, const atas_vit *m, int l, float *x_out, const float *mlp,
+                                 const float *res2, const float *nw, const float *nb) {
+    const atas_backend *be = m->be;
+    const int D = m->cfg.width, M = p->B * p->T, n = l + 1;
+    const size_t BT = (size_t)M;
+    if (!atas_vit_ln1_from_prev(m, n)) return be->add(be, x_out, mlp, res2, BT * D);
+    float *nm = p->train ? SLOT(p, ln1_mean, n, BT) : NULL, *nr = p->train ? SLOT(p, ln1_rstd, n, BT) : NULL;
+    if (p->h)
+        return be->add_layernorm_fwd_h(be, x_out, SLOT(p, ln1h, n, BT * D), nm, nr, mlp, res2, nw, nb, M, D,
+                                       m->cfg.ln_eps);
+    return be->add_layernorm_fwd(be, x_out, SLOT(p, ln1, n, BT * D), nm, nr, mlp, res2, nw, nb, M, D, m->cfg.ln_eps);
+}
+
 void atas_param_set(atas_param_info *t, size_t *off, int decay, int ndim, const int *shape,
                     const char *fmt, ...) {
     va_list ap;

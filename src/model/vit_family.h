@@ -34,6 +34,12 @@ static inline int atas_vit_ln1_from_prev(const atas_vit *m, int l) {
     return l >= 1 && l <= m->cfg.layers - 2;
 }
 
+/* The close of block l's forward, both families: x_out = mlp + res2, fused with block l+1's
+ * ln_1 into its slot (fp32, or bf16 with bf16 storage) when atas_vit_ln1_from_prev(m, l+1);
+ * nw, nb: that ln_1's weight and bias (unused otherwise). */
+atas_status atas_vit_block_close(atas_vit_pass *p, const atas_vit *m, int l, float *x_out, const float *mlp,
+                                 const float *res2, const float *nw, const float *nb);
+
 /* The blocks of a forward once p->res slot 0 holds the embedded input: blocks 0..L-2
  * (shared by both outputs), then the dense path on the last block's input (first:
  * inference updates the residual stream in place in the last block), then the last

@@ -57,21 +57,10 @@ static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const f
         ATAS_CHECK(be->act_fwd(be, p->fca, fch, BT * Hm, c->act));
         ATAS_CHECK(be->linear_fwd(be, mlp, p->fca, atas_vit_p(m, cw), cb, M, Hm, D));
     }
-    if (!atas_vit_ln1_from_prev(m, l + 1)) {
-        ATAS_CHECK(be->add(be, x_out, mlp, res2, BT * D));
-        return ATAS_OK;
-    }
-    /* the next block's ln_1 with this residual add (its slot; block l is done with its own) */
-    const int n = l + 1;
-    float *nm = p->train ? SLOT(p, ln1_mean, n, BT) : NULL, *nr = p->train ? SLOT(p, ln1_rstd, n, BT) : NULL;
-    const float *nw = atas_vit_p(m, atas_vit_blk(n, ATAS_BLK_LN1_W)), *nb = atas_vit_p(m, atas_vit_blk(n, ATAS_BLK_LN1_B));
-    if (h)
-        ATAS_CHECK(be->add_layernorm_fwd_h(be, x_out, SLOT(p, ln1h, n, BT * D), nm, nr, mlp, res2, nw, nb, M, D,
-                                           c->ln_eps));
-    else
-        ATAS_CHECK(be->add_layernorm_fwd(be, x_out, SLOT(p, ln1, n, BT * D), nm, nr, mlp, res2, nw, nb, M, D,
-                                         c->ln_eps));
-    return ATAS_OK;
+    /* the residual add, with the next block's ln_1 when that block starts from it */
+    const int n = l + 1 < c->layers ? l + 1 : l;
+    return atas_vit_block_close(p, m, l, x_out, mlp, res2, atas_vit_p(m, atas_vit_blk(n, ATAS_BLK_LN1_W)),
+                                atas_vit_p(m, atas_vit_blk(n, ATAS_BLK_LN1_B)));
 }
 
 /* The dense value path of the last block on the patch tokens of x (its input):
