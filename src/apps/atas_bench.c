@@ -401,8 +401,7 @@ static int bench_all(bench_opts o) {
     } else {
         const int n = o.quick ? 1024 : 8192;
         g_peak = measure_backend_peak(n, o.quick ? 1 : 5);
-        const char *env = getenv("ATAS_BF16_STORAGE");
-        const int store = g_be->precision == ATAS_PREC_BF16 && !(env && !strcmp(env, "0"));
+        const int store = atas_vit_bf16_storage_default(g_be);
         printf("# atas_bench: backend %s, precision %s of GEMMs and attention; the op rows on fp32 buffers, the "
                "model and step rows with %s storage\n", g_be->name, atas_precision_name((atas_precision)g_be->precision),
                store ? "bf16 (docs/backend.md)" : "fp32");

@@ -7,7 +7,6 @@
 #define G(m, idx) atas_vit_g((m), (idx))
 #define PW(m, idx) atas_vit_p((m), (idx))
 #define BLK(l, k) atas_eva_blk((l), (k))
-#define PH(m, idx) ((m)->params_h + (m)->info[idx].offset)
 
 
 /* The MLP in reverse on rows [M]: dout = d(out); d(its input) into g_dln.
@@ -22,7 +21,7 @@ static atas_status mlp_bwd(atas_vit_pass *p, const atas_vit *m, int l, int M, co
     ATAS_CHECK(be->swiglu_fwd(be, p->fca, fch, M, F));
     ATAS_CHECK(be->zero(be, p->g_dfln, MF * sizeof(float)));
     if (flnh)
-        ATAS_CHECK(be->linear_bwd_h(be, p->g_dfln, G(m, w3), G(m, BLK(l, ATAS_EVA_W3_B)), dout, flnh, PH(m, w3), M, F,
+        ATAS_CHECK(be->linear_bwd_h(be, p->g_dfln, G(m, w3), G(m, BLK(l, ATAS_EVA_W3_B)), dout, flnh, atas_vit_ph(m, w3), M, F,
                                     D, p->g_dyh));
     else
         ATAS_CHECK(be->linear_bwd(be, p->g_dfln, G(m, w3), G(m, BLK(l, ATAS_EVA_W3_B)), dout, fln, PW(m, w3), M, F,
@@ -35,7 +34,7 @@ static atas_status mlp_bwd(atas_vit_pass *p, const atas_vit *m, int l, int M, co
     ATAS_CHECK(be->zero(be, p->g_dln, (size_t)M * D * sizeof(float)));
     if (xh)
         ATAS_CHECK(be->linear_bwd_h(be, p->g_dln, G(m, w12), G(m, BLK(l, ATAS_EVA_W12_B)), p->g_dfch, xh,
-                                    PH(m, w12), M, D, 2 * F, p->g_dyh));
+                                    atas_vit_ph(m, w12), M, D, 2 * F, p->g_dyh));
     else
         ATAS_CHECK(be->linear_bwd(be, p->g_dln, G(m, w12), G(m, BLK(l, ATAS_EVA_W12_B)), p->g_dfch, x, PW(m, w12), M,
                                   D, 2 * F));
@@ -66,7 +65,7 @@ static atas_status block_bwd(atas_vit_pass *p, const atas_vit *m, int l, float *
     ATAS_CHECK(be->zero(be, p->g_dln, BT * D * sizeof(float)));
     if (h)
         ATAS_CHECK(be->linear_bwd_h(be, p->g_dln, G(m, pw), G(m, BLK(l, ATAS_EVA_PROJ_B)), dx,
-                                    SLOT(p, e_ilnh, l, BT * D), PH(m, pw), M, D, D, p->g_dyh));
+                                    SLOT(p, e_ilnh, l, BT * D), atas_vit_ph(m, pw), M, D, D, p->g_dyh));
     else
         ATAS_CHECK(be->linear_bwd(be, p->g_dln, G(m, pw), G(m, BLK(l, ATAS_EVA_PROJ_B)), dx,
                                   SLOT(p, e_iln, l, BT * D), PW(m, pw), M, D, D));
@@ -89,7 +88,7 @@ static atas_status block_bwd(atas_vit_pass *p, const atas_vit *m, int l, float *
     if (need_dln) ATAS_CHECK(be->zero(be, p->g_dln, BT * D * sizeof(float)));
     if (h)
         ATAS_CHECK(be->linear_bwd_h(be, need_dln ? p->g_dln : NULL, G(m, qw), (gq || gv) ? p->g_dbias3 : NULL,
-                                    p->g_dqkv2, SLOT(p, ln1h, l, BT * D), PH(m, qw), M, D, 3 * D, p->g_dyh));
+                                    p->g_dqkv2, SLOT(p, ln1h, l, BT * D), atas_vit_ph(m, qw), M, D, 3 * D, p->g_dyh));
     else
         ATAS_CHECK(be->linear_bwd(be, need_dln ? p->g_dln : NULL, G(m, qw), (gq || gv) ? p->g_dbias3 : NULL,
                                   p->g_dqkv2, SLOT(p, ln1, l, BT * D), PW(m, qw), M, D, 3 * D));

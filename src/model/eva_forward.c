@@ -8,7 +8,6 @@
 #define SLOT(p, buf, l, per) ((p)->buf + ((p)->train ? (size_t)(l) * (per) : 0))
 #define PW(m, idx) atas_vit_p((m), (idx))
 #define BLK(l, k) atas_eva_blk((l), (k))
-#define PH(m, idx) ((m)->params_h + (m)->info[idx].offset)
 
 /* the bias of the fused q|k|v projection: q_bias | 0 | v_bias */
 static atas_status pack_bias3(atas_vit_pass *p, const atas_vit *m, int l) {
@@ -30,12 +29,12 @@ static atas_status mlp_fwd(const atas_vit *m, int l, int M, const float *x, cons
     const int D = c->width, F = c->mlp, w12 = BLK(l, ATAS_EVA_W12_W), w3 = BLK(l, ATAS_EVA_W3_W);
     const float *b12 = PW(m, BLK(l, ATAS_EVA_W12_B)), *b3 = PW(m, BLK(l, ATAS_EVA_W3_B));
     const float *nw = PW(m, BLK(l, ATAS_EVA_FLN_W)), *nb = PW(m, BLK(l, ATAS_EVA_FLN_B));
-    if (xh) ATAS_CHECK(be->linear_fwd_h(be, fch, xh, PH(m, w12), b12, M, D, 2 * F));
+    if (xh) ATAS_CHECK(be->linear_fwd_h(be, fch, xh, atas_vit_ph(m, w12), b12, M, D, 2 * F));
     else ATAS_CHECK(be->linear_fwd(be, fch, x, PW(m, w12), b12, M, D, 2 * F));
     ATAS_CHECK(be->swiglu_fwd(be, fca, fch, M, F));
     if (flnh) {
         ATAS_CHECK(be->layernorm_fwd_h(be, flnh, fm, fr, fca, nw, nb, M, F, c->ln_eps));
-        ATAS_CHECK(be->linear_fwd_h(be, out, flnh, PH(m, w3), b3, M, F, D));
+        ATAS_CHECK(be->linear_fwd_h(be, out, flnh, atas_vit_ph(m, w3), b3, M, F, D));
     } else {
         ATAS_CHECK(be->layernorm_fwd(be, fln, fm, fr, fca, nw, nb, M, F, c->ln_eps));
         ATAS_CHECK(be->linear_fwd(be, out, fln, PW(m, w3), b3, M, F, D));
@@ -76,7 +75,7 @@ static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const f
         else ATAS_CHECK(be->layernorm_fwd(be, ln1, m1, r1, x_in, w1, b1, M, D, c->ln_eps));
     }
     ATAS_CHECK(pack_bias3(p, m, l));
-    if (h) ATAS_CHECK(be->linear_fwd_h(be, qkv, ln1h, PH(m, qw), p->e_bias3, M, D, 3 * D));
+    if (h) ATAS_CHECK(be->linear_fwd_h(be, qkv, ln1h, atas_vit_ph(m, qw), p->e_bias3, M, D, 3 * D));
     else ATAS_CHECK(be->linear_fwd(be, qkv, ln1, PW(m, qw), p->e_bias3, M, D, 3 * D));
     /* q and k (2H heads) of the patch tokens turned in place */
     ATAS_CHECK(be->rope_fwd(be, qkv, qkv, p->B, p->gh, p->gw, 3 * D, 2 * nh, D / nh, ATAS_EVA_ROPE_REF,
@@ -85,7 +84,7 @@ static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const f
     float *proj = tr ? res2 : p->tmp;
     if (h) {
         ATAS_CHECK(be->layernorm_fwd_h(be, ilnh, mi, ri, atty, wi, bi, M, D, c->ln_eps));
-        ATAS_CHECK(be->linear_fwd_h(be, proj, ilnh, PH(m, pw), pb, M, D, D));
+        ATAS_CHECK(be->linear_fwd_h(be, proj, ilnh, atas_vit_ph(m, pw), pb, M, D, D));
         ATAS_CHECK(be->add_layernorm_fwd_h(be, res2, ln2h, m2, r2, proj, x_in, w2, b2, M, D, c->ln_eps));
     } else {
         ATAS_CHECK(be->layernorm_fwd(be, iln, mi, ri, atty, wi, bi, M, D, c->ln_eps));

@@ -5,11 +5,6 @@
 static void take(atas_plan *pl, float **buf, size_t nfloats, const char *what) {
     atas_plan_add(pl, buf, nfloats * sizeof(float), what);
 }
-/* a block GEMM input: fp32, or bf16 with bf16 storage (p->h) */
-static void take_in(atas_vit_pass *p, float **buf, atas_bf16 **bufh, size_t n, const char *what) {
-    if (p->h) atas_plan_add(&p->plan, bufh, n * sizeof(atas_bf16), what);
-    else take(&p->plan, buf, n, what);
-}
 
 void atas_eva_fill_activation_sizes(atas_vit_pass *p, const atas_vit_config *c) {
     atas_plan *pl = &p->plan;
@@ -24,22 +19,22 @@ void atas_eva_fill_activation_sizes(atas_vit_pass *p, const atas_vit_config *c) 
     take(pl, &p->e_bias3, 3 * D, "q|0|v bias");
 
     take(pl, &p->res, (train ? S + 1 : 1) * BT * D, "residual stream");
-    take_in(p, &p->ln1, &p->ln1h, S * BT * D, p->h ? "norm1 out (bf16)" : "norm1 out");
+    atas_pass_take_in(p, &p->ln1, &p->ln1h, S * BT * D, "norm1 out", "norm1 out (bf16)");
     take(pl, &p->ln1_mean, S * BT, "norm1 mean");
     take(pl, &p->ln1_rstd, S * BT, "norm1 rstd");
     take(pl, &p->qkv, S * BT * 3 * D, "qkv (q, k turned)");
     take(pl, &p->atty, S * BT * D, "attention out");
     take(pl, &p->lse, S * (size_t)B * nh * p->T, "attention lse");
-    take_in(p, &p->e_iln, &p->e_ilnh, S * BT * D, p->h ? "attn.norm out (bf16)" : "attn.norm out");
+    atas_pass_take_in(p, &p->e_iln, &p->e_ilnh, S * BT * D, "attn.norm out", "attn.norm out (bf16)");
     take(pl, &p->e_iln_mean, S * BT, "attn.norm mean");
     take(pl, &p->e_iln_rstd, S * BT, "attn.norm rstd");
     take(pl, &p->res2, train ? S * BT * D : 0, "residual after attention");
-    take_in(p, &p->ln2, &p->ln2h, S * BT * D, p->h ? "norm2 out (bf16)" : "norm2 out");
+    atas_pass_take_in(p, &p->ln2, &p->ln2h, S * BT * D, "norm2 out", "norm2 out (bf16)");
     take(pl, &p->ln2_mean, S * BT, "norm2 mean");
     take(pl, &p->ln2_rstd, S * BT, "norm2 rstd");
     take(pl, &p->fch, S * BT * 2 * F, "w1|w2 out");
     take(pl, &p->fca, BT * F, "swiglu out (recomputed in the backward)");
-    take_in(p, &p->e_fln, &p->e_flnh, S * BT * F, p->h ? "mlp.norm out (bf16)" : "mlp.norm out");
+    atas_pass_take_in(p, &p->e_fln, &p->e_flnh, S * BT * F, "mlp.norm out", "mlp.norm out (bf16)");
     take(pl, &p->e_fln_mean, S * BT, "mlp.norm mean");
     take(pl, &p->e_fln_rstd, S * BT, "mlp.norm rstd");
     take(pl, &p->tmp, train ? 0 : BT * D, "projection scratch");

@@ -6,7 +6,6 @@
 #define SLOT(p, buf, l, per) ((p)->buf + (size_t)(l) * (per))
 #define G(m, idx) atas_vit_g((m), (idx))
 #define PW(m, idx) atas_vit_p((m), (idx))
-#define PH(m, idx) ((m)->params_h + (m)->info[idx].offset)
 
 
 /* dx holds d(block output); on return it holds d(block input) when need_dx. */
@@ -30,7 +29,7 @@ static atas_status block_bwd(atas_vit_pass *p, const atas_vit *m, int l, float *
     ATAS_CHECK(be->zero(be, p->g_dfca, BT * Hm * sizeof(float)));
     if (h)
         ATAS_CHECK(be->linear_bwd_h(be, p->g_dfca, G(m, cw), G(m, atas_vit_blk(l, ATAS_BLK_CPROJ_B)), dx, p->fcah,
-                                    PH(m, cw), M, Hm, D, p->g_dyh));
+                                    atas_vit_ph(m, cw), M, Hm, D, p->g_dyh));
     else
         ATAS_CHECK(be->linear_bwd(be, p->g_dfca, G(m, cw), G(m, atas_vit_blk(l, ATAS_BLK_CPROJ_B)), dx, p->fca,
                                   PW(m, cw), M, Hm, D));
@@ -39,7 +38,7 @@ static atas_status block_bwd(atas_vit_pass *p, const atas_vit *m, int l, float *
     ATAS_CHECK(be->zero(be, p->g_dln, BT * D * sizeof(float)));
     if (h)
         ATAS_CHECK(be->linear_bwd_h(be, p->g_dln, G(m, fw), G(m, atas_vit_blk(l, ATAS_BLK_FC_B)), p->g_dfch,
-                                    SLOT(p, ln2h, l, BT * D), PH(m, fw), M, D, Hm, p->g_dyh));
+                                    SLOT(p, ln2h, l, BT * D), atas_vit_ph(m, fw), M, D, Hm, p->g_dyh));
     else
         ATAS_CHECK(be->linear_bwd(be, p->g_dln, G(m, fw), G(m, atas_vit_blk(l, ATAS_BLK_FC_B)), p->g_dfch,
                                   SLOT(p, ln2, l, BT * D), PW(m, fw), M, D, Hm));
@@ -61,7 +60,7 @@ static atas_status block_bwd(atas_vit_pass *p, const atas_vit *m, int l, float *
     float *gib = G(m, atas_vit_blk(l, ATAS_BLK_INPROJ_B));
     if (h)
         ATAS_CHECK(be->linear_bwd_h(be, need_dln ? p->g_dln : NULL, G(m, iw), gib, p->g_dqkv,
-                                    SLOT(p, ln1h, l, BT * D), PH(m, iw), M, D, 3 * D, p->g_dyh));
+                                    SLOT(p, ln1h, l, BT * D), atas_vit_ph(m, iw), M, D, 3 * D, p->g_dyh));
     else
         ATAS_CHECK(be->linear_bwd(be, need_dln ? p->g_dln : NULL, G(m, iw), gib, p->g_dqkv, SLOT(p, ln1, l, BT * D),
                                   PW(m, iw), M, D, 3 * D));

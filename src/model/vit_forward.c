@@ -7,8 +7,6 @@
 
 /* a bf16 slot (bf16 storage), NULL in an fp32 pass */
 #define SLOT_H(p, buf, l, per) ((p)->h ? SLOT(p, buf, l, per) : NULL)
-/* the bf16 copy of tensor idx (bf16 storage) */
-#define PH(m, idx) ((m)->params_h + (m)->info[idx].offset)
 
 /* One pre-LN block on the full sequence; x_in -> x_out (the same buffer in inference).
  * With bf16 storage (p->h) ln_1, ln_2 and the MLP activation are written as bf16 and the
@@ -39,7 +37,7 @@ static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const f
         if (h) ATAS_CHECK(be->layernorm_fwd_h(be, ln1h, m1, r1, x_in, w1, b1, M, D, c->ln_eps));
         else ATAS_CHECK(be->layernorm_fwd(be, ln1, m1, r1, x_in, w1, b1, M, D, c->ln_eps));
     }
-    if (h) ATAS_CHECK(be->linear_fwd_h(be, qkv, ln1h, PH(m, iw), ib, M, D, 3 * D));
+    if (h) ATAS_CHECK(be->linear_fwd_h(be, qkv, ln1h, atas_vit_ph(m, iw), ib, M, D, 3 * D));
     else ATAS_CHECK(be->linear_fwd(be, qkv, ln1, atas_vit_p(m, iw), ib, M, D, 3 * D));
     ATAS_CHECK(be->attention_fwd(be, atty, lse, qkv, p->B, p->T, nh, D / nh, p->attn_ws));
     float *proj = p->train ? res2 : p->tmp;
@@ -48,9 +46,9 @@ static atas_status block_fwd(atas_vit_pass *p, const atas_vit *m, int l, const f
     float *mlp = p->train ? x_out : p->tmp;
     if (h) {
         ATAS_CHECK(be->add_layernorm_fwd_h(be, res2, ln2h, m2, r2, proj, x_in, w2, b2, M, D, c->ln_eps));
-        ATAS_CHECK(be->linear_fwd_h(be, fch, ln2h, PH(m, fw), fb, M, D, Hm));
+        ATAS_CHECK(be->linear_fwd_h(be, fch, ln2h, atas_vit_ph(m, fw), fb, M, D, Hm));
         ATAS_CHECK(be->act_fwd_h(be, p->fcah, fch, BT * Hm, c->act));
-        ATAS_CHECK(be->linear_fwd_h(be, mlp, p->fcah, PH(m, cw), cb, M, Hm, D));
+        ATAS_CHECK(be->linear_fwd_h(be, mlp, p->fcah, atas_vit_ph(m, cw), cb, M, Hm, D));
     } else {
         ATAS_CHECK(be->add_layernorm_fwd(be, res2, ln2, m2, r2, proj, x_in, w2, b2, M, D, c->ln_eps));
         ATAS_CHECK(be->linear_fwd(be, fch, ln2, atas_vit_p(m, fw), fb, M, D, Hm));

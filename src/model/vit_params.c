@@ -59,10 +59,13 @@ atas_status atas_vit_create(atas_vit *m, const atas_vit_config *cfg, const atas_
     ATAS_CHECK(be->alloc(be, (void **)&m->params, m->nparams * sizeof(float), "parameters"));
     if (with_grads) ATAS_CHECK(be->alloc(be, (void **)&m->grads, m->nparams * sizeof(float), "gradients"));
     atas_vit_set_trainable_all(m, with_grads);
-    const char *env = getenv("ATAS_BF16_STORAGE");
-    if (be->precision == ATAS_PREC_BF16 && !(env && strcmp(env, "0") == 0))
-        ATAS_CHECK(atas_vit_set_bf16_storage(m, 1));
+    if (atas_vit_bf16_storage_default(be)) ATAS_CHECK(atas_vit_set_bf16_storage(m, 1));
     return ATAS_OK;
+}
+
+int atas_vit_bf16_storage_default(const atas_backend *be) {
+    const char *env = getenv("ATAS_BF16_STORAGE");
+    return be->precision == ATAS_PREC_BF16 && !(env && strcmp(env, "0") == 0);
 }
 
 atas_status atas_vit_set_bf16_storage(atas_vit *m, int on) {

@@ -10,15 +10,15 @@ static void take(atas_plan *pl, float **buf, size_t nfloats, const char *what) {
     atas_plan_add(pl, buf, nfloats * sizeof(float), what);
 }
 
-/* The activation plan of a pass: every buffer's size from the shape (B, grid),
- * the outputs and train/inference, as a table of named sizes (llm.c's
- * fill_in_activation_sizes); atas_vit_pass_create carves them out of one
- * allocation. */
 /* one named bf16 entry, in elements */
 static void take_h(atas_plan *pl, atas_bf16 **buf, size_t n, const char *what) {
     atas_plan_add(pl, buf, n * sizeof(atas_bf16), what);
 }
 
+/* The activation plan of a pass: every buffer's size from the shape (B, grid),
+ * the outputs and train/inference, as a table of named sizes (llm.c's
+ * fill_in_activation_sizes); atas_vit_pass_create carves them out of one
+ * allocation. */
 static void fill_in_activation_sizes(atas_vit_pass *p, const atas_vit_config *c) {
     atas_plan *pl = &p->plan;
     const int B = p->B, outputs = p->outputs, train = p->train, h = p->h;
@@ -34,16 +34,14 @@ static void fill_in_activation_sizes(atas_vit_pass *p, const atas_vit_config *c)
     take(pl, &p->lnpre_rstd, BT, "ln_pre rstd");
 
     take(pl, &p->res, (train ? S + 1 : 1) * BT * D, "residual stream");
-    if (h) take_h(pl, &p->ln1h, S * BT * D, "ln_1 out (bf16)");
-    else take(pl, &p->ln1, S * BT * D, "ln_1 out");
+    atas_pass_take_in(p, &p->ln1, &p->ln1h, S * BT * D, "ln_1 out", "ln_1 out (bf16)");
     take(pl, &p->ln1_mean, S * BT, "ln_1 mean");
     take(pl, &p->ln1_rstd, S * BT, "ln_1 rstd");
     take(pl, &p->qkv, S * BT * 3 * D, "qkv");
     take(pl, &p->atty, S * BT * D, "attention out");
     take(pl, &p->lse, S * (size_t)B * nh * p->T, "attention lse");
     take(pl, &p->res2, train ? S * BT * D : 0, "residual after attention");
-    if (h) take_h(pl, &p->ln2h, S * BT * D, "ln_2 out (bf16)");
-    else take(pl, &p->ln2, S * BT * D, "ln_2 out");
+    atas_pass_take_in(p, &p->ln2, &p->ln2h, S * BT * D, "ln_2 out", "ln_2 out (bf16)");
     take(pl, &p->ln2_mean, S * BT, "ln_2 mean");
     take(pl, &p->ln2_rstd, S * BT, "ln_2 rstd");
     take(pl, &p->fch, S * BT * Hm, "mlp hidden");

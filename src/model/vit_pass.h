@@ -56,4 +56,12 @@ struct atas_vit_pass {
         *g_dsmall2;
 };
 
+/* a block GEMM input of a pass's plan: n elements of bf16 named what_h with bf16 storage
+ * (p->h), else of fp32 named what (the plan keeps the names: string literals) */
+static inline void atas_pass_take_in(atas_vit_pass *p, float **buf, atas_bf16 **bufh, size_t n, const char *what,
+                                     const char *what_h) {
+    if (p->h) atas_plan_add(&p->plan, bufh, n * sizeof(atas_bf16), what_h);
+    else atas_plan_add(&p->plan, buf, n * sizeof(float), what);
+}
+
 #endif

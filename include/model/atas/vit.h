@@ -149,8 +149,12 @@ int atas_vit_find(const atas_vit *m, const char *name); /* -1 when absent */
  * Same results as off on the CPU, bit for bit. Returns ATAS_ERR_UNSUPPORTED for on at
  * another precision. */
 atas_status atas_vit_set_bf16_storage(atas_vit *m, int on);
+/* what atas_vit_create chooses on be: precision bf16 and ATAS_BF16_STORAGE not "0" */
+int atas_vit_bf16_storage_default(const atas_backend *be);
 static inline int atas_vit_bf16_storage(const atas_vit *m) { return m->params_h != NULL; }
 static inline float *atas_vit_p(const atas_vit *m, int idx) { return m->params + m->info[idx].offset; }
+/* the bf16 copy of tensor idx (bf16 storage on) */
+static inline const atas_bf16 *atas_vit_ph(const atas_vit *m, int idx) { return m->params_h + m->info[idx].offset; }
 /* gradient of tensor idx, or NULL when the model has no gradients or it is frozen */
 static inline float *atas_vit_g(const atas_vit *m, int idx) {
     return (m->grads && m->trainable[idx]) ? m->grads + m->info[idx].offset : NULL;
